@@ -1,0 +1,170 @@
+//! [`ChatEngine`]: the one entry point, built from its backends.
+
+use std::sync::Arc;
+
+use crate::auth::service::AuthDeps;
+use crate::auth::{AuthConfig, AuthService};
+use crate::error::Result;
+use crate::mailer::{LogMailer, Mailer};
+use crate::memory::{MemoryRateLimiter, MemoryStore};
+use crate::rate_limit::RateLimiter;
+use crate::store::Store;
+use crate::time::{Clock, SystemClock};
+use crate::users::UserService;
+
+/// The chat engine: services wired to their backends.
+///
+/// Cheap to clone; clones share everything.
+///
+/// ```
+/// # async fn demo() -> chat_core::Result<()> {
+/// use chat_core::{ChatEngine, Signup, Username, Email, Password};
+///
+/// let engine = ChatEngine::builder().build()?; // in-memory backends
+/// let tokens = engine
+///     .auth()
+///     .signup(
+///         Signup {
+///             username: Username::parse("alice")?,
+///             email: Email::parse("alice@example.com")?,
+///             password: Password::parse("s3cret!pass")?,
+///             display_name: None,
+///         },
+///         None,
+///     )
+///     .await?;
+/// let me = engine.auth().authenticate(&tokens.access_token)?;
+/// assert_eq!(me.user_id, tokens.user_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ChatEngine {
+    store: Arc<dyn Store>,
+    auth: AuthService,
+    users: UserService,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ChatEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatEngine")
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatEngine {
+    /// Starts building an engine; every backend defaults to its in-memory
+    /// implementation.
+    pub fn builder() -> ChatEngineBuilder {
+        ChatEngineBuilder::default()
+    }
+
+    /// Authentication.
+    pub fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+
+    /// Profiles and search.
+    pub fn users(&self) -> &UserService {
+        &self.users
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock services read.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+}
+
+/// Builder for [`ChatEngine`].
+#[derive(Default)]
+pub struct ChatEngineBuilder {
+    store: Option<Arc<dyn Store>>,
+    mailer: Option<Arc<dyn Mailer>>,
+    rate_limiter: Option<Arc<dyn RateLimiter>>,
+    clock: Option<Arc<dyn Clock>>,
+    auth_config: AuthConfig,
+    jwt_secret: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ChatEngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatEngineBuilder")
+            .field("auth_config", &self.auth_config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChatEngineBuilder {
+    /// The store (default: [`MemoryStore`]).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The mailer (default: [`LogMailer`], which writes emails to the log).
+    pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// The rate limiter (default: [`MemoryRateLimiter`], per process).
+    pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// The clock (default: [`SystemClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Authentication settings (default: [`AuthConfig::default`]).
+    pub fn auth_config(mut self, config: AuthConfig) -> Self {
+        self.auth_config = config;
+        self
+    }
+
+    /// The HS256 secret for access tokens, at least 32 bytes (default: a
+    /// random secret, so tokens die with the process).
+    pub fn jwt_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.jwt_secret = Some(secret.into());
+        self
+    }
+
+    /// Builds the engine.
+    ///
+    /// # Errors
+    /// `INVALID_CONFIG` for a short secret or bad argon2 parameters.
+    pub fn build(self) -> Result<ChatEngine> {
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let secret = match self.jwt_secret {
+            Some(s) => s,
+            None => crate::auth::secrets::random_bytes::<32>()?.to_vec(),
+        };
+        let deps = AuthDeps {
+            users: store.clone(),
+            sessions: store.clone(),
+            resets: store.clone(),
+            mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
+            limiter: self
+                .rate_limiter
+                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::with_clock(clock.clone()))),
+            clock: clock.clone(),
+        };
+        let auth = AuthService::new(deps, self.auth_config, &secret)?;
+        Ok(ChatEngine {
+            users: UserService::new(store.clone()),
+            store,
+            auth,
+            clock,
+        })
+    }
+}

@@ -1,0 +1,163 @@
+//! The one error type of `chat-core`, with stable machine codes.
+//!
+//! Every variant has a code (see [`ChatError::code`]) that clients can match
+//! on; codes never change meaning once published. Transports map variants to
+//! their own status codes (`chat-server` maps them to HTTP); the core knows
+//! nothing of HTTP. Causes of internal failures are kept as `source` for the
+//! log and are never part of the message a client sees.
+
+use std::time::Duration;
+
+/// A boxed error used as the hidden cause of internal failures.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = ChatError> = std::result::Result<T, E>;
+
+/// A field of client input that failed validation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    /// Name of the offending field as the client sent it (`"password"`).
+    pub field: &'static str,
+    /// Stable machine code (`"WEAK_PASSWORD"`).
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// Builds a validation error.
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything that can go wrong in the chat engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChatError {
+    /// Input failed validation; the inner error names the field and code.
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    /// `USERNAME_TAKEN`: another account has this username (case-insensitive).
+    #[error("this username is already taken")]
+    UsernameTaken,
+    /// `EMAIL_TAKEN`: another account has this email (case-insensitive).
+    #[error("this email is already registered")]
+    EmailTaken,
+    /// `INVALID_CREDENTIALS`: unknown login or wrong password (deliberately
+    /// not saying which).
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// `INVALID_CURRENT_PASSWORD`: a password change gave the wrong current password.
+    #[error("the current password is incorrect")]
+    InvalidCurrentPassword,
+    /// `UNAUTHENTICATED`: no credentials were presented.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// `INVALID_TOKEN`: the access token is malformed, tampered with, signed
+    /// with another algorithm or key, or not yet valid.
+    #[error("invalid access token")]
+    InvalidToken,
+    /// `TOKEN_EXPIRED`: the access token is past its `exp`.
+    #[error("access token expired")]
+    TokenExpired,
+    /// `SESSION_REVOKED`: the token's session was logged out or revoked.
+    #[error("session has been revoked")]
+    SessionRevoked,
+    /// `INVALID_REFRESH_TOKEN`: unknown refresh token.
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    /// `REFRESH_TOKEN_EXPIRED`: the refresh token is past its lifetime.
+    #[error("refresh token expired")]
+    RefreshTokenExpired,
+    /// `REFRESH_TOKEN_REUSED`: a refresh token that was already rotated away
+    /// was presented again; the whole session has been revoked.
+    #[error("refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    /// `INVALID_RESET_TOKEN`: unknown, used or expired password reset token.
+    #[error("invalid or expired password reset token")]
+    InvalidResetToken,
+    /// `USER_NOT_FOUND`: no such (active) user.
+    #[error("user not found")]
+    UserNotFound,
+    /// `RATE_LIMITED`: too many attempts; retry after the given delay.
+    #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
+    RateLimited {
+        /// How long until the limit resets.
+        retry_after: Duration,
+    },
+    /// `INVALID_CONFIG`: the engine was configured with an unusable value.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+    /// `STORE_UNAVAILABLE`: the store could not be reached; retrying may work.
+    #[error("the store is unavailable")]
+    StoreUnavailable(#[source] BoxError),
+    /// `INTERNAL`: a bug or an unexpected failure; the cause is only logged.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl ChatError {
+    /// The stable machine code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(v) => v.code,
+            Self::UsernameTaken => "USERNAME_TAKEN",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidCurrentPassword => "INVALID_CURRENT_PASSWORD",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::SessionRevoked => "SESSION_REVOKED",
+            Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::RefreshTokenExpired => "REFRESH_TOKEN_EXPIRED",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::InvalidResetToken => "INVALID_RESET_TOKEN",
+            Self::UserNotFound => "USER_NOT_FOUND",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::InvalidConfig(_) => "INVALID_CONFIG",
+            Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Wraps any error as [`ChatError::Internal`].
+    pub fn internal(e: impl Into<BoxError>) -> Self {
+        Self::Internal(e.into())
+    }
+
+    /// The field a validation error concerns, if any.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::Validation(v) => Some(v.field),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_carry_their_own_code_and_field() {
+        let err: ChatError = ValidationError::new("password", "WEAK_PASSWORD", "too short").into();
+        assert_eq!(err.code(), "WEAK_PASSWORD");
+        assert_eq!(err.field(), Some("password"));
+        assert_eq!(err.to_string(), "too short");
+    }
+
+    #[test]
+    fn internal_errors_do_not_show_their_cause_in_the_message() {
+        let err = ChatError::internal("connection string with secret");
+        assert_eq!(err.to_string(), "internal error");
+        assert_eq!(err.code(), "INTERNAL");
+    }
+}

@@ -1,0 +1,61 @@
+//! The transport-agnostic chat engine.
+//!
+//! `chat-core` holds everything about chat that does not depend on how
+//! clients connect or where data is kept: validated domain types, the one
+//! error type, the backend traits, the services, and in-memory backends
+//! that are complete enough to run on. Backends (`chat-store-sqlite`,
+//! `chat-store-postgres`, ...) implement the traits in their own crates;
+//! transports (`chat-server`) call the services. This crate depends on no
+//! web framework, database driver or Redis client.
+//!
+//! # Layout
+//!
+//! - [`ids`], [`time`]: typed ids (UUIDv7) and millisecond timestamps with
+//!   an injectable [`Clock`].
+//! - [`domain`]: validated value types ([`Username`], [`Email`],
+//!   [`Password`], [`DisplayName`]), parsed once at the edge.
+//! - [`error`]: [`ChatError`] with stable machine codes.
+//! - [`model`]: plain records passed between services and stores.
+//! - [`store`]: the storage traits, one concern per file, combined into
+//!   [`Store`].
+//! - [`mailer`], [`rate_limit`]: the [`Mailer`] and [`RateLimiter`] traits.
+//! - [`auth`]: [`AuthService`] (signup, login, token rotation, resets).
+//! - [`users`]: [`UserService`] (profiles, search).
+//! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
+//! - [`memory`]: in-memory implementations of every trait.
+//! - `testkit` (feature `testkit`): the conformance suite every backend runs.
+//!
+//! With the `mock` feature every backend trait also has a `mockall` mock
+//! (`MockUserStore`, `MockSessionStore`, ...).
+
+pub mod auth;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod ids;
+pub mod mailer;
+pub mod memory;
+pub mod model;
+pub mod rate_limit;
+pub mod store;
+pub mod time;
+pub mod users;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use auth::{AuthConfig, AuthContext, AuthService, Signup, TokenPair};
+pub use domain::{DisplayName, Email, Password, Username};
+pub use engine::{ChatEngine, ChatEngineBuilder};
+pub use error::{ChatError, Result, ValidationError};
+pub use ids::{SessionId, UserId};
+pub use mailer::{LogMailer, Mailer, OutgoingMail};
+pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
+pub use store::Store;
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+pub use users::UserService;
+
+#[cfg(any(test, feature = "mock"))]
+pub use mailer::MockMailer;
+#[cfg(any(test, feature = "mock"))]
+pub use rate_limit::MockRateLimiter;

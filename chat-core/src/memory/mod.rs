@@ -1,0 +1,15 @@
+//! In-memory implementations of every backend trait.
+//!
+//! They are real backends, not test doubles: the embedded engine uses them by
+//! default and they pass the same conformance suite as SQLite and
+//! PostgreSQL. State lives behind one `std::sync::Mutex` per backend; no
+//! lock is ever held across an `.await`, so a blocking mutex is cheaper and
+//! cannot deadlock the runtime.
+
+mod mailer;
+mod rate_limiter;
+mod store;
+
+pub use mailer::MemoryMailer;
+pub use rate_limiter::MemoryRateLimiter;
+pub use store::MemoryStore;

@@ -1,0 +1,30 @@
+//! The storage traits, one concern per file, combined into [`Store`].
+//!
+//! Stores are plain data access: they enforce uniqueness and atomicity
+//! (the things only a database can guarantee across instances) and leave
+//! rules and orchestration to the services. Every implementation lists the
+//! methods in the order the traits declare them.
+
+mod health;
+mod password_resets;
+mod sessions;
+mod users;
+
+pub use health::StoreHealth;
+pub use password_resets::PasswordResetStore;
+pub use sessions::SessionStore;
+pub use users::UserStore;
+
+#[cfg(any(test, feature = "mock"))]
+pub use {
+    health::MockStoreHealth, password_resets::MockPasswordResetStore, sessions::MockSessionStore,
+    users::MockUserStore,
+};
+
+/// Everything a backend must provide to serve the engine.
+///
+/// Implemented automatically for any type implementing every store trait;
+/// services take the narrower traits, so `Arc<dyn Store>` upcasts to them.
+pub trait Store: UserStore + SessionStore + PasswordResetStore + StoreHealth {}
+
+impl<T> Store for T where T: UserStore + SessionStore + PasswordResetStore + StoreHealth {}

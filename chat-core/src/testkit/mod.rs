@@ -1,0 +1,103 @@
+//! The conformance suite every store backend runs.
+//!
+//! A behaviour is specified once, here, and holds for every backend: each
+//! backend's test crate invokes [`store_conformance_tests!`](crate::store_conformance_tests)
+//! with an expression that sets up a fresh, empty store, and gets one
+//! `#[tokio::test]` per case.
+//!
+//! ```text
+//! chat_core::store_conformance_tests!(async {
+//!     Some(chat_core::testkit::Plain(std::sync::Arc::new(chat_core::memory::MemoryStore::new())))
+//! });
+//! ```
+//!
+//! The setup returns `None` when the backend is unavailable and skipping is
+//! allowed (it prints why); backends that must run panic instead.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::store::Store;
+
+pub mod fixtures;
+pub mod health;
+pub mod password_resets;
+pub mod sessions;
+pub mod users;
+
+/// A fresh store for one test case, and how to clean up after it.
+#[async_trait]
+pub trait TestStore: Send + Sync {
+    /// The store under test.
+    fn store(&self) -> Arc<dyn Store>;
+
+    /// Releases what setup created (a database, a key prefix). Runs only
+    /// when the case passed, so a failure leaves its data to inspect.
+    async fn teardown(&self) {}
+}
+
+/// A store that needs no cleanup (memory, a temporary SQLite file).
+pub struct Plain(pub Arc<dyn Store>);
+
+#[async_trait]
+impl TestStore for Plain {
+    fn store(&self) -> Arc<dyn Store> {
+        self.0.clone()
+    }
+}
+
+/// True when backend tests must run rather than skip
+/// (`CHAT_REQUIRE_BACKENDS=1`, set by CI).
+pub fn backends_required() -> bool {
+    std::env::var("CHAT_REQUIRE_BACKENDS").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Generates one test per conformance case for the store built by `$setup`
+/// (an expression of type `impl Future<Output = Option<impl TestStore>>`).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($setup:expr) => {
+        $crate::__store_conformance_cases!($setup;
+            health::health_ping_answers,
+            users::users_create_and_fetch,
+            users::users_duplicate_username_is_refused_case_insensitively,
+            users::users_duplicate_email_is_refused_case_insensitively,
+            users::users_unknown_lookups_return_nothing,
+            users::users_update_profile,
+            users::users_update_profile_refuses_a_taken_email,
+            users::users_set_password_hash,
+            users::users_search_matches_prefixes_case_insensitively,
+            users::users_search_treats_wildcards_literally,
+            users::users_touch_last_seen_never_moves_backwards,
+            sessions::sessions_create_and_find_token,
+            sessions::sessions_rotate_replaces_the_token_once,
+            sessions::sessions_concurrent_rotations_have_one_winner,
+            sessions::sessions_revoked_session_refuses_rotation_and_new_tokens,
+            sessions::sessions_revoke_user_sessions_keeps_the_exception,
+            sessions::sessions_revoked_since_lists_recent_revocations,
+            password_resets::resets_token_is_consumed_once,
+            password_resets::resets_expired_and_unknown_tokens_are_refused,
+            password_resets::resets_consuming_spends_the_users_other_tokens,
+            password_resets::resets_concurrent_consumers_have_one_winner
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_conformance_cases {
+    ($setup:expr; $($module:ident :: $case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(harness) = $setup.await else { return };
+                $crate::testkit::$module::$case(
+                    $crate::testkit::TestStore::store(&harness),
+                )
+                .await;
+                $crate::testkit::TestStore::teardown(&harness).await;
+            }
+        )+
+    };
+}
