@@ -76,7 +76,12 @@ async fn main() -> chat_core::Result<()> {
             tasks.push(tokio::spawn(async move {
                 engine
                     .auth()
-                    .login("bench", "correct-horse1!", &format!("10.0.0.{}", i % 250), None)
+                    .login(
+                        "bench",
+                        "correct-horse1!",
+                        &format!("10.0.0.{}", i % 250),
+                        None,
+                    )
                     .await
                     .map(|_| ())
             }));

@@ -201,10 +201,10 @@ impl UserStore for MemoryStore {
     }
 
     async fn touch_last_seen(&self, id: UserId, at: Timestamp) -> Result<()> {
-        if let Some(stored) = self.state().users.get_mut(&id) {
-            if stored.user.last_seen.is_none_or(|seen| seen < at) {
-                stored.user.last_seen = Some(at);
-            }
+        if let Some(stored) = self.state().users.get_mut(&id)
+            && stored.user.last_seen.is_none_or(|seen| seen < at)
+        {
+            stored.user.last_seen = Some(at);
         }
         Ok(())
     }

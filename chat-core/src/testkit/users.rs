@@ -9,7 +9,7 @@ use crate::ids::UserId;
 use crate::model::ProfileUpdate;
 use crate::store::Store;
 
-/// A created user reads back identically by id, username, email and id.
+/// A created user reads back identically by id, username, email, and as credentials by id.
 pub async fn users_create_and_fetch(store: Arc<dyn Store>) {
     let new = new_user_named("Alice", "Alice Liddell");
     let created = store.create_user(new.clone()).await.expect("create");

@@ -1,0 +1,193 @@
+//! Builds the engine and its backends from a [`Config`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::{ChatEngine, LogMailer, Mailer, Store};
+use chat_store_postgres::{PgPoolConfig, PgStore};
+use chat_store_sqlite::SqliteStore;
+
+use crate::config::Config;
+use crate::smtp::SmtpMailer;
+use crate::state::{AppState, HttpSettings};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A setting is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The database could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(String),
+    /// A file or socket operation failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The engine refused its configuration.
+    #[error("engine: {0}")]
+    Engine(#[from] chat_core::ChatError),
+}
+
+impl ServerError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "INVALID_CONFIG",
+            Self::Store(_) => "STORE_UNAVAILABLE",
+            Self::Io(_) => "IO_ERROR",
+            Self::Engine(e) => e.code(),
+        }
+    }
+}
+
+/// File in the data directory that keeps the generated JWT secret.
+pub const SECRET_FILE: &str = "jwt_secret";
+
+/// Opens the store, loads or creates the JWT secret, picks the mailer and
+/// builds the state the router serves.
+///
+/// # Errors
+/// See [`ServerError`].
+pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    let store = open_store(config).await?;
+    let secret = match &config.jwt_secret {
+        Some(s) => s.as_bytes().to_vec(),
+        None => load_or_create_secret(&config.data_dir)?,
+    };
+    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::new(url, &config.smtp_from)?),
+        None => {
+            tracing::warn!(
+                "no CHAT_SMTP_URL: password reset emails are written to the log (development only)"
+            );
+            Arc::new(LogMailer)
+        }
+    };
+    let engine = ChatEngine::builder()
+        .store(store)
+        .mailer(mailer)
+        .auth_config(config.auth_config())
+        .jwt_secret(secret)
+        .build()?;
+    let restored = engine.auth().restore_revocations().await?;
+    if restored > 0 {
+        tracing::info!(sessions = restored, "restored recently revoked sessions");
+    }
+    Ok(AppState::with_settings(
+        engine,
+        HttpSettings {
+            trusted_proxies: config.trusted_proxies.clone(),
+            max_body_bytes: config.max_body_bytes,
+        },
+    ))
+}
+
+/// Opens the store named by the database URL.
+///
+/// # Errors
+/// [`ServerError::Store`] when it cannot be opened or migrated;
+/// [`ServerError::Config`] for an unknown scheme.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> {
+    let url = config.database_url();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PgPoolConfig {
+            min_connections: config.db_min_connections,
+            max_connections: config.db_max_connections,
+            acquire_timeout: Duration::from_secs(5),
+        };
+        let store = PgStore::connect(&url, pool)
+            .await
+            .map_err(|e| ServerError::Store(e.to_string()))?;
+        tracing::info!(backend = "postgres", "store ready");
+        Ok(Arc::new(store))
+    } else if url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(&url)
+            .await
+            .map_err(|e| ServerError::Store(e.to_string()))?;
+        tracing::info!(backend = "sqlite", %url, "store ready");
+        Ok(Arc::new(store))
+    } else {
+        Err(ServerError::Config(
+            "CHAT_DATABASE_URL must start with sqlite: or postgres://".to_owned(),
+        ))
+    }
+}
+
+/// Reads `<data_dir>/jwt_secret`, creating it with a random secret the
+/// first time, so restarts keep sessions valid.
+///
+/// # Errors
+/// I/O errors; [`ServerError::Config`] for a secret file under 32 bytes.
+pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
+    let path = data_dir.join(SECRET_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let secret = s.trim().as_bytes().to_vec();
+            if secret.len() < chat_core::auth::tokens::MIN_SECRET_LEN {
+                return Err(ServerError::Config(format!(
+                    "{} holds fewer than 32 bytes",
+                    path.display()
+                )));
+            }
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = chat_core::auth::secrets::generate()?;
+            write_private(&path, secret.as_bytes())?;
+            tracing::warn!(
+                path = %path.display(),
+                "generated a JWT secret and saved it in the data directory; \
+                 set CHAT_JWT_SECRET in production"
+            );
+            Ok(secret.into_bytes())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Creates `path` readable by its owner only; fails if it exists.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generated_secret_is_kept_and_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = load_or_create_secret(dir.path()).expect("create");
+        let second = load_or_create_secret(dir.path()).expect("reload");
+        assert_eq!(first, second);
+        assert!(first.len() >= 32);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_short_secret_file_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(SECRET_FILE), "short").expect("write");
+        assert!(matches!(
+            load_or_create_secret(dir.path()),
+            Err(ServerError::Config(_))
+        ));
+    }
+}

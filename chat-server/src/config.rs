@@ -1,0 +1,203 @@
+//! Server configuration: command-line flags, each with a `CHAT_*`
+//! environment variable. `docs/configuration.md` lists them all.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_core::RateLimit;
+use chat_core::auth::{Argon2Params, AuthConfig};
+use clap::{Parser, ValueEnum};
+use ipnet::IpNet;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the server binary can be told.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "chat-server",
+    version,
+    about = "Chat engine server: REST API, WebSocket and demo"
+)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the SQLite database and the generated JWT secret;
+    /// created if missing.
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://path/to/file.db` or `postgres://...`.
+    /// Default: `sqlite://<data-dir>/chat.db`.
+    #[arg(long, env = "CHAT_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// PostgreSQL pool: connections kept open.
+    #[arg(long, env = "CHAT_DB_MIN_CONNECTIONS", default_value_t = 10)]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL pool: most connections opened.
+    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 100)]
+    pub db_max_connections: u32,
+
+    /// HS256 secret for access tokens (at least 32 bytes). Without it a
+    /// secret is generated once and kept in `<data-dir>/jwt_secret`.
+    #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Access token lifetime, seconds.
+    #[arg(long, env = "CHAT_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+
+    /// Refresh token lifetime, seconds.
+    #[arg(long, env = "CHAT_REFRESH_TOKEN_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Password reset link lifetime, seconds.
+    #[arg(long, env = "CHAT_RESET_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub reset_token_ttl_secs: u64,
+
+    /// Seconds after a refresh during which the old refresh token may be
+    /// presented again without revoking the session.
+    #[arg(long, env = "CHAT_REFRESH_REUSE_GRACE_SECS", default_value_t = 5)]
+    pub refresh_reuse_grace_secs: u64,
+
+    /// argon2id memory cost, KiB.
+    #[arg(long, env = "CHAT_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    pub argon2_memory_kib: u32,
+
+    /// argon2id iterations.
+    #[arg(long, env = "CHAT_ARGON2_ITERATIONS", default_value_t = 2)]
+    pub argon2_iterations: u32,
+
+    /// argon2id parallelism.
+    #[arg(long, env = "CHAT_ARGON2_PARALLELISM", default_value_t = 1)]
+    pub argon2_parallelism: u32,
+
+    /// Password hashes computed at once (default: half the cores, at least 1).
+    #[arg(long, env = "CHAT_MAX_CONCURRENT_HASHES")]
+    pub max_concurrent_hashes: Option<usize>,
+
+    /// Failed logins allowed per client address per window.
+    #[arg(long, env = "CHAT_LOGIN_MAX_FAILURES", default_value_t = 5)]
+    pub login_max_failures: u32,
+
+    /// Failed-login window, seconds.
+    #[arg(long, env = "CHAT_LOGIN_WINDOW_SECS", default_value_t = 900)]
+    pub login_window_secs: u64,
+
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs or
+    /// CIDRs). Empty: the peer address is the client address.
+    #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpNet>,
+
+    /// SMTP server for password reset emails, e.g.
+    /// `smtps://user:pass@smtp.example.com` or
+    /// `smtp://host:587?tls=required`. Without it emails go to the log.
+    #[arg(long, env = "CHAT_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of emails.
+    #[arg(
+        long,
+        env = "CHAT_SMTP_FROM",
+        default_value = "Chat <no-reply@localhost>"
+    )]
+    pub smtp_from: String,
+
+    /// Public base URL of the web app, used in emailed links.
+    /// Default: `http://<listen>`.
+    #[arg(long, env = "CHAT_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Largest accepted request body, bytes.
+    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Log format.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+
+    /// Log filter (`tracing` syntax), e.g. `info,chat_server=debug`.
+    #[arg(long, env = "CHAT_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("chat.db").display()))
+    }
+
+    /// Authentication settings derived from the flags.
+    pub fn auth_config(&self) -> AuthConfig {
+        let defaults = AuthConfig::default();
+        AuthConfig {
+            access_ttl: Duration::from_secs(self.access_token_ttl_secs),
+            refresh_ttl: Duration::from_secs(self.refresh_token_ttl_secs),
+            reset_ttl: Duration::from_secs(self.reset_token_ttl_secs),
+            refresh_reuse_grace: Duration::from_secs(self.refresh_reuse_grace_secs),
+            login_limit: RateLimit::new(
+                self.login_max_failures,
+                Duration::from_secs(self.login_window_secs),
+            ),
+            argon2: Argon2Params {
+                memory_kib: self.argon2_memory_kib,
+                iterations: self.argon2_iterations,
+                parallelism: self.argon2_parallelism,
+            },
+            max_concurrent_hashes: self
+                .max_concurrent_hashes
+                .unwrap_or(defaults.max_concurrent_hashes),
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.listen)),
+        }
+    }
+
+    /// A configuration with every default, as if no flag were given.
+    pub fn defaults() -> Self {
+        Self::parse_from(["chat-server"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::try_parse_from(["chat-server"]).expect("parse");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://data/chat.db");
+        let auth = c.auth_config();
+        assert_eq!(auth.access_ttl, Duration::from_secs(900));
+        assert_eq!(auth.refresh_ttl, Duration::from_secs(604_800));
+        assert_eq!(auth.login_limit.max, 5);
+        assert_eq!(auth.argon2, Argon2Params::default());
+        assert_eq!(auth.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn trusted_proxies_parse_ips_and_cidrs() {
+        let c = Config::try_parse_from([
+            "chat-server",
+            "--trusted-proxies",
+            "10.0.0.0/8,192.168.1.1/32",
+        ])
+        .expect("parse");
+        assert_eq!(c.trusted_proxies.len(), 2);
+    }
+}

@@ -1,0 +1,121 @@
+//! The chat engine's HTTP face: the REST API under `/api/v1`, health
+//! checks, and (in later slices) the WebSocket at `/ws` and the browser demo
+//! at `/`.
+//!
+//! It is a library first: [`app`] builds an axum [`Router`] from an
+//! [`AppState`], so an application can `nest` the chat API beside its own
+//! routes, and [`serve`] runs it on a listener the caller binds (tests use
+//! port 0) until the caller's shutdown future completes. The binary
+//! (`main.rs`) only parses [`Config`], calls [`bootstrap::build_state`] and
+//! [`serve`].
+//!
+//! # Layout
+//!
+//! - [`config`]: flags and `CHAT_*` environment variables.
+//! - [`bootstrap`]: builds the engine and its backends from a [`Config`].
+//! - [`state`]: [`AppState`], shared by every handler.
+//! - [`error`]: [`ApiError`] and the status code of every engine error.
+//! - [`extract`]: extractors that answer in the API's error shape
+//!   (`ApiJson`, `ApiQuery`, `ApiPath`, `AuthUser`, `ClientIp`).
+//! - [`routes`]: one module per resource (`auth`, `users`, `health`).
+//! - [`middleware`]: request ids, request logs, failure logs.
+//! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
+//! - [`telemetry`]: log set-up.
+
+pub mod bootstrap;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod routes;
+pub mod smtp;
+pub mod state;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use tokio::net::TcpListener;
+
+pub use bootstrap::ServerError;
+pub use config::Config;
+pub use error::ApiError;
+pub use state::{AppState, HttpSettings};
+
+/// The complete HTTP application for `state`.
+///
+/// Routes: `/api/v1/...` (the REST API), `/healthz`, `/readyz`. Unknown
+/// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
+pub fn app(state: AppState) -> Router {
+    let body_limit = state.http.max_body_bytes;
+    let router = Router::new()
+        .nest("/api/v1", routes::api())
+        .merge(routes::health::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state);
+    middleware::apply(router)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then lets
+/// in-flight requests finish.
+///
+/// # Errors
+/// I/O errors from the listener.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+async fn not_found() -> ApiError {
+    ApiError::request(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::request(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not accept that method",
+    )
+}

@@ -1,0 +1,57 @@
+//! Cross-cutting layers: request ids, request logs and failure logs.
+//!
+//! Request logs carry the method, the path (never the query string, which
+//! may hold a `token`) and the request id; headers are not logged, so
+//! `Authorization` never reaches the log.
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderName;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::error::FailureCause;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps `router` in the layers every route shares. The last layer added
+/// runs first: a request gets its id, then its span, then is handled.
+pub fn apply(router: Router) -> Router {
+    router
+        .layer(middleware::from_fn(log_failures))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+/// Logs the hidden cause of every 5xx answer (see [`FailureCause`]).
+async fn log_failures(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if let Some(FailureCause(cause)) = response.extensions().get::<FailureCause>() {
+        tracing::error!(status = %response.status(), cause = %cause, "request failed");
+    }
+    response
+}

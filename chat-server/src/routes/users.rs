@@ -1,0 +1,178 @@
+//! `/api/v1/users/*`: profiles and search.
+
+use axum::extract::State;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chat_core::model::{User, UserSummary};
+use chat_core::{ChatError, DisplayName, Email, Password, Timestamp, UserId};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::state::AppState;
+
+/// The user routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/search", get(search))
+        .route("/me", put(update_me))
+        .route("/{user_id}", get(profile))
+}
+
+/// A user's profile; `email` only when the caller is that user.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    user_id: UserId,
+    username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    display_name: Option<String>,
+    created_at: Timestamp,
+    last_seen: Option<Timestamp>,
+}
+
+impl Profile {
+    /// The view of a user by someone else.
+    pub fn public(u: User) -> Self {
+        Self {
+            user_id: u.id,
+            username: u.username,
+            email: None,
+            display_name: u.display_name,
+            created_at: u.created_at,
+            last_seen: u.last_seen,
+        }
+    }
+
+    /// The view of a user by themself.
+    pub fn private(u: User) -> Self {
+        let email = Some(u.email.clone());
+        Self {
+            email,
+            ..Self::public(u)
+        }
+    }
+}
+
+/// One search hit.
+#[derive(Debug, Serialize)]
+pub struct SearchHit {
+    user_id: UserId,
+    username: String,
+    display_name: Option<String>,
+}
+
+impl From<UserSummary> for SearchHit {
+    fn from(u: UserSummary) -> Self {
+        Self {
+            user_id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+        }
+    }
+}
+
+/// `GET /users/search` answer.
+#[derive(Debug, Serialize)]
+pub struct SearchResponse {
+    users: Vec<SearchHit>,
+}
+
+/// `GET /users/search?q=` parameters.
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// `PUT /users/me` body. Every field is optional; `display_name: null`
+/// clears the display name. A new password needs the current one.
+#[derive(Debug, Default, Deserialize)]
+pub struct UpdateMeRequest {
+    #[serde(default, deserialize_with = "present")]
+    display_name: Option<Option<String>>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    current_password: Option<String>,
+    #[serde(default)]
+    new_password: Option<String>,
+}
+
+/// Tells a field that is absent (`None`) from one that is `null` (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+async fn profile(
+    State(state): State<AppState>,
+    AuthUser(ctx): AuthUser,
+    ApiPath(user_id): ApiPath<UserId>,
+) -> Result<Json<Profile>, ApiError> {
+    let user = state.engine.users().profile(user_id).await?;
+    Ok(Json(if user.id == ctx.user_id {
+        Profile::private(user)
+    } else {
+        Profile::public(user)
+    }))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    AuthUser(_): AuthUser,
+    ApiQuery(query): ApiQuery<SearchQuery>,
+) -> Result<Json<SearchResponse>, ApiError> {
+    let users = state.engine.users().search(&query.q).await?;
+    Ok(Json(SearchResponse {
+        users: users.into_iter().map(SearchHit::from).collect(),
+    }))
+}
+
+async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(ctx): AuthUser,
+    ApiJson(req): ApiJson<UpdateMeRequest>,
+) -> Result<Json<Profile>, ApiError> {
+    let display_name = match req.display_name {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(d)) if d.trim().is_empty() => Some(None),
+        Some(Some(d)) => Some(Some(DisplayName::parse(&d).map_err(ChatError::from)?)),
+    };
+    let email = req
+        .email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(ChatError::from)?;
+    let new_password = req
+        .new_password
+        .as_deref()
+        .map(|p| Password::parse_field(p, "new_password"))
+        .transpose()
+        .map_err(ChatError::from)?;
+    if let Some(new_password) = &new_password {
+        let current = req.current_password.as_deref().ok_or_else(|| {
+            ChatError::from(chat_core::ValidationError::new(
+                "current_password",
+                "CURRENT_PASSWORD_REQUIRED",
+                "changing the password requires the current password",
+            ))
+        })?;
+        state
+            .engine
+            .auth()
+            .change_password(&ctx, current, new_password)
+            .await?;
+    }
+    let user = state
+        .engine
+        .users()
+        .update_profile(ctx.user_id, display_name, email)
+        .await?;
+    Ok(Json(Profile::private(user)))
+}

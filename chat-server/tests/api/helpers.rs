@@ -1,0 +1,198 @@
+//! `spawn_app()`: a real server on port 0 with in-memory backends, a
+//! recording mailer and a clock the test moves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::memory::{MemoryMailer, MemoryStore};
+use chat_core::{ChatEngine, ManualClock, Store, Timestamp};
+use chat_server::{AppState, HttpSettings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// A running server and what a test needs to drive it.
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) mailer: Arc<MemoryMailer>,
+    pub(crate) clock: Arc<ManualClock>,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// Tokens from signup or login.
+#[derive(Debug, Clone)]
+pub(crate) struct Tokens {
+    pub(crate) user_id: String,
+    pub(crate) access: String,
+    pub(crate) refresh: String,
+}
+
+/// Cheap argon2 so tests run fast; the production parameters are covered
+/// by chat-core's own tests and the benchmarks.
+pub(crate) fn test_auth_config() -> AuthConfig {
+    AuthConfig {
+        argon2: Argon2Params {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        },
+        max_concurrent_hashes: 4,
+        public_url: "http://chat.test".to_owned(),
+        ..AuthConfig::default()
+    }
+}
+
+pub(crate) async fn spawn_app() -> TestApp {
+    spawn_app_with(Arc::new(MemoryStore::new()), HttpSettings::default()).await
+}
+
+pub(crate) async fn spawn_app_with(store: Arc<dyn Store>, http: HttpSettings) -> TestApp {
+    let mailer = Arc::new(MemoryMailer::new());
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let engine = ChatEngine::builder()
+        .store(store)
+        .mailer(mailer.clone())
+        .clock(clock.clone())
+        .auth_config(test_auth_config())
+        .jwt_secret(b"test-secret-test-secret-test-secret!".to_vec())
+        .build()
+        .expect("engine");
+    let state = AppState::with_settings(engine, http);
+    serve_state(state, mailer, clock).await
+}
+
+pub(crate) async fn serve_state(
+    state: AppState,
+    mailer: Arc<MemoryMailer>,
+    clock: Arc<ManualClock>,
+) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        chat_server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    TestApp {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        mailer,
+        clock,
+        _shutdown: tx,
+    }
+}
+
+impl TestApp {
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(r).await
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        read(r).await
+    }
+
+    pub(crate) async fn signup(&self, username: &str) -> Tokens {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/signup",
+                json!({
+                    "username": username,
+                    "email": format!("{username}@example.com"),
+                    "password": password_of(username),
+                }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        tokens(&body)
+    }
+
+    pub(crate) async fn login(&self, login: &str, password: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/auth/login",
+            json!({"username": login, "password": password}),
+        )
+        .await
+    }
+
+    pub(crate) fn advance(&self, d: Duration) {
+        self.clock.advance(d);
+    }
+}
+
+/// The password `signup` gives each user.
+pub(crate) fn password_of(username: &str) -> String {
+    format!("pw-{username}-1!")
+}
+
+pub(crate) fn tokens(body: &Value) -> Tokens {
+    Tokens {
+        user_id: body["user_id"].as_str().expect("user_id").to_owned(),
+        access: body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned(),
+        refresh: body["refresh_token"]
+            .as_str()
+            .expect("refresh_token")
+            .to_owned(),
+    }
+}
+
+pub(crate) async fn read(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let text = r.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    (status, body)
+}
+
+/// Asserts the error shape and code, returning the body.
+#[track_caller]
+pub(crate) fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: &str) {
+    assert_eq!(got.0, status, "{}", got.1);
+    assert_eq!(got.1["error"]["code"], code, "{}", got.1);
+    assert!(
+        got.1["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "an error carries a message: {}",
+        got.1
+    );
+}
