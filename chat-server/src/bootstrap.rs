@@ -9,6 +9,7 @@ use chat_store_postgres::{PgPoolConfig, PgStore};
 use chat_store_sqlite::SqliteStore;
 
 use crate::config::Config;
+use crate::error::error_chain;
 use crate::smtp::SmtpMailer;
 use crate::state::{AppState, HttpSettings};
 
@@ -99,13 +100,13 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
         };
         let store = PgStore::connect(&url, pool)
             .await
-            .map_err(|e| ServerError::Store(e.to_string()))?;
+            .map_err(|e| ServerError::Store(error_chain(&e)))?;
         tracing::info!(backend = "postgres", "store ready");
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         let store = SqliteStore::connect(&url)
             .await
-            .map_err(|e| ServerError::Store(e.to_string()))?;
+            .map_err(|e| ServerError::Store(error_chain(&e)))?;
         tracing::info!(backend = "sqlite", %url, "store ready");
         Ok(Arc::new(store))
     } else {

@@ -127,7 +127,7 @@ impl IntoResponse for ApiError {
         let (message, field) = match &self {
             ApiError::Chat(e) => {
                 if status.is_server_error() {
-                    cause = Some(describe_chain(e));
+                    cause = Some(error_chain(e));
                 }
                 if let ChatError::RateLimited { retry_after: r } = e {
                     retry_after = Some(r.as_secs().max(1));
@@ -163,7 +163,7 @@ impl IntoResponse for ApiError {
 }
 
 /// "error: cause: cause's cause", for the log.
-fn describe_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -17,6 +17,9 @@ pub enum PgStoreError {
     /// `PG_INVALID_CONFIG`: the pool settings are unusable.
     #[error("invalid PostgreSQL pool configuration: {0}")]
     InvalidConfig(String),
+    /// `PG_CREATE_DATABASE`: the database did not exist and could not be created.
+    #[error("cannot create the PostgreSQL database")]
+    CreateDatabase(#[source] sqlx::Error),
     /// `PG_CONNECT`: the server could not be reached or refused the login.
     #[error("cannot connect to PostgreSQL")]
     Connect(#[source] sqlx::Error),
@@ -31,6 +34,7 @@ impl PgStoreError {
         match self {
             Self::InvalidUrl(_) => "PG_INVALID_URL",
             Self::InvalidConfig(_) => "PG_INVALID_CONFIG",
+            Self::CreateDatabase(_) => "PG_CREATE_DATABASE",
             Self::Connect(_) => "PG_CONNECT",
             Self::Migrate(_) => "PG_MIGRATE",
         }

@@ -31,8 +31,9 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::migrate::{MigrateDatabase as _, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::{Connection as _, Postgres};
 
 pub mod error;
 mod health;
@@ -84,14 +85,15 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to the database at `url` (`postgres://user:pass@host/db`)
-    /// with a pool configured by `config`, and applies pending migrations.
+    /// with a pool configured by `config`, creating the database if it does
+    /// not exist, and applies pending migrations.
     ///
     /// Migrations take an advisory lock, so instances starting together
     /// apply them once.
     ///
     /// # Errors
     /// `PG_INVALID_URL`, `PG_INVALID_CONFIG` (no connections allowed, or
-    /// more kept open than allowed), `PG_CONNECT` or `PG_MIGRATE` (see
+    /// more kept open than allowed), `PG_CREATE_DATABASE`, `PG_CONNECT` or `PG_MIGRATE` (see
     /// [`PgStoreError`]).
     pub async fn connect(url: &str, config: PgPoolConfig) -> Result<Self, PgStoreError> {
         if config.max_connections == 0 || config.min_connections > config.max_connections {
@@ -101,6 +103,21 @@ impl PgStore {
             )));
         }
         let options = PgConnectOptions::from_str(url).map_err(PgStoreError::InvalidUrl)?;
+        // Like SQLite's create-if-missing: a fresh deployment needs no
+        // `createdb`. When the check itself fails (no access to the
+        // maintenance database), connecting below reports the real problem.
+        if let Ok(false) = Postgres::database_exists(url).await {
+            Postgres::create_database(url)
+                .await
+                .map_err(PgStoreError::CreateDatabase)?;
+        }
+        // One direct connection first: a pool that cannot connect reports
+        // only "timed out", while this reports the cause (refused, bad
+        // password, unknown host).
+        let probe = PgConnection::connect_with(&options)
+            .await
+            .map_err(PgStoreError::Connect)?;
+        let _ = probe.close().await;
         let pool = PgPoolOptions::new()
             .min_connections(config.min_connections)
             .max_connections(config.max_connections)
