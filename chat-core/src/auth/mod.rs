@@ -6,7 +6,7 @@
 //! - [`secrets`]: opaque refresh and reset tokens, stored only as SHA-256.
 //! - [`revocation`]: the in-process set of revoked sessions checked on
 //!   every request in O(1).
-//! - [`service`]: [`AuthService`], which ties them to the stores.
+//! - `service`: [`AuthService`], which ties them to the stores.
 
 mod config;
 pub mod password;
