@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chat_core::model::ResetConsumption;
 use chat_core::store::{Store, UserStore};
 use chat_core::testkit::{TestStore, fixtures};
 use chat_store_sqlite::SqliteStore;
@@ -131,42 +130,4 @@ async fn an_in_memory_store_keeps_its_data_between_calls() {
     let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
     let user = fixtures::create_user(&store, "bob").await;
     assert_eq!(store.user_by_id(user.id).await.expect("read"), Some(user));
-}
-
-/// Beyond the suite: consuming different tokens of one user at the same
-/// time has exactly one winner and no errors.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_resets_of_one_user_with_different_tokens_have_one_winner() {
-    let harness = SqliteTestStore::new().await;
-    let store = TestStore::store(&harness);
-    let user = fixtures::create_user(&*store, "zoe").await;
-    let hashes: Vec<String> = (0..8).map(|i| format!("z{i}")).collect();
-    for hash in &hashes {
-        store
-            .create_password_reset(fixtures::password_reset(user.id, hash))
-            .await
-            .expect("create");
-    }
-    let mut tasks = Vec::new();
-    for hash in hashes {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            store
-                .consume_password_reset(&hash, fixtures::at(1))
-                .await
-                .expect("consume")
-        }));
-    }
-    let mut winners = 0;
-    for task in tasks {
-        match task.await.expect("join") {
-            ResetConsumption::Consumed(id) => {
-                assert_eq!(id, user.id);
-                winners += 1;
-            }
-            other => assert_eq!(other, ResetConsumption::AlreadyUsed),
-        }
-    }
-    assert_eq!(winners, 1);
-    harness.teardown().await;
 }

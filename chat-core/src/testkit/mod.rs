@@ -76,10 +76,12 @@ macro_rules! store_conformance_tests {
             sessions::sessions_revoked_session_refuses_rotation_and_new_tokens,
             sessions::sessions_revoke_user_sessions_keeps_the_exception,
             sessions::sessions_revoked_since_lists_recent_revocations,
+            sessions::sessions_revocation_racing_rotation_leaves_a_revoked_session,
             password_resets::resets_token_is_consumed_once,
             password_resets::resets_expired_and_unknown_tokens_are_refused,
             password_resets::resets_consuming_spends_the_users_other_tokens,
-            password_resets::resets_concurrent_consumers_have_one_winner
+            password_resets::resets_concurrent_consumers_have_one_winner,
+            password_resets::resets_concurrent_consumers_of_different_tokens_have_one_winner
         );
     };
 }

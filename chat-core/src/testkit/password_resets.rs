@@ -111,3 +111,40 @@ pub async fn resets_concurrent_consumers_have_one_winner(store: Arc<dyn Store>) 
     }
     assert_eq!(winners, 1);
 }
+
+/// Consuming two different tokens of one user at the same time must not
+/// deadlock (each would lock its own token, then wait for the other's
+/// while spending the rest); exactly one wins.
+pub async fn resets_concurrent_consumers_of_different_tokens_have_one_winner(
+    store: Arc<dyn Store>,
+) {
+    let user = create_user(&*store, "zoe").await;
+    let hashes: Vec<String> = (0..8).map(|i| format!("z{i}")).collect();
+    for hash in &hashes {
+        store
+            .create_password_reset(password_reset(user.id, hash))
+            .await
+            .expect("create");
+    }
+    let mut tasks = Vec::new();
+    for hash in hashes {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .consume_password_reset(&hash, at(1))
+                .await
+                .expect("consume")
+        }));
+    }
+    let mut winners = 0;
+    for task in tasks {
+        match task.await.expect("join") {
+            ResetConsumption::Consumed(id) => {
+                assert_eq!(id, user.id);
+                winners += 1;
+            }
+            other => assert_eq!(other, ResetConsumption::AlreadyUsed),
+        }
+    }
+    assert_eq!(winners, 1);
+}

@@ -222,3 +222,39 @@ pub async fn sessions_revoked_since_lists_recent_revocations(store: Arc<dyn Stor
     let since = store.sessions_revoked_since(at(50)).await.expect("list");
     assert_eq!(since, vec![recent]);
 }
+
+/// A revocation racing a rotation of the session's token never makes
+/// either fail, and once both are done no rotation can follow.
+pub async fn sessions_revocation_racing_rotation_leaves_a_revoked_session(store: Arc<dyn Store>) {
+    let user = create_user(&*store, "yann").await;
+    let sid = create_session(&*store, user.id, "root").await;
+    let root = store
+        .refresh_token_by_hash("root")
+        .await
+        .expect("ok")
+        .expect("found");
+    let rotate = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .rotate_refresh_token(root.id, at(1), refresh_token(user.id, sid, "next"))
+                .await
+                .expect("rotate")
+        })
+    };
+    let revoke = {
+        let store = store.clone();
+        tokio::spawn(async move { store.revoke_session(sid, at(1)).await })
+    };
+    let rotated = rotate.await.expect("join");
+    assert!(revoke.await.expect("join").expect("revoke"));
+    let next = store.refresh_token_by_hash("next").await.expect("ok");
+    assert_eq!(next.is_some(), rotated);
+    if let Some(next) = next {
+        let again = store
+            .rotate_refresh_token(next.id, at(2), refresh_token(user.id, sid, "after"))
+            .await
+            .expect("rotate");
+        assert!(!again, "a revoked session must not rotate");
+    }
+}
