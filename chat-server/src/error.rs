@@ -67,6 +67,12 @@ impl From<ChatError> for ApiError {
     }
 }
 
+impl From<chat_core::ValidationError> for ApiError {
+    fn from(e: chat_core::ValidationError) -> Self {
+        Self::Chat(e.into())
+    }
+}
+
 /// The status code each engine error is answered with.
 ///
 /// - 422: validation failures (`WEAK_PASSWORD`, `INVALID_EMAIL`, ...)

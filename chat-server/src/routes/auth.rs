@@ -111,16 +111,15 @@ async fn signup(
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
     let signup = Signup {
-        username: Username::parse(&req.username).map_err(chat_core::ChatError::from)?,
-        email: Email::parse(&req.email).map_err(chat_core::ChatError::from)?,
-        password: Password::parse(&req.password).map_err(chat_core::ChatError::from)?,
+        username: Username::parse(&req.username)?,
+        email: Email::parse(&req.email)?,
+        password: Password::parse(&req.password)?,
         display_name: req
             .display_name
             .as_deref()
             .filter(|d| !d.trim().is_empty())
             .map(DisplayName::parse)
-            .transpose()
-            .map_err(chat_core::ChatError::from)?,
+            .transpose()?,
     };
     let pair = state.engine.auth().signup(signup, agent.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(pair.into())))
@@ -157,7 +156,7 @@ async fn forgot_password(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ForgotPasswordRequest>,
 ) -> Result<(StatusCode, Json<MessageResponse>), ApiError> {
-    let email = Email::parse(&req.email).map_err(chat_core::ChatError::from)?;
+    let email = Email::parse(&req.email)?;
     state.engine.auth().forgot_password(&email);
     Ok((
         StatusCode::ACCEPTED,
@@ -171,8 +170,7 @@ async fn reset_password(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
 ) -> Result<Json<Success>, ApiError> {
-    let password = Password::parse_field(&req.new_password, "new_password")
-        .map_err(chat_core::ChatError::from)?;
+    let password = Password::parse_field(&req.new_password, "new_password")?;
     state
         .engine
         .auth()

@@ -141,20 +141,14 @@ async fn update_me(
         None => None,
         Some(None) => Some(None),
         Some(Some(d)) if d.trim().is_empty() => Some(None),
-        Some(Some(d)) => Some(Some(DisplayName::parse(&d).map_err(ChatError::from)?)),
+        Some(Some(d)) => Some(Some(DisplayName::parse(&d)?)),
     };
-    let email = req
-        .email
-        .as_deref()
-        .map(Email::parse)
-        .transpose()
-        .map_err(ChatError::from)?;
+    let email = req.email.as_deref().map(Email::parse).transpose()?;
     let new_password = req
         .new_password
         .as_deref()
         .map(|p| Password::parse_field(p, "new_password"))
-        .transpose()
-        .map_err(ChatError::from)?;
+        .transpose()?;
     if let Some(new_password) = &new_password {
         let current = req.current_password.as_deref().ok_or_else(|| {
             ChatError::from(chat_core::ValidationError::new(
