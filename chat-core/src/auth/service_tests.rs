@@ -39,11 +39,7 @@ fn mocks() -> Mocks {
 
 fn service(m: Mocks) -> AuthService {
     let config = AuthConfig {
-        argon2: Argon2Params {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
+        argon2: cheap_params(),
         ..AuthConfig::default()
     };
     AuthService::new(
@@ -83,6 +79,23 @@ fn token_record(now: Timestamp, rotated_at: Option<Timestamp>) -> RefreshTokenRe
         rotated_at,
         session_revoked_at: None,
     }
+}
+
+fn cheap_params() -> Argon2Params {
+    Argon2Params {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    }
+}
+
+/// A real argon2 hash made cheaply, for stores that must hold one.
+async fn cheap_hash(password: &str) -> String {
+    super::password::PasswordHasher::new(cheap_params(), 1)
+        .expect("hasher")
+        .hash(password)
+        .await
+        .expect("hash")
 }
 
 fn allowed() -> RateDecision {
@@ -145,16 +158,7 @@ async fn a_login_with_an_at_sign_looks_up_the_email() {
 
 #[tokio::test]
 async fn an_inactive_account_cannot_log_in_even_with_the_right_password() {
-    let hasher = super::password::PasswordHasher::new(
-        Argon2Params {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        1,
-    )
-    .expect("hasher");
-    let hash = hasher.hash("right1!pw").await.expect("hash");
+    let hash = cheap_hash("right1!pw").await;
     let mut m = mocks();
     m.limiter.expect_peek().returning(|_, _| Ok(allowed()));
     m.users
@@ -296,16 +300,7 @@ async fn logout_makes_the_sessions_access_tokens_fail_at_once() {
     let user_id = UserId::new();
     m.sessions.expect_create_session().returning(|_, _| Ok(()));
     m.limiter.expect_peek().returning(|_, _| Ok(allowed()));
-    let hasher = super::password::PasswordHasher::new(
-        Argon2Params {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        },
-        1,
-    )
-    .expect("hasher");
-    let hash = hasher.hash("right1!pw").await.expect("hash");
+    let hash = cheap_hash("right1!pw").await;
     m.users
         .expect_credentials_by_username()
         .returning(move |_| {
