@@ -44,7 +44,7 @@ pub mod users;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use auth::{AuthConfig, AuthContext, AuthService, Signup, TokenPair};
+pub use auth::{AuthConfig, AuthContext, AuthService, PasswordChange, Signup, TokenPair};
 pub use domain::{DisplayName, Email, Password, Username};
 pub use engine::{ChatEngine, ChatEngineBuilder};
 pub use error::{ChatError, Result, ValidationError};

@@ -1,11 +1,12 @@
-//! [`UserService`]: profiles and user search.
+//! [`UserService`]: profiles and user search. Profile updates go through
+//! [`AuthService::update_account`](crate::AuthService::update_account),
+//! because they may come with a password change.
 
 use std::sync::Arc;
 
-use crate::domain::{DisplayName, Email};
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::UserId;
-use crate::model::{ProfileUpdate, User, UserSummary};
+use crate::model::{User, UserSummary};
 use crate::store::UserStore;
 
 /// Results returned by one search, at most.
@@ -60,25 +61,5 @@ impl UserService {
         self.users
             .search_users(&q.to_lowercase(), SEARCH_LIMIT)
             .await
-    }
-
-    /// Updates the caller's display name and/or email.
-    ///
-    /// # Errors
-    /// `EMAIL_TAKEN`, `USER_NOT_FOUND`.
-    pub async fn update_profile(
-        &self,
-        id: UserId,
-        display_name: Option<Option<DisplayName>>,
-        email: Option<Email>,
-    ) -> Result<User> {
-        let update = ProfileUpdate {
-            display_name,
-            email,
-        };
-        if update.is_empty() {
-            return self.profile(id).await;
-        }
-        self.users.update_profile(id, update).await
     }
 }

@@ -12,7 +12,8 @@ use crate::error::{ChatError, Result};
 use crate::ids::{PasswordResetId, RefreshTokenId, SessionId, UserId};
 use crate::mailer::{Mailer, OutgoingMail};
 use crate::model::{
-    NewPasswordReset, NewRefreshToken, NewSession, NewUser, RefreshTokenRecord, ResetConsumption,
+    NewPasswordReset, NewRefreshToken, NewSession, NewUser, ProfileUpdate, RefreshTokenRecord,
+    ResetConsumption, User,
 };
 use crate::rate_limit::{RateDecision, RateLimiter};
 use crate::store::{PasswordResetStore, SessionStore, UserStore};
@@ -56,6 +57,15 @@ impl std::fmt::Debug for TokenPair {
             .field("access_expires_at", &self.access_expires_at)
             .finish_non_exhaustive()
     }
+}
+
+/// A password change: the current password, and the new one.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    /// The password in force, as typed.
+    pub current: &'a str,
+    /// The new password.
+    pub new: &'a Password,
 }
 
 /// Who a verified access token speaks for.
@@ -342,36 +352,52 @@ impl AuthService {
         Ok(())
     }
 
-    /// Changes the password of the caller, who must know the current one;
-    /// every other session of the user is revoked.
+    /// Updates the caller's profile and, optionally, password, all or
+    /// nothing as far as the caller can cause: everything that can be
+    /// refused (the current password, then the profile's own checks such as
+    /// a taken email) is settled before the password is written. A password
+    /// change revokes every other session of the user.
     ///
     /// # Errors
-    /// `INVALID_CURRENT_PASSWORD`, `USER_NOT_FOUND`.
-    pub async fn change_password(
+    /// `INVALID_CURRENT_PASSWORD`, `EMAIL_TAKEN`, `USER_NOT_FOUND`.
+    pub async fn update_account(
         &self,
         ctx: &AuthContext,
-        current: &str,
-        new_password: &Password,
-    ) -> Result<()> {
+        profile: ProfileUpdate,
+        password: Option<PasswordChange<'_>>,
+    ) -> Result<User> {
         let d = &self.inner.deps;
         let creds = d
             .users
             .credentials_by_id(ctx.user_id)
             .await?
+            .filter(|c| c.user.is_active)
             .ok_or(ChatError::UserNotFound)?;
-        if !self
-            .inner
-            .hasher
-            .verify(current, Some(&creds.password_hash))
-            .await?
-        {
-            return Err(ChatError::InvalidCurrentPassword);
+        let new_hash = match password {
+            Some(change) => {
+                if !self
+                    .inner
+                    .hasher
+                    .verify(change.current, Some(&creds.password_hash))
+                    .await?
+                {
+                    return Err(ChatError::InvalidCurrentPassword);
+                }
+                Some(self.inner.hasher.hash(change.new.expose()).await?)
+            }
+            None => None,
+        };
+        let user = if profile.is_empty() {
+            creds.user
+        } else {
+            d.users.update_profile(ctx.user_id, profile).await?
+        };
+        if let Some(hash) = new_hash {
+            d.users.set_password_hash(ctx.user_id, hash).await?;
+            self.revoke_user_sessions(ctx.user_id, Some(ctx.session_id))
+                .await?;
         }
-        let hash = self.inner.hasher.hash(new_password.expose()).await?;
-        d.users.set_password_hash(ctx.user_id, hash).await?;
-        self.revoke_user_sessions(ctx.user_id, Some(ctx.session_id))
-            .await?;
-        Ok(())
+        Ok(user)
     }
 
     /// Loads sessions revoked within the last access-token lifetime into

@@ -3,8 +3,8 @@
 use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use chat_core::model::{User, UserSummary};
-use chat_core::{ChatError, DisplayName, Email, Password, Timestamp, UserId};
+use chat_core::model::{ProfileUpdate, User, UserSummary};
+use chat_core::{DisplayName, Email, Password, PasswordChange, Timestamp, UserId, ValidationError};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
@@ -149,24 +149,29 @@ async fn update_me(
         .as_deref()
         .map(|p| Password::parse_field(p, "new_password"))
         .transpose()?;
-    if let Some(new_password) = &new_password {
-        let current = req.current_password.as_deref().ok_or_else(|| {
-            ChatError::from(chat_core::ValidationError::new(
+    let password = match (&new_password, req.current_password.as_deref()) {
+        (None, _) => None,
+        (Some(new), Some(current)) => Some(PasswordChange { current, new }),
+        (Some(_), None) => {
+            return Err(ValidationError::new(
                 "current_password",
                 "CURRENT_PASSWORD_REQUIRED",
                 "changing the password requires the current password",
-            ))
-        })?;
-        state
-            .engine
-            .auth()
-            .change_password(&ctx, current, new_password)
-            .await?;
-    }
+            )
+            .into());
+        }
+    };
     let user = state
         .engine
-        .users()
-        .update_profile(ctx.user_id, display_name, email)
+        .auth()
+        .update_account(
+            &ctx,
+            ProfileUpdate {
+                display_name,
+                email,
+            },
+            password,
+        )
         .await?;
     Ok(Json(Profile::private(user)))
 }

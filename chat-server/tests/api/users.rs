@@ -220,3 +220,46 @@ async fn a_password_change_needs_the_current_password_and_ends_other_sessions() 
     );
     assert_eq!(app.login("frank", "another1!pw").await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_refused_profile_update_changes_nothing_at_all() {
+    let app = spawn_app().await;
+    let t = app.signup("gwen").await;
+    let (_, other) = app.login("gwen", &password_of("gwen")).await;
+    let other = tokens(&other);
+    app.signup("hugo").await;
+
+    // The email is taken: the password change in the same request must not happen.
+    assert_error(
+        &app.put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"email": "hugo@example.com", "current_password": password_of("gwen"), "new_password": "another1!pw"}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "EMAIL_TAKEN",
+    );
+    assert_eq!(
+        app.login("gwen", &password_of("gwen")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/me", Some(&other.access)).await.0,
+        StatusCode::OK
+    );
+
+    // The current password is wrong: the display name must not change either.
+    assert_error(
+        &app.put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"display_name": "Changed", "current_password": "wrong1!pw", "new_password": "another1!pw"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "INVALID_CURRENT_PASSWORD",
+    );
+    let (_, me) = app.get("/api/v1/auth/me", Some(&t.access)).await;
+    assert!(me["display_name"].is_null(), "{me}");
+}
