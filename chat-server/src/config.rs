@@ -10,6 +10,8 @@ use chat_core::auth::{Argon2Params, AuthConfig};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
+use crate::state::DEFAULT_MAX_BODY_BYTES;
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -120,7 +122,7 @@ pub struct Config {
     pub public_url: Option<String>,
 
     /// Largest accepted request body, bytes.
-    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
     /// Log format.

@@ -14,6 +14,9 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
 }
 
+/// Largest accepted request body by default, bytes (`CHAT_MAX_BODY_BYTES`).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Settings of the HTTP layer that the engine does not know about.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -27,7 +30,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             trusted_proxies: Vec::new(),
-            max_body_bytes: 64 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
