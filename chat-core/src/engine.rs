@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::service::AuthDeps;
 use crate::auth::{AuthConfig, AuthService};
+use crate::conversations::{ConversationConfig, ConversationDeps, ConversationService};
 use crate::error::Result;
 use crate::mailer::{LogMailer, Mailer};
 use crate::memory::{MemoryRateLimiter, MemoryStore};
@@ -42,6 +43,7 @@ pub struct ChatEngine {
     store: Arc<dyn Store>,
     auth: AuthService,
     users: UserService,
+    conversations: ConversationService,
     clock: Arc<dyn Clock>,
 }
 
@@ -70,6 +72,11 @@ impl ChatEngine {
         &self.users
     }
 
+    /// Conversations, groups and messages.
+    pub fn conversations(&self) -> &ConversationService {
+        &self.conversations
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -89,6 +96,7 @@ pub struct ChatEngineBuilder {
     rate_limiter: Option<Arc<dyn RateLimiter>>,
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
+    conversation_config: ConversationConfig,
     jwt_secret: Option<Vec<u8>>,
 }
 
@@ -96,6 +104,7 @@ impl std::fmt::Debug for ChatEngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatEngineBuilder")
             .field("auth_config", &self.auth_config)
+            .field("conversation_config", &self.conversation_config)
             .finish_non_exhaustive()
     }
 }
@@ -131,6 +140,12 @@ impl ChatEngineBuilder {
         self
     }
 
+    /// Conversation settings (default: [`ConversationConfig::default`]).
+    pub fn conversation_config(mut self, config: ConversationConfig) -> Self {
+        self.conversation_config = config;
+        self
+    }
+
     /// The HS256 secret for access tokens, at least 32 bytes (default: a
     /// random secret, so tokens die with the process).
     pub fn jwt_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
@@ -149,19 +164,31 @@ impl ChatEngineBuilder {
             Some(s) => s,
             None => crate::auth::secrets::random_bytes::<32>()?.to_vec(),
         };
+        let limiter = self
+            .rate_limiter
+            .unwrap_or_else(|| Arc::new(MemoryRateLimiter::with_clock(clock.clone())));
         let deps = AuthDeps {
             users: store.clone(),
             sessions: store.clone(),
             resets: store.clone(),
             mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
-            limiter: self
-                .rate_limiter
-                .unwrap_or_else(|| Arc::new(MemoryRateLimiter::with_clock(clock.clone()))),
+            limiter: limiter.clone(),
             clock: clock.clone(),
         };
         let auth = AuthService::new(deps, self.auth_config, &secret)?;
+        let conversations = ConversationService::new(
+            ConversationDeps {
+                users: store.clone(),
+                conversations: store.clone(),
+                messages: store.clone(),
+                limiter,
+                clock: clock.clone(),
+            },
+            self.conversation_config,
+        )?;
         Ok(ChatEngine {
             users: UserService::new(store.clone()),
+            conversations,
             store,
             auth,
             clock,

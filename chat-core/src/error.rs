@@ -86,6 +86,36 @@ pub enum ChatError {
     /// `USER_NOT_FOUND`: no such (active) user.
     #[error("user not found")]
     UserNotFound,
+    /// `CONVERSATION_NOT_FOUND`: no such conversation or group, or the
+    /// caller is not a member (the two are not told apart, so membership
+    /// does not leak).
+    #[error("conversation not found")]
+    ConversationNotFound,
+    /// `MESSAGE_NOT_FOUND`: no such message in this conversation.
+    #[error("message not found")]
+    MessageNotFound,
+    /// `MEMBER_NOT_FOUND`: the user is not a member of the group.
+    #[error("this user is not a member of the group")]
+    MemberNotFound,
+    /// `INVALID_RECIPIENT`: the recipient of a direct message is unknown,
+    /// inactive, or the sender themself.
+    #[error("{0}")]
+    InvalidRecipient(&'static str),
+    /// `PERMISSION_DENIED`: the caller is a member but their role does not
+    /// allow this.
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    /// `GROUP_FULL`: the group would exceed its member limit.
+    #[error("a group holds at most {max} members")]
+    GroupFull {
+        /// The configured limit.
+        max: u32,
+    },
+    /// `INVALID_PAGINATION`: `limit`, `offset` or `before` is out of range
+    /// or names no message of the conversation. The inner error names the
+    /// parameter.
+    #[error("{}", .0.message)]
+    InvalidPagination(ValidationError),
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -121,6 +151,13 @@ impl ChatError {
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::InvalidResetToken => "INVALID_RESET_TOKEN",
             Self::UserNotFound => "USER_NOT_FOUND",
+            Self::ConversationNotFound => "CONVERSATION_NOT_FOUND",
+            Self::MessageNotFound => "MESSAGE_NOT_FOUND",
+            Self::MemberNotFound => "MEMBER_NOT_FOUND",
+            Self::InvalidRecipient(_) => "INVALID_RECIPIENT",
+            Self::PermissionDenied(_) => "PERMISSION_DENIED",
+            Self::GroupFull { .. } => "GROUP_FULL",
+            Self::InvalidPagination(_) => "INVALID_PAGINATION",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",
@@ -133,10 +170,11 @@ impl ChatError {
         Self::Internal(e.into())
     }
 
-    /// The field a validation error concerns, if any.
+    /// The field or parameter the error concerns, if any.
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Self::Validation(v) => Some(v.field),
+            Self::Validation(v) | Self::InvalidPagination(v) => Some(v.field),
+            Self::InvalidRecipient(_) => Some("recipient_id"),
             _ => None,
         }
     }

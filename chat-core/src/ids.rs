@@ -35,6 +35,12 @@ pub mod kind {
     /// Marks a password reset token id.
     #[derive(Debug)]
     pub enum PasswordReset {}
+    /// Marks a conversation id (a direct conversation or a group).
+    #[derive(Debug)]
+    pub enum Conversation {}
+    /// Marks a message id.
+    #[derive(Debug)]
+    pub enum Message {}
 
     impl IdKind for User {
         const NAME: &'static str = "UserId";
@@ -48,6 +54,12 @@ pub mod kind {
     impl IdKind for PasswordReset {
         const NAME: &'static str = "PasswordResetId";
     }
+    impl IdKind for Conversation {
+        const NAME: &'static str = "ConversationId";
+    }
+    impl IdKind for Message {
+        const NAME: &'static str = "MessageId";
+    }
 }
 
 /// A user's id.
@@ -58,6 +70,11 @@ pub type SessionId = Id<kind::Session>;
 pub type RefreshTokenId = Id<kind::RefreshToken>;
 /// A password reset token's id.
 pub type PasswordResetId = Id<kind::PasswordReset>;
+/// A conversation's id. A group's id (`group_id` in the API) is the id of
+/// its conversation.
+pub type ConversationId = Id<kind::Conversation>;
+/// A message's id (UUIDv7, so ids of one sender sort by send time).
+pub type MessageId = Id<kind::Message>;
 
 /// A UUID tagged with the kind of thing it identifies.
 ///

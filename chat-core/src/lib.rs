@@ -21,6 +21,8 @@
 //! - [`mailer`], [`rate_limit`]: the [`Mailer`] and [`RateLimiter`] traits.
 //! - [`auth`]: [`AuthService`] (signup, login, token rotation, resets).
 //! - [`users`]: [`UserService`] (profiles, search).
+//! - [`conversations`]: [`ConversationService`] (direct conversations,
+//!   groups, messages, history, read cursors, receipts).
 //! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
 //! - [`memory`]: in-memory implementations of every trait.
 //! - `testkit` (feature `testkit`): the conformance suite every backend runs.
@@ -29,6 +31,7 @@
 //! (`MockUserStore`, `MockSessionStore`, ...).
 
 pub mod auth;
+pub mod conversations;
 pub mod domain;
 pub mod engine;
 pub mod error;
@@ -45,10 +48,15 @@ pub mod users;
 pub mod testkit;
 
 pub use auth::{AuthConfig, AuthContext, AuthService, PasswordChange, Signup, TokenPair};
-pub use domain::{DisplayName, Email, Password, Username};
+pub use conversations::{
+    ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
+};
+pub use domain::{
+    ClientMsgId, DisplayName, Email, GroupName, MessageContent, MessageType, Password, Username,
+};
 pub use engine::{ChatEngine, ChatEngineBuilder};
 pub use error::{ChatError, Result, ValidationError};
-pub use ids::{SessionId, UserId};
+pub use ids::{ConversationId, MessageId, SessionId, UserId};
 pub use mailer::{LogMailer, Mailer, OutgoingMail};
 pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
 pub use store::Store;

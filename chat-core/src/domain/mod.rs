@@ -5,11 +5,15 @@
 
 mod display_name;
 mod email;
+mod group_name;
+mod message;
 mod password;
 mod username;
 
 pub use display_name::DisplayName;
 pub use email::Email;
+pub use group_name::GroupName;
+pub use message::{ClientMsgId, MessageContent, MessageType};
 pub use password::Password;
 pub use username::Username;
 

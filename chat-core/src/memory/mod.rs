@@ -6,7 +6,9 @@
 //! lock is ever held across an `.await`, so a blocking mutex is cheaper and
 //! cannot deadlock the runtime.
 
+mod conversations;
 mod mailer;
+mod messages;
 mod rate_limiter;
 mod store;
 

@@ -19,7 +19,7 @@ pub struct MemoryStore {
 }
 
 #[derive(Debug, Default)]
-struct State {
+pub(super) struct State {
     users: HashMap<UserId, StoredUser>,
     username_index: HashMap<String, UserId>,
     email_index: HashMap<String, UserId>,
@@ -28,6 +28,8 @@ struct State {
     refresh_by_hash: HashMap<String, RefreshTokenId>,
     resets: HashMap<PasswordResetId, StoredReset>,
     reset_by_hash: HashMap<String, PasswordResetId>,
+    /// Conversations, members and messages (see `conversations.rs`).
+    pub(super) chat: super::conversations::ChatState,
 }
 
 #[derive(Debug, Clone)]
@@ -55,7 +57,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave State half-updated in
         // a way later calls could not handle, so poisoning is ignored.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
@@ -63,6 +65,26 @@ impl MemoryStore {
 }
 
 impl State {
+    /// The public profile of an active user.
+    pub(super) fn summary(&self, id: UserId) -> Option<UserSummary> {
+        self.users
+            .get(&id)
+            .is_some_and(|s| s.user.is_active)
+            .then(|| self.any_summary(id))
+            .flatten()
+    }
+
+    /// The profile of any user, active or not (member lists keep showing
+    /// deactivated members).
+    pub(super) fn any_summary(&self, id: UserId) -> Option<UserSummary> {
+        let stored = self.users.get(&id)?;
+        Some(UserSummary {
+            id,
+            username: stored.user.username.clone(),
+            display_name: stored.user.display_name.clone(),
+        })
+    }
+
     fn credentials(&self, id: Option<&UserId>) -> Option<UserCredentials> {
         let stored = self.users.get(id?)?;
         Some(UserCredentials {
@@ -189,15 +211,21 @@ impl UserStore for MemoryStore {
                         .as_deref()
                         .is_some_and(|d| d.starts_with(prefix_key))
             })
-            .map(|s| UserSummary {
-                id: s.user.id,
-                username: s.user.username.clone(),
-                display_name: s.user.display_name.clone(),
-            })
+            .filter_map(|s| st.any_summary(s.user.id))
             .collect();
         found.sort_by_key(|u| u.username.to_ascii_lowercase());
         found.truncate(limit as usize);
         Ok(found)
+    }
+
+    async fn user_summaries(&self, ids: &[UserId]) -> Result<Vec<UserSummary>> {
+        let st = self.state();
+        let mut seen = std::collections::HashSet::new();
+        Ok(ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .filter_map(|id| st.summary(*id))
+            .collect())
     }
 
     async fn touch_last_seen(&self, id: UserId, at: Timestamp) -> Result<()> {

@@ -1,9 +1,17 @@
-//! Plain data records exchanged between services and stores.
+//! Plain data records exchanged between services and stores, and the
+//! message views clients receive.
 
 mod auth;
+mod conversation;
+mod message;
 mod user;
 
 pub use auth::{
     NewPasswordReset, NewRefreshToken, NewSession, RefreshTokenRecord, ResetConsumption, Session,
 };
+pub use conversation::{
+    Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
+    MemberRole, Membership, NewDirectConversation, NewGroup, NewMember, UnknownVariant,
+};
+pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use user::{NewUser, ProfileUpdate, User, UserCredentials, UserSummary};

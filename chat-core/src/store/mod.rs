@@ -5,26 +5,41 @@
 //! rules and orchestration to the services. Every implementation lists the
 //! methods in the order the traits declare them.
 
+mod conversations;
 mod health;
+mod messages;
 mod password_resets;
 mod sessions;
 mod users;
 
+pub use conversations::ConversationStore;
 pub use health::StoreHealth;
+pub use messages::MessageStore;
 pub use password_resets::PasswordResetStore;
 pub use sessions::SessionStore;
 pub use users::UserStore;
 
 #[cfg(any(test, feature = "mock"))]
 pub use {
-    health::MockStoreHealth, password_resets::MockPasswordResetStore, sessions::MockSessionStore,
-    users::MockUserStore,
+    conversations::MockConversationStore, health::MockStoreHealth, messages::MockMessageStore,
+    password_resets::MockPasswordResetStore, sessions::MockSessionStore, users::MockUserStore,
 };
 
 /// Everything a backend must provide to serve the engine.
 ///
 /// Implemented automatically for any type implementing every store trait;
 /// services take the narrower traits, so `Arc<dyn Store>` upcasts to them.
-pub trait Store: UserStore + SessionStore + PasswordResetStore + StoreHealth {}
+pub trait Store:
+    UserStore + SessionStore + PasswordResetStore + ConversationStore + MessageStore + StoreHealth
+{
+}
 
-impl<T> Store for T where T: UserStore + SessionStore + PasswordResetStore + StoreHealth {}
+impl<T> Store for T where
+    T: UserStore
+        + SessionStore
+        + PasswordResetStore
+        + ConversationStore
+        + MessageStore
+        + StoreHealth
+{
+}

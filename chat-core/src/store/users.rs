@@ -44,6 +44,10 @@ pub trait UserStore: Send + Sync {
     /// `prefix_key` (already lowercase), ordered by username, at most `limit`.
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>>;
 
+    /// The active users among `ids`, in no particular order; unknown and
+    /// inactive ids are left out.
+    async fn user_summaries(&self, ids: &[UserId]) -> Result<Vec<UserSummary>>;
+
     /// Records that the user was seen at `at` (never moves backwards).
     async fn touch_last_seen(&self, id: UserId, at: Timestamp) -> Result<()>;
 }

@@ -2,9 +2,12 @@
 
 use std::time::Duration;
 
-use crate::domain::{DisplayName, Email, Username};
-use crate::ids::{PasswordResetId, RefreshTokenId, SessionId, UserId};
-use crate::model::{NewPasswordReset, NewRefreshToken, NewSession, NewUser, User};
+use crate::domain::{DisplayName, Email, GroupName, MessageContent, MessageType, Username};
+use crate::ids::{ConversationId, MessageId, PasswordResetId, RefreshTokenId, SessionId, UserId};
+use crate::model::{
+    InsertOutcome, MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
+    NewMessage, NewPasswordReset, NewRefreshToken, NewSession, NewUser, User,
+};
 use crate::store::Store;
 use crate::time::Timestamp;
 
@@ -88,4 +91,111 @@ pub fn password_reset(user: UserId, hash: &str) -> NewPasswordReset {
         created_at: t0(),
         expires_at: at(3600),
     }
+}
+
+/// Creates the direct conversation of `a` and `b`, created at `t0`.
+pub async fn create_direct(store: &dyn Store, a: UserId, b: UserId) -> ConversationId {
+    store
+        .create_direct(NewDirectConversation {
+            id: ConversationId::new(),
+            user_a: a,
+            user_b: b,
+            created_at: t0(),
+        })
+        .await
+        .expect("create direct conversation")
+        .0
+}
+
+/// Creates a group named `name` owned by `owner`, with `members` as plain
+/// members, created at `t0`.
+pub async fn create_group(
+    store: &dyn Store,
+    name: &str,
+    owner: UserId,
+    members: &[UserId],
+) -> ConversationId {
+    let id = ConversationId::new();
+    let members = std::iter::once(NewMember {
+        user_id: owner,
+        role: MemberRole::Owner,
+    })
+    .chain(members.iter().map(|&user_id| NewMember {
+        user_id,
+        role: MemberRole::Member,
+    }))
+    .collect();
+    store
+        .create_group(NewGroup {
+            id,
+            name: GroupName::parse(name).expect("valid group name"),
+            creator_id: owner,
+            created_at: t0(),
+            members,
+        })
+        .await
+        .expect("create group");
+    id
+}
+
+/// A text message from `sender` sent at `at`.
+pub fn new_message(
+    conversation: ConversationId,
+    sender: UserId,
+    text: &str,
+    at: Timestamp,
+) -> NewMessage {
+    NewMessage {
+        id: MessageId::new(),
+        conversation_id: conversation,
+        sender_id: sender,
+        content: MessageContent::parse(text).expect("valid content"),
+        message_type: MessageType::text(),
+        client_msg_id: None,
+        created_at: at,
+    }
+}
+
+/// Stores a message sent at `at` and returns it.
+///
+/// # Panics
+/// When the store does not create it (the sender is not a member).
+pub async fn send_at(
+    store: &dyn Store,
+    conversation: ConversationId,
+    sender: UserId,
+    text: &str,
+    at: Timestamp,
+) -> Message {
+    match store
+        .insert_message(new_message(conversation, sender, text, at))
+        .await
+        .expect("insert message")
+    {
+        InsertOutcome::Created(m) => m,
+        other => panic!("message not created: {other:?}"),
+    }
+}
+
+/// Stores a message sent at `t0`.
+pub async fn send(
+    store: &dyn Store,
+    conversation: ConversationId,
+    sender: UserId,
+    text: &str,
+) -> Message {
+    send_at(store, conversation, sender, text, t0()).await
+}
+
+/// The user's membership, which must exist.
+pub async fn membership(
+    store: &dyn Store,
+    conversation: ConversationId,
+    user: UserId,
+) -> Membership {
+    store
+        .membership(conversation, user)
+        .await
+        .expect("membership")
+        .expect("is a member")
 }

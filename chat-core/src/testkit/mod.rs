@@ -20,8 +20,10 @@ use async_trait::async_trait;
 
 use crate::store::Store;
 
+pub mod conversations;
 pub mod fixtures;
 pub mod health;
+pub mod messages;
 pub mod password_resets;
 pub mod sessions;
 pub mod users;
@@ -81,7 +83,29 @@ macro_rules! store_conformance_tests {
             password_resets::resets_expired_and_unknown_tokens_are_refused,
             password_resets::resets_consuming_spends_the_users_other_tokens,
             password_resets::resets_concurrent_consumers_have_one_winner,
-            password_resets::resets_concurrent_consumers_of_different_tokens_have_one_winner
+            password_resets::resets_concurrent_consumers_of_different_tokens_have_one_winner,
+            conversations::conversations_direct_is_created_once_per_pair,
+            conversations::conversations_concurrent_direct_creation_has_one_winner,
+            conversations::conversations_group_is_created_with_its_members,
+            conversations::conversations_non_members_have_no_membership,
+            conversations::conversations_added_members_start_at_the_current_seq,
+            conversations::conversations_member_limit_refuses_the_whole_addition,
+            conversations::conversations_owner_leaving_passes_ownership_on,
+            conversations::conversations_non_members_cannot_be_removed_or_re_roled,
+            conversations::conversations_rejoining_starts_fresh_cursors,
+            conversations::conversations_overviews_list_by_recent_activity,
+            messages::messages_seq_starts_at_one_without_gaps,
+            messages::messages_concurrent_senders_get_gap_free_seqs,
+            messages::messages_non_members_store_nothing,
+            messages::messages_client_msg_id_returns_the_original,
+            messages::messages_concurrent_duplicates_store_one,
+            messages::messages_history_pages_newest_first,
+            messages::messages_lookup_is_scoped_to_the_conversation,
+            messages::messages_unread_counts_exclude_own_messages,
+            messages::messages_read_cursor_never_moves_backwards,
+            messages::messages_reading_implies_delivery,
+            messages::messages_unread_span_conversations_oldest_first,
+            users::users_summaries_list_active_users_once
         );
     };
 }

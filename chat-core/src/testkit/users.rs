@@ -257,3 +257,24 @@ pub async fn users_touch_last_seen_never_moves_backwards(store: Arc<dyn Store>) 
     let seen = store.user_by_id(user.id).await.expect("ok").expect("found");
     assert_eq!(seen.last_seen, Some(at(10)));
 }
+
+/// Summaries list each known user once and skip unknown ids.
+pub async fn users_summaries_list_active_users_once(store: Arc<dyn Store>) {
+    let alice = create_user(&*store, "alice").await;
+    let bob = store
+        .create_user(new_user_named("bob", "Bobby"))
+        .await
+        .expect("create");
+    let mut found = store
+        .user_summaries(&[bob.id, UserId::new(), alice.id, bob.id])
+        .await
+        .expect("summaries");
+    found.sort_by(|x, y| x.username.cmp(&y.username));
+    assert_eq!(found.len(), 2);
+    assert_eq!(
+        (found[0].id, found[0].username.as_str()),
+        (alice.id, "alice")
+    );
+    assert_eq!(found[1].display_name.as_deref(), Some("Bobby"));
+    assert!(store.user_summaries(&[]).await.expect("empty").is_empty());
+}

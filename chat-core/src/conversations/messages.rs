@@ -1,0 +1,380 @@
+//! Sending, history, unread messages, cursors and receipts.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::page::{invalid_before, limit_or_default};
+use super::{ConversationRef, ConversationService, PageRequest};
+use crate::domain::{ClientMsgId, MessageContent, MessageType};
+use crate::error::{ChatError, Result};
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::model::{
+    ConversationKind, InsertOutcome, Member, Membership, Message, MessageView,
+    NewDirectConversation, NewMessage, Receipt,
+};
+use crate::rate_limit::RateDecision;
+
+/// A validated message to send.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    /// Text.
+    pub content: MessageContent,
+    /// Type (`text` by default).
+    pub message_type: MessageType,
+    /// Idempotency key.
+    pub client_msg_id: Option<ClientMsgId>,
+}
+
+impl OutgoingMessage {
+    /// A `text` message without an idempotency key.
+    pub fn text(content: MessageContent) -> Self {
+        Self {
+            content,
+            message_type: MessageType::text(),
+            client_msg_id: None,
+        }
+    }
+}
+
+/// A sent message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// The stored message.
+    pub message: Message,
+    /// True when the `client_msg_id` had been used before and this is the
+    /// original message, not a new one.
+    pub replayed: bool,
+}
+
+/// One page of history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryPage {
+    /// The messages.
+    pub messages: Vec<MessageView>,
+    /// True when older messages exist beyond this page.
+    pub has_more: bool,
+}
+
+impl HistoryPage {
+    fn empty() -> Self {
+        Self {
+            messages: Vec::new(),
+            has_more: false,
+        }
+    }
+}
+
+/// The caller's unread messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadMessages {
+    /// The oldest unread messages, oldest first.
+    pub messages: Vec<MessageView>,
+    /// How many unread messages there are in all.
+    pub total: u64,
+}
+
+/// The read cursor after a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ReadState {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The read cursor.
+    pub read_seq: u64,
+    /// Messages by others after the cursor.
+    pub unread_count: u64,
+}
+
+impl From<&Membership> for ReadState {
+    fn from(m: &Membership) -> Self {
+        Self {
+            conversation_id: m.conversation.id,
+            read_seq: m.member.read_seq,
+            unread_count: m.unread_count(),
+        }
+    }
+}
+
+/// Who has a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageReceipts {
+    /// The message.
+    pub message_id: MessageId,
+    /// Its conversation.
+    pub conversation_id: ConversationId,
+    /// Its seq.
+    pub seq: u64,
+    /// One entry per member other than the sender who was a member when it
+    /// was sent.
+    pub receipts: Vec<Receipt>,
+}
+
+/// The views of messages of one conversation, as seen by `me`.
+fn views(
+    kind: ConversationKind,
+    me: &Member,
+    peer: Option<&Member>,
+    messages: impl IntoIterator<Item = Message>,
+) -> Vec<MessageView> {
+    messages
+        .into_iter()
+        .map(|m| {
+            let recipient = if m.sender_id == me.user_id {
+                peer
+            } else {
+                Some(me)
+            };
+            MessageView::new(m, kind, recipient)
+        })
+        .collect()
+}
+
+impl ConversationService {
+    /// Sends a message. A direct conversation is created on first use.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` past the per-user message limit; `INVALID_RECIPIENT`
+    /// for an unknown or inactive recipient or oneself;
+    /// `CONVERSATION_NOT_FOUND` when the sender is not a member.
+    pub async fn send(
+        &self,
+        sender: UserId,
+        target: ConversationRef,
+        message: OutgoingMessage,
+    ) -> Result<SentMessage> {
+        let d = &self.deps;
+        let limit_key = format!("msg:{sender}");
+        if let RateDecision::Limited { retry_after } =
+            d.limiter.hit(&limit_key, self.config.message_limit).await?
+        {
+            return Err(ChatError::RateLimited { retry_after });
+        }
+        let now = d.clock.now();
+        let conversation_id = match target {
+            ConversationRef::Direct(recipient) => {
+                if recipient == sender {
+                    return Err(ChatError::InvalidRecipient(
+                        "a direct message needs a recipient other than the sender",
+                    ));
+                }
+                if d.users.user_summaries(&[recipient]).await?.is_empty() {
+                    return Err(ChatError::InvalidRecipient("no such user"));
+                }
+                let new = NewDirectConversation {
+                    id: ConversationId::new(),
+                    user_a: sender,
+                    user_b: recipient,
+                    created_at: now,
+                };
+                d.conversations.create_direct(new).await?.0
+            }
+            ConversationRef::Group(id) => {
+                self.require_member(sender, id, Some(ConversationKind::Group))
+                    .await?;
+                id
+            }
+            ConversationRef::Id(id) => id,
+        };
+        let new = NewMessage {
+            id: MessageId::new(),
+            conversation_id,
+            sender_id: sender,
+            content: message.content,
+            message_type: message.message_type,
+            client_msg_id: message.client_msg_id,
+            created_at: now,
+        };
+        match d.messages.insert_message(new).await? {
+            InsertOutcome::Created(message) => Ok(SentMessage {
+                message,
+                replayed: false,
+            }),
+            InsertOutcome::Existing(message) => Ok(SentMessage {
+                message,
+                replayed: true,
+            }),
+            InsertOutcome::NotMember => Err(ChatError::ConversationNotFound),
+        }
+    }
+
+    /// A page of a conversation's history, newest first. The direct
+    /// conversation with a user who was never written to is empty.
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND`, `USER_NOT_FOUND` (unknown peer),
+    /// `INVALID_PAGINATION` for a `before` that is not in the conversation.
+    pub async fn history(
+        &self,
+        user: UserId,
+        target: ConversationRef,
+        page: PageRequest,
+    ) -> Result<HistoryPage> {
+        let Some(me) = self.resolve(user, target).await? else {
+            return Ok(HistoryPage::empty());
+        };
+        let conv = &me.conversation;
+        let newest = match page.before {
+            Some(id) => self
+                .deps
+                .messages
+                .message(conv.id, id)
+                .await?
+                .ok_or_else(invalid_before)?
+                .seq
+                .saturating_sub(1),
+            None => conv.last_seq,
+        };
+        let newest = newest.saturating_sub(page.offset);
+        if newest == 0 {
+            return Ok(HistoryPage::empty());
+        }
+        let mut messages = self
+            .deps
+            .messages
+            .messages_before(conv.id, newest, page.limit + 1)
+            .await?;
+        let has_more = messages.len() > page.limit as usize;
+        messages.truncate(page.limit as usize);
+        let peer = self.peer(&me).await?;
+        Ok(HistoryPage {
+            messages: views(conv.kind, &me.member, peer.as_ref(), messages),
+            has_more,
+        })
+    }
+
+    /// The caller's unread messages across all conversations, oldest
+    /// first, at most `limit` (default 50, at most 100), and how many there
+    /// are in all.
+    ///
+    /// # Errors
+    /// `INVALID_PAGINATION` for a bad limit.
+    pub async fn unread(&self, user: UserId, limit: Option<u32>) -> Result<UnreadMessages> {
+        let limit = limit_or_default(limit)?;
+        let overviews = self.deps.conversations.overviews(user, None).await?;
+        let total = overviews.iter().map(|o| o.membership.unread_count()).sum();
+        if total == 0 {
+            return Ok(UnreadMessages {
+                messages: Vec::new(),
+                total,
+            });
+        }
+        let by_id: HashMap<ConversationId, _> = overviews
+            .iter()
+            .map(|o| (o.membership.conversation.id, o))
+            .collect();
+        let messages = self
+            .deps
+            .messages
+            .unread_messages(user, limit)
+            .await?
+            .into_iter()
+            .filter_map(|m| {
+                let o = by_id.get(&m.conversation_id)?;
+                let kind = o.membership.conversation.kind;
+                Some(MessageView::new(m, kind, Some(&o.membership.member)))
+            })
+            .collect();
+        Ok(UnreadMessages { messages, total })
+    }
+
+    /// Moves the caller's read cursor up to `up_to` (default: the newest
+    /// message). It never moves backwards.
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`.
+    pub async fn mark_read(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        up_to: Option<MessageId>,
+    ) -> Result<ReadState> {
+        self.require_member(user, conversation, None).await?;
+        let seq = match up_to {
+            Some(id) => self.message_seq(conversation, id).await?,
+            None => u64::MAX,
+        };
+        let now = self.deps.clock.now();
+        self.deps
+            .messages
+            .advance_read(conversation, user, seq, now)
+            .await?
+            .map(|m| ReadState::from(&m))
+            .ok_or(ChatError::ConversationNotFound)
+    }
+
+    /// Records that the caller's devices have everything up to `seq`.
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND`.
+    pub async fn mark_delivered(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        seq: u64,
+    ) -> Result<Membership> {
+        let now = self.deps.clock.now();
+        self.deps
+            .messages
+            .advance_delivered(conversation, user, seq, now)
+            .await?
+            .ok_or(ChatError::ConversationNotFound)
+    }
+
+    /// Who has a message delivered and read, with times.
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`.
+    pub async fn receipts(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<MessageReceipts> {
+        self.require_member(user, conversation, None).await?;
+        let message = self
+            .deps
+            .messages
+            .message(conversation, message)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        let receipts = self
+            .deps
+            .conversations
+            .members(conversation)
+            .await?
+            .iter()
+            .filter(|e| e.member.user_id != message.sender_id && e.member.joined_seq < message.seq)
+            .map(|e| Receipt::of(&e.member, message.seq))
+            .collect();
+        Ok(MessageReceipts {
+            message_id: message.id,
+            conversation_id: conversation,
+            seq: message.seq,
+            receipts,
+        })
+    }
+
+    async fn message_seq(&self, conversation: ConversationId, id: MessageId) -> Result<u64> {
+        self.deps
+            .messages
+            .message(conversation, id)
+            .await?
+            .map(|m| m.seq)
+            .ok_or(ChatError::MessageNotFound)
+    }
+
+    /// The other member of a direct conversation.
+    async fn peer(&self, me: &Membership) -> Result<Option<Member>> {
+        if me.conversation.kind != ConversationKind::Direct {
+            return Ok(None);
+        }
+        Ok(self
+            .deps
+            .conversations
+            .members(me.conversation.id)
+            .await?
+            .into_iter()
+            .map(|e| e.member)
+            .find(|m| m.user_id != me.member.user_id))
+    }
+}

@@ -1,0 +1,159 @@
+//! [`ConversationService`]: direct conversations, groups, messages, history,
+//! read cursors and receipts.
+//!
+//! One model serves both seeds: a conversation is `direct` (two members)
+//! or `group` (named, with roles); every message has a per-conversation
+//! `seq`; each member has read and delivery cursors. See
+//! `docs/architecture.md` for how seed 002's tables map onto it.
+//!
+//! Every operation checks membership first. A conversation the caller is
+//! not in answers exactly as one that does not exist
+//! (`CONVERSATION_NOT_FOUND`), so membership does not leak.
+
+mod direct;
+mod groups;
+mod messages;
+mod page;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use groups::GroupInfo;
+pub use messages::{
+    HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
+};
+pub use page::PageRequest;
+
+use crate::error::{ChatError, Result};
+use crate::ids::{ConversationId, UserId};
+use crate::model::{ConversationKind, Membership};
+use crate::rate_limit::{RateLimit, RateLimiter};
+use crate::store::{ConversationStore, MessageStore, UserStore};
+use crate::time::Clock;
+
+/// Settings of the conversation service.
+#[derive(Debug, Clone)]
+pub struct ConversationConfig {
+    /// Most members a group may have (default 1,000).
+    pub max_group_members: u32,
+    /// Messages one user may send (default 100 per minute, seed 002
+    /// section 7.2).
+    pub message_limit: RateLimit,
+}
+
+impl Default for ConversationConfig {
+    fn default() -> Self {
+        Self {
+            max_group_members: 1_000,
+            message_limit: RateLimit::new(100, Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Which conversation a call is about, as the API names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationRef {
+    /// The direct conversation with this user (seed 002's
+    /// `/messages/...` endpoints).
+    Direct(UserId),
+    /// A group by id; a direct conversation's id is not found.
+    Group(ConversationId),
+    /// Any conversation by id (seed 000's `/conversations/...`).
+    Id(ConversationId),
+}
+
+/// The backends [`ConversationService`] uses.
+#[derive(Clone)]
+pub struct ConversationDeps {
+    /// Accounts, to check members and recipients exist.
+    pub users: Arc<dyn UserStore>,
+    /// Conversations and members.
+    pub conversations: Arc<dyn ConversationStore>,
+    /// Messages and cursors.
+    pub messages: Arc<dyn MessageStore>,
+    /// Per-user send limits.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Server time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Conversations, groups and messages.
+///
+/// Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct ConversationService {
+    deps: ConversationDeps,
+    config: Arc<ConversationConfig>,
+}
+
+impl std::fmt::Debug for ConversationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConversationService")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConversationService {
+    /// A service over `deps`.
+    ///
+    /// # Errors
+    /// `INVALID_CONFIG` when the group member limit is below 1.
+    pub fn new(deps: ConversationDeps, config: ConversationConfig) -> Result<Self> {
+        if config.max_group_members == 0 {
+            return Err(ChatError::InvalidConfig(
+                "max_group_members must be at least 1".to_owned(),
+            ));
+        }
+        Ok(Self {
+            deps,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ConversationConfig {
+        &self.config
+    }
+
+    /// The caller's membership of a conversation given by id, optionally
+    /// of one kind; `CONVERSATION_NOT_FOUND` otherwise.
+    async fn require_member(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        kind: Option<ConversationKind>,
+    ) -> Result<Membership> {
+        match self
+            .deps
+            .conversations
+            .membership(conversation, user)
+            .await?
+        {
+            Some(m) if kind.is_none_or(|k| m.conversation.kind == k) => Ok(m),
+            _ => Err(ChatError::ConversationNotFound),
+        }
+    }
+
+    /// Resolves a [`ConversationRef`] to the caller's membership. A direct
+    /// conversation with an existing user that was never started is `None`.
+    ///
+    /// # Errors
+    /// `USER_NOT_FOUND` for an unknown peer, `CONVERSATION_NOT_FOUND`.
+    async fn resolve(&self, user: UserId, target: ConversationRef) -> Result<Option<Membership>> {
+        let (id, kind) = match target {
+            ConversationRef::Direct(peer) => {
+                if self.deps.users.user_summaries(&[peer]).await?.is_empty() {
+                    return Err(ChatError::UserNotFound);
+                }
+                match self.deps.conversations.direct_between(user, peer).await? {
+                    Some(id) => (id, Some(ConversationKind::Direct)),
+                    None => return Ok(None),
+                }
+            }
+            ConversationRef::Group(id) => (id, Some(ConversationKind::Group)),
+            ConversationRef::Id(id) => (id, None),
+        };
+        self.require_member(user, id, kind).await.map(Some)
+    }
+}

@@ -1,0 +1,103 @@
+use crate::error::{ChatError, Result, ValidationError};
+use crate::ids::MessageId;
+
+/// Which page of history to read: newest first, `limit` messages, skipping
+/// `offset`, older than `before` when given.
+///
+/// `before` is a cursor that stays correct while new messages arrive;
+/// `offset` is what seed 002 asks for. Both are resolved to a seq bound, so
+/// any page costs one index range read however deep it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Messages per page, 1 to [`MAX_LIMIT`](Self::MAX_LIMIT).
+    pub limit: u32,
+    /// Messages to skip (after `before`, when given).
+    pub offset: u64,
+    /// Only messages older than this one.
+    pub before: Option<MessageId>,
+}
+
+impl PageRequest {
+    /// Page size when none is given (seed 002 section 8.4).
+    pub const DEFAULT_LIMIT: u32 = 50;
+    /// Largest page.
+    pub const MAX_LIMIT: u32 = 100;
+
+    /// Validates paging parameters, applying the defaults.
+    ///
+    /// # Errors
+    /// `INVALID_PAGINATION` (naming `limit`) when `limit` is 0 or above 100.
+    pub fn new(limit: Option<u32>, offset: Option<u64>, before: Option<MessageId>) -> Result<Self> {
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(invalid_limit());
+        }
+        Ok(Self {
+            limit,
+            offset: offset.unwrap_or(0),
+            before,
+        })
+    }
+
+    /// The first page of [`DEFAULT_LIMIT`](Self::DEFAULT_LIMIT) messages.
+    pub fn latest() -> Self {
+        Self {
+            limit: Self::DEFAULT_LIMIT,
+            offset: 0,
+            before: None,
+        }
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::latest()
+    }
+}
+
+/// Validates a bare `limit` (the unread list takes no offset or cursor).
+///
+/// # Errors
+/// `INVALID_PAGINATION` when `limit` is 0 or above 100.
+pub(crate) fn limit_or_default(limit: Option<u32>) -> Result<u32> {
+    Ok(PageRequest::new(limit, None, None)?.limit)
+}
+
+fn invalid_limit() -> ChatError {
+    ChatError::InvalidPagination(ValidationError::new(
+        "limit",
+        "INVALID_PAGINATION",
+        "limit must be between 1 and 100",
+    ))
+}
+
+/// The error for a `before` cursor that names no message of the conversation.
+pub(crate) fn invalid_before() -> ChatError {
+    ChatError::InvalidPagination(ValidationError::new(
+        "before",
+        "INVALID_PAGINATION",
+        "before must be the id of a message in this conversation",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply() {
+        let p = PageRequest::new(None, None, None).expect("valid");
+        assert_eq!(p, PageRequest::latest());
+        assert_eq!(p.limit, 50);
+    }
+
+    #[test]
+    fn limits_outside_1_to_100_are_refused() {
+        for limit in [0, 101, u32::MAX] {
+            let err = PageRequest::new(Some(limit), None, None).expect_err("bad limit");
+            assert_eq!(err.code(), "INVALID_PAGINATION");
+            assert_eq!(err.field(), Some("limit"));
+        }
+        assert!(PageRequest::new(Some(100), Some(u64::MAX), None).is_ok());
+    }
+}

@@ -1,0 +1,252 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::GroupName;
+use crate::ids::{ConversationId, UserId};
+use crate::model::{Message, UserSummary};
+use crate::time::Timestamp;
+
+/// What kind of conversation this is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationKind {
+    /// Exactly two members; at most one per pair of users.
+    Direct,
+    /// A named group with roles.
+    Group,
+}
+
+impl ConversationKind {
+    /// The stored and serialized form (`"direct"`, `"group"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Group => "group",
+        }
+    }
+}
+
+impl FromStr for ConversationKind {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "direct" => Ok(Self::Direct),
+            "group" => Ok(Self::Group),
+            _ => Err(UnknownVariant(s.to_owned())),
+        }
+    }
+}
+
+/// A member's role in a group. Direct conversations have two `Member`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRole {
+    /// Adds and removes anyone but themself; one per group.
+    Owner,
+    /// Adds members and removes plain members.
+    Admin,
+    /// Reads and writes; may leave.
+    Member,
+}
+
+impl MemberRole {
+    /// The stored and serialized form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Member => "member",
+        }
+    }
+
+    /// True for roles that manage membership.
+    pub fn manages_members(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
+impl FromStr for MemberRole {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            "member" => Ok(Self::Member),
+            _ => Err(UnknownVariant(s.to_owned())),
+        }
+    }
+}
+
+/// A stored enum value this build does not know (a corrupt or newer row).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown value {0:?}")]
+pub struct UnknownVariant(pub String);
+
+/// A conversation as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    /// Conversation id (the `group_id` of a group).
+    pub id: ConversationId,
+    /// Direct or group.
+    pub kind: ConversationKind,
+    /// Group name; `None` for direct conversations.
+    pub name: Option<String>,
+    /// Who created the group; `None` for direct conversations.
+    pub creator_id: Option<UserId>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// The seq of the newest message, 0 before the first. Seqs run 1, 2, 3
+    /// ... with no gaps.
+    pub last_seq: u64,
+    /// Time of the newest message, or creation time before the first;
+    /// conversation lists sort by it.
+    pub last_activity_at: Timestamp,
+}
+
+/// One member's row: role and cursors.
+///
+/// Cursors are seqs: everything up to `read_seq` is read, up to
+/// `delivered_seq` delivered to at least one device. They never move
+/// backwards, and reading implies delivery (`delivered_seq >= read_seq`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The member.
+    pub user_id: UserId,
+    /// Role (always `Member` in direct conversations).
+    pub role: MemberRole,
+    /// When the user joined (or last rejoined).
+    pub joined_at: Timestamp,
+    /// The conversation's `last_seq` when the user joined: earlier messages
+    /// are not unread for them and their receipts do not list them.
+    pub joined_seq: u64,
+    /// Read cursor (seed 000's `last_read_message_id`, as a seq).
+    pub read_seq: u64,
+    /// When `read_seq` last moved because the member read something.
+    pub read_at: Option<Timestamp>,
+    /// Delivery cursor.
+    pub delivered_seq: u64,
+    /// When `delivered_seq` last moved.
+    pub delivered_at: Option<Timestamp>,
+    /// How many of the member's own messages lie after `read_seq`, so the
+    /// unread count can leave them out without scanning history.
+    pub own_unread: u64,
+}
+
+/// A user's membership: the conversation and the user's member row, read
+/// together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    /// The conversation.
+    pub conversation: Conversation,
+    /// The user's row in it.
+    pub member: Member,
+}
+
+impl Membership {
+    /// Messages after the read cursor that others sent:
+    /// `last_seq - read_seq - own_unread`, with no scan of history.
+    pub fn unread_count(&self) -> u64 {
+        self.conversation
+            .last_seq
+            .saturating_sub(self.member.read_seq)
+            .saturating_sub(self.member.own_unread)
+    }
+}
+
+/// A member with their public profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberEntry {
+    /// The member row.
+    pub member: Member,
+    /// Username and display name.
+    pub profile: UserSummary,
+}
+
+/// One entry of a user's conversation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationOverview {
+    /// The conversation and the user's member row.
+    pub membership: Membership,
+    /// The other member of a direct conversation, with their cursors.
+    pub peer: Option<MemberEntry>,
+    /// The newest message, if any.
+    pub last_message: Option<Message>,
+}
+
+/// A direct conversation to create if the pair has none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDirectConversation {
+    /// Id to use if it is created.
+    pub id: ConversationId,
+    /// One member.
+    pub user_a: UserId,
+    /// The other member (never `user_a`).
+    pub user_b: UserId,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A group to create with its first members.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    /// Group id.
+    pub id: ConversationId,
+    /// Validated name.
+    pub name: GroupName,
+    /// Creator, who is its owner.
+    pub creator_id: UserId,
+    /// Creation time, also every first member's `joined_at`.
+    pub created_at: Timestamp,
+    /// The first members, the creator included, without duplicates.
+    pub members: Vec<NewMember>,
+}
+
+/// A member to add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NewMember {
+    /// The user.
+    pub user_id: UserId,
+    /// Their role.
+    pub role: MemberRole,
+}
+
+/// What removing a member changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRemoval {
+    /// The role the removed member had.
+    pub role: MemberRole,
+    /// Who became owner because the owner left, if anyone.
+    pub new_owner: Option<UserId>,
+}
+
+impl fmt::Display for ConversationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for MemberRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_roles_round_trip_through_their_names() {
+        for k in [ConversationKind::Direct, ConversationKind::Group] {
+            assert_eq!(k.as_str().parse::<ConversationKind>(), Ok(k));
+        }
+        for r in [MemberRole::Owner, MemberRole::Admin, MemberRole::Member] {
+            assert_eq!(r.as_str().parse::<MemberRole>(), Ok(r));
+        }
+        assert!("root".parse::<MemberRole>().is_err());
+    }
+}

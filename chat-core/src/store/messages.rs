@@ -1,0 +1,66 @@
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::model::{InsertOutcome, Membership, Message, NewMessage};
+use crate::time::Timestamp;
+
+/// Messages and the members' read and delivery cursors.
+#[cfg_attr(any(test, feature = "mock"), mockall::automock)]
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Stores a message with the conversation's next seq, atomically: the
+    /// seq is `last_seq + 1`, `last_seq` and `last_activity_at` move with
+    /// it, and concurrent inserts (from any number of instances) get
+    /// distinct, gap-free seqs in commit order.
+    ///
+    /// In the same transaction the sender's cursors move onto the message
+    /// when they were at the message before it (a member who has read
+    /// everything has read what they write); otherwise it is counted in
+    /// their `own_unread`.
+    ///
+    /// A `client_msg_id` the sender already used in this conversation
+    /// returns [`InsertOutcome::Existing`] with the original, enforced by a
+    /// unique constraint.
+    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome>;
+
+    /// A message of a conversation by id.
+    async fn message(&self, conversation: ConversationId, id: MessageId)
+    -> Result<Option<Message>>;
+
+    /// Up to `limit` messages with `seq <= max_seq`, newest first.
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        max_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+
+    /// Up to `limit` of the user's unread messages across all their
+    /// conversations (after their read cursor, sent by others), oldest
+    /// first (by `created_at`, then id).
+    async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>>;
+
+    /// Moves the user's read cursor forward to `seq` (capped at the
+    /// conversation's `last_seq`), setting `read_at`, and the delivery
+    /// cursor with it when it was behind. Never moves a cursor backwards.
+    /// `None` when the user is not a member.
+    async fn advance_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>>;
+
+    /// Moves the user's delivery cursor forward to `seq` (capped at
+    /// `last_seq`), setting `delivered_at`. Never moves it backwards.
+    /// `None` when the user is not a member.
+    async fn advance_delivered(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>>;
+}
