@@ -75,19 +75,25 @@ impl From<chat_core::ValidationError> for ApiError {
 
 /// The status code each engine error is answered with.
 ///
-/// - 422: validation failures (`WEAK_PASSWORD`, `INVALID_EMAIL`, ...)
-/// - 400: `INVALID_RESET_TOKEN`
+/// - 422: validation failures (`WEAK_PASSWORD`, `INVALID_EMAIL`,
+///   `EMPTY_CONTENT`, ...) and `INVALID_RECIPIENT`
+/// - 400: `INVALID_RESET_TOKEN`, `INVALID_PAGINATION`
 /// - 401: missing, invalid, expired or revoked credentials
-/// - 403: `INVALID_CURRENT_PASSWORD`
-/// - 404: `USER_NOT_FOUND`
-/// - 409: `USERNAME_TAKEN`, `EMAIL_TAKEN`
+/// - 403: `INVALID_CURRENT_PASSWORD`, `PERMISSION_DENIED`
+/// - 404: `USER_NOT_FOUND`, `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`,
+///   `MEMBER_NOT_FOUND`
+/// - 409: `USERNAME_TAKEN`, `EMAIL_TAKEN`, `GROUP_FULL`
 /// - 429: `RATE_LIMITED` (with `Retry-After`)
 /// - 503: `STORE_UNAVAILABLE`; 500: everything else
 pub fn status_of(e: &ChatError) -> StatusCode {
     match e {
-        ChatError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        ChatError::InvalidResetToken => StatusCode::BAD_REQUEST,
-        ChatError::UsernameTaken | ChatError::EmailTaken => StatusCode::CONFLICT,
+        ChatError::Validation(_) | ChatError::InvalidRecipient(_) => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        ChatError::InvalidResetToken | ChatError::InvalidPagination(_) => StatusCode::BAD_REQUEST,
+        ChatError::UsernameTaken | ChatError::EmailTaken | ChatError::GroupFull { .. } => {
+            StatusCode::CONFLICT
+        }
         ChatError::InvalidCredentials
         | ChatError::Unauthenticated
         | ChatError::InvalidToken
@@ -96,8 +102,11 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::InvalidRefreshToken
         | ChatError::RefreshTokenExpired
         | ChatError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-        ChatError::InvalidCurrentPassword => StatusCode::FORBIDDEN,
-        ChatError::UserNotFound => StatusCode::NOT_FOUND,
+        ChatError::InvalidCurrentPassword | ChatError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        ChatError::UserNotFound
+        | ChatError::ConversationNotFound
+        | ChatError::MessageNotFound
+        | ChatError::MemberNotFound => StatusCode::NOT_FOUND,
         ChatError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ChatError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

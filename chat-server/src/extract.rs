@@ -7,7 +7,9 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use chat_core::{AuthContext, ChatError};
@@ -30,8 +32,25 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+/// An optional JSON body (`Option<ApiJson<T>>`): a request without a
+/// `Content-Type` has none; one with a body is read as [`ApiJson`] is.
+impl<T, S> OptionalFromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
+            Ok(v) => Ok(v.map(|axum::Json(v)| Self(v))),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }

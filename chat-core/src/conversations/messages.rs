@@ -109,26 +109,6 @@ pub struct MessageReceipts {
     pub receipts: Vec<Receipt>,
 }
 
-/// The views of messages of one conversation, as seen by `me`.
-fn views(
-    kind: ConversationKind,
-    me: &Member,
-    peer: Option<&Member>,
-    messages: impl IntoIterator<Item = Message>,
-) -> Vec<MessageView> {
-    messages
-        .into_iter()
-        .map(|m| {
-            let recipient = if m.sender_id == me.user_id {
-                peer
-            } else {
-                Some(me)
-            };
-            MessageView::new(m, kind, recipient)
-        })
-        .collect()
-}
-
 impl ConversationService {
     /// Sends a message. A direct conversation is created on first use.
     ///
@@ -237,7 +217,10 @@ impl ConversationService {
         messages.truncate(page.limit as usize);
         let peer = self.peer(&me).await?;
         Ok(HistoryPage {
-            messages: views(conv.kind, &me.member, peer.as_ref(), messages),
+            messages: messages
+                .into_iter()
+                .map(|m| MessageView::for_reader(m, conv.kind, &me.member, peer.as_ref()))
+                .collect(),
             has_more,
         })
     }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::GroupName;
 use crate::ids::{ConversationId, UserId};
-use crate::model::{Message, UserSummary};
+use crate::model::{Message, MessageView, UserSummary};
 use crate::time::Timestamp;
 
 /// What kind of conversation this is.
@@ -175,6 +175,19 @@ pub struct ConversationOverview {
     pub peer: Option<MemberEntry>,
     /// The newest message, if any.
     pub last_message: Option<Message>,
+}
+
+impl ConversationOverview {
+    /// The last message as the member sees it.
+    pub fn last_message_view(&self) -> Option<MessageView> {
+        let message = self.last_message.clone()?;
+        Some(MessageView::for_reader(
+            message,
+            self.membership.conversation.kind,
+            &self.membership.member,
+            self.peer.as_ref().map(|p| &p.member),
+        ))
+    }
 }
 
 /// A direct conversation to create if the pair has none.

@@ -117,6 +117,25 @@ impl MessageView {
     }
 }
 
+impl MessageView {
+    /// The view of a message of a conversation of `kind`, for the member
+    /// `reader`; `peer` is the other member of a direct conversation. The
+    /// recipient of a direct message is whichever of the two did not send it.
+    pub fn for_reader(
+        message: Message,
+        kind: ConversationKind,
+        reader: &Member,
+        peer: Option<&Member>,
+    ) -> Self {
+        let recipient = if message.sender_id == reader.user_id {
+            peer
+        } else {
+            Some(reader)
+        };
+        Self::new(message, kind, recipient)
+    }
+}
+
 /// Who has a message, by member: seed 002's `delivered_at`/`read_at` and
 /// `group_message_reads`, served from the cursors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,12 @@
 //! The REST API, one file per resource, merged under `/api/v1`.
 
 pub mod auth;
+pub mod conversations;
+pub mod groups;
 pub mod health;
+pub mod message_body;
+pub mod messages;
+pub mod paging;
 pub mod users;
 
 use axum::Router;
@@ -13,4 +18,7 @@ pub fn api() -> Router<AppState> {
     Router::new()
         .nest("/auth", auth::router())
         .nest("/users", users::router())
+        .nest("/messages", messages::router())
+        .nest("/groups", groups::router())
+        .nest("/conversations", conversations::router())
 }

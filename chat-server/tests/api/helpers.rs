@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chat_core::auth::{Argon2Params, AuthConfig};
 use chat_core::memory::{MemoryMailer, MemoryStore};
-use chat_core::{ChatEngine, ManualClock, Store, Timestamp};
+use chat_core::{ChatEngine, ConversationConfig, ManualClock, Store, Timestamp};
 use chat_server::{AppState, HttpSettings};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -51,6 +51,24 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 pub(crate) async fn spawn_app_with(store: Arc<dyn Store>, http: HttpSettings) -> TestApp {
+    spawn_app_configured(store, http, ConversationConfig::default()).await
+}
+
+/// A server with the given conversation settings (member limit, message rate).
+pub(crate) async fn spawn_app_with_conversations(config: ConversationConfig) -> TestApp {
+    spawn_app_configured(
+        Arc::new(MemoryStore::new()),
+        HttpSettings::default(),
+        config,
+    )
+    .await
+}
+
+async fn spawn_app_configured(
+    store: Arc<dyn Store>,
+    http: HttpSettings,
+    conversations: ConversationConfig,
+) -> TestApp {
     let mailer = Arc::new(MemoryMailer::new());
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let engine = ChatEngine::builder()
@@ -58,6 +76,7 @@ pub(crate) async fn spawn_app_with(store: Arc<dyn Store>, http: HttpSettings) ->
         .mailer(mailer.clone())
         .clock(clock.clone())
         .auth_config(test_auth_config())
+        .conversation_config(conversations)
         .jwt_secret(b"test-secret-test-secret-test-secret!".to_vec())
         .build()
         .expect("engine");
@@ -123,6 +142,81 @@ impl TestApp {
             .await
             .expect("request");
         read(r).await
+    }
+
+    /// Any request with a bearer token and an optional JSON body.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path)).bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        read(req.send().await.expect("request")).await
+    }
+
+    /// `POST` with a bearer token.
+    pub(crate) async fn post_as(
+        &self,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    /// `GET` with a bearer token.
+    pub(crate) async fn get_as(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// Sends a direct message, expecting it to be created; returns the answer.
+    pub(crate) async fn send_direct(&self, from: &Tokens, to: &Tokens, content: &str) -> Value {
+        let (status, body) = self
+            .post_as(
+                &from.access,
+                "/api/v1/messages/send",
+                json!({"recipient_id": to.user_id, "content": content}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// Creates a group owned by `owner` with `members`; returns its id.
+    pub(crate) async fn create_group(
+        &self,
+        owner: &Tokens,
+        name: &str,
+        members: &[&Tokens],
+    ) -> String {
+        let ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+        let (status, body) = self
+            .post_as(
+                &owner.access,
+                "/api/v1/groups",
+                json!({"name": name, "member_ids": ids}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["group_id"].as_str().expect("group_id").to_owned()
+    }
+
+    /// Sends a group message, expecting it to be created; returns the answer.
+    pub(crate) async fn send_group(&self, from: &Tokens, group: &str, content: &str) -> Value {
+        let (status, body) = self
+            .post_as(
+                &from.access,
+                &format!("/api/v1/groups/{group}/messages"),
+                json!({"content": content}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
     }
 
     pub(crate) async fn signup(&self, username: &str) -> Tokens {

@@ -1,0 +1,75 @@
+//! The body of every send endpoint and its answer.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chat_core::conversations::SentMessage;
+use chat_core::{
+    ClientMsgId, ConversationId, MessageContent, MessageId, MessageType, OutgoingMessage,
+    Timestamp, ValidationError,
+};
+use serde::{Deserialize, Serialize};
+
+/// `{content, message_type?, client_msg_id?}`.
+#[derive(Debug, Deserialize)]
+pub struct MessageBody {
+    content: String,
+    #[serde(default)]
+    message_type: Option<String>,
+    #[serde(default)]
+    client_msg_id: Option<String>,
+}
+
+impl MessageBody {
+    /// Validates the body.
+    ///
+    /// # Errors
+    /// `EMPTY_CONTENT`, `CONTENT_TOO_LONG`, `INVALID_CONTENT`,
+    /// `INVALID_MESSAGE_TYPE`, `INVALID_CLIENT_MSG_ID`.
+    pub fn parse(self) -> Result<OutgoingMessage, ValidationError> {
+        Ok(OutgoingMessage {
+            content: MessageContent::parse(&self.content)?,
+            message_type: self
+                .message_type
+                .as_deref()
+                .map(MessageType::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            client_msg_id: self
+                .client_msg_id
+                .as_deref()
+                .map(ClientMsgId::parse)
+                .transpose()?,
+        })
+    }
+}
+
+/// The answer to a send: `201 Created` for a new message, `200 OK` with
+/// the original when the `client_msg_id` was used before.
+#[derive(Debug, Serialize)]
+pub struct SentResponse {
+    message_id: MessageId,
+    conversation_id: ConversationId,
+    seq: u64,
+    created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_msg_id: Option<String>,
+}
+
+/// The HTTP answer to a send.
+pub fn sent(sent: SentMessage) -> Response {
+    let status = if sent.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let m = sent.message;
+    let body = SentResponse {
+        message_id: m.id,
+        conversation_id: m.conversation_id,
+        seq: m.seq,
+        created_at: m.created_at,
+        client_msg_id: m.client_msg_id,
+    };
+    (status, Json(body)).into_response()
+}
