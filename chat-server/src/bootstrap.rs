@@ -70,6 +70,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         .store(store)
         .mailer(mailer)
         .auth_config(config.auth_config())
+        .conversation_config(config.conversation_config())
         .jwt_secret(secret)
         .build()?;
     let restored = engine.auth().restore_revocations().await?;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chat_core::RateLimit;
+use chat_core::{ConversationConfig, RateLimit};
 use chat_core::auth::{Argon2Params, AuthConfig};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
@@ -97,6 +97,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_LOGIN_WINDOW_SECS", default_value_t = 900)]
     pub login_window_secs: u64,
 
+    /// Most members a group may have.
+    #[arg(long, env = "CHAT_MAX_GROUP_MEMBERS", default_value_t = 1_000)]
+    pub max_group_members: u32,
+
+    /// Messages one user may send per minute (REST and, later, WebSocket).
+    #[arg(long, env = "CHAT_MESSAGES_PER_MINUTE", default_value_t = 100)]
+    pub messages_per_minute: u32,
+
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs or
     /// CIDRs). Empty: the peer address is the client address.
     #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -169,6 +177,14 @@ impl Config {
         }
     }
 
+    /// Conversation settings derived from the flags.
+    pub fn conversation_config(&self) -> ConversationConfig {
+        ConversationConfig {
+            max_group_members: self.max_group_members,
+            message_limit: RateLimit::new(self.messages_per_minute, Duration::from_secs(60)),
+        }
+    }
+
     /// A configuration with every default, as if no flag were given.
     pub fn defaults() -> Self {
         Self::parse_from(["chat-server"])
@@ -190,6 +206,9 @@ mod tests {
         assert_eq!(auth.login_limit.max, 5);
         assert_eq!(auth.argon2, Argon2Params::default());
         assert_eq!(auth.public_url, "http://127.0.0.1:8080");
+        let conversations = c.conversation_config();
+        assert_eq!(conversations.max_group_members, 1_000);
+        assert_eq!(conversations.message_limit.max, 100);
     }
 
     #[test]
