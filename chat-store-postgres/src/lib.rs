@@ -14,15 +14,18 @@
 //! rotated_at IS NULL RETURNING ...`) or short transactions that lock the
 //! row they depend on first, so concurrent callers queue on a row lock and
 //! then see the winner's commit; none of them needs retrying. Each
-//! operation's comments say which lock it takes and why.
+//! operation's comments say which lock it takes and why. Transactions that
+//! lock both a conversation row and member rows always take the
+//! conversation's first, so they cannot deadlock one another.
 //!
 //! # Layout
 //!
 //! - `lib.rs`: [`PgStore`] and [`PgPoolConfig`]: connecting and migrations.
 //! - [`error`]: [`PgStoreError`] for start-up failures and [`to_chat_error`]
 //!   for query failures.
-//! - `users.rs`, `sessions.rs`, `password_resets.rs`, `health.rs`: one
-//!   `chat-core` trait each, methods in the order the trait declares them.
+//! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
+//!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
+//!   order the trait declares them.
 //! - `testkit` (feature `testkit`): `PgTestDatabase`, a throwaway database
 //!   per test.
 //! - `migrations/`: the schema, embedded at compile time and applied by
@@ -35,8 +38,10 @@ use sqlx::migrate::{MigrateDatabase as _, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Postgres};
 
+mod conversations;
 pub mod error;
 mod health;
+mod messages;
 mod password_resets;
 mod sessions;
 mod users;
@@ -73,6 +78,18 @@ impl Default for PgPoolConfig {
             acquire_timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// A seq or counter (`u64` in chat-core) as stored in a BIGINT column.
+/// Values past `i64::MAX` cannot occur in practice; they saturate.
+fn to_sql_count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A seq or counter read from a BIGINT column. The schema's CHECKs keep
+/// them non-negative; a negative value would read as 0.
+fn from_sql_count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
 }
 
 /// A complete chat store in one PostgreSQL database.

@@ -62,6 +62,16 @@ struct SummaryRow {
     display_name: Option<String>,
 }
 
+impl From<SummaryRow> for UserSummary {
+    fn from(row: SummaryRow) -> Self {
+        UserSummary {
+            id: UserId::from_uuid(row.user_id),
+            username: row.username,
+            display_name: row.display_name,
+        }
+    }
+}
+
 /// Maps a unique violation on `users` to the error naming the taken field,
 /// by the constraint names the migration gives them.
 fn user_error(e: sqlx::Error) -> ChatError {
@@ -231,14 +241,27 @@ impl UserStore for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(to_chat_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| UserSummary {
-                id: UserId::from_uuid(row.user_id),
-                username: row.username,
-                display_name: row.display_name,
-            })
-            .collect())
+        Ok(rows.into_iter().map(UserSummary::from).collect())
+    }
+
+    /// The active users among `ids`, in no particular order; unknown and
+    /// inactive ids are left out.
+    async fn user_summaries(&self, ids: &[UserId]) -> Result<Vec<UserSummary>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // `= ANY` yields each matching row once, however often its id is
+        // listed.
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<SummaryRow> = sqlx::query_as(
+            "SELECT user_id, username, display_name FROM users \
+             WHERE is_active AND user_id = ANY($1)",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(UserSummary::from).collect())
     }
 
     /// Records that the user was seen at `at` (never moves backwards).

@@ -23,11 +23,12 @@
 //! - `lib.rs`: [`SqliteStore`]: connecting, pragmas, migrations.
 //! - [`error`]: [`SqliteStoreError`] for start-up failures and
 //!   [`to_chat_error`] for query failures.
-//! - `users.rs`, `sessions.rs`, `password_resets.rs`, `health.rs`: one
-//!   `chat-core` trait each, methods in the order the trait declares them.
+//! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
+//!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
+//!   order the trait declares them.
 //! - `migrations/`: the schema, embedded at compile time and applied by
 //!   [`SqliteStore::connect`] and [`SqliteStore::from_pool`]. Comments there
-//!   say how ids, times and case-insensitive keys are stored.
+//!   say how ids, times, seqs and case-insensitive keys are stored.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -38,8 +39,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod conversations;
 pub mod error;
 mod health;
+mod messages;
 mod password_resets;
 mod sessions;
 mod users;
@@ -55,6 +58,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The statement that opens every multi-statement write (see the crate docs).
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
+
+/// A seq or counter (`u64` in chat-core) as stored in an INTEGER column.
+/// Values past `i64::MAX` cannot occur in practice; they saturate.
+fn to_sql_count(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// A seq or counter read from an INTEGER column. The schema's CHECKs keep
+/// them non-negative; a negative value would read as 0.
+fn from_sql_count(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
 
 /// A complete chat store in one SQLite database.
 ///

@@ -1,8 +1,11 @@
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use chat_core::model::{NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
 use chat_core::store::UserStore;
 use chat_core::{ChatError, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
+use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use crate::{SqliteStore, to_chat_error};
@@ -61,6 +64,19 @@ struct SummaryRow {
     username: String,
     display_name: Option<String>,
 }
+
+impl From<SummaryRow> for UserSummary {
+    fn from(row: SummaryRow) -> Self {
+        UserSummary {
+            id: UserId::from_uuid(row.user_id),
+            username: row.username,
+            display_name: row.display_name,
+        }
+    }
+}
+
+/// How many ids one `user_summaries` query binds at most.
+const SUMMARY_CHUNK: usize = 500;
 
 /// Maps a unique violation on `users` to the error naming the taken field.
 /// SQLite reports no constraint name, but its message names the column
@@ -236,14 +252,38 @@ impl UserStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(to_chat_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| UserSummary {
-                id: UserId::from_uuid(row.user_id),
-                username: row.username,
-                display_name: row.display_name,
-            })
-            .collect())
+        Ok(rows.into_iter().map(UserSummary::from).collect())
+    }
+
+    /// The active users among `ids`, in no particular order; unknown and
+    /// inactive ids are left out.
+    async fn user_summaries(&self, ids: &[UserId]) -> Result<Vec<UserSummary>> {
+        let mut seen = HashSet::new();
+        let ids: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| seen.insert(**id))
+            .map(|id| id.as_uuid())
+            .collect();
+        let mut found = Vec::with_capacity(ids.len());
+        // One `IN (?, ?, ...)` list per chunk, well under SQLite's limit on
+        // bound parameters.
+        for chunk in ids.chunks(SUMMARY_CHUNK) {
+            let mut query = QueryBuilder::<Sqlite>::new(
+                "SELECT user_id, username, display_name FROM users                  WHERE is_active = 1 AND user_id IN (",
+            );
+            let mut list = query.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            list.push_unseparated(")");
+            let rows: Vec<SummaryRow> = query
+                .build_query_as()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(to_chat_error)?;
+            found.extend(rows.into_iter().map(UserSummary::from));
+        }
+        Ok(found)
     }
 
     /// Records that the user was seen at `at` (never moves backwards).

@@ -196,7 +196,7 @@ impl ConversationStore for MemoryStore {
             .into_iter()
             .filter(|m| !current.contains_key(&m.user_id) && seen.insert(m.user_id))
             .collect();
-        if current.len() + fresh.len() > max_members as usize {
+        if !fresh.is_empty() && current.len() + fresh.len() > max_members as usize {
             return Err(ChatError::GroupFull { max: max_members });
         }
         for m in &fresh {

@@ -215,6 +215,13 @@ pub async fn conversations_member_limit_refuses_the_whole_addition(store: Arc<dy
     assert_eq!(added, vec![b]);
     let full = store.add_members(g, vec![member(c)], at(3), 3).await;
     assert!(matches!(full, Err(ChatError::GroupFull { .. })));
+    // With the limit lowered below the current size, re-adding members
+    // adds no one and is not an error.
+    let nobody = store
+        .add_members(g, vec![member(a), member(b)], at(4), 2)
+        .await
+        .expect("nothing to add");
+    assert!(nobody.is_empty());
 }
 
 /// When the owner leaves, the longest-standing admin becomes owner; with

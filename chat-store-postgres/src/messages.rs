@@ -1,0 +1,384 @@
+use async_trait::async_trait;
+use chat_core::model::{InsertOutcome, Membership, Message, NewMessage};
+use chat_core::store::MessageStore;
+use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::conversations::{fetch_conversation, lock_member};
+use crate::{PgStore, from_sql_count, to_chat_error, to_sql_count};
+
+/// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
+macro_rules! message_columns {
+    () => {
+        "message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id, \
+         created_at"
+    };
+}
+
+/// The name of the unique index behind idempotent sends.
+const CLIENT_MSG_ID_UNIQUE: &str = "messages_client_msg_id_unique";
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    message_id: Uuid,
+    conversation_id: Uuid,
+    seq: i64,
+    sender_id: Uuid,
+    content: String,
+    message_type: String,
+    client_msg_id: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: MessageId::from_uuid(row.message_id),
+            conversation_id: ConversationId::from_uuid(row.conversation_id),
+            seq: from_sql_count(row.seq),
+            sender_id: UserId::from_uuid(row.sender_id),
+            content: row.content,
+            message_type: row.message_type,
+            client_msg_id: row.client_msg_id,
+            created_at: Timestamp::from_datetime(row.created_at),
+        }
+    }
+}
+
+/// Which cursor an `advance` call moves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cursor {
+    Read,
+    Delivered,
+}
+
+/// The sender's message with this idempotency key, if any.
+async fn message_by_client_id(
+    executor: impl PgExecutor<'_>,
+    conversation: ConversationId,
+    sender: UserId,
+    client_msg_id: &str,
+) -> Result<Option<Message>> {
+    let row: Option<MessageRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages \
+          WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3"
+    ))
+    .bind(conversation.as_uuid())
+    .bind(sender.as_uuid())
+    .bind(client_msg_id)
+    .fetch_optional(executor)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(row.map(Message::from))
+}
+
+/// True for a violation of [`CLIENT_MSG_ID_UNIQUE`].
+fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|db| db.constraint())
+        .is_some_and(|name| name == CLIENT_MSG_ID_UNIQUE)
+}
+
+impl PgStore {
+    /// Moves one of the user's cursors forward to `seq`, capped at
+    /// `last_seq`; see [`MessageStore::advance_read`].
+    async fn advance(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+        cursor: Cursor,
+    ) -> Result<Option<Membership>> {
+        // The member row's lock queues concurrent moves of the same
+        // cursors, and the sender's own cursor update in `insert_message`.
+        // `last_seq` is read after the lock is granted, by a new statement,
+        // so it includes every message committed before, and the member's
+        // own messages up to it are all committed too (their sender would
+        // need this row's lock to finish). No conversation lock is taken:
+        // this only ever waits for member rows, never the other way round.
+        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
+        let Some(mut member) = lock_member(&mut *tx, conversation, user).await? else {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(None);
+        };
+        let Some(conv) = fetch_conversation(&mut *tx, conversation).await? else {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(None);
+        };
+        let target = seq.min(conv.last_seq);
+        let moves_read = cursor == Cursor::Read && target > member.read_seq;
+        let moves_delivered = target > member.delivered_seq;
+        if !moves_read && !moves_delivered {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(Some(Membership {
+                conversation: conv,
+                member,
+            }));
+        }
+        if moves_read {
+            // The member's own messages that are now read no longer count
+            // in `own_unread` (an index-only range of messages_sender).
+            let own_read: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages \
+                 WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4",
+            )
+            .bind(user.as_uuid())
+            .bind(conversation.as_uuid())
+            .bind(to_sql_count(member.read_seq))
+            .bind(to_sql_count(target))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(to_chat_error)?;
+            member.read_seq = target;
+            member.read_at = Some(at);
+            member.own_unread = member.own_unread.saturating_sub(from_sql_count(own_read));
+        }
+        if moves_delivered {
+            member.delivered_seq = target;
+            member.delivered_at = Some(at);
+        }
+        sqlx::query(
+            "UPDATE conversation_members SET read_seq = $3, read_at = $4, own_unread = $5, \
+                 delivered_seq = $6, delivered_at = $7 \
+             WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation.as_uuid())
+        .bind(user.as_uuid())
+        .bind(to_sql_count(member.read_seq))
+        .bind(member.read_at.map(|t| t.as_datetime()))
+        .bind(to_sql_count(member.own_unread))
+        .bind(to_sql_count(member.delivered_seq))
+        .bind(member.delivered_at.map(|t| t.as_datetime()))
+        .execute(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        tx.commit().await.map_err(to_chat_error)?;
+        Ok(Some(Membership {
+            conversation: conv,
+            member,
+        }))
+    }
+}
+
+#[async_trait]
+impl MessageStore for PgStore {
+    /// Stores a message with the conversation's next seq, atomically: the
+    /// seq is `last_seq + 1`, `last_seq` and `last_activity_at` move with
+    /// it, and concurrent inserts (from any number of instances) get
+    /// distinct, gap-free seqs in commit order.
+    async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
+        let conversation = new.conversation_id;
+        let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
+        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
+        // Taking the next seq locks the conversation row until commit:
+        // senders to one conversation (and membership changes, which take
+        // the same lock) queue here, so seqs are handed out in commit order
+        // and a rolled-back send gives its seq back. Everything below runs
+        // under this lock, including the membership check.
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET last_seq = last_seq + 1, \
+                 last_activity_at = GREATEST(last_activity_at, $2) \
+             WHERE conversation_id = $1 \
+             RETURNING last_seq",
+        )
+        .bind(conversation.as_uuid())
+        .bind(new.created_at.as_datetime())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        let is_member: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM conversation_members \
+                            WHERE conversation_id = $1 AND user_id = $2)",
+        )
+        .bind(conversation.as_uuid())
+        .bind(new.sender_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        let (Some(seq), true) = (seq, is_member) else {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(InsertOutcome::NotMember);
+        };
+        // A retry: rolling back gives the seq back.
+        if let Some(key) = &client_msg_id
+            && let Some(original) =
+                message_by_client_id(&mut *tx, conversation, new.sender_id, key).await?
+        {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(InsertOutcome::Existing(original));
+        }
+        let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
+            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, client_msg_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             RETURNING ",
+            message_columns!()
+        ))
+        .bind(new.id.as_uuid())
+        .bind(conversation.as_uuid())
+        .bind(seq)
+        .bind(new.sender_id.as_uuid())
+        .bind(new.content.as_str())
+        .bind(new.message_type.as_str())
+        .bind(client_msg_id.as_deref())
+        .bind(new.created_at.as_datetime())
+        .fetch_one(&mut *tx)
+        .await;
+        let message = match inserted {
+            Ok(row) => Message::from(row),
+            Err(e) if is_client_msg_id_conflict(&e) => {
+                // A concurrent retry committed first (the conversation lock
+                // makes this all but impossible; the unique index is what
+                // guarantees it). The transaction is aborted; the winner's
+                // row is read outside it.
+                tx.rollback().await.map_err(to_chat_error)?;
+                let original = match &client_msg_id {
+                    Some(key) => {
+                        message_by_client_id(&self.pool, conversation, new.sender_id, key).await?
+                    }
+                    None => None,
+                };
+                return original
+                    .map(InsertOutcome::Existing)
+                    .ok_or_else(|| to_chat_error(e));
+            }
+            Err(e) => return Err(to_chat_error(e)),
+        };
+        // A sender who had read (or received) everything before this
+        // message has read (received) it too; otherwise it is one more of
+        // their own messages after their read cursor. SET expressions see
+        // the row as it was, so `read_seq` in the second CASE is the old one.
+        sqlx::query(
+            "UPDATE conversation_members SET \
+                 read_seq = CASE WHEN read_seq = $3 - 1 THEN $3 ELSE read_seq END, \
+                 own_unread = CASE WHEN read_seq = $3 - 1 THEN own_unread ELSE own_unread + 1 END, \
+                 delivered_seq = CASE WHEN delivered_seq = $3 - 1 THEN $3 ELSE delivered_seq END \
+             WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation.as_uuid())
+        .bind(new.sender_id.as_uuid())
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        tx.commit().await.map_err(to_chat_error)?;
+        Ok(InsertOutcome::Created(message))
+    }
+
+    /// A message of a conversation by id.
+    async fn message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE message_id = $1 AND conversation_id = $2"
+        ))
+        .bind(id.as_uuid())
+        .bind(conversation.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(row.map(Message::from))
+    }
+
+    /// Up to `limit` messages with `seq <= max_seq`, newest first.
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        max_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        // A backward scan of the (conversation_id, seq) unique index that
+        // stops after `limit` rows, however long the history.
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id = $1 AND seq <= $2 \
+              ORDER BY seq DESC LIMIT $3"
+        ))
+        .bind(conversation.as_uuid())
+        .bind(to_sql_count(max_seq))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// Up to `limit` of the user's unread messages across all their
+    /// conversations (after their read cursor, sent by others), oldest
+    /// first (by `created_at`, then id).
+    async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
+        // From each conversation, its first `limit` unread messages (a
+        // forward scan of the (conversation_id, seq) index from the read
+        // cursor that stops after `limit` rows), then the oldest `limit` of
+        // all of them: the cost follows the number of conversations and
+        // the limit, not the length of history.
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT u.* FROM conversation_members m \
+             CROSS JOIN LATERAL ( \
+                 SELECT ",
+            message_columns!(),
+            " FROM messages \
+                 WHERE conversation_id = m.conversation_id AND seq > m.read_seq \
+                   AND sender_id <> $1 \
+                 ORDER BY seq LIMIT $2) u \
+             WHERE m.user_id = $1 \
+             ORDER BY u.created_at, u.message_id \
+             LIMIT $2"
+        ))
+        .bind(user.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// Moves the user's read cursor forward to `seq` (capped at the
+    /// conversation's `last_seq`), setting `read_at`, and the delivery
+    /// cursor with it when it was behind. Never moves a cursor backwards.
+    /// `None` when the user is not a member.
+    async fn advance_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>> {
+        self.advance(conversation, user, seq, at, Cursor::Read)
+            .await
+    }
+
+    /// Moves the user's delivery cursor forward to `seq` (capped at
+    /// `last_seq`), setting `delivered_at`. Never moves it backwards.
+    /// `None` when the user is not a member.
+    async fn advance_delivered(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>> {
+        self.advance(conversation, user, seq, at, Cursor::Delivered)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_errors_are_not_client_msg_id_conflicts() {
+        assert!(!is_client_msg_id_conflict(&sqlx::Error::RowNotFound));
+    }
+}

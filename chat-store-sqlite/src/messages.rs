@@ -1,0 +1,386 @@
+use async_trait::async_trait;
+use chat_core::model::{InsertOutcome, Membership, Message, NewMessage};
+use chat_core::store::MessageStore;
+use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
+use sqlx::SqliteExecutor;
+use sqlx::error::ErrorKind;
+use uuid::Uuid;
+
+use crate::conversations::fetch_membership;
+use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error, to_sql_count};
+
+/// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
+macro_rules! message_columns {
+    () => {
+        "message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id, \
+         created_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    message_id: Uuid,
+    conversation_id: Uuid,
+    seq: i64,
+    sender_id: Uuid,
+    content: String,
+    message_type: String,
+    client_msg_id: Option<String>,
+    created_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        Message {
+            id: MessageId::from_uuid(row.message_id),
+            conversation_id: ConversationId::from_uuid(row.conversation_id),
+            seq: from_sql_count(row.seq),
+            sender_id: UserId::from_uuid(row.sender_id),
+            content: row.content,
+            message_type: row.message_type,
+            client_msg_id: row.client_msg_id,
+            created_at: Timestamp::from_millis(row.created_at),
+        }
+    }
+}
+
+/// Which cursor an `advance` call moves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cursor {
+    Read,
+    Delivered,
+}
+
+/// The sender's message with this idempotency key, if any.
+async fn message_by_client_id(
+    executor: impl SqliteExecutor<'_>,
+    conversation: ConversationId,
+    sender: UserId,
+    client_msg_id: &str,
+) -> Result<Option<Message>> {
+    let row: Option<MessageRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        message_columns!(),
+        " FROM messages \
+          WHERE conversation_id = ?1 AND sender_id = ?2 AND client_msg_id = ?3"
+    ))
+    .bind(conversation.as_uuid())
+    .bind(sender.as_uuid())
+    .bind(client_msg_id)
+    .fetch_optional(executor)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(row.map(Message::from))
+}
+
+/// True for the unique violation of `messages_client_msg_id`. SQLite names
+/// the columns, not the index (`UNIQUE constraint failed:
+/// messages.conversation_id, messages.sender_id, messages.client_msg_id`).
+fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|db| {
+        matches!(db.kind(), ErrorKind::UniqueViolation)
+            && db.message().contains("messages.client_msg_id")
+    })
+}
+
+impl SqliteStore {
+    /// Moves one of the user's cursors forward to `seq`, capped at
+    /// `last_seq`; see [`MessageStore::advance_read`].
+    async fn advance(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+        cursor: Cursor,
+    ) -> Result<Option<Membership>> {
+        // Read, decide and write under the write lock taken at BEGIN, so
+        // no message or other cursor move lands in between.
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(to_chat_error)?;
+        let Some(mut membership) = fetch_membership(&mut *tx, conversation, user).await? else {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(None);
+        };
+        let target = seq.min(membership.conversation.last_seq);
+        let member = &mut membership.member;
+        let moves_read = cursor == Cursor::Read && target > member.read_seq;
+        let moves_delivered = target > member.delivered_seq;
+        if !moves_read && !moves_delivered {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(Some(membership));
+        }
+        if moves_read {
+            // The member's own messages that are now read no longer count
+            // in `own_unread` (served by the messages_sender index).
+            let own_read: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages \
+                 WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4",
+            )
+            .bind(user.as_uuid())
+            .bind(conversation.as_uuid())
+            .bind(to_sql_count(member.read_seq))
+            .bind(to_sql_count(target))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(to_chat_error)?;
+            member.read_seq = target;
+            member.read_at = Some(at);
+            member.own_unread = member.own_unread.saturating_sub(from_sql_count(own_read));
+        }
+        if moves_delivered {
+            member.delivered_seq = target;
+            member.delivered_at = Some(at);
+        }
+        sqlx::query(
+            "UPDATE conversation_members SET read_seq = ?3, read_at = ?4, own_unread = ?5, \
+                 delivered_seq = ?6, delivered_at = ?7 \
+             WHERE conversation_id = ?1 AND user_id = ?2",
+        )
+        .bind(conversation.as_uuid())
+        .bind(user.as_uuid())
+        .bind(to_sql_count(member.read_seq))
+        .bind(member.read_at.map(|t| t.as_millis()))
+        .bind(to_sql_count(member.own_unread))
+        .bind(to_sql_count(member.delivered_seq))
+        .bind(member.delivered_at.map(|t| t.as_millis()))
+        .execute(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        tx.commit().await.map_err(to_chat_error)?;
+        Ok(Some(membership))
+    }
+}
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    /// Stores a message with the conversation's next seq, atomically: the
+    /// seq is `last_seq + 1`, `last_seq` and `last_activity_at` move with
+    /// it, and concurrent inserts (from any number of instances) get
+    /// distinct, gap-free seqs in commit order.
+    async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
+        let conversation = new.conversation_id;
+        let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
+        // SQLite has one writer at a time: holding the write lock from
+        // BEGIN, the checks below cannot be overtaken before the insert,
+        // and the seq taken is the next one in commit order.
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(to_chat_error)?;
+        let is_member: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM conversation_members \
+                            WHERE conversation_id = ?1 AND user_id = ?2)",
+        )
+        .bind(conversation.as_uuid())
+        .bind(new.sender_id.as_uuid())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        if !is_member {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(InsertOutcome::NotMember);
+        }
+        // Checked before taking a seq, so a retry consumes none.
+        if let Some(key) = &client_msg_id
+            && let Some(original) =
+                message_by_client_id(&mut *tx, conversation, new.sender_id, key).await?
+        {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(InsertOutcome::Existing(original));
+        }
+        let seq: Option<i64> = sqlx::query_scalar(
+            "UPDATE conversations SET last_seq = last_seq + 1, \
+                 last_activity_at = max(last_activity_at, ?2) \
+             WHERE conversation_id = ?1 \
+             RETURNING last_seq",
+        )
+        .bind(conversation.as_uuid())
+        .bind(new.created_at.as_millis())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        let Some(seq) = seq else {
+            tx.rollback().await.map_err(to_chat_error)?;
+            return Ok(InsertOutcome::NotMember);
+        };
+        let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
+            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, client_msg_id, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             RETURNING ",
+            message_columns!()
+        ))
+        .bind(new.id.as_uuid())
+        .bind(conversation.as_uuid())
+        .bind(seq)
+        .bind(new.sender_id.as_uuid())
+        .bind(new.content.as_str())
+        .bind(new.message_type.as_str())
+        .bind(client_msg_id.as_deref())
+        .bind(new.created_at.as_millis())
+        .fetch_one(&mut *tx)
+        .await;
+        let message = match inserted {
+            Ok(row) => Message::from(row),
+            Err(e) if is_client_msg_id_conflict(&e) => {
+                // Cannot happen under the write lock; kept so the unique
+                // index, not the lock, is what the outcome rests on.
+                tx.rollback().await.map_err(to_chat_error)?;
+                let original = match &client_msg_id {
+                    Some(key) => {
+                        message_by_client_id(&self.pool, conversation, new.sender_id, key).await?
+                    }
+                    None => None,
+                };
+                return original
+                    .map(InsertOutcome::Existing)
+                    .ok_or_else(|| to_chat_error(e));
+            }
+            Err(e) => return Err(to_chat_error(e)),
+        };
+        // A sender who had read (or received) everything before this
+        // message has read (received) it too; otherwise it is one more of
+        // their own messages after their read cursor. SET expressions see
+        // the row as it was, so `read_seq` in the second CASE is the old one.
+        sqlx::query(
+            "UPDATE conversation_members SET \
+                 read_seq = CASE WHEN read_seq = ?3 - 1 THEN ?3 ELSE read_seq END, \
+                 own_unread = CASE WHEN read_seq = ?3 - 1 THEN own_unread ELSE own_unread + 1 END, \
+                 delivered_seq = CASE WHEN delivered_seq = ?3 - 1 THEN ?3 ELSE delivered_seq END \
+             WHERE conversation_id = ?1 AND user_id = ?2",
+        )
+        .bind(conversation.as_uuid())
+        .bind(new.sender_id.as_uuid())
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        tx.commit().await.map_err(to_chat_error)?;
+        Ok(InsertOutcome::Created(message))
+    }
+
+    /// A message of a conversation by id.
+    async fn message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE message_id = ?1 AND conversation_id = ?2"
+        ))
+        .bind(id.as_uuid())
+        .bind(conversation.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(row.map(Message::from))
+    }
+
+    /// Up to `limit` messages with `seq <= max_seq`, newest first.
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        max_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        // A backward walk of the (conversation_id, seq) unique index.
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id = ?1 AND seq <= ?2 \
+              ORDER BY seq DESC LIMIT ?3"
+        ))
+        .bind(conversation.as_uuid())
+        .bind(to_sql_count(max_seq))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// Up to `limit` of the user's unread messages across all their
+    /// conversations (after their read cursor, sent by others), oldest
+    /// first (by `created_at`, then id).
+    async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // From each conversation, its first `limit` unread messages by seq
+        // (any message after those can only rank later in its
+        // conversation), then the oldest `limit` of all of them. SQLite
+        // has no LATERAL join, so the per-conversation limit is a range:
+        // up to the seq of the limit-th unread message (the correlated
+        // subquery, which walks at most `limit` index entries), or to the
+        // end when there are fewer. Either way the cost follows the unread
+        // messages read, not the length of history.
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT msg.message_id, msg.conversation_id, msg.seq, msg.sender_id, msg.content, \
+                    msg.message_type, msg.client_msg_id, msg.created_at \
+             FROM conversation_members m \
+             JOIN messages msg ON msg.conversation_id = m.conversation_id \
+               AND msg.seq > m.read_seq \
+               AND msg.seq <= COALESCE( \
+                   (SELECT x.seq FROM messages x \
+                    WHERE x.conversation_id = m.conversation_id AND x.seq > m.read_seq \
+                      AND x.sender_id <> ?1 \
+                    ORDER BY x.seq LIMIT 1 OFFSET ?2 - 1), \
+                   9223372036854775807) \
+             WHERE m.user_id = ?1 AND msg.sender_id <> ?1 \
+             ORDER BY msg.created_at, msg.message_id \
+             LIMIT ?2",
+        )
+        .bind(user.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// Moves the user's read cursor forward to `seq` (capped at the
+    /// conversation's `last_seq`), setting `read_at`, and the delivery
+    /// cursor with it when it was behind. Never moves a cursor backwards.
+    /// `None` when the user is not a member.
+    async fn advance_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>> {
+        self.advance(conversation, user, seq, at, Cursor::Read)
+            .await
+    }
+
+    /// Moves the user's delivery cursor forward to `seq` (capped at
+    /// `last_seq`), setting `delivered_at`. Never moves it backwards.
+    /// `None` when the user is not a member.
+    async fn advance_delivered(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>> {
+        self.advance(conversation, user, seq, at, Cursor::Delivered)
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_errors_are_not_client_msg_id_conflicts() {
+        assert!(!is_client_msg_id_conflict(&sqlx::Error::RowNotFound));
+    }
+}
