@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use chat_core::{ConversationConfig, RateLimit};
 use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::{ConversationConfig, RateLimit};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
