@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_core::model::{InsertOutcome, Membership, Message, NewMessage};
+use chat_core::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::SqliteExecutor;
@@ -42,13 +42,6 @@ impl From<MessageRow> for Message {
             created_at: Timestamp::from_millis(row.created_at),
         }
     }
-}
-
-/// Which cursor an `advance` call moves.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cursor {
-    Read,
-    Delivered,
 }
 
 /// The sender's message with this idempotency key, if any.
@@ -105,36 +98,31 @@ impl SqliteStore {
             tx.rollback().await.map_err(to_chat_error)?;
             return Ok(None);
         };
-        let target = seq.min(membership.conversation.last_seq);
         let member = &mut membership.member;
-        let moves_read = cursor == Cursor::Read && target > member.read_seq;
-        let moves_delivered = target > member.delivered_seq;
-        if !moves_read && !moves_delivered {
+        let Some(plan) = member.plan_advance(cursor, seq, membership.conversation.last_seq) else {
             tx.rollback().await.map_err(to_chat_error)?;
             return Ok(Some(membership));
-        }
-        if moves_read {
+        };
+        let own_newly_read = match plan.newly_read {
             // The member's own messages that are now read no longer count
             // in `own_unread` (served by the messages_sender index).
-            let own_read: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM messages \
-                 WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4",
-            )
-            .bind(user.as_uuid())
-            .bind(conversation.as_uuid())
-            .bind(to_sql_count(member.read_seq))
-            .bind(to_sql_count(target))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(to_chat_error)?;
-            member.read_seq = target;
-            member.read_at = Some(at);
-            member.own_unread = member.own_unread.saturating_sub(from_sql_count(own_read));
-        }
-        if moves_delivered {
-            member.delivered_seq = target;
-            member.delivered_at = Some(at);
-        }
+            Some((from, to)) => {
+                let count: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM messages \
+                     WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4",
+                )
+                .bind(user.as_uuid())
+                .bind(conversation.as_uuid())
+                .bind(to_sql_count(from))
+                .bind(to_sql_count(to))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(to_chat_error)?;
+                from_sql_count(count)
+            }
+            None => 0,
+        };
+        member.apply_advance(plan, own_newly_read, at);
         sqlx::query(
             "UPDATE conversation_members SET read_seq = ?3, read_at = ?4, own_unread = ?5, \
                  delivered_seq = ?6, delivered_at = ?7 \

@@ -5,16 +5,9 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{InsertOutcome, Membership, Message, NewMessage};
+use crate::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
 use crate::store::MessageStore;
 use crate::time::Timestamp;
-
-/// Which cursor an `advance` call moves.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Cursor {
-    Read,
-    Delivered,
-}
 
 impl MemoryStore {
     fn advance(
@@ -28,29 +21,21 @@ impl MemoryStore {
         let mut st = self.state();
         let chat = &mut st.chat;
         let last_seq = chat.conversations.get(&conv)?.last_seq;
-        let target = seq.min(last_seq);
         let member = chat.members.get(&conv)?.get(&user)?;
-        let (read_from, delivered_from) = (member.read_seq, member.delivered_seq);
-        let own_read = if cursor == Cursor::Read && target > read_from {
-            chat.messages.get(&conv).map_or(0, |msgs| {
-                msgs.iter()
-                    .skip(read_from as usize)
-                    .take((target - read_from) as usize)
-                    .filter(|m| m.sender_id == user)
-                    .count() as u64
-            })
-        } else {
-            0
-        };
-        let member = chat.members.get_mut(&conv)?.get_mut(&user)?;
-        if cursor == Cursor::Read && target > read_from {
-            member.read_seq = target;
-            member.read_at = Some(at);
-            member.own_unread = member.own_unread.saturating_sub(own_read);
-        }
-        if target > delivered_from {
-            member.delivered_seq = target;
-            member.delivered_at = Some(at);
+        if let Some(plan) = member.plan_advance(cursor, seq, last_seq) {
+            let own_newly_read = plan.newly_read.map_or(0, |(from, to)| {
+                chat.messages.get(&conv).map_or(0, |msgs| {
+                    msgs.iter()
+                        .skip(from as usize)
+                        .take((to - from) as usize)
+                        .filter(|m| m.sender_id == user)
+                        .count() as u64
+                })
+            });
+            chat.members
+                .get_mut(&conv)?
+                .get_mut(&user)?
+                .apply_advance(plan, own_newly_read, at);
         }
         chat.membership(conv, user)
     }

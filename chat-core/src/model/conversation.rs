@@ -136,6 +136,59 @@ pub struct Member {
     pub own_unread: u64,
 }
 
+/// Which of a member's cursors a move concerns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// `read_seq` (which drags `delivered_seq` along).
+    Read,
+    /// `delivered_seq` alone.
+    Delivered,
+}
+
+/// A planned forward move of a member's cursors, worked out by
+/// [`Member::plan_advance`] so every store moves cursors by the same rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CursorAdvance {
+    /// The seq the moved cursors land on.
+    pub target: u64,
+    /// The range `(from, to]` of seqs that become read, when the read
+    /// cursor moves: the store counts the member's own messages in it and
+    /// passes the count to [`Member::apply_advance`].
+    pub newly_read: Option<(u64, u64)>,
+    /// True when the delivery cursor moves.
+    pub moves_delivered: bool,
+}
+
+impl Member {
+    /// How moving `cursor` to `seq` (capped at `last_seq`) changes this
+    /// member; `None` when nothing would move (cursors never go back).
+    pub fn plan_advance(&self, cursor: Cursor, seq: u64, last_seq: u64) -> Option<CursorAdvance> {
+        let target = seq.min(last_seq);
+        let newly_read =
+            (cursor == Cursor::Read && target > self.read_seq).then_some((self.read_seq, target));
+        let moves_delivered = target > self.delivered_seq;
+        (newly_read.is_some() || moves_delivered).then_some(CursorAdvance {
+            target,
+            newly_read,
+            moves_delivered,
+        })
+    }
+
+    /// Applies a planned move at time `at`. `own_newly_read` is the number
+    /// of the member's own messages in `plan.newly_read`.
+    pub fn apply_advance(&mut self, plan: CursorAdvance, own_newly_read: u64, at: Timestamp) {
+        if plan.newly_read.is_some() {
+            self.read_seq = plan.target;
+            self.read_at = Some(at);
+            self.own_unread = self.own_unread.saturating_sub(own_newly_read);
+        }
+        if plan.moves_delivered {
+            self.delivered_seq = plan.target;
+            self.delivered_at = Some(at);
+        }
+    }
+}
+
 /// A user's membership: the conversation and the user's member row, read
 /// together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,6 +304,47 @@ impl fmt::Display for MemberRole {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn member(read_seq: u64, delivered_seq: u64) -> Member {
+        Member {
+            user_id: UserId::new(),
+            role: MemberRole::Member,
+            joined_at: Timestamp::from_millis(0),
+            joined_seq: 0,
+            read_seq,
+            read_at: None,
+            delivered_seq,
+            delivered_at: None,
+            own_unread: 2,
+        }
+    }
+
+    #[test]
+    fn reading_moves_both_cursors_forward_only() {
+        let at = Timestamp::from_millis(5_000);
+        let mut m = member(2, 4);
+        let plan = m.plan_advance(Cursor::Read, 9, 6).expect("moves");
+        assert_eq!(plan.newly_read, Some((2, 6)), "capped at last_seq");
+        m.apply_advance(plan, 1, at);
+        assert_eq!((m.read_seq, m.delivered_seq, m.own_unread), (6, 6, 1));
+        assert_eq!((m.read_at, m.delivered_at), (Some(at), Some(at)));
+        assert_eq!(m.plan_advance(Cursor::Read, 3, 6), None);
+        assert_eq!(m.plan_advance(Cursor::Delivered, 6, 6), None);
+    }
+
+    #[test]
+    fn delivery_moves_alone_and_reading_behind_it_leaves_it() {
+        let mut m = member(1, 1);
+        let plan = m.plan_advance(Cursor::Delivered, 5, 9).expect("moves");
+        assert_eq!(plan.newly_read, None);
+        m.apply_advance(plan, 0, Timestamp::from_millis(1));
+        assert_eq!((m.read_seq, m.delivered_seq), (1, 5));
+        let plan = m.plan_advance(Cursor::Read, 3, 9).expect("moves");
+        assert!(!plan.moves_delivered);
+        m.apply_advance(plan, 0, Timestamp::from_millis(2));
+        assert_eq!((m.read_seq, m.delivered_seq), (3, 5));
+        assert_eq!(m.delivered_at, Some(Timestamp::from_millis(1)));
+    }
 
     #[test]
     fn kinds_and_roles_round_trip_through_their_names() {

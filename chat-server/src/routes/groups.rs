@@ -12,8 +12,8 @@ use chat_core::model::{
 use chat_core::{ConversationId, ConversationRef, GroupName, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::message_body::{MessageBody, sent};
-use super::paging::HistoryQuery;
+use super::message_body::{MessageBody, send_to};
+use super::paging::{HistoryQuery, history_of};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
@@ -249,12 +249,7 @@ async fn history(
     ApiPath(id): ApiPath<ConversationId>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let page = state
-        .engine
-        .conversations()
-        .history(ctx.user_id, ConversationRef::Group(id), query.page()?)
-        .await?;
-    Ok(Json(page))
+    history_of(&state, ctx.user_id, ConversationRef::Group(id), &query).await
 }
 
 async fn send(
@@ -263,11 +258,5 @@ async fn send(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Response, ApiError> {
-    let message = body.parse()?;
-    let result = state
-        .engine
-        .conversations()
-        .send(ctx.user_id, ConversationRef::Group(id), message)
-        .await?;
-    Ok(sent(result))
+    send_to(&state, ctx.user_id, ConversationRef::Group(id), body).await
 }

@@ -5,10 +5,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::conversations::SentMessage;
 use chat_core::{
-    ClientMsgId, ConversationId, MessageContent, MessageId, MessageType, OutgoingMessage,
-    Timestamp, ValidationError,
+    ClientMsgId, ConversationId, ConversationRef, MessageContent, MessageId, MessageType,
+    OutgoingMessage, Timestamp, UserId, ValidationError,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `{content, message_type?, client_msg_id?}`.
 #[derive(Debug, Deserialize)]
@@ -56,8 +59,27 @@ pub struct SentResponse {
     client_msg_id: Option<String>,
 }
 
+/// Sends `body` from `user` to `target`, answering as every send endpoint does.
+///
+/// # Errors
+/// Validation errors of the body, and the engine's send errors.
+pub async fn send_to(
+    state: &AppState,
+    user: UserId,
+    target: ConversationRef,
+    body: MessageBody,
+) -> Result<Response, ApiError> {
+    let message = body.parse()?;
+    let result = state
+        .engine
+        .conversations()
+        .send(user, target, message)
+        .await?;
+    Ok(sent(result))
+}
+
 /// The HTTP answer to a send.
-pub fn sent(sent: SentMessage) -> Response {
+fn sent(sent: SentMessage) -> Response {
     let status = if sent.replayed {
         StatusCode::OK
     } else {

@@ -8,8 +8,8 @@ use chat_core::conversations::{HistoryPage, UnreadMessages};
 use chat_core::{ConversationRef, UserId};
 use serde::Deserialize;
 
-use super::message_body::{MessageBody, sent};
-use super::paging::{HistoryQuery, LimitQuery};
+use super::message_body::{MessageBody, send_to};
+use super::paging::{HistoryQuery, LimitQuery, history_of};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
@@ -35,17 +35,8 @@ async fn send(
     AuthUser(ctx): AuthUser,
     ApiJson(req): ApiJson<SendDirectRequest>,
 ) -> Result<Response, ApiError> {
-    let message = req.message.parse()?;
-    let result = state
-        .engine
-        .conversations()
-        .send(
-            ctx.user_id,
-            ConversationRef::Direct(req.recipient_id),
-            message,
-        )
-        .await?;
-    Ok(sent(result))
+    let target = ConversationRef::Direct(req.recipient_id);
+    send_to(&state, ctx.user_id, target, req.message).await
 }
 
 async fn history(
@@ -54,12 +45,7 @@ async fn history(
     ApiPath(peer): ApiPath<UserId>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let page = state
-        .engine
-        .conversations()
-        .history(ctx.user_id, ConversationRef::Direct(peer), query.page()?)
-        .await?;
-    Ok(Json(page))
+    history_of(&state, ctx.user_id, ConversationRef::Direct(peer), &query).await
 }
 
 async fn unread(

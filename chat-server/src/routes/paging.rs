@@ -1,7 +1,12 @@
 //! Query parameters for paged history and lists.
 
-use chat_core::{ChatError, MessageId, PageRequest};
+use axum::Json;
+use chat_core::conversations::HistoryPage;
+use chat_core::{ChatError, ConversationRef, MessageId, PageRequest, UserId};
 use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// `?limit=&offset=&before=` on history endpoints. Values that do not
 /// parse (`limit=abc`, `offset=-1`, `before=xyz`) are `400 INVALID_QUERY`;
@@ -21,6 +26,25 @@ impl HistoryQuery {
     pub fn page(&self) -> Result<PageRequest, ChatError> {
         PageRequest::new(self.limit, self.offset, self.before)
     }
+}
+
+/// A page of `target`'s history for `user`, answering as every history
+/// endpoint does.
+///
+/// # Errors
+/// `INVALID_PAGINATION` and the engine's history errors.
+pub async fn history_of(
+    state: &AppState,
+    user: UserId,
+    target: ConversationRef,
+    query: &HistoryQuery,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let page = state
+        .engine
+        .conversations()
+        .history(user, target, query.page()?)
+        .await?;
+    Ok(Json(page))
 }
 
 /// `?limit=` on the unread list.
