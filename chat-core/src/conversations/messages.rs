@@ -137,16 +137,23 @@ impl ConversationService {
                         "a direct message needs a recipient other than the sender",
                     ));
                 }
-                if d.users.user_summaries(&[recipient]).await?.is_empty() {
-                    return Err(ChatError::InvalidRecipient("no such user"));
+                // Only the first message of a pair pays for the recipient
+                // check and the get-or-create write; later ones are a read.
+                match d.conversations.direct_between(sender, recipient).await? {
+                    Some(id) => id,
+                    None => {
+                        if d.users.user_summaries(&[recipient]).await?.is_empty() {
+                            return Err(ChatError::InvalidRecipient("no such user"));
+                        }
+                        let new = NewDirectConversation {
+                            id: ConversationId::new(),
+                            user_a: sender,
+                            user_b: recipient,
+                            created_at: now,
+                        };
+                        d.conversations.create_direct(new).await?.0
+                    }
                 }
-                let new = NewDirectConversation {
-                    id: ConversationId::new(),
-                    user_a: sender,
-                    user_b: recipient,
-                    created_at: now,
-                };
-                d.conversations.create_direct(new).await?.0
             }
             ConversationRef::Group(id) => {
                 self.require_member(sender, id, Some(ConversationKind::Group))
