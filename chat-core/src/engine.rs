@@ -5,10 +5,14 @@ use std::sync::Arc;
 use crate::auth::service::AuthDeps;
 use crate::auth::{AuthConfig, AuthService};
 use crate::conversations::{ConversationConfig, ConversationDeps, ConversationService};
+use crate::delivery::{DeliveryService, RealtimeDeps};
 use crate::error::Result;
 use crate::mailer::{LogMailer, Mailer};
-use crate::memory::{MemoryRateLimiter, MemoryStore};
+use crate::memory::{
+    MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
+};
 use crate::rate_limit::RateLimiter;
+use crate::realtime::{EventBus, OfflineQueue, Presence};
 use crate::store::Store;
 use crate::time::{Clock, SystemClock};
 use crate::users::UserService;
@@ -44,6 +48,8 @@ pub struct ChatEngine {
     auth: AuthService,
     users: UserService,
     conversations: ConversationService,
+    delivery: DeliveryService,
+    realtime: RealtimeDeps,
     clock: Arc<dyn Clock>,
 }
 
@@ -77,6 +83,17 @@ impl ChatEngine {
         &self.conversations
     }
 
+    /// Live delivery: connections, catch-up, acknowledgements, typing and
+    /// presence.
+    pub fn delivery(&self) -> &DeliveryService {
+        &self.delivery
+    }
+
+    /// The real-time backends: event bus, offline queue, presence.
+    pub fn realtime(&self) -> &RealtimeDeps {
+        &self.realtime
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
@@ -94,6 +111,9 @@ pub struct ChatEngineBuilder {
     store: Option<Arc<dyn Store>>,
     mailer: Option<Arc<dyn Mailer>>,
     rate_limiter: Option<Arc<dyn RateLimiter>>,
+    bus: Option<Arc<dyn EventBus>>,
+    queue: Option<Arc<dyn OfflineQueue>>,
+    presence: Option<Arc<dyn Presence>>,
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
     conversation_config: ConversationConfig,
@@ -125,6 +145,24 @@ impl ChatEngineBuilder {
     /// The rate limiter (default: [`MemoryRateLimiter`], per process).
     pub fn rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
         self.rate_limiter = Some(limiter);
+        self
+    }
+
+    /// The event bus (default: [`MemoryEventBus`], one process).
+    pub fn bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.bus = Some(bus);
+        self
+    }
+
+    /// The offline queue (default: [`MemoryOfflineQueue`]).
+    pub fn queue(mut self, queue: Arc<dyn OfflineQueue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Presence (default: [`MemoryPresence`], one process).
+    pub fn presence(mut self, presence: Arc<dyn Presence>) -> Self {
+        self.presence = Some(presence);
         self
     }
 
@@ -167,6 +205,15 @@ impl ChatEngineBuilder {
         let limiter = self
             .rate_limiter
             .unwrap_or_else(|| Arc::new(MemoryRateLimiter::with_clock(clock.clone())));
+        let realtime = RealtimeDeps {
+            bus: self.bus.unwrap_or_else(|| Arc::new(MemoryEventBus::new())),
+            queue: self
+                .queue
+                .unwrap_or_else(|| Arc::new(MemoryOfflineQueue::with_clock(clock.clone()))),
+            presence: self
+                .presence
+                .unwrap_or_else(|| Arc::new(MemoryPresence::new())),
+        };
         let deps = AuthDeps {
             users: store.clone(),
             sessions: store.clone(),
@@ -174,6 +221,7 @@ impl ChatEngineBuilder {
             mailer: self.mailer.unwrap_or_else(|| Arc::new(LogMailer)),
             limiter: limiter.clone(),
             clock: clock.clone(),
+            bus: realtime.bus.clone(),
         };
         let auth = AuthService::new(deps, self.auth_config, &secret)?;
         let conversations = ConversationService::new(
@@ -183,10 +231,13 @@ impl ChatEngineBuilder {
                 messages: store.clone(),
                 limiter,
                 clock: clock.clone(),
+                realtime: realtime.clone(),
             },
             self.conversation_config,
         )?;
         Ok(ChatEngine {
+            delivery: DeliveryService::new(conversations.clone()),
+            realtime,
             users: UserService::new(store.clone()),
             conversations,
             store,

@@ -41,6 +41,9 @@ pub mod kind {
     /// Marks a message id.
     #[derive(Debug)]
     pub enum Message {}
+    /// Marks a live connection (one WebSocket of one device).
+    #[derive(Debug)]
+    pub enum Connection {}
 
     impl IdKind for User {
         const NAME: &'static str = "UserId";
@@ -60,6 +63,9 @@ pub mod kind {
     impl IdKind for Message {
         const NAME: &'static str = "MessageId";
     }
+    impl IdKind for Connection {
+        const NAME: &'static str = "ConnectionId";
+    }
 }
 
 /// A user's id.
@@ -75,6 +81,9 @@ pub type PasswordResetId = Id<kind::PasswordReset>;
 pub type ConversationId = Id<kind::Conversation>;
 /// A message's id (UUIDv7, so ids of one sender sort by send time).
 pub type MessageId = Id<kind::Message>;
+/// A live connection's id: one per WebSocket, so presence and fan-out can
+/// tell a user's devices apart.
+pub type ConnectionId = Id<kind::Connection>;
 
 /// A UUID tagged with the kind of thing it identifies.
 ///

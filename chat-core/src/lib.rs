@@ -23,6 +23,11 @@
 //! - [`users`]: [`UserService`] (profiles, search).
 //! - [`conversations`]: [`ConversationService`] (direct conversations,
 //!   groups, messages, history, read cursors, receipts).
+//! - [`realtime`]: the [`EventBus`], [`OfflineQueue`] and [`Presence`]
+//!   traits, and the per-instance hub of live connections.
+//! - [`delivery`]: [`DeliveryService`] (connections, catch-up, acks,
+//!   typing, presence) and the fan-out every service publishes through.
+//! - [`protocol`]: the WebSocket frames, shared with `chat-client`.
 //! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
 //! - [`memory`]: in-memory implementations of every trait.
 //! - `testkit` (feature `testkit`): the conformance suite every backend runs.
@@ -32,6 +37,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod delivery;
 pub mod domain;
 pub mod engine;
 pub mod error;
@@ -39,7 +45,9 @@ pub mod ids;
 pub mod mailer;
 pub mod memory;
 pub mod model;
+pub mod protocol;
 pub mod rate_limit;
+pub mod realtime;
 pub mod store;
 pub mod time;
 pub mod users;
@@ -51,14 +59,16 @@ pub use auth::{AuthConfig, AuthContext, AuthService, PasswordChange, Signup, Tok
 pub use conversations::{
     ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
 };
+pub use delivery::{AckTarget, CatchUp, Connection, DeliveryService, RealtimeDeps, TypingTarget};
 pub use domain::{
     ClientMsgId, DisplayName, Email, GroupName, MessageContent, MessageType, Password, Username,
 };
 pub use engine::{ChatEngine, ChatEngineBuilder};
 pub use error::{ChatError, Result, ValidationError};
-pub use ids::{ConversationId, MessageId, SessionId, UserId};
+pub use ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 pub use mailer::{LogMailer, Mailer, OutgoingMail};
 pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
+pub use realtime::{EventBus, OfflineQueue, Presence};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use users::UserService;

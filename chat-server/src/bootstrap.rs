@@ -82,6 +82,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         HttpSettings {
             trusted_proxies: config.trusted_proxies.clone(),
             max_body_bytes: config.max_body_bytes,
+            ws: config.ws_settings(),
         },
     ))
 }

@@ -10,7 +10,7 @@ use chat_core::{ConversationConfig, RateLimit};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
-use crate::state::DEFAULT_MAX_BODY_BYTES;
+use crate::state::{DEFAULT_MAX_BODY_BYTES, WsSettings};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -105,6 +105,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_MESSAGES_PER_MINUTE", default_value_t = 100)]
     pub messages_per_minute: u32,
 
+    /// Seconds between the server's WebSocket pings (seed 002: 30); a
+    /// connection silent for two intervals is closed.
+    #[arg(long, env = "CHAT_WS_PING_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ws_ping_interval_secs: u64,
+
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs or
     /// CIDRs). Empty: the peer address is the client address.
     #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -182,6 +187,14 @@ impl Config {
         ConversationConfig {
             max_group_members: self.max_group_members,
             message_limit: RateLimit::new(self.messages_per_minute, Duration::from_secs(60)),
+        }
+    }
+
+    /// WebSocket settings derived from the flags.
+    pub fn ws_settings(&self) -> WsSettings {
+        WsSettings {
+            ping_interval: Duration::from_secs(self.ws_ping_interval_secs),
+            ..WsSettings::default()
         }
     }
 

@@ -18,6 +18,7 @@
 //! - [`extract`]: extractors that answer in the API's error shape
 //!   (`ApiJson`, `ApiQuery`, `ApiPath`, `AuthUser`, `ClientIp`).
 //! - [`routes`]: one module per resource (`auth`, `users`, `health`).
+//! - [`ws`]: the WebSocket gateway at `/ws`.
 //! - [`middleware`]: request ids, request logs, failure logs.
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
 //! - [`telemetry`]: log set-up.
@@ -31,6 +32,7 @@ pub mod routes;
 pub mod smtp;
 pub mod state;
 pub mod telemetry;
+pub mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,13 +49,15 @@ pub use state::{AppState, HttpSettings};
 
 /// The complete HTTP application for `state`.
 ///
-/// Routes: `/api/v1/...` (the REST API), `/healthz`, `/readyz`. Unknown
+/// Routes: `/api/v1/...` (the REST API), `/ws` (the WebSocket),
+/// `/healthz`, `/readyz`. Unknown
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
 pub fn app(state: AppState) -> Router {
     let body_limit = state.http.max_body_bytes;
     let router = Router::new()
         .nest("/api/v1", routes::api())
         .merge(routes::health::router())
+        .merge(ws::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -71,6 +75,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sessions = state.shutdown.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // WebSocket sessions close with 1001 (graceful shutdown waits for
+        // them as for any in-flight request).
+        sessions.send_replace(true);
+    };
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

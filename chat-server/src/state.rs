@@ -1,17 +1,22 @@
 //! Shared state handed to every handler.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chat_core::ChatEngine;
 use ipnet::IpNet;
 
-/// What handlers share: the engine and the HTTP settings. Cheap to clone.
+/// What handlers share: the engine, the HTTP settings and the shutdown
+/// signal. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The chat engine.
     pub engine: ChatEngine,
     /// Settings of the HTTP layer.
     pub http: Arc<HttpSettings>,
+    /// Set to `true` when the server shuts down; WebSocket sessions watch
+    /// it and close with 1001.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 /// Largest accepted request body by default, bytes (`CHAT_MAX_BODY_BYTES`).
@@ -24,6 +29,28 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
+    /// WebSocket settings.
+    pub ws: WsSettings,
+}
+
+/// Settings of the WebSocket gateway.
+#[derive(Debug, Clone)]
+pub struct WsSettings {
+    /// How often the server pings each connection (seed 002: 30 seconds);
+    /// a connection silent for two intervals is closed.
+    pub ping_interval: Duration,
+    /// Sends refused by the rate limit, in a row, that are answered with
+    /// `RATE_LIMITED`; the next one closes the connection with 1008.
+    pub flood_limit: u32,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        Self {
+            ping_interval: Duration::from_secs(30),
+            flood_limit: 100,
+        }
+    }
 }
 
 impl Default for HttpSettings {
@@ -31,6 +58,7 @@ impl Default for HttpSettings {
         Self {
             trusted_proxies: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            ws: WsSettings::default(),
         }
     }
 }
@@ -46,6 +74,7 @@ impl AppState {
         Self {
             engine,
             http: Arc::new(http),
+            shutdown: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 }

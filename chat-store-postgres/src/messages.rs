@@ -277,6 +277,24 @@ impl MessageStore for PgStore {
         Ok(row.map(Message::from))
     }
 
+    /// The messages with these ids, in any order; unknown ids are skipped.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uuids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE message_id = ANY($1)"
+        ))
+        .bind(uuids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
     /// Up to `limit` messages with `seq <= max_seq`, newest first.
     async fn messages_before(
         &self,

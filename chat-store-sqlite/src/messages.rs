@@ -2,8 +2,8 @@ use async_trait::async_trait;
 use chat_core::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
-use sqlx::SqliteExecutor;
 use sqlx::error::ErrorKind;
+use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
 use uuid::Uuid;
 
 use crate::conversations::fetch_membership;
@@ -269,6 +269,29 @@ impl MessageStore for SqliteStore {
         .await
         .map_err(to_chat_error)?;
         Ok(row.map(Message::from))
+    }
+
+    /// The messages with these ids, in any order; unknown ids are skipped.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE message_id IN ("
+        ));
+        let mut list = query.separated(", ");
+        for id in ids {
+            list.push_bind(id.as_uuid());
+        }
+        list.push_unseparated(")");
+        let rows: Vec<MessageRow> = query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(Message::from).collect())
     }
 
     /// Up to `limit` messages with `seq <= max_seq`, newest first.

@@ -16,6 +16,7 @@ use crate::model::{
     ResetConsumption, User,
 };
 use crate::rate_limit::{RateDecision, RateLimiter};
+use crate::realtime::{Event, EventBus};
 use crate::store::{PasswordResetStore, SessionStore, UserStore};
 use crate::time::{Clock, Timestamp};
 
@@ -87,6 +88,8 @@ pub(crate) struct AuthDeps {
     pub mailer: Arc<dyn Mailer>,
     pub limiter: Arc<dyn RateLimiter>,
     pub clock: Arc<dyn Clock>,
+    /// Where revocations are announced, so live connections close.
+    pub bus: Arc<dyn EventBus>,
 }
 
 /// Authentication service. Cheap to clone; clones share state.
@@ -230,7 +233,8 @@ impl AuthService {
     /// `INVALID_REFRESH_TOKEN` for an unknown token.
     pub async fn logout(&self, refresh_token: &str) -> Result<()> {
         let record = self.find_refresh_token(refresh_token).await?;
-        self.revoke_session(record.session_id).await?;
+        self.revoke_session(record.user_id, record.session_id)
+            .await?;
         tracing::info!(user_id = %record.user_id, session_id = %record.session_id, "logged out");
         Ok(())
     }
@@ -287,7 +291,8 @@ impl AuthService {
             session_id = %record.session_id,
             "refresh token reused after rotation; revoking the session"
         );
-        self.revoke_session(record.session_id).await?;
+        self.revoke_session(record.user_id, record.session_id)
+            .await?;
         Err(ChatError::RefreshTokenReused)
     }
 
@@ -489,14 +494,14 @@ impl AuthService {
             .ok_or(ChatError::InvalidRefreshToken)
     }
 
-    async fn revoke_session(&self, session_id: SessionId) -> Result<()> {
+    async fn revoke_session(&self, user_id: UserId, session_id: SessionId) -> Result<()> {
         let now = self.inner.deps.clock.now();
         self.inner
             .deps
             .sessions
             .revoke_session(session_id, now)
             .await?;
-        self.mark_revoked(&[session_id], now);
+        self.mark_revoked(user_id, &[session_id], now).await;
         Ok(())
     }
 
@@ -508,15 +513,22 @@ impl AuthService {
             .sessions
             .revoke_user_sessions(user_id, except, now)
             .await?;
-        self.mark_revoked(&ids, now);
+        self.mark_revoked(user_id, &ids, now).await;
         Ok(())
     }
 
-    /// The one place sessions enter the revocation set.
-    fn mark_revoked(&self, ids: &[SessionId], now: Timestamp) {
+    /// The one place sessions enter the revocation set. Their live
+    /// connections, on every instance, are told to close (code 4001).
+    async fn mark_revoked(&self, user_id: UserId, ids: &[SessionId], now: Timestamp) {
         let until = now.plus(self.inner.config.access_ttl);
         for id in ids {
             self.inner.revoked.revoke(*id, until, now);
+        }
+        for id in ids {
+            let event = Event::session_revoked(*id);
+            if let Err(e) = self.inner.deps.bus.publish(&[user_id], event).await {
+                tracing::warn!(error = %e, %user_id, "could not announce a session revocation");
+            }
         }
     }
 

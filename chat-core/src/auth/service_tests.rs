@@ -50,6 +50,7 @@ fn service(m: Mocks) -> AuthService {
             mailer: Arc::new(m.mailer),
             limiter: Arc::new(m.limiter),
             clock: m.clock,
+            bus: Arc::new(crate::memory::MemoryEventBus::new()),
         },
         config,
         &[1u8; 32],

@@ -110,10 +110,13 @@ impl ConversationService {
             })
             .collect();
         let now = self.deps.clock.now();
-        self.deps
+        let added = self
+            .deps
             .conversations
             .add_members(group, new, now, self.config.max_group_members)
-            .await
+            .await;
+        self.fanout.members_changed(group);
+        added
     }
 
     /// Removes `target` from a group. Anyone may remove themself (leave);
@@ -150,11 +153,9 @@ impl ConversationService {
                 ));
             }
         }
-        self.deps
-            .conversations
-            .remove_member(group, target)
-            .await?
-            .ok_or(ChatError::MemberNotFound)
+        let removed = self.deps.conversations.remove_member(group, target).await;
+        self.fanout.members_changed(group);
+        removed?.ok_or(ChatError::MemberNotFound)
     }
 
     /// Makes a member an admin or a plain member; the owner only.

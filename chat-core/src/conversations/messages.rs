@@ -1,19 +1,28 @@
 //! Sending, history, unread messages, cursors and receipts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::page::{invalid_before, limit_or_default};
 use super::{ConversationRef, ConversationService, PageRequest};
+use crate::delivery::MemberSet;
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
-use crate::error::{ChatError, Result};
+use crate::error::{ChatError, Result, ValidationError};
+use crate::ids::ConnectionId;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     ConversationKind, InsertOutcome, Member, Membership, Message, MessageView,
     NewDirectConversation, NewMessage, Receipt,
 };
+use crate::protocol::{DeliveryReceipt, ReadReceipt};
 use crate::rate_limit::RateDecision;
+use crate::time::Timestamp;
+
+/// How many of the newest delivered messages a delivery receipt looks at
+/// to find whom to tell: their senders get `message.delivered`.
+const RECEIPT_SENDERS_WINDOW: u32 = 100;
 
 /// A validated message to send.
 #[derive(Debug, Clone)]
@@ -27,6 +36,27 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// Validates the parts of a message as a client sends them; the type
+    /// defaults to `text`.
+    ///
+    /// # Errors
+    /// `EMPTY_CONTENT`, `CONTENT_TOO_LONG`, `INVALID_CONTENT`,
+    /// `INVALID_MESSAGE_TYPE`, `INVALID_CLIENT_MSG_ID`.
+    pub fn parse(
+        content: &str,
+        message_type: Option<&str>,
+        client_msg_id: Option<&str>,
+    ) -> std::result::Result<Self, ValidationError> {
+        Ok(Self {
+            content: MessageContent::parse(content)?,
+            message_type: message_type
+                .map(MessageType::parse)
+                .transpose()?
+                .unwrap_or_default(),
+            client_msg_id: client_msg_id.map(ClientMsgId::parse).transpose()?,
+        })
+    }
+
     /// A `text` message without an idempotency key.
     pub fn text(content: MessageContent) -> Self {
         Self {
@@ -111,6 +141,8 @@ pub struct MessageReceipts {
 
 impl ConversationService {
     /// Sends a message. A direct conversation is created on first use.
+    /// Once stored, it is fanned out to every connection of every member
+    /// and queued for members with none.
     ///
     /// # Errors
     /// `RATE_LIMITED` past the per-user message limit; `INVALID_RECIPIENT`
@@ -122,6 +154,18 @@ impl ConversationService {
         target: ConversationRef,
         message: OutgoingMessage,
     ) -> Result<SentMessage> {
+        self.send_from(sender, target, message, None).await
+    }
+
+    /// [`send`](Self::send) from a live connection, which gets no echo of
+    /// its own message.
+    pub(crate) async fn send_from(
+        &self,
+        sender: UserId,
+        target: ConversationRef,
+        message: OutgoingMessage,
+        origin: Option<ConnectionId>,
+    ) -> Result<SentMessage> {
         let d = &self.deps;
         let limit_key = format!("msg:{sender}");
         if let RateDecision::Limited { retry_after } =
@@ -130,7 +174,7 @@ impl ConversationService {
             return Err(ChatError::RateLimited { retry_after });
         }
         let now = d.clock.now();
-        let conversation_id = match target {
+        let (conversation_id, members) = match target {
             ConversationRef::Direct(recipient) => {
                 if recipient == sender {
                     return Err(ChatError::InvalidRecipient(
@@ -139,7 +183,7 @@ impl ConversationService {
                 }
                 // Only the first message of a pair pays for the recipient
                 // check and the get-or-create write; later ones are a read.
-                match d.conversations.direct_between(sender, recipient).await? {
+                let id = match d.conversations.direct_between(sender, recipient).await? {
                     Some(id) => id,
                     None => {
                         if d.users.user_summaries(&[recipient]).await?.is_empty() {
@@ -153,14 +197,27 @@ impl ConversationService {
                         };
                         d.conversations.create_direct(new).await?.0
                     }
+                };
+                let members = MemberSet {
+                    kind: ConversationKind::Direct,
+                    users: vec![sender, recipient],
+                };
+                self.fanout.remember(id, members.clone());
+                (id, Arc::new(members))
+            }
+            ConversationRef::Group(id) | ConversationRef::Id(id) => {
+                // The cached member list authorizes the common case without
+                // a query; the insert checks membership again in its
+                // transaction, so a stale entry cannot let a non-member in.
+                let members = self.fanout.members(id).await?;
+                let group_only = matches!(target, ConversationRef::Group(_));
+                if !members.contains(sender)
+                    || (group_only && members.kind != ConversationKind::Group)
+                {
+                    return Err(ChatError::ConversationNotFound);
                 }
+                (id, members)
             }
-            ConversationRef::Group(id) => {
-                self.require_member(sender, id, Some(ConversationKind::Group))
-                    .await?;
-                id
-            }
-            ConversationRef::Id(id) => id,
         };
         let new = NewMessage {
             id: MessageId::new(),
@@ -172,15 +229,21 @@ impl ConversationService {
             created_at: now,
         };
         match d.messages.insert_message(new).await? {
-            InsertOutcome::Created(message) => Ok(SentMessage {
-                message,
-                replayed: false,
-            }),
+            InsertOutcome::Created(message) => {
+                self.fanout.message(&message, &members, origin).await;
+                Ok(SentMessage {
+                    message,
+                    replayed: false,
+                })
+            }
             InsertOutcome::Existing(message) => Ok(SentMessage {
                 message,
                 replayed: true,
             }),
-            InsertOutcome::NotMember => Err(ChatError::ConversationNotFound),
+            InsertOutcome::NotMember => {
+                self.fanout.members_changed(conversation_id);
+                Err(ChatError::ConversationNotFound)
+            }
         }
     }
 
@@ -284,12 +347,50 @@ impl ConversationService {
             None => u64::MAX,
         };
         let now = self.deps.clock.now();
-        self.deps
+        let after = self
+            .deps
             .messages
             .advance_read(conversation, user, seq, now)
             .await?
-            .map(|m| ReadState::from(&m))
-            .ok_or(ChatError::ConversationNotFound)
+            .ok_or(ChatError::ConversationNotFound)?;
+        // A cursor that moved in this call carries this call's time.
+        if after.member.read_at == Some(now) && after.member.read_seq > 0 {
+            self.announce_read(&after, up_to, now).await;
+        }
+        Ok(ReadState::from(&after))
+    }
+
+    async fn announce_read(&self, after: &Membership, up_to: Option<MessageId>, now: Timestamp) {
+        let conversation = after.conversation.id;
+        let seq = after.member.read_seq;
+        // With `up_to`, the cursor moved exactly onto that message.
+        let message_id = match up_to {
+            Some(id) => Some(id),
+            None => match self
+                .deps
+                .messages
+                .messages_before(conversation, seq, 1)
+                .await
+            {
+                Ok(m) => m.first().map(|m| m.id),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the message of a read receipt");
+                    None
+                }
+            },
+        };
+        let (Some(message_id), Ok(members)) = (message_id, self.fanout.members(conversation).await)
+        else {
+            return;
+        };
+        let receipt = ReadReceipt {
+            conversation_id: conversation,
+            user_id: after.member.user_id,
+            seq,
+            message_id,
+            read_at: now,
+        };
+        self.fanout.read(receipt, &members).await;
     }
 
     /// Records that the caller's devices have everything up to `seq`.
@@ -303,11 +404,62 @@ impl ConversationService {
         seq: u64,
     ) -> Result<Membership> {
         let now = self.deps.clock.now();
-        self.deps
+        let after = self
+            .deps
             .messages
             .advance_delivered(conversation, user, seq, now)
             .await?
-            .ok_or(ChatError::ConversationNotFound)
+            .ok_or(ChatError::ConversationNotFound)?;
+        if let Err(e) = self
+            .fanout
+            .deps
+            .queue
+            .remove_through(user, conversation, after.member.delivered_seq)
+            .await
+        {
+            tracing::warn!(error = %e, "could not clear acknowledged queue entries");
+        }
+        if after.member.delivered_at == Some(now) && after.member.delivered_seq > 0 {
+            self.announce_delivered(&after, now).await;
+        }
+        Ok(after)
+    }
+
+    /// `message.delivered` to the senders of the newest delivered messages.
+    async fn announce_delivered(&self, after: &Membership, now: Timestamp) {
+        let conversation = after.conversation.id;
+        let user = after.member.user_id;
+        let seq = after.member.delivered_seq;
+        let recent = match self
+            .deps
+            .messages
+            .messages_before(conversation, seq, RECEIPT_SENDERS_WINDOW)
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the messages of a delivery receipt");
+                return;
+            }
+        };
+        let Some(newest) = recent.first() else {
+            return;
+        };
+        let mut senders: Vec<UserId> = recent
+            .iter()
+            .map(|m| m.sender_id)
+            .filter(|s| *s != user)
+            .collect();
+        senders.sort_unstable();
+        senders.dedup();
+        let receipt = DeliveryReceipt {
+            message_id: newest.id,
+            conversation_id: conversation,
+            user_id: user,
+            seq,
+            delivered_at: now,
+        };
+        self.fanout.delivered(receipt, &senders).await;
     }
 
     /// Who has a message delivered and read, with times.

@@ -23,7 +23,9 @@ pub use messages::{
     HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
 };
 pub use page::PageRequest;
+pub(crate) use page::sync_limit;
 
+use crate::delivery::{Fanout, RealtimeDeps};
 use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, UserId};
 use crate::model::{ConversationKind, Membership};
@@ -75,6 +77,8 @@ pub struct ConversationDeps {
     pub limiter: Arc<dyn RateLimiter>,
     /// Server time.
     pub clock: Arc<dyn Clock>,
+    /// Live delivery: bus, offline queue, presence.
+    pub realtime: RealtimeDeps,
 }
 
 /// Conversations, groups and messages.
@@ -84,6 +88,7 @@ pub struct ConversationDeps {
 pub struct ConversationService {
     deps: ConversationDeps,
     config: Arc<ConversationConfig>,
+    fanout: Fanout,
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -105,10 +110,20 @@ impl ConversationService {
                 "max_group_members must be at least 1".to_owned(),
             ));
         }
+        let fanout = Fanout::new(deps.realtime.clone(), deps.conversations.clone());
         Ok(Self {
             deps,
             config: Arc::new(config),
+            fanout,
         })
+    }
+
+    pub(crate) fn deps(&self) -> &ConversationDeps {
+        &self.deps
+    }
+
+    pub(crate) fn fanout(&self) -> &Fanout {
+        &self.fanout
     }
 
     /// The settings.

@@ -63,6 +63,14 @@ pub(crate) fn limit_or_default(limit: Option<u32>) -> Result<u32> {
     Ok(PageRequest::new(limit, None, None)?.limit)
 }
 
+/// Validates the `limit` of a `sync` (default and maximum 100).
+///
+/// # Errors
+/// `INVALID_PAGINATION` when `limit` is 0 or above 100.
+pub(crate) fn sync_limit(limit: Option<u32>) -> Result<u32> {
+    Ok(PageRequest::new(Some(limit.unwrap_or(PageRequest::MAX_LIMIT)), None, None)?.limit)
+}
+
 fn invalid_limit() -> ChatError {
     ChatError::InvalidPagination(ValidationError::new(
         "limit",

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::store::State;
 use crate::error::{ChatError, Result};
-use crate::ids::{ConversationId, UserId};
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
     MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
@@ -29,6 +29,8 @@ pub(super) struct ChatState {
     pub(super) messages: HashMap<ConversationId, Vec<Message>>,
     /// Seq of each (conversation, sender, client_msg_id).
     pub(super) client_ids: HashMap<(ConversationId, UserId, String), u64>,
+    /// Conversation and seq of every message, by id.
+    pub(super) message_ids: HashMap<MessageId, (ConversationId, u64)>,
 }
 
 /// A member whose cursors start at `seq`.

@@ -78,6 +78,7 @@ impl MessageStore for MemoryStore {
             created_at: new.created_at,
         };
         messages.push(message.clone());
+        chat.message_ids.insert(message.id, (conv, seq));
         if let Some(key) = client_key {
             chat.client_ids.insert(key, seq);
         }
@@ -110,6 +111,18 @@ impl MessageStore for MemoryStore {
             .get(&conversation)
             .and_then(|msgs| msgs.iter().find(|m| m.id == id))
             .cloned())
+    }
+
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        let st = self.state();
+        let chat = &st.chat;
+        Ok(ids
+            .iter()
+            .filter_map(|id| {
+                let (conv, seq) = chat.message_ids.get(id)?;
+                chat.messages.get(conv)?.get((*seq - 1) as usize).cloned()
+            })
+            .collect())
     }
 
     async fn messages_before(

@@ -7,11 +7,17 @@
 //! cannot deadlock the runtime.
 
 mod conversations;
+mod event_bus;
 mod mailer;
 mod messages;
+mod offline_queue;
+mod presence;
 mod rate_limiter;
 mod store;
 
+pub use event_bus::MemoryEventBus;
 pub use mailer::MemoryMailer;
+pub use offline_queue::{MAX_QUEUED_PER_USER, MemoryOfflineQueue, OFFLINE_QUEUE_TTL};
+pub use presence::MemoryPresence;
 pub use rate_limiter::MemoryRateLimiter;
 pub use store::MemoryStore;

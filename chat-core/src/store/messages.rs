@@ -28,6 +28,10 @@ pub trait MessageStore: Send + Sync {
     async fn message(&self, conversation: ConversationId, id: MessageId)
     -> Result<Option<Message>>;
 
+    /// The messages with these ids (callers pass at most 100), in any
+    /// order, whatever their conversations; unknown ids are skipped.
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
+
     /// Up to `limit` messages with `seq <= max_seq`, newest first.
     async fn messages_before(
         &self,

@@ -1,6 +1,6 @@
 //! Conformance cases for [`MessageStore`](crate::store::MessageStore).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::fixtures::{
@@ -239,6 +239,41 @@ pub async fn messages_lookup_is_scoped_to_the_conversation(store: Arc<dyn Store>
             .is_none()
     );
     assert_eq!(store.message(d, m.id).await.expect("ok"), Some(m));
+}
+
+/// Messages are found by id whatever their conversations; unknown ids
+/// are skipped and no ids find nothing.
+pub async fn messages_by_ids_finds_messages_across_conversations(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let d = create_direct(&*store, a, b).await;
+    let g = create_group(&*store, "Team", a, &[b]).await;
+    let d1 = send(&*store, d, a, "direct one").await;
+    let g1 = send(&*store, g, b, "group one").await;
+    let d2 = send(&*store, d, b, "direct two").await;
+    send(&*store, g, a, "not asked for").await;
+
+    let found = store
+        .messages_by_ids(&[g1.id, MessageId::new(), d2.id, d1.id])
+        .await
+        .expect("messages by ids");
+    let mut by_id: HashMap<MessageId, Message> = found.into_iter().map(|m| (m.id, m)).collect();
+    assert_eq!(by_id.len(), 3, "the three known messages, once each");
+    for m in [d1, g1, d2] {
+        assert_eq!(by_id.remove(&m.id), Some(m), "found as stored");
+    }
+    assert!(
+        store
+            .messages_by_ids(&[MessageId::new()])
+            .await
+            .expect("unknown id")
+            .is_empty(),
+        "unknown ids find nothing"
+    );
+    assert!(
+        store.messages_by_ids(&[]).await.expect("no ids").is_empty(),
+        "no ids find nothing"
+    );
 }
 
 /// Unread counts leave out the member's own messages, whether they were

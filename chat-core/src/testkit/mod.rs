@@ -25,6 +25,7 @@ pub mod fixtures;
 pub mod health;
 pub mod messages;
 pub mod password_resets;
+pub mod realtime;
 pub mod sessions;
 pub mod users;
 
@@ -101,6 +102,7 @@ macro_rules! store_conformance_tests {
             messages::messages_concurrent_duplicates_store_one,
             messages::messages_history_pages_newest_first,
             messages::messages_lookup_is_scoped_to_the_conversation,
+            messages::messages_by_ids_finds_messages_across_conversations,
             messages::messages_unread_counts_exclude_own_messages,
             messages::messages_read_cursor_never_moves_backwards,
             messages::messages_reading_implies_delivery,

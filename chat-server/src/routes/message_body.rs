@@ -5,8 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::conversations::SentMessage;
 use chat_core::{
-    ClientMsgId, ConversationId, ConversationRef, MessageContent, MessageId, MessageType,
-    OutgoingMessage, Timestamp, UserId, ValidationError,
+    ConversationId, ConversationRef, MessageId, OutgoingMessage, Timestamp, UserId, ValidationError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -30,20 +29,11 @@ impl MessageBody {
     /// `EMPTY_CONTENT`, `CONTENT_TOO_LONG`, `INVALID_CONTENT`,
     /// `INVALID_MESSAGE_TYPE`, `INVALID_CLIENT_MSG_ID`.
     pub fn parse(self) -> Result<OutgoingMessage, ValidationError> {
-        Ok(OutgoingMessage {
-            content: MessageContent::parse(&self.content)?,
-            message_type: self
-                .message_type
-                .as_deref()
-                .map(MessageType::parse)
-                .transpose()?
-                .unwrap_or_default(),
-            client_msg_id: self
-                .client_msg_id
-                .as_deref()
-                .map(ClientMsgId::parse)
-                .transpose()?,
-        })
+        OutgoingMessage::parse(
+            &self.content,
+            self.message_type.as_deref(),
+            self.client_msg_id.as_deref(),
+        )
     }
 }
 

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use chat_core::model::{ProfileUpdate, User, UserSummary};
+use chat_core::realtime::PresenceStatus;
 use chat_core::{DisplayName, Email, Password, PasswordChange, Timestamp, UserId, ValidationError};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -29,9 +30,19 @@ pub struct Profile {
     display_name: Option<String>,
     created_at: Timestamp,
     last_seen: Option<Timestamp>,
+    /// True while the user has a live WebSocket connection.
+    online: bool,
 }
 
 impl Profile {
+    /// Adds live presence: `online`, and `last_seen` when presence saw the
+    /// user more recently than the account record did.
+    pub fn with_presence(mut self, status: PresenceStatus) -> Self {
+        self.online = status.online;
+        self.last_seen = self.last_seen.max(status.last_seen);
+        self
+    }
+
     /// The view of a user by someone else.
     pub fn public(u: User) -> Self {
         Self {
@@ -41,6 +52,7 @@ impl Profile {
             display_name: u.display_name,
             created_at: u.created_at,
             last_seen: u.last_seen,
+            online: false,
         }
     }
 
@@ -114,10 +126,15 @@ async fn profile(
     ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<Json<Profile>, ApiError> {
     let user = state.engine.users().profile(user_id).await?;
-    Ok(Json(if user.id == ctx.user_id {
+    let status = state.engine.delivery().statuses(&[user_id]).await?;
+    let profile = if user.id == ctx.user_id {
         Profile::private(user)
     } else {
         Profile::public(user)
+    };
+    Ok(Json(match status.first() {
+        Some(s) => profile.with_presence(*s),
+        None => profile,
     }))
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chat_core::auth::{Argon2Params, AuthConfig};
 use chat_core::memory::{MemoryMailer, MemoryStore};
-use chat_core::{ChatEngine, ConversationConfig, ManualClock, Store, Timestamp};
+use chat_core::{ChatEngine, ChatEngineBuilder, ConversationConfig, ManualClock, Store, Timestamp};
 use chat_server::{AppState, HttpSettings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -20,6 +20,7 @@ pub(crate) struct TestApp {
     pub(crate) http: reqwest::Client,
     pub(crate) mailer: Arc<MemoryMailer>,
     pub(crate) clock: Arc<ManualClock>,
+    pub(crate) engine: ChatEngine,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -69,14 +70,21 @@ async fn spawn_app_configured(
     http: HttpSettings,
     conversations: ConversationConfig,
 ) -> TestApp {
+    spawn_app_custom(http, |b| b.store(store).conversation_config(conversations)).await
+}
+
+/// A server whose engine builder `customize` adjusts (backends, limits),
+/// with the test mailer, clock, argon2 settings and secret.
+pub(crate) async fn spawn_app_custom(
+    http: HttpSettings,
+    customize: impl FnOnce(ChatEngineBuilder) -> ChatEngineBuilder,
+) -> TestApp {
     let mailer = Arc::new(MemoryMailer::new());
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
-    let engine = ChatEngine::builder()
-        .store(store)
+    let builder = ChatEngine::builder().auth_config(test_auth_config());
+    let engine = customize(builder)
         .mailer(mailer.clone())
         .clock(clock.clone())
-        .auth_config(test_auth_config())
-        .conversation_config(conversations)
         .jwt_secret(b"test-secret-test-secret-test-secret!".to_vec())
         .build()
         .expect("engine");
@@ -92,6 +100,7 @@ pub(crate) async fn serve_state(
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let (tx, rx) = oneshot::channel::<()>();
+    let engine = state.engine.clone();
     tokio::spawn(async move {
         chat_server::serve(listener, state, async {
             let _ = rx.await;
@@ -104,6 +113,7 @@ pub(crate) async fn serve_state(
         http: reqwest::Client::new(),
         mailer,
         clock,
+        engine,
         _shutdown: tx,
     }
 }

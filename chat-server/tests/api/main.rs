@@ -11,3 +11,7 @@ mod non_members;
 mod password_reset;
 mod smtp;
 mod users;
+mod ws_client;
+mod ws_connect;
+mod ws_delivery;
+mod ws_limits;

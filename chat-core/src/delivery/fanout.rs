@@ -1,0 +1,238 @@
+//! [`Fanout`]: turns what happened into frames for every connection that
+//! must see it, and queue entries for members who have none.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::members::{MemberCache, MemberSet};
+use crate::error::Result;
+use crate::ids::{ConnectionId, ConversationId, UserId};
+use crate::model::{ConversationKind, Message, MessageTarget, MessageView};
+use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
+use crate::realtime::{
+    Event, EventBus, Frame, FrameClass, OfflineQueue, Presence, PresenceStatus, QueuedMessage,
+};
+use crate::store::ConversationStore;
+
+/// The backends real-time delivery uses.
+#[derive(Clone)]
+pub struct RealtimeDeps {
+    /// Carries events to connections.
+    pub bus: Arc<dyn EventBus>,
+    /// Records what waits for users with no connection.
+    pub queue: Arc<dyn OfflineQueue>,
+    /// Who is connected.
+    pub presence: Arc<dyn Presence>,
+}
+
+/// Publishes the consequences of engine operations. Shared by the
+/// conversation service (messages, receipts, membership) and the delivery
+/// service (typing, presence).
+///
+/// Fan-out happens after the store has committed. Its failures are logged
+/// and never undo or fail the operation: the store is the source of truth,
+/// and a device that missed an event catches up from its cursor.
+#[derive(Clone)]
+pub(crate) struct Fanout {
+    pub(crate) deps: RealtimeDeps,
+    conversations: Arc<dyn ConversationStore>,
+    members: Arc<MemberCache>,
+}
+
+/// Conversations whose members are cached.
+const MEMBER_CACHE_ENTRIES: usize = 100_000;
+
+impl Fanout {
+    pub(crate) fn new(deps: RealtimeDeps, conversations: Arc<dyn ConversationStore>) -> Self {
+        Self {
+            deps,
+            conversations,
+            members: Arc::new(MemberCache::new(MEMBER_CACHE_ENTRIES)),
+        }
+    }
+
+    /// The members of a conversation, from the cache or the store.
+    pub(crate) async fn members(&self, conversation: ConversationId) -> Result<Arc<MemberSet>> {
+        if let Some(set) = self.members.get(conversation) {
+            return Ok(set);
+        }
+        let entries = self.conversations.members(conversation).await?;
+        let Some(first) = entries.first() else {
+            return Ok(Arc::new(MemberSet {
+                kind: ConversationKind::Group,
+                users: Vec::new(),
+            }));
+        };
+        let kind = self
+            .conversations
+            .membership(conversation, first.member.user_id)
+            .await?
+            .map_or(ConversationKind::Group, |m| m.conversation.kind);
+        let set = Arc::new(MemberSet {
+            kind,
+            users: entries.iter().map(|e| e.member.user_id).collect(),
+        });
+        if !set.users.is_empty() {
+            self.members.insert(conversation, set.clone());
+        }
+        Ok(set)
+    }
+
+    /// Remembers the members of a conversation whose members are known
+    /// without a query (a direct conversation).
+    pub(crate) fn remember(&self, conversation: ConversationId, set: MemberSet) {
+        self.members.insert(conversation, Arc::new(set));
+    }
+
+    /// Forgets a conversation's members after they changed.
+    pub(crate) fn members_changed(&self, conversation: ConversationId) {
+        self.members.invalidate(conversation);
+    }
+
+    /// A new message: `message.new` or `message.group.new` to every
+    /// connection of every member except the sending connection, and a
+    /// queue entry for each member other than the sender with no live
+    /// connection.
+    pub(crate) async fn message(
+        &self,
+        message: &Message,
+        members: &MemberSet,
+        origin: Option<ConnectionId>,
+    ) {
+        let view = live_view(message.clone(), members);
+        let frame = match members.kind {
+            ConversationKind::Direct => ServerFrame::MessageNew(view),
+            ConversationKind::Group => ServerFrame::GroupMessageNew(view),
+        };
+        let event = Event::frame(Frame {
+            json: Bytes::from(frame.to_json()),
+            class: FrameClass::Durable,
+            message: Some((message.conversation_id, message.seq)),
+            origin,
+        });
+        self.publish(&members.users, event).await;
+        let others = members.others(message.sender_id);
+        if let Err(e) = self.queue_for_offline(message, members.kind, &others).await {
+            tracing::warn!(error = %e, message_id = %message.id, "could not queue a message for offline members");
+        }
+    }
+
+    async fn queue_for_offline(
+        &self,
+        message: &Message,
+        kind: ConversationKind,
+        users: &[UserId],
+    ) -> Result<()> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let statuses = self.deps.presence.statuses(users).await?;
+        let offline: Vec<UserId> = users
+            .iter()
+            .zip(statuses)
+            .filter(|(_, s)| !s.online)
+            .map(|(u, _)| *u)
+            .collect();
+        if offline.is_empty() {
+            return Ok(());
+        }
+        let entry = QueuedMessage {
+            message_id: message.id,
+            kind,
+            timestamp: message.created_at,
+            conversation_id: message.conversation_id,
+            seq: message.seq,
+        };
+        self.deps.queue.push(&offline, &entry).await
+    }
+
+    /// `message.read` to the other members.
+    pub(crate) async fn read(&self, receipt: ReadReceipt, members: &MemberSet) {
+        let to = members.others(receipt.user_id);
+        let frame = ServerFrame::Read(receipt);
+        self.publish(&to, durable(&frame)).await;
+    }
+
+    /// `message.delivered` to `to` (the senders of what was delivered).
+    pub(crate) async fn delivered(&self, receipt: DeliveryReceipt, to: &[UserId]) {
+        let frame = ServerFrame::Delivered(receipt);
+        self.publish(to, durable(&frame)).await;
+    }
+
+    /// `typing` to the other members, except the typing connection.
+    pub(crate) async fn typing(
+        &self,
+        user: UserId,
+        conversation_id: ConversationId,
+        is_typing: bool,
+        members: &MemberSet,
+        origin: ConnectionId,
+    ) {
+        let frame = ServerFrame::Typing(TypingEvent {
+            user_id: user,
+            conversation_id,
+            is_typing,
+        });
+        let event = ephemeral(&frame, Some(origin));
+        self.publish(&members.others(user), event).await;
+    }
+
+    /// `presence` to `peers`.
+    pub(crate) async fn presence(&self, user: UserId, status: PresenceStatus, peers: &[UserId]) {
+        let frame = ServerFrame::Presence(PresenceEvent {
+            user_id: user,
+            online: status.online,
+            last_seen: status.last_seen,
+        });
+        self.publish(peers, ephemeral(&frame, None)).await;
+    }
+
+    async fn publish(&self, to: &[UserId], event: Event) {
+        if to.is_empty() {
+            return;
+        }
+        if let Err(e) = self.deps.bus.publish(to, event).await {
+            tracing::warn!(error = %e, recipients = to.len(), "could not publish an event");
+        }
+    }
+}
+
+/// A message as a live event shows it: a direct message names its
+/// recipient and has no receipts yet.
+pub(crate) fn live_view(message: Message, members: &MemberSet) -> MessageView {
+    let target = match members.kind {
+        ConversationKind::Direct => MessageTarget::Direct {
+            recipient_id: members
+                .users
+                .iter()
+                .copied()
+                .find(|u| *u != message.sender_id)
+                .unwrap_or(message.sender_id),
+            delivered_at: None,
+            read_at: None,
+        },
+        ConversationKind::Group => MessageTarget::Group {
+            group_id: message.conversation_id,
+        },
+    };
+    MessageView { message, target }
+}
+
+fn durable(frame: &ServerFrame) -> Event {
+    Event::frame(Frame {
+        json: Bytes::from(frame.to_json()),
+        class: FrameClass::Durable,
+        message: None,
+        origin: None,
+    })
+}
+
+fn ephemeral(frame: &ServerFrame, origin: Option<ConnectionId>) -> Event {
+    Event::frame(Frame {
+        json: Bytes::from(frame.to_json()),
+        class: FrameClass::Ephemeral,
+        message: None,
+        origin,
+    })
+}

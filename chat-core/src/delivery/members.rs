@@ -1,0 +1,69 @@
+//! The member lists that fan-out reads, cached.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::ids::{ConversationId, UserId};
+use crate::model::ConversationKind;
+
+/// A conversation's kind and current members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MemberSet {
+    pub(crate) kind: ConversationKind,
+    pub(crate) users: Vec<UserId>,
+}
+
+impl MemberSet {
+    pub(crate) fn contains(&self, user: UserId) -> bool {
+        self.users.contains(&user)
+    }
+
+    /// Everyone but `user`.
+    pub(crate) fn others(&self, user: UserId) -> Vec<UserId> {
+        self.users.iter().copied().filter(|u| *u != user).collect()
+    }
+}
+
+/// Member lists by conversation, so a group message does not cost a
+/// members query. Every membership change in this process invalidates the
+/// entry (the conversation service calls [`MemberCache::invalidate`]);
+/// direct conversations never change members.
+#[derive(Debug)]
+pub(crate) struct MemberCache {
+    entries: RwLock<HashMap<ConversationId, Arc<MemberSet>>>,
+    max_entries: usize,
+}
+
+impl MemberCache {
+    pub(crate) fn new(max_entries: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            max_entries: max_entries.max(1),
+        }
+    }
+
+    pub(crate) fn get(&self, conversation: ConversationId) -> Option<Arc<MemberSet>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&conversation)
+            .cloned()
+    }
+
+    pub(crate) fn insert(&self, conversation: ConversationId, set: Arc<MemberSet>) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= self.max_entries && !entries.contains_key(&conversation) {
+            // Crude but bounded: a full cache starts over. Misses cost one
+            // members query each, and the hot conversations return first.
+            entries.clear();
+        }
+        entries.insert(conversation, set);
+    }
+
+    pub(crate) fn invalidate(&self, conversation: ConversationId) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conversation);
+    }
+}

@@ -1,0 +1,20 @@
+//! Real-time delivery: [`DeliveryService`] for transports that hold live
+//! connections, and the fan-out every service publishes through.
+//!
+//! The order of work for a message is: validate, authorize, persist (the
+//! message gets its seq), fan out to every connection of every member (the
+//! sender's other devices included) and queue it for members with none,
+//! then answer the sender. Persisting first means a message is never shown
+//! that history does not have; see `docs/architecture.md`.
+
+mod catch_up;
+mod fanout;
+mod members;
+mod service;
+
+pub use catch_up::CatchUp;
+pub use fanout::RealtimeDeps;
+pub use service::{AckTarget, Connection, DeliveryService, TypingTarget};
+
+pub(crate) use fanout::Fanout;
+pub(crate) use members::MemberSet;

@@ -1,0 +1,365 @@
+//! [`DeliveryService`]: what a transport holding live connections calls.
+
+use std::collections::HashMap;
+
+use super::catch_up::CatchUp;
+use super::fanout::{Fanout, live_view};
+use crate::conversations::{
+    ConversationDeps, ConversationRef, ConversationService, OutgoingMessage, ReadState, SentMessage,
+};
+use crate::error::{ChatError, Result};
+use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
+use crate::model::ConversationKind;
+use crate::protocol::{MAX_BATCH, OfflineMessage, SyncResult};
+use crate::realtime::{PresenceStatus, Subscription};
+
+/// Live delivery for transports (the WebSocket gateway): connections,
+/// catch-up, acknowledgements, typing and presence. Sending and reading go
+/// through the [`ConversationService`], which fans out to every transport.
+///
+/// Cheap to clone; clones share everything.
+#[derive(Clone)]
+pub struct DeliveryService {
+    conversations: ConversationService,
+}
+
+impl std::fmt::Debug for DeliveryService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryService").finish_non_exhaustive()
+    }
+}
+
+/// One live connection (a device): its identity and its events.
+#[derive(Debug)]
+pub struct Connection {
+    /// This connection.
+    pub id: ConnectionId,
+    /// Its user.
+    pub user_id: UserId,
+    /// The session its token belongs to; revoking it closes the connection.
+    pub session_id: SessionId,
+    /// Events for the connection.
+    pub subscription: Subscription,
+}
+
+/// What a `messages.ack` acknowledges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AckTarget {
+    /// These messages (of any conversations).
+    Messages(Vec<MessageId>),
+    /// Everything up to `seq` in a conversation.
+    Through {
+        /// The conversation.
+        conversation: ConversationId,
+        /// The seq.
+        seq: u64,
+    },
+}
+
+/// Where someone is typing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypingTarget {
+    /// The direct conversation with this user.
+    Direct(UserId),
+    /// A conversation (direct or group) by id.
+    Conversation(ConversationId),
+}
+
+impl DeliveryService {
+    pub(crate) fn new(conversations: ConversationService) -> Self {
+        Self { conversations }
+    }
+
+    fn fanout(&self) -> &Fanout {
+        self.conversations.fanout()
+    }
+
+    fn deps(&self) -> &ConversationDeps {
+        self.conversations.deps()
+    }
+
+    /// Opens a connection: subscribes to the user's events first (so
+    /// nothing sent from now on is missed), records presence (telling the
+    /// user's direct peers when this is their first connection), then
+    /// takes the catch-up snapshot from the store.
+    ///
+    /// # Errors
+    /// Backend errors from the bus, presence or the store.
+    pub async fn connect(&self, user: UserId, session: SessionId) -> Result<(Connection, CatchUp)> {
+        let id = ConnectionId::new();
+        let rt = &self.fanout().deps;
+        let subscription = rt.bus.subscribe(user, id).await?;
+        let connection = Connection {
+            id,
+            user_id: user,
+            session_id: session,
+            subscription,
+        };
+        let now = self.deps().clock.now();
+        let first = rt.presence.connect(user, id, now).await?;
+        let overviews = self.deps().conversations.overviews(user, None).await?;
+        if first {
+            let peers: Vec<UserId> = overviews
+                .iter()
+                .filter_map(|o| o.peer.as_ref().map(|p| p.member.user_id))
+                .collect();
+            let online = PresenceStatus {
+                online: true,
+                last_seen: None,
+            };
+            self.fanout().presence(user, online, &peers).await;
+        }
+        Ok((connection, CatchUp::plan(user, overviews)))
+    }
+
+    /// Closes a connection: unsubscribes, and when it was the user's last,
+    /// tells their direct peers they went offline.
+    pub async fn disconnect(&self, connection: Connection) {
+        let Connection { id, user_id, .. } = connection;
+        drop(connection.subscription);
+        let now = self.deps().clock.now();
+        let last = match self
+            .fanout()
+            .deps
+            .presence
+            .disconnect(user_id, id, now)
+            .await
+        {
+            Ok(last) => last,
+            Err(e) => {
+                tracing::warn!(error = %e, %user_id, "could not record a disconnect");
+                return;
+            }
+        };
+        if !last {
+            return;
+        }
+        match self.direct_peers(user_id).await {
+            Ok(peers) => {
+                let offline = PresenceStatus {
+                    online: false,
+                    last_seen: Some(now),
+                };
+                self.fanout().presence(user_id, offline, &peers).await;
+            }
+            Err(e) => tracing::warn!(error = %e, %user_id, "could not announce going offline"),
+        }
+    }
+
+    async fn direct_peers(&self, user: UserId) -> Result<Vec<UserId>> {
+        Ok(self
+            .deps()
+            .conversations
+            .overviews(user, Some(ConversationKind::Direct))
+            .await?
+            .into_iter()
+            .filter_map(|o| o.peer.map(|p| p.member.user_id))
+            .collect())
+    }
+
+    /// Keeps the connection's presence alive.
+    ///
+    /// # Errors
+    /// Presence backend errors.
+    pub async fn heartbeat(&self, connection: &Connection) -> Result<()> {
+        let now = self.deps().clock.now();
+        self.fanout()
+            .deps
+            .presence
+            .heartbeat(connection.user_id, connection.id, now)
+            .await
+    }
+
+    /// The next `messages.offline` batch (at most 100 messages), or `None`
+    /// when the catch-up is complete.
+    ///
+    /// # Errors
+    /// Store errors; the catch-up can be retried from where it stopped.
+    pub async fn next_offline_batch(
+        &self,
+        catch_up: &mut CatchUp,
+    ) -> Result<Option<Vec<OfflineMessage>>> {
+        let mut batch = Vec::new();
+        while batch.len() < MAX_BATCH {
+            let Some(range) = catch_up.ranges.front_mut() else {
+                break;
+            };
+            let want = (MAX_BATCH - batch.len()) as u64;
+            let upto = range.last.min(range.next + want - 1);
+            let mut page = self
+                .deps()
+                .messages
+                .messages_before(range.conversation, upto, (upto + 1 - range.next) as u32)
+                .await?;
+            page.reverse();
+            let members = super::MemberSet {
+                kind: range.kind,
+                users: range.users.clone(),
+            };
+            batch.extend(page.into_iter().map(|m| OfflineMessage {
+                kind: range.kind,
+                message: live_view(m, &members),
+            }));
+            range.next = upto + 1;
+            if range.next > range.last {
+                catch_up.ranges.pop_front();
+            }
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
+
+    /// Sends a message from a connection: as
+    /// [`ConversationService::send`], except that the sending connection
+    /// gets no `message.new` echo (it gets `message.sent`).
+    ///
+    /// # Errors
+    /// As [`ConversationService::send`].
+    pub async fn send(
+        &self,
+        connection: &Connection,
+        target: ConversationRef,
+        message: OutgoingMessage,
+    ) -> Result<SentMessage> {
+        self.conversations
+            .send_from(connection.user_id, target, message, Some(connection.id))
+            .await
+    }
+
+    /// Records that the user's device has messages: moves delivery cursors,
+    /// clears queue entries, and sends `message.delivered` to the senders.
+    /// Messages of conversations the user is not in are ignored.
+    ///
+    /// # Errors
+    /// `MESSAGE_NOT_FOUND` when none of the given ids exists;
+    /// `CONVERSATION_NOT_FOUND` for a conversation the user is not in.
+    pub async fn ack(&self, user: UserId, target: AckTarget) -> Result<()> {
+        let through: HashMap<ConversationId, u64> = match target {
+            AckTarget::Through { conversation, seq } => HashMap::from([(conversation, seq)]),
+            AckTarget::Messages(ids) => {
+                let messages = self.deps().messages.messages_by_ids(&ids).await?;
+                if messages.is_empty() && !ids.is_empty() {
+                    return Err(ChatError::MessageNotFound);
+                }
+                let mut through = HashMap::new();
+                for m in messages {
+                    let e = through.entry(m.conversation_id).or_insert(0);
+                    *e = m.seq.max(*e);
+                }
+                through
+            }
+        };
+        let single = through.len() == 1;
+        for (conversation, seq) in through {
+            match self
+                .conversations
+                .mark_delivered(user, conversation, seq)
+                .await
+            {
+                Err(ChatError::ConversationNotFound) if !single => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the read cursor to a message, or to the newest message of a
+    /// conversation.
+    ///
+    /// # Errors
+    /// `MESSAGE_NOT_FOUND`, `CONVERSATION_NOT_FOUND`.
+    pub async fn read_message(&self, user: UserId, message: MessageId) -> Result<ReadState> {
+        let found = self.deps().messages.messages_by_ids(&[message]).await?;
+        let m = found.first().ok_or(ChatError::MessageNotFound)?;
+        self.conversations
+            .mark_read(user, m.conversation_id, Some(m.id))
+            .await
+            .map_err(|e| match e {
+                // A message of a conversation one is not in does not exist
+                // for them.
+                ChatError::ConversationNotFound => ChatError::MessageNotFound,
+                e => e,
+            })
+    }
+
+    /// Tells the other members that the user is (or stopped) typing.
+    /// Nothing is stored.
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND` when the user is not a member.
+    pub async fn typing(
+        &self,
+        connection: &Connection,
+        target: TypingTarget,
+        is_typing: bool,
+    ) -> Result<()> {
+        let user = connection.user_id;
+        let conversation = match target {
+            TypingTarget::Conversation(id) => id,
+            TypingTarget::Direct(peer) => self
+                .deps()
+                .conversations
+                .direct_between(user, peer)
+                .await?
+                .ok_or(ChatError::ConversationNotFound)?,
+        };
+        let members = self.fanout().members(conversation).await?;
+        if !members.contains(user) {
+            return Err(ChatError::ConversationNotFound);
+        }
+        self.fanout()
+            .typing(user, conversation, is_typing, &members, connection.id)
+            .await;
+        Ok(())
+    }
+
+    /// The messages of a conversation after `after_seq`, oldest first, at
+    /// most `limit` (default and maximum 100).
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND`, `INVALID_PAGINATION` for a zero limit.
+    pub async fn sync(
+        &self,
+        user: UserId,
+        conversation: ConversationId,
+        after_seq: u64,
+        limit: Option<u32>,
+    ) -> Result<SyncResult> {
+        let limit = crate::conversations::sync_limit(limit)?;
+        let members = self.fanout().members(conversation).await?;
+        let me = self
+            .deps()
+            .conversations
+            .membership(conversation, user)
+            .await?
+            .ok_or(ChatError::ConversationNotFound)?;
+        let last = me.conversation.last_seq;
+        let upto = last.min(after_seq.saturating_add(u64::from(limit)));
+        let mut messages = if upto > after_seq {
+            self.deps()
+                .messages
+                .messages_before(conversation, upto, (upto - after_seq) as u32)
+                .await?
+        } else {
+            Vec::new()
+        };
+        messages.reverse();
+        Ok(SyncResult {
+            conversation_id: conversation,
+            messages: messages
+                .into_iter()
+                .map(|m| live_view(m, &members))
+                .collect(),
+            has_more: upto < last,
+        })
+    }
+
+    /// Presence of each user, in order.
+    ///
+    /// # Errors
+    /// Presence backend errors.
+    pub async fn statuses(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
+        self.fanout().deps.presence.statuses(users).await
+    }
+}

@@ -1,0 +1,45 @@
+//! [`EventBus`] within one process.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::ids::{ConnectionId, UserId};
+use crate::realtime::{Event, EventBus, LocalHub, Subscription};
+
+/// Delivers events straight into this process's [`LocalHub`]: the bus of a
+/// single instance.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryEventBus {
+    hub: Arc<LocalHub>,
+}
+
+impl MemoryEventBus {
+    /// A bus over a new hub with the default queue size.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A bus over `hub`.
+    pub fn with_hub(hub: Arc<LocalHub>) -> Self {
+        Self { hub }
+    }
+
+    /// The hub (connection counts, drop counters).
+    pub fn hub(&self) -> &Arc<LocalHub> {
+        &self.hub
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryEventBus {
+    async fn publish(&self, to: &[UserId], event: Event) -> Result<()> {
+        self.hub.deliver(to, &event);
+        Ok(())
+    }
+
+    async fn subscribe(&self, user: UserId, connection: ConnectionId) -> Result<Subscription> {
+        Ok(self.hub.register(user, connection).0)
+    }
+}

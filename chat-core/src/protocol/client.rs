@@ -1,0 +1,130 @@
+//! Frames a client sends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{ConversationId, MessageId, UserId};
+
+/// A frame from a client. Text fields are validated by the service, not
+/// here, so a bad value gets the same error code as over REST.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientFrame {
+    /// Sends a direct message (seed 002).
+    #[serde(rename = "message.send")]
+    Send {
+        /// The other user.
+        recipient_id: UserId,
+        /// Text.
+        content: String,
+        /// Type (default `text`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_type: Option<String>,
+        /// Idempotency key: a resend with the same key returns the original.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<String>,
+    },
+    /// Sends a group message (seed 002).
+    #[serde(rename = "message.group.send")]
+    GroupSend {
+        /// The group.
+        group_id: ConversationId,
+        /// Text.
+        content: String,
+        /// Type (default `text`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_type: Option<String>,
+        /// Idempotency key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<String>,
+    },
+    /// Moves the read cursor to a message (seed 002), or with
+    /// `conversation_id` alone to the newest message.
+    #[serde(rename = "message.read")]
+    Read {
+        /// The newest message read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<MessageId>,
+        /// The conversation, when no `message_id` is given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<ConversationId>,
+    },
+    /// The device has these messages: moves the delivery cursor. Either
+    /// `message_ids`, or `conversation_id` with `seq` (everything up to it).
+    #[serde(rename = "messages.ack")]
+    Ack {
+        /// Messages received.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_ids: Option<Vec<MessageId>>,
+        /// A conversation ...
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<ConversationId>,
+        /// ... and the seq up to which the device has it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seq: Option<u64>,
+    },
+    /// Typing indicator: exactly one of `recipient_id`, `group_id`,
+    /// `conversation_id`. Never stored.
+    #[serde(rename = "typing")]
+    Typing {
+        /// The other user of a direct conversation (seed 002).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        recipient_id: Option<UserId>,
+        /// A group.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_id: Option<ConversationId>,
+        /// Any conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<ConversationId>,
+        /// True while typing.
+        is_typing: bool,
+    },
+    /// Asks for the messages of a conversation after `after_seq`.
+    #[serde(rename = "sync")]
+    Sync {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The last seq the device has.
+        after_seq: u64,
+        /// Most messages to return (default and maximum 100).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Presents a fresh access token of the same user, extending the
+    /// connection's life past the old token's expiry.
+    #[serde(rename = "auth")]
+    Auth {
+        /// The access token.
+        token: String,
+    },
+    /// Heartbeat; answered with `pong`.
+    #[serde(rename = "ping")]
+    Ping,
+}
+
+impl ClientFrame {
+    /// The frame's `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Send { .. } => "message.send",
+            Self::GroupSend { .. } => "message.group.send",
+            Self::Read { .. } => "message.read",
+            Self::Ack { .. } => "messages.ack",
+            Self::Typing { .. } => "typing",
+            Self::Sync { .. } => "sync",
+            Self::Auth { .. } => "auth",
+            Self::Ping => "ping",
+        }
+    }
+
+    /// Every `type` a client may send.
+    pub const TYPES: &'static [&'static str] = &[
+        "message.send",
+        "message.group.send",
+        "message.read",
+        "messages.ack",
+        "typing",
+        "sync",
+        "auth",
+        "ping",
+    ];
+}

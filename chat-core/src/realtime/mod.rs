@@ -1,0 +1,24 @@
+//! Real-time delivery backends: the [`EventBus`] that carries events to a
+//! user's live connections, the [`OfflineQueue`] that records what waits
+//! for a user with none, and [`Presence`], which knows who is connected.
+//!
+//! Each trait has an in-process implementation in [`crate::memory`]; the
+//! Redis crate implements them across instances. [`LocalHub`] is the
+//! per-instance registry of connections that every bus delivers into: it
+//! owns the bounded outgoing queue of each connection and the policy for a
+//! slow consumer.
+
+mod bus;
+mod event;
+mod hub;
+mod offline_queue;
+mod presence;
+
+pub use bus::{EventBus, Subscription};
+pub use event::{Event, EventKind, Frame, FrameClass};
+pub use hub::{LocalHub, OUTBOX_CAPACITY};
+pub use offline_queue::{OfflineQueue, QueuedMessage};
+pub use presence::{Presence, PresenceStatus};
+
+#[cfg(any(test, feature = "mock"))]
+pub use {bus::MockEventBus, offline_queue::MockOfflineQueue, presence::MockPresence};

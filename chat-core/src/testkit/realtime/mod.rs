@@ -1,0 +1,137 @@
+//! The conformance suite every real-time backend runs: [`OfflineQueue`],
+//! [`Presence`] and [`EventBus`].
+//!
+//! A backend's test crate invokes
+//! [`realtime_conformance_tests!`](crate::realtime_conformance_tests) with an
+//! expression that sets up fresh, empty backends (a shared backend such as
+//! Redis uses a unique key prefix per test) and gets one `#[tokio::test]`
+//! per case.
+//!
+//! ```text
+//! chat_core::realtime_conformance_tests!(async {
+//!     Some(chat_core::testkit::realtime::PlainRealtime::memory())
+//! });
+//! ```
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::memory::{MemoryEventBus, MemoryOfflineQueue, MemoryPresence};
+use crate::realtime::{EventBus, OfflineQueue, Presence};
+
+pub mod bus;
+pub mod presence;
+pub mod queue;
+
+/// Fresh real-time backends for one test case, and how to clean up after
+/// them.
+#[async_trait]
+pub trait TestRealtime: Send + Sync {
+    /// The offline queue under test.
+    fn queue(&self) -> Arc<dyn OfflineQueue>;
+
+    /// The presence backend under test.
+    fn presence(&self) -> Arc<dyn Presence>;
+
+    /// The event bus under test (the same instance on every call).
+    fn bus(&self) -> Arc<dyn EventBus>;
+
+    /// A second bus acting as another server instance over the same
+    /// backend, or `None` for a single-process bus (cross-instance cases
+    /// then pass without checking anything).
+    fn other_instance_bus(&self) -> Option<Arc<dyn EventBus>>;
+
+    /// Releases what setup created (a key prefix). Runs only when the case
+    /// passed, so a failure leaves its data to inspect.
+    async fn teardown(&self) {}
+}
+
+/// Real-time backends that need no cleanup.
+pub struct PlainRealtime {
+    /// The offline queue.
+    pub queue: Arc<dyn OfflineQueue>,
+    /// The presence backend.
+    pub presence: Arc<dyn Presence>,
+    /// The event bus.
+    pub bus: Arc<dyn EventBus>,
+    /// A second instance's bus over the same backend, if there can be one.
+    pub other_instance_bus: Option<Arc<dyn EventBus>>,
+}
+
+impl PlainRealtime {
+    /// Fresh in-memory backends (a single-process bus).
+    pub fn memory() -> Self {
+        Self {
+            queue: Arc::new(MemoryOfflineQueue::new()),
+            presence: Arc::new(MemoryPresence::new()),
+            bus: Arc::new(MemoryEventBus::new()),
+            other_instance_bus: None,
+        }
+    }
+}
+
+#[async_trait]
+impl TestRealtime for PlainRealtime {
+    fn queue(&self) -> Arc<dyn OfflineQueue> {
+        self.queue.clone()
+    }
+
+    fn presence(&self) -> Arc<dyn Presence> {
+        self.presence.clone()
+    }
+
+    fn bus(&self) -> Arc<dyn EventBus> {
+        self.bus.clone()
+    }
+
+    fn other_instance_bus(&self) -> Option<Arc<dyn EventBus>> {
+        self.other_instance_bus.clone()
+    }
+}
+
+/// Generates one test per conformance case for the backends built by
+/// `$setup` (an expression of type
+/// `impl Future<Output = Option<impl TestRealtime>>`).
+#[macro_export]
+macro_rules! realtime_conformance_tests {
+    ($setup:expr) => {
+        $crate::__realtime_conformance_cases!($setup;
+            queue::realtime_queue_peek_returns_entries_oldest_first,
+            queue::realtime_queue_push_to_several_users_fills_each_queue,
+            queue::realtime_queue_peek_respects_the_limit,
+            queue::realtime_queue_remove_through_clears_one_conversation_up_to_the_seq,
+            queue::realtime_queue_len_counts_entries_and_clear_empties,
+            queue::realtime_queue_users_have_independent_queues,
+            queue::realtime_queue_unknown_user_has_an_empty_queue,
+            presence::realtime_presence_first_connection_brings_the_user_online,
+            presence::realtime_presence_user_stays_online_while_a_connection_lives,
+            presence::realtime_presence_last_disconnect_records_last_seen,
+            presence::realtime_presence_statuses_keep_input_order,
+            presence::realtime_presence_unknown_connection_disconnect_changes_nothing,
+            presence::realtime_presence_heartbeat_keeps_a_connection_online,
+            bus::realtime_bus_publish_reaches_every_connection_once,
+            bus::realtime_bus_users_not_addressed_get_nothing,
+            bus::realtime_bus_dropped_subscription_does_not_break_publishing,
+            bus::realtime_bus_session_revocations_arrive_as_such,
+            bus::realtime_bus_frames_keep_their_contents,
+            bus::realtime_bus_events_arrive_in_publish_order,
+            bus::realtime_bus_events_cross_instances
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __realtime_conformance_cases {
+    ($setup:expr; $($module:ident :: $case:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(harness) = $setup.await else { return };
+                $crate::testkit::realtime::$module::$case(&harness).await;
+                $crate::testkit::realtime::TestRealtime::teardown(&harness).await;
+            }
+        )+
+    };
+}

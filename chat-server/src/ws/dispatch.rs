@@ -1,0 +1,191 @@
+//! What each client frame does.
+
+use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame, close};
+use chat_core::{
+    AckTarget, ChatError, ConversationRef, OutgoingMessage, TypingTarget, ValidationError,
+};
+
+use super::session::Session;
+
+/// What the session does after a frame.
+pub(super) enum Outcome {
+    /// Answer the client.
+    Reply(ServerFrame),
+    /// Nothing to say.
+    Nothing,
+    /// Close the connection.
+    Close(u16, &'static str),
+}
+
+fn error(e: &ChatError, client_msg_id: Option<String>) -> Outcome {
+    if matches!(e, ChatError::StoreUnavailable(_) | ChatError::Internal(_)) {
+        tracing::error!(error = %e, source = ?std::error::Error::source(e), "websocket request failed");
+    }
+    Outcome::Reply(ServerFrame::Error(ErrorFrame::from_error(e, client_msg_id)))
+}
+
+fn invalid(field: &'static str, message: &str) -> ChatError {
+    ValidationError::new(field, "INVALID_MESSAGE", message).into()
+}
+
+/// Handles one decoded frame.
+pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome {
+    match frame {
+        ClientFrame::Send {
+            recipient_id,
+            content,
+            message_type,
+            client_msg_id,
+        } => {
+            let target = ConversationRef::Direct(recipient_id);
+            send(session, target, &content, message_type, client_msg_id).await
+        }
+        ClientFrame::GroupSend {
+            group_id,
+            content,
+            message_type,
+            client_msg_id,
+        } => {
+            let target = ConversationRef::Group(group_id);
+            send(session, target, &content, message_type, client_msg_id).await
+        }
+        ClientFrame::Read {
+            message_id,
+            conversation_id,
+        } => {
+            let engine = &session.state.engine;
+            let user = session.connection.user_id;
+            let result = match (message_id, conversation_id) {
+                (Some(id), _) => engine.delivery().read_message(user, id).await,
+                (None, Some(c)) => engine.conversations().mark_read(user, c, None).await,
+                (None, None) => Err(invalid(
+                    "message_id",
+                    "message.read needs message_id or conversation_id",
+                )),
+            };
+            result.map_or_else(|e| error(&e, None), |_| Outcome::Nothing)
+        }
+        ClientFrame::Ack {
+            message_ids,
+            conversation_id,
+            seq,
+        } => {
+            let target = match (message_ids, conversation_id, seq) {
+                (Some(ids), None, None) if !ids.is_empty() && ids.len() <= 100 => {
+                    AckTarget::Messages(ids)
+                }
+                (None, Some(conversation), Some(seq)) => AckTarget::Through { conversation, seq },
+                _ => {
+                    return error(
+                        &invalid(
+                            "message_ids",
+                            "messages.ack needs 1 to 100 message_ids, or conversation_id and seq",
+                        ),
+                        None,
+                    );
+                }
+            };
+            let user = session.connection.user_id;
+            match session.state.engine.delivery().ack(user, target).await {
+                Ok(()) => Outcome::Nothing,
+                Err(e) => error(&e, None),
+            }
+        }
+        ClientFrame::Typing {
+            recipient_id,
+            group_id,
+            conversation_id,
+            is_typing,
+        } => {
+            let target = match (recipient_id, group_id, conversation_id) {
+                (Some(u), None, None) => TypingTarget::Direct(u),
+                (None, Some(c), None) | (None, None, Some(c)) => TypingTarget::Conversation(c),
+                _ => {
+                    return error(
+                        &invalid(
+                            "recipient_id",
+                            "typing needs exactly one of recipient_id, group_id, conversation_id",
+                        ),
+                        None,
+                    );
+                }
+            };
+            let delivery = session.state.engine.delivery().clone();
+            match delivery
+                .typing(&session.connection, target, is_typing)
+                .await
+            {
+                Ok(()) => Outcome::Nothing,
+                Err(e) => error(&e, None),
+            }
+        }
+        ClientFrame::Sync {
+            conversation_id,
+            after_seq,
+            limit,
+        } => {
+            let user = session.connection.user_id;
+            match session
+                .state
+                .engine
+                .delivery()
+                .sync(user, conversation_id, after_seq, limit)
+                .await
+            {
+                Ok(result) => Outcome::Reply(ServerFrame::Sync(result)),
+                Err(e) => error(&e, None),
+            }
+        }
+        ClientFrame::Auth { token } => match session.state.engine.auth().authenticate(&token) {
+            Ok(ctx) if ctx.user_id == session.connection.user_id => {
+                session.expires_at = ctx.expires_at;
+                session.connection.session_id = ctx.session_id;
+                Outcome::Reply(ServerFrame::AuthOk {
+                    expires_at: ctx.expires_at,
+                })
+            }
+            Ok(_) => error(&ChatError::InvalidToken, None),
+            Err(e) => error(&e, None),
+        },
+        ClientFrame::Ping => Outcome::Reply(ServerFrame::Pong),
+    }
+}
+
+async fn send(
+    session: &mut Session,
+    target: ConversationRef,
+    content: &str,
+    message_type: Option<String>,
+    client_msg_id: Option<String>,
+) -> Outcome {
+    let message =
+        match OutgoingMessage::parse(content, message_type.as_deref(), client_msg_id.as_deref()) {
+            Ok(m) => m,
+            Err(e) => return error(&e.into(), client_msg_id),
+        };
+    let delivery = session.state.engine.delivery().clone();
+    match delivery.send(&session.connection, target, message).await {
+        Ok(sent) => {
+            session.refused_in_a_row = 0;
+            let m = sent.message;
+            Outcome::Reply(ServerFrame::MessageSent(MessageSent {
+                client_msg_id: m.client_msg_id,
+                message_id: m.id,
+                conversation_id: m.conversation_id,
+                seq: m.seq,
+                created_at: m.created_at,
+            }))
+        }
+        Err(e @ ChatError::RateLimited { .. }) => {
+            session.refused_in_a_row += 1;
+            if session.refused_in_a_row > session.state.http.ws.flood_limit {
+                return Outcome::Close(
+                    close::POLICY_VIOLATION,
+                    "kept sending far past the rate limit",
+                );
+            }
+            error(&e, client_msg_id)
+        }
+        Err(e) => error(&e, client_msg_id),
+    }
+}

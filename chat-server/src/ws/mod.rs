@@ -1,0 +1,70 @@
+//! The WebSocket gateway at `/ws` (seed 002 section 4.5; the protocol is
+//! in `docs/protocol.md` and [`chat_core::protocol`]).
+//!
+//! - [`upgrade`]: `GET /ws?token=...`: the token is checked before the
+//!   upgrade, so a bad one gets HTTP 401 and no socket.
+//! - [`session`]: one task per connection: a `select!` over the socket,
+//!   the connection's events, the heartbeat, token expiry and shutdown.
+//! - [`dispatch`]: what each client frame does.
+
+mod dispatch;
+mod session;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use chat_core::protocol::MAX_CLIENT_FRAME_BYTES;
+use serde::Deserialize;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Bytes read from the socket at a time. tungstenite's default (128 KiB,
+/// allocated up front) would dominate an idle connection's memory; frames
+/// larger than this still arrive, in several reads.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes written before frames are flushed to the socket.
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+/// Most unflushed bytes a connection may hold when writes fail.
+const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// The `/ws` route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ws", get(upgrade))
+}
+
+#[derive(Debug, Deserialize)]
+struct WsQuery {
+    token: Option<String>,
+}
+
+/// Checks the access token, then upgrades. The token is never logged: the
+/// request log records the path only.
+async fn upgrade(
+    State(state): State<AppState>,
+    Query(query): Query<WsQuery>,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let token = query
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(chat_core::ChatError::Unauthenticated)?;
+    let auth = state.engine.auth().authenticate(&token)?;
+    let ws = ws.map_err(|e| {
+        ApiError::request(
+            StatusCode::BAD_REQUEST,
+            "WEBSOCKET_UPGRADE_REQUIRED",
+            format!("this endpoint speaks WebSocket only: {e}"),
+        )
+    })?;
+    Ok(ws
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+        .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
+        .on_upgrade(move |socket| session::run(socket, state, auth)))
+}

@@ -1,0 +1,254 @@
+//! One WebSocket connection, from upgrade to close.
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chat_core::auth::AuthContext;
+use chat_core::protocol::{ErrorFrame, ServerFrame, close, decode_client_frame};
+use chat_core::realtime::{Event, EventKind};
+use chat_core::{CatchUp, Connection, Timestamp};
+use futures::SinkExt as _;
+use tokio::time::Instant;
+
+use super::dispatch::{self, Outcome};
+use crate::state::AppState;
+
+/// Events written before one flush when several are ready.
+const WRITE_BATCH: usize = 64;
+
+/// Why a session ends: a close frame to send, or nothing when the peer is
+/// already gone.
+type Ending = Option<(u16, &'static str)>;
+
+/// The state of one connection.
+pub(super) struct Session {
+    pub(super) socket: WebSocket,
+    pub(super) state: AppState,
+    pub(super) connection: Connection,
+    pub(super) catch_up: CatchUp,
+    /// When the connection's access token expires.
+    pub(super) expires_at: Timestamp,
+    /// Sends refused by the rate limit since the last accepted one.
+    pub(super) refused_in_a_row: u32,
+    last_heard: Instant,
+}
+
+/// Runs a connection until it closes, then unregisters it.
+pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
+    let delivery = state.engine.delivery().clone();
+    let (connection, catch_up) = match delivery.connect(auth.user_id, auth.session_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, user_id = %auth.user_id, "cannot open a connection");
+            let mut socket = socket;
+            let _ = socket
+                .send(close_message(
+                    close::INTERNAL_ERROR,
+                    "server error; reconnect",
+                ))
+                .await;
+            return;
+        }
+    };
+    tracing::debug!(user_id = %auth.user_id, connection_id = %connection.id, "websocket connected");
+    let mut session = Session {
+        socket,
+        state,
+        connection,
+        catch_up,
+        expires_at: auth.expires_at,
+        refused_in_a_row: 0,
+        last_heard: Instant::now(),
+    };
+    let ending = session.serve().await;
+    if let Some((code, reason)) = ending {
+        let _ = session.socket.send(close_message(code, reason)).await;
+    }
+    tracing::debug!(
+        user_id = %session.connection.user_id,
+        connection_id = %session.connection.id,
+        close_code = ending.map(|e| e.0),
+        "websocket closed"
+    );
+    delivery.disconnect(session.connection).await;
+}
+
+fn close_message(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    }))
+}
+
+impl Session {
+    async fn serve(&mut self) -> Ending {
+        if let Err(ending) = self.send_catch_up().await {
+            return ending;
+        }
+        let interval = self.state.http.ws.ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + interval, interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = self.state.shutdown.subscribe();
+        let expiry = tokio::time::sleep_until(self.expiry_deadline());
+        tokio::pin!(expiry);
+        loop {
+            tokio::select! {
+                incoming = self.socket.recv() => {
+                    let message = match incoming {
+                        None => return None,
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => return ending_for(&e),
+                    };
+                    self.last_heard = Instant::now();
+                    let before = self.expires_at;
+                    if let Err(ending) = self.on_message(message).await {
+                        return ending;
+                    }
+                    if self.expires_at != before {
+                        expiry.as_mut().reset(self.expiry_deadline());
+                    }
+                }
+                event = self.connection.subscription.recv() => {
+                    let Some(event) = event else {
+                        return Some((close::TRY_AGAIN_LATER, "too slow to keep up; reconnect to catch up"));
+                    };
+                    if let Err(ending) = self.on_events(event).await {
+                        return ending;
+                    }
+                }
+                _ = ping.tick() => {
+                    // The timer below covers expiry in wall time; this
+                    // check follows the engine's clock, which tests move.
+                    if self.state.engine.clock().now() >= self.expires_at {
+                        return Some((close::AUTH_EXPIRED, "access token expired"));
+                    }
+                    if self.last_heard.elapsed() >= interval * 2 {
+                        return Some((close::NORMAL, "no heartbeat"));
+                    }
+                    if self.socket.send(Message::Ping(Default::default())).await.is_err() {
+                        return None;
+                    }
+                    if let Err(e) = self.state.engine.delivery().heartbeat(&self.connection).await {
+                        tracing::warn!(error = %e, "could not refresh presence");
+                    }
+                }
+                () = &mut expiry => {
+                    return Some((close::AUTH_EXPIRED, "access token expired"));
+                }
+                _ = shutdown.changed() => {
+                    return Some((close::GOING_AWAY, "server shutting down"));
+                }
+            }
+        }
+    }
+
+    fn expiry_deadline(&self) -> Instant {
+        let now = self.state.engine.clock().now();
+        Instant::now() + self.expires_at.since(now)
+    }
+
+    /// Sends what the device missed, in `messages.offline` batches.
+    async fn send_catch_up(&mut self) -> Result<(), Ending> {
+        let delivery = self.state.engine.delivery().clone();
+        loop {
+            match delivery.next_offline_batch(&mut self.catch_up).await {
+                Ok(Some(messages)) => {
+                    self.send_frame(&ServerFrame::Offline { messages }).await?;
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    tracing::error!(error = %e, "catch-up failed");
+                    return Err(Some((close::INTERNAL_ERROR, "catch-up failed; reconnect")));
+                }
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) -> Result<(), Ending> {
+        let text = match message {
+            Message::Text(t) => t,
+            Message::Binary(_) => {
+                let e = ErrorFrame {
+                    code: "INVALID_JSON".to_owned(),
+                    message: "frames must be JSON text, not binary".to_owned(),
+                    client_msg_id: None,
+                    field: None,
+                    retry_after: None,
+                };
+                return self.send_frame(&ServerFrame::Error(e)).await;
+            }
+            Message::Close(_) => return Err(None),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        let frame = match decode_client_frame(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                let e = ErrorFrame {
+                    code: e.code.to_owned(),
+                    message: e.message,
+                    client_msg_id: e.client_msg_id,
+                    field: None,
+                    retry_after: None,
+                };
+                return self.send_frame(&ServerFrame::Error(e)).await;
+            }
+        };
+        match dispatch::handle(self, frame).await {
+            Outcome::Reply(frame) => self.send_frame(&frame).await,
+            Outcome::Nothing => Ok(()),
+            Outcome::Close(code, reason) => Err(Some((code, reason))),
+        }
+    }
+
+    /// Writes `first` and whatever other events are ready, then flushes.
+    async fn on_events(&mut self, first: Event) -> Result<(), Ending> {
+        let mut next = Some(first);
+        let mut written = 0;
+        while let Some(event) = next.take() {
+            match event.kind() {
+                EventKind::Frame(frame) => {
+                    let own_echo = frame.origin == Some(self.connection.id);
+                    let caught_up = frame
+                        .message
+                        .is_some_and(|(c, seq)| self.catch_up.covers(c, seq));
+                    if !own_echo && !caught_up {
+                        let text = Utf8Bytes::try_from(frame.json.clone())
+                            .map_err(|_| Some((close::INTERNAL_ERROR, "server error")))?;
+                        self.socket
+                            .feed(Message::Text(text))
+                            .await
+                            .map_err(|_| None)?;
+                        written += 1;
+                    }
+                }
+                EventKind::SessionRevoked(session) if *session == self.connection.session_id => {
+                    let _ = self.socket.flush().await;
+                    return Err(Some((close::AUTH_EXPIRED, "session revoked")));
+                }
+                EventKind::SessionRevoked(_) => {}
+            }
+            if written < WRITE_BATCH {
+                next = self.connection.subscription.try_recv();
+            }
+        }
+        self.socket.flush().await.map_err(|_| None)
+    }
+
+    pub(super) async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Ending> {
+        self.socket
+            .send(Message::Text(frame.to_json().into()))
+            .await
+            .map_err(|_| None)
+    }
+}
+
+/// The close for a socket error: an oversized frame gets 1009; anything
+/// else means the peer is gone.
+fn ending_for(error: &axum::Error) -> Ending {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    match std::error::Error::source(error).and_then(|e| e.downcast_ref::<WsError>()) {
+        Some(WsError::Capacity(_)) => Some((close::MESSAGE_TOO_BIG, "frame larger than 64 KiB")),
+        _ => {
+            tracing::debug!(error = %error, "websocket read failed");
+            None
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! A small WebSocket client for the tests: real sockets, JSON frames.
+
+use std::time::Duration;
+
+use futures::{SinkExt as _, StreamExt as _};
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::helpers::TestApp;
+
+/// How long a test waits for a frame it expects.
+const WAIT: Duration = Duration::from_secs(5);
+
+pub(crate) struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl TestApp {
+    fn ws_url(&self, token: &str) -> String {
+        format!("{}/ws?token={token}", self.base.replacen("http", "ws", 1))
+    }
+
+    /// Opens a WebSocket with `token`.
+    pub(crate) async fn ws(&self, token: &str) -> Ws {
+        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url(token))
+            .await
+            .expect("websocket connects");
+        Ws { stream }
+    }
+
+    /// The HTTP status of a refused upgrade.
+    pub(crate) async fn ws_refusal(&self, token: &str) -> u16 {
+        match tokio_tungstenite::connect_async(self.ws_url(token)).await {
+            Ok(_) => panic!("the upgrade was accepted"),
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => r.status().as_u16(),
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+}
+
+impl Ws {
+    pub(crate) async fn send(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub(crate) async fn send_text(&mut self, text: &str) {
+        self.stream
+            .send(Message::text(text))
+            .await
+            .expect("send frame");
+    }
+
+    /// The next text frame; panics on close or after 5 s.
+    pub(crate) async fn next(&mut self) -> Value {
+        loop {
+            let msg = tokio::time::timeout(WAIT, self.stream.next())
+                .await
+                .expect("a frame within 5 s")
+                .expect("the socket is open")
+                .expect("a frame");
+            match msg {
+                Message::Text(t) => return serde_json::from_str(&t).expect("JSON frame"),
+                Message::Close(c) => panic!("closed: {c:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping others.
+    pub(crate) async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.next().await;
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    /// Asserts that no text frame (other than those of `ignore` types)
+    /// arrives within `d`.
+    pub(crate) async fn expect_silence(&mut self, d: Duration, ignore: &[&str]) {
+        let deadline = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).expect("JSON");
+                    let kind = v["type"].as_str().unwrap_or_default();
+                    assert!(ignore.contains(&kind), "unexpected frame: {v}");
+                }
+                Ok(Some(Ok(Message::Close(c)))) => panic!("closed: {c:?}"),
+                Ok(Some(Ok(_))) => {}
+                Ok(other) => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub(crate) async fn close_code(&mut self) -> u16 {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(20), self.stream.next())
+                .await
+                .expect("a close within 20 s");
+            match msg {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(Message::Close(None))) => return u16::from(CloseCode::Status),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => panic!("socket failed before a close frame: {e}"),
+                None => panic!("socket ended without a close frame"),
+            }
+        }
+    }
+
+    /// Closes from the client side.
+    pub(crate) async fn close(mut self) {
+        let _ = self.stream.close(None).await;
+        // Drain until the server's close arrives, so the server has seen it.
+        while let Ok(Some(Ok(_))) =
+            tokio::time::timeout(Duration::from_secs(2), self.stream.next()).await
+        {}
+    }
+}
