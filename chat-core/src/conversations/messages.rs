@@ -1,13 +1,11 @@
 //! Sending, history, unread messages, cursors and receipts.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde::Serialize;
 
 use super::page::{invalid_before, limit_or_default};
 use super::{ConversationRef, ConversationService, PageRequest};
-use crate::delivery::MemberSet;
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::ConnectionId;
@@ -183,7 +181,7 @@ impl ConversationService {
                 }
                 // Only the first message of a pair pays for the recipient
                 // check and the get-or-create write; later ones are a read.
-                let id = match d.conversations.direct_between(sender, recipient).await? {
+                let id = match self.fanout.direct_between(sender, recipient).await? {
                     Some(id) => id,
                     None => {
                         if d.users.user_summaries(&[recipient]).await?.is_empty() {
@@ -195,15 +193,12 @@ impl ConversationService {
                             user_b: recipient,
                             created_at: now,
                         };
-                        d.conversations.create_direct(new).await?.0
+                        let id = d.conversations.create_direct(new).await?.0;
+                        self.fanout.remember_direct(id, sender, recipient);
+                        id
                     }
                 };
-                let members = MemberSet {
-                    kind: ConversationKind::Direct,
-                    users: vec![sender, recipient],
-                };
-                self.fanout.remember(id, members.clone());
-                (id, Arc::new(members))
+                (id, self.fanout.members(id).await?)
             }
             ConversationRef::Group(id) | ConversationRef::Id(id) => {
                 // The cached member list authorizes the common case without

@@ -79,9 +79,30 @@ impl Fanout {
         Ok(set)
     }
 
-    /// Remembers the members of a conversation whose members are known
-    /// without a query (a direct conversation).
-    pub(crate) fn remember(&self, conversation: ConversationId, set: MemberSet) {
+    /// The direct conversation of two users, from the cache or the store
+    /// (`None` when they have none yet).
+    pub(crate) async fn direct_between(
+        &self,
+        a: UserId,
+        b: UserId,
+    ) -> Result<Option<ConversationId>> {
+        if let Some(id) = self.members.direct(a, b) {
+            return Ok(Some(id));
+        }
+        let found = self.conversations.direct_between(a, b).await?;
+        if let Some(id) = found {
+            self.remember_direct(id, a, b);
+        }
+        Ok(found)
+    }
+
+    /// Remembers a direct conversation and its two members.
+    pub(crate) fn remember_direct(&self, conversation: ConversationId, a: UserId, b: UserId) {
+        self.members.insert_direct(a, b, conversation);
+        let set = MemberSet {
+            kind: ConversationKind::Direct,
+            users: vec![a, b],
+        };
         self.members.insert(conversation, Arc::new(set));
     }
 

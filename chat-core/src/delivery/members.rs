@@ -31,6 +31,9 @@ impl MemberSet {
 #[derive(Debug)]
 pub(crate) struct MemberCache {
     entries: RwLock<HashMap<ConversationId, Arc<MemberSet>>>,
+    /// The direct conversation of each pair (smaller id first): it never
+    /// changes once created, so a direct send needs no lookup query.
+    direct: RwLock<HashMap<(UserId, UserId), ConversationId>>,
     max_entries: usize,
 }
 
@@ -38,8 +41,25 @@ impl MemberCache {
     pub(crate) fn new(max_entries: usize) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
+            direct: RwLock::new(HashMap::new()),
             max_entries: max_entries.max(1),
         }
+    }
+
+    pub(crate) fn direct(&self, a: UserId, b: UserId) -> Option<ConversationId> {
+        self.direct
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pair(a, b))
+            .copied()
+    }
+
+    pub(crate) fn insert_direct(&self, a: UserId, b: UserId, conversation: ConversationId) {
+        let mut direct = self.direct.write().unwrap_or_else(|e| e.into_inner());
+        if direct.len() >= self.max_entries {
+            direct.clear();
+        }
+        direct.insert(pair(a, b), conversation);
     }
 
     pub(crate) fn get(&self, conversation: ConversationId) -> Option<Arc<MemberSet>> {
@@ -66,4 +86,8 @@ impl MemberCache {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&conversation);
     }
+}
+
+fn pair(a: UserId, b: UserId) -> (UserId, UserId) {
+    if a <= b { (a, b) } else { (b, a) }
 }

@@ -298,8 +298,7 @@ impl DeliveryService {
         let conversation = match target {
             TypingTarget::Conversation(id) => id,
             TypingTarget::Direct(peer) => self
-                .deps()
-                .conversations
+                .fanout()
                 .direct_between(user, peer)
                 .await?
                 .ok_or(ChatError::ConversationNotFound)?,
