@@ -59,8 +59,15 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         last_heard: Instant::now(),
     };
     let ending = session.serve().await;
-    if let Some((code, reason)) = ending {
-        let _ = session.socket.send(close_message(code, reason)).await;
+    match ending {
+        Some((code, reason)) => {
+            let _ = session.socket.send(close_message(code, reason)).await;
+        }
+        // The peer closed (or vanished): flush the close reply tungstenite
+        // queued, so a client that said goodbye sees a clean handshake.
+        None => {
+            let _ = session.socket.flush().await;
+        }
     }
     tracing::debug!(
         user_id = %session.connection.user_id,

@@ -1,0 +1,253 @@
+//! [`UserClient`]: the REST calls a logged-in user makes (profiles,
+//! search, messages, groups, conversations), and their typed answers.
+
+use std::fmt;
+
+use chat_core::model::MessageView;
+use chat_core::{ConversationId, MessageId, Timestamp, UserId};
+use reqwest::{Method, RequestBuilder};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::Result;
+use crate::rest::{self, Rest};
+
+/// Authenticated REST calls, as one user. Made by
+/// [`ChatClient::user`](crate::ChatClient::user); cheap to clone.
+///
+/// `Debug` shows the user, never the token.
+#[derive(Clone)]
+pub struct UserClient {
+    rest: Rest,
+    user_id: UserId,
+    access_token: String,
+}
+
+impl fmt::Debug for UserClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserClient")
+            .field("base_url", &self.rest.base())
+            .field("user_id", &self.user_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One user found by [`UserClient::search`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserHit {
+    /// The user.
+    pub user_id: UserId,
+    /// Their username.
+    pub username: String,
+    /// Their display name, if they set one.
+    pub display_name: Option<String>,
+}
+
+/// A stored message, as a send answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Sent {
+    /// The message id.
+    pub message_id: MessageId,
+    /// Its conversation (a direct conversation or the group).
+    pub conversation_id: ConversationId,
+    /// Its position in the conversation.
+    pub seq: u64,
+    /// Server time of acceptance.
+    pub created_at: Timestamp,
+    /// The idempotency key given, if any.
+    #[serde(default)]
+    pub client_msg_id: Option<String>,
+    /// True when the `client_msg_id` was used before: this is the original
+    /// message and nothing new was stored (HTTP 200 instead of 201).
+    #[serde(skip)]
+    pub replayed: bool,
+}
+
+/// One page of history, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HistoryPage {
+    /// The messages.
+    pub messages: Vec<MessageView>,
+    /// True when older messages exist beyond this page.
+    pub has_more: bool,
+}
+
+#[derive(Deserialize)]
+struct SearchAnswer {
+    users: Vec<UserHit>,
+}
+
+#[derive(Deserialize)]
+struct GroupAnswer {
+    group_id: ConversationId,
+}
+
+impl UserClient {
+    pub(crate) fn new(rest: Rest, user_id: UserId, access_token: String) -> Self {
+        Self {
+            rest,
+            user_id,
+            access_token,
+        }
+    }
+
+    /// The user this client acts as.
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    /// The caller's own profile, email included (`GET /api/v1/auth/me`).
+    ///
+    /// # Errors
+    /// The 401 codes of a bad token, and transport errors.
+    pub async fn me(&self) -> Result<Value> {
+        rest::json(self.get("/api/v1/auth/me")).await
+    }
+
+    /// A user's profile, with presence (`GET /api/v1/users/{id}`).
+    ///
+    /// # Errors
+    /// `USER_NOT_FOUND` (404), and as [`me`](Self::me).
+    pub async fn profile(&self, user: UserId) -> Result<Value> {
+        rest::json(self.get(&format!("/api/v1/users/{user}"))).await
+    }
+
+    /// Active users whose username or display name starts with `q`, at
+    /// most 20 (`GET /api/v1/users/search`).
+    ///
+    /// # Errors
+    /// `INVALID_QUERY` (422) for an empty or over-long `q`, and as
+    /// [`me`](Self::me).
+    pub async fn search(&self, q: &str) -> Result<Vec<UserHit>> {
+        let request = self.get("/api/v1/users/search").query(&[("q", q)]);
+        let answer: SearchAnswer = rest::json(request).await?;
+        Ok(answer.users)
+    }
+
+    /// Sends a direct message to `to` (`POST /api/v1/messages/send`); the
+    /// first one creates the conversation. With a `client_msg_id`, a
+    /// retry returns the original ([`Sent::replayed`]).
+    ///
+    /// # Errors
+    /// `INVALID_RECIPIENT`, `EMPTY_CONTENT`, `CONTENT_TOO_LONG`,
+    /// `INVALID_CONTENT`, `INVALID_CLIENT_MSG_ID` (422), `RATE_LIMITED`
+    /// (429), and as [`me`](Self::me).
+    pub async fn send_direct(
+        &self,
+        to: UserId,
+        content: &str,
+        client_msg_id: Option<&str>,
+    ) -> Result<Sent> {
+        let mut body = json!({"recipient_id": to, "content": content});
+        if let Some(id) = client_msg_id {
+            body["client_msg_id"] = json!(id);
+        }
+        self.send_message("/api/v1/messages/send", &body).await
+    }
+
+    /// Sends a message to a group (`POST /api/v1/groups/{id}/messages`).
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND` (404) for a group the caller is not in,
+    /// and as [`send_direct`](Self::send_direct).
+    pub async fn send_group(
+        &self,
+        group: ConversationId,
+        content: &str,
+        client_msg_id: Option<&str>,
+    ) -> Result<Sent> {
+        let mut body = json!({"content": content});
+        if let Some(id) = client_msg_id {
+            body["client_msg_id"] = json!(id);
+        }
+        let path = format!("/api/v1/groups/{group}/messages");
+        self.send_message(&path, &body).await
+    }
+
+    /// Creates a group owned by the caller with `members`
+    /// (`POST /api/v1/groups`); returns its id.
+    ///
+    /// # Errors
+    /// `INVALID_GROUP_NAME` (422), `USER_NOT_FOUND` (404), `GROUP_FULL`
+    /// (409), and as [`me`](Self::me).
+    pub async fn create_group(&self, name: &str, members: &[UserId]) -> Result<ConversationId> {
+        let body = json!({"name": name, "member_ids": members});
+        let answer: GroupAnswer = rest::json(self.post("/api/v1/groups").json(&body)).await?;
+        Ok(answer.group_id)
+    }
+
+    /// A page of a conversation's history, newest first
+    /// (`GET /api/v1/conversations/{id}/messages`): at most `limit`
+    /// messages (1 to 100, default 50), older than `before` when given.
+    ///
+    /// # Errors
+    /// `INVALID_PAGINATION` (400), `CONVERSATION_NOT_FOUND` (404), and as
+    /// [`me`](Self::me).
+    pub async fn history(
+        &self,
+        conversation: ConversationId,
+        limit: Option<u32>,
+        before: Option<MessageId>,
+    ) -> Result<HistoryPage> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        if let Some(before) = before {
+            query.push(("before", before.to_string()));
+        }
+        let path = format!("/api/v1/conversations/{conversation}/messages");
+        rest::json(self.get(&path).query(&query)).await
+    }
+
+    /// The caller's conversations, most recent first, with unread counts
+    /// (`GET /api/v1/conversations`), as the server answers:
+    /// `{"conversations": [...]}`.
+    ///
+    /// # Errors
+    /// As [`me`](Self::me).
+    pub async fn conversations(&self) -> Result<Value> {
+        rest::json(self.get("/api/v1/conversations")).await
+    }
+
+    /// Marks a conversation read up to its newest message
+    /// (`POST /api/v1/conversations/{id}/read`).
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND` (404), and as [`me`](Self::me).
+    pub async fn mark_read(&self, conversation: ConversationId) -> Result<()> {
+        let path = format!("/api/v1/conversations/{conversation}/read");
+        rest::send(self.post(&path)).await.map(drop)
+    }
+
+    /// The caller's oldest unread messages across conversations
+    /// (`GET /api/v1/messages/unread`), as the server answers:
+    /// `{"messages": [...], "total"}`.
+    ///
+    /// # Errors
+    /// As [`me`](Self::me).
+    pub async fn unread(&self) -> Result<Value> {
+        rest::json(self.get("/api/v1/messages/unread")).await
+    }
+
+    async fn send_message(&self, path: &str, body: &Value) -> Result<Sent> {
+        let answer = rest::send(self.post(path).json(body)).await?;
+        let mut sent: Sent = answer.decode()?;
+        sent.replayed = answer.status == 200;
+        Ok(sent)
+    }
+
+    fn get(&self, path: &str) -> RequestBuilder {
+        self.authed(Method::GET, path)
+    }
+
+    fn post(&self, path: &str) -> RequestBuilder {
+        self.authed(Method::POST, path)
+    }
+
+    fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+        self.rest
+            .request(method, path)
+            .bearer_auth(&self.access_token)
+    }
+}

@@ -1,0 +1,382 @@
+//! The client against a real server, started in-process on port 0 with
+//! in-memory backends.
+
+use std::time::Duration;
+
+use chat_client::{
+    ChatClient, ClientError, Result, ServerFrame, Session, WsConnection, WsReceiver, frames,
+};
+use chat_core::ChatEngine;
+use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::model::MessageTarget;
+use chat_core::protocol::close;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// How long a test waits for a frame it expects.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A running server; it stops when this is dropped.
+struct TestServer {
+    client: ChatClient,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// Cheap argon2 so tests run fast (as chat-server's own tests do).
+fn test_auth_config() -> AuthConfig {
+    AuthConfig {
+        argon2: Argon2Params {
+            memory_kib: 256,
+            iterations: 1,
+            parallelism: 1,
+        },
+        max_concurrent_hashes: 4,
+        public_url: "http://chat.test".to_owned(),
+        ..AuthConfig::default()
+    }
+}
+
+async fn spawn_server() -> TestServer {
+    let engine = ChatEngine::builder()
+        .auth_config(test_auth_config())
+        .jwt_secret(b"test-secret-test-secret-test-secret!".to_vec())
+        .build()
+        .expect("engine");
+    let state = chat_server::AppState::new(engine);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        chat_server::serve(listener, state, async {
+            let _ = rx.await;
+        })
+        .await
+        .expect("serve");
+    });
+    TestServer {
+        client: ChatClient::new(&format!("http://{addr}/")).expect("client"),
+        _shutdown: tx,
+    }
+}
+
+impl TestServer {
+    async fn signup(&self, username: &str) -> Session {
+        self.client
+            .signup(
+                username,
+                &format!("{username}@example.com"),
+                &password(username),
+            )
+            .await
+            .expect("signup")
+    }
+}
+
+fn password(username: &str) -> String {
+    format!("pw-{username}-1!")
+}
+
+/// The first frame `pick` accepts, skipping others (presence, ...).
+async fn next_where<T>(ws: &mut WsConnection, mut pick: impl FnMut(ServerFrame) -> Option<T>) -> T {
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a frame within 5 s")
+            .expect("a frame")
+            .expect("the connection is open");
+        if let Some(v) = pick(frame) {
+            return v;
+        }
+    }
+}
+
+#[tokio::test]
+async fn signup_login_search_send_and_history_over_rest() -> Result<()> {
+    let server = spawn_server().await;
+    let client = &server.client;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    assert!(!alice.access_token.is_empty() && alice.expires_in > 0);
+    let again = client
+        .login("alice@example.com", &password("alice"))
+        .await?;
+    assert_eq!(again.user_id, alice.user_id);
+
+    let as_alice = client.user(&alice);
+    assert_eq!(as_alice.me().await?["username"], "alice");
+    assert_eq!(as_alice.profile(bob.user_id).await?["username"], "bob");
+    let hits = as_alice.search("bo").await?;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].user_id, bob.user_id);
+    assert_eq!(hits[0].username, "bob");
+
+    let sent = as_alice
+        .send_direct(bob.user_id, "hi bob", Some("m-1"))
+        .await?;
+    assert_eq!(sent.seq, 1);
+    assert_eq!(sent.client_msg_id.as_deref(), Some("m-1"));
+    assert!(!sent.replayed);
+    let retry = as_alice
+        .send_direct(bob.user_id, "hi bob", Some("m-1"))
+        .await?;
+    assert!(retry.replayed, "a repeated client_msg_id answers 200");
+    assert_eq!(retry.message_id, sent.message_id);
+    as_alice.send_direct(bob.user_id, "there?", None).await?;
+
+    let as_bob = client.user(&bob);
+    let page = as_bob.history(sent.conversation_id, Some(1), None).await?;
+    assert!(page.has_more);
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].message.content, "there?");
+    assert_eq!(page.messages[0].message.seq, 2);
+    assert!(matches!(
+        page.messages[0].target,
+        MessageTarget::Direct { recipient_id, .. } if recipient_id == bob.user_id
+    ));
+    let older = as_bob
+        .history(
+            sent.conversation_id,
+            None,
+            Some(page.messages[0].message.id),
+        )
+        .await?;
+    assert!(!older.has_more);
+    assert_eq!(older.messages.len(), 1);
+    assert_eq!(older.messages[0].message.id, sent.message_id);
+
+    assert_eq!(as_bob.unread().await?["total"], 2);
+    as_bob.mark_read(sent.conversation_id).await?;
+    assert_eq!(as_bob.unread().await?["total"], 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn groups_are_created_and_sent_to() -> Result<()> {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    let carol = server.signup("carol").await;
+    let as_alice = server.client.user(&alice);
+
+    let group = as_alice
+        .create_group("Lunch", &[bob.user_id, carol.user_id])
+        .await?;
+    let sent = as_alice.send_group(group, "noon?", None).await?;
+    assert_eq!(sent.conversation_id, group);
+    assert_eq!(sent.seq, 1);
+
+    let as_carol = server.client.user(&carol);
+    let page = as_carol.history(group, None, None).await?;
+    assert_eq!(page.messages.len(), 1);
+    assert_eq!(page.messages[0].message.content, "noon?");
+    assert!(matches!(
+        page.messages[0].target,
+        MessageTarget::Group { group_id } if group_id == group
+    ));
+    let list = as_carol.conversations().await?;
+    assert_eq!(
+        list["conversations"][0]["conversation_id"],
+        group.to_string()
+    );
+    assert_eq!(list["conversations"][0]["unread_count"], 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn api_errors_carry_the_servers_status_and_code() {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+
+    let taken = server
+        .client
+        .signup("alice", "other@example.com", &password("alice"))
+        .await
+        .expect_err("the username is taken");
+    assert!(
+        matches!(&taken, ClientError::Api { status: 409, code, message }
+            if code == "USERNAME_TAKEN" && !message.is_empty()),
+        "{taken:?}"
+    );
+    assert_eq!(taken.code(), "USERNAME_TAKEN");
+
+    let to_self = server
+        .client
+        .user(&alice)
+        .send_direct(alice.user_id, "me", None)
+        .await
+        .expect_err("not to oneself");
+    assert_eq!(to_self.code(), "INVALID_RECIPIENT");
+    assert_eq!(to_self.status(), Some(422));
+
+    let wrong = server
+        .client
+        .login("alice", "wrong-password-1!")
+        .await
+        .expect_err("wrong password");
+    assert_eq!(wrong.code(), "INVALID_CREDENTIALS");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_logout_revokes() -> Result<()> {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+    let fresh = server.client.refresh(&alice.refresh_token).await?;
+    assert_eq!(fresh.user_id, alice.user_id);
+    assert_ne!(fresh.refresh_token, alice.refresh_token);
+
+    server.client.logout(&fresh.refresh_token).await?;
+    let revoked = server
+        .client
+        .user(&fresh)
+        .me()
+        .await
+        .expect_err("logged out");
+    assert_eq!(revoked.code(), "SESSION_REVOKED");
+    assert_eq!(revoked.status(), Some(401));
+    Ok(())
+}
+
+#[tokio::test]
+async fn two_users_chat_live_and_an_ack_reaches_the_sender() -> Result<()> {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    let mut a = server.client.connect(&alice.access_token).await?;
+    let mut b = server.client.connect(&bob.access_token).await?;
+
+    a.send(&frames::send_direct(
+        bob.user_id,
+        "Hello World",
+        Some("c-1"),
+    ))
+    .await?;
+    let sent = next_where(&mut a, |f| match f {
+        ServerFrame::MessageSent(s) => Some(s),
+        _ => None,
+    })
+    .await;
+    assert_eq!(sent.client_msg_id.as_deref(), Some("c-1"));
+    assert_eq!(sent.seq, 1);
+
+    let new = next_where(&mut b, |f| match f {
+        ServerFrame::MessageNew(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(new.message.id, sent.message_id);
+    assert_eq!(new.message.sender_id, alice.user_id);
+    assert_eq!(new.message.content, "Hello World");
+
+    b.send(&frames::ack_through(
+        new.message.conversation_id,
+        new.message.seq,
+    ))
+    .await?;
+    let delivered = next_where(&mut a, |f| match f {
+        ServerFrame::Delivered(d) => Some(d),
+        _ => None,
+    })
+    .await;
+    assert_eq!(delivered.user_id, bob.user_id);
+    assert_eq!(delivered.message_id, sent.message_id);
+    assert_eq!(delivered.seq, 1);
+
+    a.send(&frames::ping()).await?;
+    next_where(&mut a, |f| matches!(f, ServerFrame::Pong).then_some(())).await;
+    a.close().await?;
+    b.close().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_invalid_token_is_refused_with_a_401_code() {
+    let server = spawn_server().await;
+    let e = server
+        .client
+        .connect("not-a-token")
+        .await
+        .expect_err("refused");
+    assert_eq!(e.status(), Some(401), "{e:?}");
+    assert!(
+        ["INVALID_TOKEN", "UNAUTHENTICATED"].contains(&e.code()),
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn split_halves_work_from_separate_tasks_and_a_revoked_session_closes_4001() -> Result<()> {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+    let (mut tx, mut rx) = server.client.connect(&alice.access_token).await?.split();
+
+    let sender = tokio::spawn(async move {
+        tx.send(&frames::ping()).await?;
+        tx.send_raw(r#"{"type":"launch.missiles"}"#).await?;
+        Ok::<_, ClientError>(tx)
+    });
+    let raw = next_raw(&mut rx).await;
+    assert!(raw.contains(r#""type":"pong""#), "{raw}");
+    let frame = next_frame(&mut rx).await;
+    assert!(
+        matches!(&frame, ServerFrame::Error(e) if e.code == "UNKNOWN_TYPE"),
+        "{frame:?}"
+    );
+    let _tx = sender.await.expect("the sender task")?;
+
+    server.client.logout(&alice.refresh_token).await?;
+    let closed = loop {
+        match tokio::time::timeout(WAIT, rx.next()).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(other) => break other,
+            Err(_) => panic!("no close within 5 s"),
+        }
+    };
+    assert!(
+        matches!(&closed, Err(ClientError::Closed { code: Some(c), .. }) if *c == close::AUTH_EXPIRED),
+        "{closed:?}"
+    );
+    assert!(
+        rx.next().await?.is_none(),
+        "the stream ends after the close"
+    );
+    Ok(())
+}
+
+async fn next_raw(rx: &mut WsReceiver) -> String {
+    tokio::time::timeout(WAIT, rx.next_raw())
+        .await
+        .expect("a frame within 5 s")
+        .expect("a frame")
+        .expect("the connection is open")
+}
+
+async fn next_frame(rx: &mut WsReceiver) -> ServerFrame {
+    tokio::time::timeout(WAIT, rx.next())
+        .await
+        .expect("a frame within 5 s")
+        .expect("a frame")
+        .expect("the connection is open")
+}
+
+#[tokio::test]
+async fn a_normal_close_ends_the_peer_stream_cleanly() -> Result<()> {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+    let (tx, mut rx) = server.client.connect(&alice.access_token).await?.split();
+    tx.close().await?;
+    let end = loop {
+        match tokio::time::timeout(WAIT, rx.next()).await {
+            Ok(Ok(Some(_))) => {}
+            Ok(other) => break other,
+            Err(_) => panic!("no end within 5 s"),
+        }
+    };
+    assert!(matches!(end, Ok(None)), "{end:?}");
+    Ok(())
+}
+
+#[test]
+fn a_bad_base_url_is_refused() {
+    let e = ChatClient::new("localhost:8080").expect_err("no scheme");
+    assert_eq!(e.code(), "INVALID_URL");
+}
