@@ -22,6 +22,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::{ClientError, Result};
 
+/// Bytes read from the socket at a time.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Bytes written before frames are flushed.
+const WRITE_BUFFER_BYTES: usize = 4 * 1024;
+
 /// How long [`WsConnection::close`] waits for the server's close reply.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
@@ -56,7 +61,14 @@ impl WsConnection {
     /// Opens the WebSocket at `url` (`ws://.../ws?token=...`).
     pub(crate) async fn connect(url: &str) -> Result<Self> {
         // Nagle's algorithm would hold back small frames for up to 40 ms.
-        let (socket, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
+        // Small buffers: tungstenite's defaults (128 KiB read buffer,
+        // allocated up front) would cost a load tool holding thousands of
+        // connections gigabytes. Larger frames grow the buffer as needed.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER_BYTES)
+            .write_buffer_size(WRITE_BUFFER_BYTES);
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
         Ok(Self {
             socket,
             ended: false,

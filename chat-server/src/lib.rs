@@ -40,6 +40,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 
 pub use bootstrap::ServerError;
@@ -82,6 +83,13 @@ pub async fn serve(
         // them as for any in-flight request).
         sessions.send_replace(true);
     };
+    // Chat frames are small and latency matters more than packet count:
+    // without TCP_NODELAY a frame can wait for the peer's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

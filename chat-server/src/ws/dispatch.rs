@@ -85,11 +85,8 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
                     );
                 }
             };
-            let user = session.connection.user_id;
-            match session.state.engine.delivery().ack(user, target).await {
-                Ok(()) => Outcome::Nothing,
-                Err(e) => error(&e, None),
-            }
+            session.acks.push(target);
+            Outcome::Nothing
         }
         ClientFrame::Typing {
             recipient_id,

@@ -1,12 +1,14 @@
 //! The WebSocket gateway at `/ws` (seed 002 section 4.5; the protocol is
 //! in `docs/protocol.md` and [`chat_core::protocol`]).
 //!
-//! - [`upgrade`]: `GET /ws?token=...`: the token is checked before the
+//! - `upgrade`: `GET /ws?token=...`: the token is checked before the
 //!   upgrade, so a bad one gets HTTP 401 and no socket.
-//! - [`session`]: one task per connection: a `select!` over the socket,
+//! - `session`: one task per connection: a `select!` over the socket,
 //!   the connection's events, the heartbeat, token expiry and shutdown.
-//! - [`dispatch`]: what each client frame does.
+//! - `dispatch`: what each client frame does.
+//! - `acks`: acknowledgements, written by a worker beside the session.
 
+mod acks;
 mod dispatch;
 mod session;
 
@@ -23,9 +25,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Bytes read from the socket at a time. tungstenite's default (128 KiB,
-/// allocated up front) would dominate an idle connection's memory; frames
-/// larger than this still arrive, in several reads.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// allocated up front) would dominate an idle connection's memory; a
+/// larger frame makes the buffer grow to its size while it is read.
+const READ_BUFFER_BYTES: usize = 1024;
 /// Bytes written before frames are flushed to the socket.
 const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 /// Most unflushed bytes a connection may hold when writes fail.

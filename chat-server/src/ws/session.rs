@@ -6,13 +6,17 @@ use chat_core::protocol::{ErrorFrame, ServerFrame, close, decode_client_frame};
 use chat_core::realtime::{Event, EventKind};
 use chat_core::{CatchUp, Connection, Timestamp};
 use futures::SinkExt as _;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::acks::Acks;
 use super::dispatch::{self, Outcome};
 use crate::state::AppState;
 
 /// Events written before one flush when several are ready.
 const WRITE_BATCH: usize = 64;
+/// Ack error frames held for the session before more are dropped.
+const ACK_ERRORS: usize = 16;
 
 /// Why a session ends: a close frame to send, or nothing when the peer is
 /// already gone.
@@ -28,6 +32,10 @@ pub(super) struct Session {
     pub(super) expires_at: Timestamp,
     /// Sends refused by the rate limit since the last accepted one.
     pub(super) refused_in_a_row: u32,
+    /// Acknowledgements, written by a worker beside the session.
+    pub(super) acks: Acks,
+    /// Error frames from the ack worker.
+    ack_errors: mpsc::Receiver<ServerFrame>,
     last_heard: Instant,
 }
 
@@ -49,6 +57,8 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         }
     };
     tracing::debug!(user_id = %auth.user_id, connection_id = %connection.id, "websocket connected");
+    let (errors, ack_errors) = mpsc::channel(ACK_ERRORS);
+    let acks = Acks::start(delivery.clone(), auth.user_id, errors);
     let mut session = Session {
         socket,
         state,
@@ -56,6 +66,8 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         catch_up,
         expires_at: auth.expires_at,
         refused_in_a_row: 0,
+        acks,
+        ack_errors,
         last_heard: Instant::now(),
     };
     let ending = session.serve().await;
@@ -118,6 +130,11 @@ impl Session {
                         return Some((close::TRY_AGAIN_LATER, "too slow to keep up; reconnect to catch up"));
                     };
                     if let Err(ending) = self.on_events(event).await {
+                        return ending;
+                    }
+                }
+                Some(frame) = self.ack_errors.recv() => {
+                    if let Err(ending) = self.send_frame(&frame).await {
                         return ending;
                     }
                 }
