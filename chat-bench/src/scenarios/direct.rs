@@ -1,0 +1,353 @@
+//! `direct`: `--pairs` sender/receiver pairs, each user on its own
+//! WebSocket, exchanging direct messages at a fixed total `--rate` (an open
+//! loop: each sender follows a schedule and never waits for answers, so a
+//! slow server shows up as latency, not as a lower send rate).
+//!
+//! Each message carries its due time and index. Receivers time every
+//! `message.new` against the due time (so the client's own lateness counts
+//! too; it is reported separately as send lag), acknowledge with
+//! `messages.ack` like a real client, and check exactly-once, in-order
+//! delivery ([`crate::verify`]). Senders count `message.sent` and `error`
+//! frames.
+
+mod peers;
+mod receiver;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use self::peers::{Counters, Plan};
+use self::receiver::Receiver;
+use crate::report::{self, LatencySummary, Output, ServerMemory};
+use crate::setup::Bench;
+use crate::verify::Verdict;
+
+/// WebSockets opened at once while setting up.
+const CONNECT_CONCURRENCY: usize = 32;
+/// Time between the cut-off (messages acknowledged so far must be
+/// delivered) and the end of reading.
+const CUTOFF_GRACE: Duration = Duration::from_secs(2);
+
+/// `direct` flags.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Sender/receiver pairs (two users and two WebSockets each).
+    #[arg(long, default_value_t = 10)]
+    pairs: usize,
+    /// Messages per second over all pairs together.
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// Seconds measured.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Seconds of sending before the measurement starts.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Most seconds to wait, once sending stops, for the answers still
+    /// outstanding.
+    #[arg(long, default_value_t = 10)]
+    drain: u64,
+    /// Receivers acknowledge every this many messages ...
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    ack_every: u64,
+    /// ... or every this many milliseconds.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    ack_interval_ms: u64,
+    /// Extra bytes of content per message.
+    #[arg(long, default_value_t = 0)]
+    pad: usize,
+}
+
+/// The `direct` report.
+#[derive(Debug, Serialize)]
+struct Report {
+    scenario: &'static str,
+    instances: usize,
+    pairs: usize,
+    target_rate: f64,
+    duration_secs: u64,
+    warmup_secs: u64,
+    sent: u64,
+    acked: u64,
+    refused: u64,
+    /// Sent, but neither acknowledged nor refused before the drain ended.
+    unanswered: u64,
+    delivered: u64,
+    sent_per_sec: f64,
+    acked_per_sec: f64,
+    delivered_per_sec: f64,
+    /// Due time to `message.new` at the receiver.
+    delivery_latency: LatencySummary,
+    /// Due time to `message.sent` at the sender.
+    ack_latency: LatencySummary,
+    /// How late the sends left against the schedule (the tool's own lag).
+    send_lag: LatencySummary,
+    /// Error frames by code.
+    errors: BTreeMap<String, u64>,
+    verify: Verdict,
+    duplicate_acks: u64,
+    unexpected_messages: u64,
+    receipts: u64,
+    acks_sent: u64,
+    /// Connections the server closed and the receiver reopened, by the
+    /// server's close code and reason.
+    reconnects: BTreeMap<String, u64>,
+    /// Connections that ended for good before the run did, by reason.
+    connections_ended: BTreeMap<String, u64>,
+    servers: Vec<ServerMemory>,
+}
+
+/// Runs the scenario.
+pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(args.pairs > 0, "--pairs must be at least 1");
+    anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
+    anyhow::ensure!(args.duration > 0, "--duration must be at least 1");
+    let users = bench.create_users(args.pairs * 2).await?;
+
+    out.progress(&format!("opening {} WebSockets", users.len()));
+    let mut conns: Vec<_> = futures::stream::iter(users.iter().enumerate())
+        .map(|(i, user)| async move {
+            bench
+                .connect(i, user)
+                .await
+                .with_context(|| format!("cannot open a WebSocket for {}", user.username))
+        })
+        .buffered(CONNECT_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
+        .map(Some)
+        .collect();
+
+    let before = out.sample_servers();
+    let per_sender = args.rate / args.pairs as f64;
+    let plan = Plan {
+        epoch: Instant::now() + Duration::from_millis(300),
+        pairs: args.pairs,
+        period: Duration::from_secs_f64(1.0 / per_sender),
+        warmup: Duration::from_secs(args.warmup),
+        end: Duration::from_secs(args.warmup + args.duration),
+    };
+    out.progress(&format!(
+        "sending {} msg/s ({per_sender:.2}/s per sender) for {} s warm-up + {} s",
+        args.rate, args.warmup, args.duration
+    ));
+    let counters = Arc::new(Counters::default());
+    let (cutoff_tx, cutoff_rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let padding = if args.pad > 0 {
+        format!(";p={}", "x".repeat(args.pad))
+    } else {
+        String::new()
+    };
+    let (mut writers, mut senders, mut receivers) = (vec![], vec![], vec![]);
+    for pair in 0..args.pairs {
+        let (sender, receiver) = (&users[2 * pair], &users[2 * pair + 1]);
+        let sender_conn = conns[2 * pair].take().expect("one connection per user");
+        let receiver_conn = conns[2 * pair + 1].take().expect("one connection per user");
+        let (tx, rx) = sender_conn.split();
+        writers.push(tokio::spawn(peers::write(
+            tx,
+            plan,
+            pair,
+            receiver.session.user_id,
+            bench.prefix().to_owned(),
+            padding.clone(),
+            counters.clone(),
+        )));
+        senders.push(tokio::spawn(peers::read_sender(
+            rx,
+            plan,
+            pair,
+            counters.clone(),
+            cutoff_rx.clone(),
+            stop_rx.clone(),
+        )));
+        let cfg = Receiver {
+            bench: bench.clone(),
+            conn_index: 2 * pair + 1,
+            user: receiver.clone(),
+            from: sender.session.user_id,
+            ack_every: args.ack_every,
+            ack_interval: Duration::from_millis(args.ack_interval_ms),
+        };
+        receivers.push(tokio::spawn(receiver::receive(
+            cfg,
+            receiver_conn,
+            plan,
+            counters.clone(),
+            stop_rx.clone(),
+        )));
+    }
+
+    let progress = tokio::spawn(print_progress(counters.clone(), plan));
+    let mut send_lag = report::histogram();
+    let mut ended = BTreeMap::new();
+    let mut sender_halves = Vec::new();
+    for w in writers {
+        let (tx, result) = w.await.context("a sender task failed")?;
+        report::merge(&mut send_lag, &result.lag);
+        if let Some(e) = result.error {
+            *ended.entry(format!("sender: {e}")).or_default() += 1;
+        }
+        sender_halves.push(tx);
+    }
+    drain(&counters, Duration::from_secs(args.drain), out).await;
+    let after = out.sample_servers();
+    progress.abort();
+    // What is acknowledged now was fanned out before its acknowledgement:
+    // it must reach its receiver within the grace period, even when the
+    // drain gave up on a server still working through a backlog.
+    let _ = cutoff_tx.send(true);
+    tokio::time::sleep(CUTOFF_GRACE).await;
+    let _ = stop_tx.send(true);
+
+    let mut r = Report {
+        scenario: "direct",
+        instances: bench.instances(),
+        pairs: args.pairs,
+        target_rate: args.rate,
+        duration_secs: args.duration,
+        warmup_secs: args.warmup,
+        sent: counters.sent.load(Ordering::Relaxed),
+        acked: counters.acked.load(Ordering::Relaxed),
+        refused: counters.refused.load(Ordering::Relaxed),
+        unanswered: 0,
+        delivered: counters.delivered.load(Ordering::Relaxed),
+        sent_per_sec: rate(&counters.sent_in_window, args.duration),
+        acked_per_sec: rate(&counters.acked_in_window, args.duration),
+        delivered_per_sec: rate(&counters.delivered_in_window, args.duration),
+        delivery_latency: LatencySummary::of(&report::histogram()),
+        ack_latency: LatencySummary::of(&report::histogram()),
+        send_lag: LatencySummary::of(&send_lag),
+        errors: BTreeMap::new(),
+        verify: Verdict::default(),
+        duplicate_acks: 0,
+        unexpected_messages: 0,
+        receipts: 0,
+        acks_sent: 0,
+        reconnects: BTreeMap::new(),
+        connections_ended: BTreeMap::new(),
+        servers: report::server_memory(&before, &after),
+    };
+    r.unanswered = r.sent.saturating_sub(r.acked + r.refused);
+    let (mut delivery, mut acking) = (report::histogram(), report::histogram());
+    for (s, v) in senders.into_iter().zip(receivers) {
+        let s = s.await.context("a sender task failed")?;
+        let v = v.await.context("a receiver task failed")?;
+        report::merge(&mut acking, &s.ack_latency);
+        report::merge(&mut delivery, &v.latency);
+        let connected = v.ended.is_none();
+        r.verify
+            .add(&v.check.finish(&s.settled, &s.acked, connected));
+        r.duplicate_acks += s.duplicate_acks;
+        r.unexpected_messages += v.unexpected;
+        r.receipts += s.receipts;
+        r.acks_sent += v.acks_sent;
+        for why in v.reconnects {
+            *r.reconnects.entry(format!("receiver: {why}")).or_default() += 1;
+        }
+        for (code, n) in s.errors {
+            *r.errors.entry(code).or_default() += n;
+        }
+        for e in [
+            s.ended.map(|e| format!("sender: {e}")),
+            v.ended.map(|e| format!("receiver: {e}")),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *ended.entry(e).or_default() += 1;
+        }
+    }
+    for tx in sender_halves {
+        let _ = tx.close().await;
+    }
+    r.delivery_latency = LatencySummary::of(&delivery);
+    r.ack_latency = LatencySummary::of(&acking);
+    r.connections_ended = ended;
+
+    if out.json {
+        report::print_json(&r)?;
+    } else {
+        print!("{}", summary::table(&r).render());
+    }
+    summary::explain(&r, out);
+    Ok(if !r.verify.ok() || r.duplicate_acks > 0 {
+        ExitCode::from(2)
+    } else if r.refused > 0
+        || r.unanswered > 0
+        || !r.errors.is_empty()
+        || r.verify.unreachable > 0
+        || !r.connections_ended.is_empty()
+    {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Waits until every message sent was answered and every acknowledged one
+/// delivered, or `limit` passed.
+async fn drain(c: &Counters, limit: Duration, out: &Output) {
+    let started = Instant::now();
+    loop {
+        let sent = c.sent.load(Ordering::Relaxed);
+        let acked = c.acked.load(Ordering::Relaxed);
+        let answered = acked + c.refused.load(Ordering::Relaxed);
+        let delivered = c.delivered.load(Ordering::Relaxed);
+        if answered >= sent && delivered >= acked {
+            // A little longer, so that late duplicates are seen too.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return;
+        }
+        if started.elapsed() >= limit {
+            out.progress(&format!(
+                "drain: gave up after {limit:?}: {} unanswered, {} acknowledged but not delivered",
+                sent.saturating_sub(answered),
+                acked.saturating_sub(delivered)
+            ));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn rate(counter: &std::sync::atomic::AtomicU64, secs: u64) -> f64 {
+    report::per_second(counter.load(Ordering::Relaxed), secs as f64)
+}
+
+/// Prints totals every second.
+async fn print_progress(c: Arc<Counters>, plan: Plan) {
+    tokio::time::sleep_until(plan.epoch).await;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let phase = if plan.now() < plan.warmup {
+            "warm-up"
+        } else if plan.now() < plan.end {
+            "measuring"
+        } else {
+            "draining"
+        };
+        eprintln!(
+            "  {:>5.1} s {phase}: sent {}, acked {}, refused {}, delivered {}",
+            plan.now().as_secs_f64(),
+            c.sent.load(Ordering::Relaxed),
+            c.acked.load(Ordering::Relaxed),
+            c.refused.load(Ordering::Relaxed),
+            c.delivered.load(Ordering::Relaxed),
+        );
+    }
+}

@@ -1,0 +1,5 @@
+//! The scenarios: each has its clap `Args` and a `run` that sets up its
+//! users, drives the load and prints its report.
+
+pub(crate) mod connections;
+pub(crate) mod direct;
