@@ -44,6 +44,11 @@ use crate::users::UserService;
 /// ```
 #[derive(Clone)]
 pub struct ChatEngine {
+    // One pointer: transports keep a clone per connection.
+    inner: Arc<EngineInner>,
+}
+
+struct EngineInner {
     store: Arc<dyn Store>,
     auth: AuthService,
     users: UserService,
@@ -56,7 +61,7 @@ pub struct ChatEngine {
 impl std::fmt::Debug for ChatEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatEngine")
-            .field("auth", &self.auth)
+            .field("auth", &self.inner.auth)
             .finish_non_exhaustive()
     }
 }
@@ -70,38 +75,38 @@ impl ChatEngine {
 
     /// Authentication.
     pub fn auth(&self) -> &AuthService {
-        &self.auth
+        &self.inner.auth
     }
 
     /// Profiles and search.
     pub fn users(&self) -> &UserService {
-        &self.users
+        &self.inner.users
     }
 
     /// Conversations, groups and messages.
     pub fn conversations(&self) -> &ConversationService {
-        &self.conversations
+        &self.inner.conversations
     }
 
     /// Live delivery: connections, catch-up, acknowledgements, typing and
     /// presence.
     pub fn delivery(&self) -> &DeliveryService {
-        &self.delivery
+        &self.inner.delivery
     }
 
     /// The real-time backends: event bus, offline queue, presence.
     pub fn realtime(&self) -> &RealtimeDeps {
-        &self.realtime
+        &self.inner.realtime
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.inner.store
     }
 
     /// The clock services read.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        &self.inner.clock
     }
 }
 
@@ -236,13 +241,15 @@ impl ChatEngineBuilder {
             self.conversation_config,
         )?;
         Ok(ChatEngine {
-            delivery: DeliveryService::new(conversations.clone()),
-            realtime,
-            users: UserService::new(store.clone()),
-            conversations,
-            store,
-            auth,
-            clock,
+            inner: Arc::new(EngineInner {
+                delivery: DeliveryService::new(conversations.clone()),
+                realtime,
+                users: UserService::new(store.clone()),
+                conversations,
+                store,
+                auth,
+                clock,
+            }),
         })
     }
 }

@@ -160,102 +160,39 @@ impl MessageStore for PgStore {
     /// it, and concurrent inserts (from any number of instances) get
     /// distinct, gap-free seqs in commit order.
     async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
-        let conversation = new.conversation_id;
-        let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
         let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        // Taking the next seq locks the conversation row until commit:
-        // senders to one conversation (and membership changes, which take
-        // the same lock) queue here, so seqs are handed out in commit order
-        // and a rolled-back send gives its seq back. Everything below runs
-        // under this lock, including the membership check.
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1, \
-                 last_activity_at = GREATEST(last_activity_at, $2) \
-             WHERE conversation_id = $1 \
-             RETURNING last_seq",
-        )
-        .bind(conversation.as_uuid())
-        .bind(new.created_at.as_datetime())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
-        let is_member: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM conversation_members \
-                            WHERE conversation_id = $1 AND user_id = $2)",
-        )
-        .bind(conversation.as_uuid())
-        .bind(new.sender_id.as_uuid())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
-        let (Some(seq), true) = (seq, is_member) else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(InsertOutcome::NotMember);
-        };
-        // A retry: rolling back gives the seq back.
-        if let Some(key) = &client_msg_id
-            && let Some(original) =
-                message_by_client_id(&mut *tx, conversation, new.sender_id, key).await?
-        {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(InsertOutcome::Existing(original));
-        }
-        let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
-            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-                 message_type, client_msg_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             RETURNING ",
-            message_columns!()
-        ))
-        .bind(new.id.as_uuid())
-        .bind(conversation.as_uuid())
-        .bind(seq)
-        .bind(new.sender_id.as_uuid())
-        .bind(new.content.as_str())
-        .bind(new.message_type.as_str())
-        .bind(client_msg_id.as_deref())
-        .bind(new.created_at.as_datetime())
-        .fetch_one(&mut *tx)
-        .await;
-        let message = match inserted {
-            Ok(row) => Message::from(row),
-            Err(e) if is_client_msg_id_conflict(&e) => {
-                // A concurrent retry committed first (the conversation lock
-                // makes this all but impossible; the unique index is what
-                // guarantees it). The transaction is aborted; the winner's
-                // row is read outside it.
-                tx.rollback().await.map_err(to_chat_error)?;
-                let original = match &client_msg_id {
-                    Some(key) => {
-                        message_by_client_id(&self.pool, conversation, new.sender_id, key).await?
-                    }
-                    None => None,
-                };
-                return original
-                    .map(InsertOutcome::Existing)
-                    .ok_or_else(|| to_chat_error(e));
+        match insert_in(&mut tx, &new).await {
+            Ok(outcome) => {
+                tx.commit().await.map_err(to_chat_error)?;
+                Ok(outcome)
             }
-            Err(e) => return Err(to_chat_error(e)),
-        };
-        // A sender who had read (or received) everything before this
-        // message has read (received) it too; otherwise it is one more of
-        // their own messages after their read cursor. SET expressions see
-        // the row as it was, so `read_seq` in the second CASE is the old one.
-        sqlx::query(
-            "UPDATE conversation_members SET \
-                 read_seq = CASE WHEN read_seq = $3 - 1 THEN $3 ELSE read_seq END, \
-                 own_unread = CASE WHEN read_seq = $3 - 1 THEN own_unread ELSE own_unread + 1 END, \
-                 delivered_seq = CASE WHEN delivered_seq = $3 - 1 THEN $3 ELSE delivered_seq END \
-             WHERE conversation_id = $1 AND user_id = $2",
-        )
-        .bind(conversation.as_uuid())
-        .bind(new.sender_id.as_uuid())
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                self.after_conflict(&new, e).await
+            }
+        }
+    }
+
+    /// Stores the batch in one transaction: one commit (one WAL flush) for
+    /// all of it. Conversations are locked in id order, so two batches
+    /// that share conversations cannot deadlock.
+    async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        // Stable: messages of one conversation keep their order.
+        order.sort_by_key(|&i| batch[i].conversation_id);
+        let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; batch.len()];
+        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
+        for i in order {
+            match insert_in(&mut tx, &batch[i]).await {
+                Ok(outcome) => outcomes[i] = Some(outcome),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(conflict_error(e));
+                }
+            }
+        }
         tx.commit().await.map_err(to_chat_error)?;
-        Ok(InsertOutcome::Created(message))
+        Ok(outcomes.into_iter().flatten().collect())
     }
 
     /// A message of a conversation by id.
@@ -387,4 +324,114 @@ mod tests {
     fn other_errors_are_not_client_msg_id_conflicts() {
         assert!(!is_client_msg_id_conflict(&sqlx::Error::RowNotFound));
     }
+}
+
+/// Why [`insert_in`] failed.
+#[derive(Debug)]
+enum Conflict {
+    /// A statement failed (a unique violation included); the transaction
+    /// is aborted.
+    Sql(sqlx::Error),
+    /// A lookup through the store's own helpers failed.
+    Store(chat_core::ChatError),
+}
+
+impl From<sqlx::Error> for Conflict {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+fn conflict_error(e: Conflict) -> chat_core::ChatError {
+    match e {
+        Conflict::Sql(e) => to_chat_error(e),
+        Conflict::Store(e) => e,
+    }
+}
+
+impl PgStore {
+    /// The outcome of a single insert that failed: a unique violation on
+    /// the idempotency key means a concurrent retry committed first (the
+    /// conversation lock makes this all but impossible; the unique index
+    /// is what guarantees it), so the winner's row is returned.
+    async fn after_conflict(&self, new: &NewMessage, e: Conflict) -> Result<InsertOutcome> {
+        if let (Conflict::Sql(sql), Some(key)) = (&e, &new.client_msg_id)
+            && is_client_msg_id_conflict(sql)
+            && let Some(original) =
+                message_by_client_id(&self.pool, new.conversation_id, new.sender_id, key.as_str())
+                    .await?
+        {
+            return Ok(InsertOutcome::Existing(original));
+        }
+        Err(conflict_error(e))
+    }
+}
+
+/// One message inside the caller's transaction. The conversation row is
+/// locked first (senders to one conversation, and membership changes,
+/// which take the same lock, queue here until commit), so seqs are handed
+/// out in commit order. Membership and idempotency are checked before
+/// anything is written: a message that is not stored leaves the
+/// transaction untouched, and the next message of a batch goes on.
+async fn insert_in(
+    conn: &mut sqlx::PgConnection,
+    new: &NewMessage,
+) -> std::result::Result<InsertOutcome, Conflict> {
+    let conversation = new.conversation_id;
+    let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str());
+    let locked: Option<(i64, bool)> = sqlx::query_as(
+        "SELECT c.last_seq, EXISTS (SELECT 1 FROM conversation_members m \
+                                    WHERE m.conversation_id = c.conversation_id \
+                                      AND m.user_id = $2) \
+         FROM conversations c WHERE c.conversation_id = $1 \
+         FOR NO KEY UPDATE OF c",
+    )
+    .bind(conversation.as_uuid())
+    .bind(new.sender_id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some((last_seq, true)) = locked else {
+        return Ok(InsertOutcome::NotMember);
+    };
+    if let Some(key) = client_msg_id
+        && let Some(original) = message_by_client_id(&mut *conn, conversation, new.sender_id, key)
+            .await
+            .map_err(Conflict::Store)?
+    {
+        return Ok(InsertOutcome::Existing(original));
+    }
+    let seq = last_seq + 1;
+    // One round trip: the message, the conversation's seq and activity, and
+    // the sender's cursors. A sender who had read (or received) everything
+    // before this message has read (received) it too; otherwise it is one
+    // more of their own messages after their read cursor. SET expressions
+    // see the row as it was, so `read_seq` in the second CASE is the old one.
+    let row: MessageRow = sqlx::query_as(concat!(
+        "WITH conv AS ( \
+             UPDATE conversations SET last_seq = $3, \
+                 last_activity_at = GREATEST(last_activity_at, $8) \
+             WHERE conversation_id = $2), \
+         sender AS ( \
+             UPDATE conversation_members SET \
+                 read_seq = CASE WHEN read_seq = $3 - 1 THEN $3 ELSE read_seq END, \
+                 own_unread = CASE WHEN read_seq = $3 - 1 THEN own_unread ELSE own_unread + 1 END, \
+                 delivered_seq = CASE WHEN delivered_seq = $3 - 1 THEN $3 ELSE delivered_seq END \
+             WHERE conversation_id = $2 AND user_id = $4) \
+         INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+             message_type, client_msg_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         RETURNING ",
+        message_columns!()
+    ))
+    .bind(new.id.as_uuid())
+    .bind(conversation.as_uuid())
+    .bind(seq)
+    .bind(new.sender_id.as_uuid())
+    .bind(new.content.as_str())
+    .bind(new.message_type.as_str())
+    .bind(client_msg_id)
+    .bind(new.created_at.as_datetime())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(InsertOutcome::Created(Message::from(row)))
 }

@@ -3,7 +3,7 @@ use chat_core::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
-use sqlx::{QueryBuilder, Sqlite, SqliteExecutor};
+use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
 use crate::conversations::fetch_membership;
@@ -150,106 +150,46 @@ impl MessageStore for SqliteStore {
     /// it, and concurrent inserts (from any number of instances) get
     /// distinct, gap-free seqs in commit order.
     async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
-        let conversation = new.conversation_id;
-        let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
         // SQLite has one writer at a time: holding the write lock from
-        // BEGIN, the checks below cannot be overtaken before the insert,
-        // and the seq taken is the next one in commit order.
+        // BEGIN, the checks in `insert_in` cannot be overtaken before the
+        // insert, and the seq taken is the next one in commit order.
         let mut tx = self
             .pool
             .begin_with(BEGIN_IMMEDIATE)
             .await
             .map_err(to_chat_error)?;
-        let is_member: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM conversation_members \
-                            WHERE conversation_id = ?1 AND user_id = ?2)",
-        )
-        .bind(conversation.as_uuid())
-        .bind(new.sender_id.as_uuid())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
-        if !is_member {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(InsertOutcome::NotMember);
-        }
-        // Checked before taking a seq, so a retry consumes none.
-        if let Some(key) = &client_msg_id
-            && let Some(original) =
-                message_by_client_id(&mut *tx, conversation, new.sender_id, key).await?
-        {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(InsertOutcome::Existing(original));
-        }
-        let seq: Option<i64> = sqlx::query_scalar(
-            "UPDATE conversations SET last_seq = last_seq + 1, \
-                 last_activity_at = max(last_activity_at, ?2) \
-             WHERE conversation_id = ?1 \
-             RETURNING last_seq",
-        )
-        .bind(conversation.as_uuid())
-        .bind(new.created_at.as_millis())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
-        let Some(seq) = seq else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(InsertOutcome::NotMember);
-        };
-        let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
-            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-                 message_type, client_msg_id, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             RETURNING ",
-            message_columns!()
-        ))
-        .bind(new.id.as_uuid())
-        .bind(conversation.as_uuid())
-        .bind(seq)
-        .bind(new.sender_id.as_uuid())
-        .bind(new.content.as_str())
-        .bind(new.message_type.as_str())
-        .bind(client_msg_id.as_deref())
-        .bind(new.created_at.as_millis())
-        .fetch_one(&mut *tx)
-        .await;
-        let message = match inserted {
-            Ok(row) => Message::from(row),
-            Err(e) if is_client_msg_id_conflict(&e) => {
-                // Cannot happen under the write lock; kept so the unique
-                // index, not the lock, is what the outcome rests on.
-                tx.rollback().await.map_err(to_chat_error)?;
-                let original = match &client_msg_id {
-                    Some(key) => {
-                        message_by_client_id(&self.pool, conversation, new.sender_id, key).await?
-                    }
-                    None => None,
-                };
-                return original
-                    .map(InsertOutcome::Existing)
-                    .ok_or_else(|| to_chat_error(e));
+        match insert_in(&mut tx, &new).await {
+            Ok(outcome) => {
+                tx.commit().await.map_err(to_chat_error)?;
+                Ok(outcome)
             }
-            Err(e) => return Err(to_chat_error(e)),
-        };
-        // A sender who had read (or received) everything before this
-        // message has read (received) it too; otherwise it is one more of
-        // their own messages after their read cursor. SET expressions see
-        // the row as it was, so `read_seq` in the second CASE is the old one.
-        sqlx::query(
-            "UPDATE conversation_members SET \
-                 read_seq = CASE WHEN read_seq = ?3 - 1 THEN ?3 ELSE read_seq END, \
-                 own_unread = CASE WHEN read_seq = ?3 - 1 THEN own_unread ELSE own_unread + 1 END, \
-                 delivered_seq = CASE WHEN delivered_seq = ?3 - 1 THEN ?3 ELSE delivered_seq END \
-             WHERE conversation_id = ?1 AND user_id = ?2",
-        )
-        .bind(conversation.as_uuid())
-        .bind(new.sender_id.as_uuid())
-        .bind(seq)
-        .execute(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                self.after_conflict(&new, e).await
+            }
+        }
+    }
+
+    /// Stores the batch in one transaction: one commit (one disk flush)
+    /// for all of it.
+    async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(to_chat_error)?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for new in &batch {
+            match insert_in(&mut tx, new).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(conflict_error(e));
+                }
+            }
+        }
         tx.commit().await.map_err(to_chat_error)?;
-        Ok(InsertOutcome::Created(message))
+        Ok(outcomes)
     }
 
     /// A message of a conversation by id.
@@ -394,4 +334,123 @@ mod tests {
     fn other_errors_are_not_client_msg_id_conflicts() {
         assert!(!is_client_msg_id_conflict(&sqlx::Error::RowNotFound));
     }
+}
+
+/// Why [`insert_in`] failed.
+#[derive(Debug)]
+enum Conflict {
+    /// A statement failed (a unique violation included).
+    Sql(sqlx::Error),
+    /// A lookup through the store's own helpers failed.
+    Store(chat_core::ChatError),
+}
+
+impl From<sqlx::Error> for Conflict {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Sql(e)
+    }
+}
+
+impl SqliteStore {
+    /// The outcome of a single insert that failed: a unique violation on
+    /// the idempotency key means a retry committed first (impossible under
+    /// the write lock; the index, not the lock, is what this rests on), so
+    /// the original is returned.
+    async fn after_conflict(&self, new: &NewMessage, e: Conflict) -> Result<InsertOutcome> {
+        if let (Conflict::Sql(sql), Some(key)) = (&e, &new.client_msg_id)
+            && is_client_msg_id_conflict(sql)
+            && let Some(original) =
+                message_by_client_id(&self.pool, new.conversation_id, new.sender_id, key.as_str())
+                    .await?
+        {
+            return Ok(InsertOutcome::Existing(original));
+        }
+        Err(conflict_error(e))
+    }
+}
+
+fn conflict_error(e: Conflict) -> chat_core::ChatError {
+    match e {
+        Conflict::Sql(e) => to_chat_error(e),
+        Conflict::Store(e) => e,
+    }
+}
+
+/// One message inside the caller's write transaction: membership and
+/// idempotency are checked before anything is written, so a message that
+/// is not stored leaves the transaction untouched and the next message of
+/// a batch goes on.
+async fn insert_in(
+    conn: &mut SqliteConnection,
+    new: &NewMessage,
+) -> std::result::Result<InsertOutcome, Conflict> {
+    let conversation = new.conversation_id;
+    let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
+    let is_member: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM conversation_members \
+                        WHERE conversation_id = ?1 AND user_id = ?2)",
+    )
+    .bind(conversation.as_uuid())
+    .bind(new.sender_id.as_uuid())
+    .fetch_one(&mut *conn)
+    .await?;
+    if !is_member {
+        return Ok(InsertOutcome::NotMember);
+    }
+    // Checked before taking a seq, so a retry consumes none.
+    if let Some(key) = &client_msg_id
+        && let Some(original) = message_by_client_id(&mut *conn, conversation, new.sender_id, key)
+            .await
+            .map_err(Conflict::Store)?
+    {
+        return Ok(InsertOutcome::Existing(original));
+    }
+    let seq: Option<i64> = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, \
+             last_activity_at = max(last_activity_at, ?2) \
+         WHERE conversation_id = ?1 \
+         RETURNING last_seq",
+    )
+    .bind(conversation.as_uuid())
+    .bind(new.created_at.as_millis())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(seq) = seq else {
+        return Ok(InsertOutcome::NotMember);
+    };
+    let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
+        "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+             message_type, client_msg_id, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         RETURNING ",
+        message_columns!()
+    ))
+    .bind(new.id.as_uuid())
+    .bind(conversation.as_uuid())
+    .bind(seq)
+    .bind(new.sender_id.as_uuid())
+    .bind(new.content.as_str())
+    .bind(new.message_type.as_str())
+    .bind(client_msg_id.as_deref())
+    .bind(new.created_at.as_millis())
+    .fetch_one(&mut *conn)
+    .await;
+    let message = Message::from(inserted?);
+    // A sender who had read (or received) everything before this
+    // message has read (received) it too; otherwise it is one more of
+    // their own messages after their read cursor. SET expressions see
+    // the row as it was, so `read_seq` in the second CASE is the old one.
+    sqlx::query(
+        "UPDATE conversation_members SET \
+             read_seq = CASE WHEN read_seq = ?3 - 1 THEN ?3 ELSE read_seq END, \
+             own_unread = CASE WHEN read_seq = ?3 - 1 THEN own_unread ELSE own_unread + 1 END, \
+             delivered_seq = CASE WHEN delivered_seq = ?3 - 1 THEN ?3 ELSE delivered_seq END \
+         WHERE conversation_id = ?1 AND user_id = ?2",
+    )
+    .bind(conversation.as_uuid())
+    .bind(new.sender_id.as_uuid())
+    .bind(seq)
+    .execute(&mut *conn)
+    .await?;
+    Ok(InsertOutcome::Created(message))
 }

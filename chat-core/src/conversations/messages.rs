@@ -223,7 +223,7 @@ impl ConversationService {
             client_msg_id: message.client_msg_id,
             created_at: now,
         };
-        match d.messages.insert_message(new).await? {
+        match self.writer.insert(new).await? {
             InsertOutcome::Created(message) => {
                 self.fanout.message(&message, &members, origin).await;
                 Ok(SentMessage {

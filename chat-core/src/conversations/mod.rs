@@ -14,6 +14,7 @@ mod direct;
 mod groups;
 mod messages;
 mod page;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,7 @@ pub struct ConversationService {
     deps: ConversationDeps,
     config: Arc<ConversationConfig>,
     fanout: Fanout,
+    writer: writer::MessageWriter,
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -111,10 +113,12 @@ impl ConversationService {
             ));
         }
         let fanout = Fanout::new(deps.realtime.clone(), deps.conversations.clone());
+        let writer = writer::MessageWriter::new(deps.messages.clone());
         Ok(Self {
             deps,
             config: Arc::new(config),
             fanout,
+            writer,
         })
     }
 

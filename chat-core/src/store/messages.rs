@@ -24,6 +24,21 @@ pub trait MessageStore: Send + Sync {
     /// unique constraint.
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome>;
 
+    /// Stores several messages as [`insert_message`](Self::insert_message)
+    /// would one by one, in order, and returns their outcomes in the same
+    /// order. A backend with transactions stores the batch in one (one
+    /// commit, one disk flush for all of them); an error then stores none.
+    /// Messages of one conversation keep their order in the batch.
+    ///
+    /// The default stores them one at a time.
+    async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for message in batch {
+            outcomes.push(self.insert_message(message).await?);
+        }
+        Ok(outcomes)
+    }
+
     /// A message of a conversation by id.
     async fn message(&self, conversation: ConversationId, id: MessageId)
     -> Result<Option<Message>>;

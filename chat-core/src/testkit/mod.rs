@@ -20,6 +20,7 @@ use async_trait::async_trait;
 
 use crate::store::Store;
 
+pub mod batches;
 pub mod conversations;
 pub mod fixtures;
 pub mod health;
@@ -107,7 +108,9 @@ macro_rules! store_conformance_tests {
             messages::messages_read_cursor_never_moves_backwards,
             messages::messages_reading_implies_delivery,
             messages::messages_unread_span_conversations_oldest_first,
-            users::users_summaries_list_active_users_once
+            users::users_summaries_list_active_users_once,
+            batches::batches_store_each_message_as_single_inserts_would,
+            batches::batches_concurrent_batches_get_gap_free_seqs
         );
     };
 }

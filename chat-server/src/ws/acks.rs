@@ -10,17 +10,20 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chat_core::protocol::{ErrorFrame, ServerFrame};
+use chat_core::protocol::ErrorFrame;
 use chat_core::{AckTarget, ConversationId, DeliveryService, MessageId, UserId};
 use tokio::sync::{Notify, mpsc};
 
 /// Most message ids resolved per store query.
 const IDS_PER_QUERY: usize = 100;
 
-/// The session's handle on its ack worker. Dropping it lets the worker
-/// write what is pending and stop.
+/// The session's handle on its ack worker, started at the first ack so an
+/// idle connection costs no task. Dropping it lets the worker write what
+/// is pending and stop.
 pub(super) struct Acks {
-    shared: Arc<Shared>,
+    shared: Option<Arc<Shared>>,
+    user: UserId,
+    errors: mpsc::Sender<Box<ErrorFrame>>,
 }
 
 #[derive(Default)]
@@ -43,26 +46,27 @@ impl Pending {
 }
 
 impl Acks {
-    /// Starts the worker for `user`'s connection; failures come back on
-    /// `errors` as error frames.
-    pub(super) fn start(
-        delivery: DeliveryService,
-        user: UserId,
-        errors: mpsc::Sender<ServerFrame>,
-    ) -> Self {
-        let shared = Arc::new(Shared::default());
-        tokio::spawn(work(shared.clone(), delivery, user, errors));
-        Self { shared }
+    /// The handle for `user`'s connection; failures come back on `errors`
+    /// (boxed: a channel allocates its first block of slots up front, and
+    /// an idle connection should not pay for large ones).
+    pub(super) fn new(user: UserId, errors: mpsc::Sender<Box<ErrorFrame>>) -> Self {
+        Self {
+            shared: None,
+            user,
+            errors,
+        }
     }
 
-    /// Queues an acknowledgement.
-    pub(super) fn push(&self, target: AckTarget) {
+    /// Queues an acknowledgement, starting the worker on first use.
+    pub(super) fn push(&mut self, delivery: &DeliveryService, target: AckTarget) {
+        let shared = self.shared.get_or_insert_with(|| {
+            let shared = Arc::new(Shared::default());
+            let (delivery, errors) = (delivery.clone(), self.errors.clone());
+            tokio::spawn(work(shared.clone(), delivery, self.user, errors));
+            shared
+        });
         {
-            let mut p = self
-                .shared
-                .pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
+            let mut p = shared.pending.lock().unwrap_or_else(|e| e.into_inner());
             match target {
                 AckTarget::Through { conversation, seq } => {
                     let e = p.through.entry(conversation).or_insert(0);
@@ -71,18 +75,20 @@ impl Acks {
                 AckTarget::Messages(ids) => p.ids.extend(ids),
             }
         }
-        self.shared.notify.notify_one();
+        shared.notify.notify_one();
     }
 }
 
 impl Drop for Acks {
     fn drop(&mut self) {
-        self.shared
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .closed = true;
-        self.shared.notify.notify_one();
+        if let Some(shared) = &self.shared {
+            shared
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .closed = true;
+            shared.notify.notify_one();
+        }
     }
 }
 
@@ -90,7 +96,7 @@ async fn work(
     shared: Arc<Shared>,
     delivery: DeliveryService,
     user: UserId,
-    errors: mpsc::Sender<ServerFrame>,
+    errors: mpsc::Sender<Box<ErrorFrame>>,
 ) {
     loop {
         shared.notify.notified().await;
@@ -112,7 +118,7 @@ async fn write(
     delivery: &DeliveryService,
     user: UserId,
     batch: Pending,
-    errors: &mpsc::Sender<ServerFrame>,
+    errors: &mpsc::Sender<Box<ErrorFrame>>,
 ) {
     let mut targets: Vec<AckTarget> = batch
         .through
@@ -135,7 +141,7 @@ async fn write(
             }
             // A full error channel means the client is not reading; the
             // error is dropped rather than holding up other acks.
-            let _ = errors.try_send(ServerFrame::Error(ErrorFrame::from_error(&e, None)));
+            let _ = errors.try_send(Box::new(ErrorFrame::from_error(&e, None)));
         }
     }
 }

@@ -85,7 +85,8 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
                     );
                 }
             };
-            session.acks.push(target);
+            let delivery = session.state.engine.delivery().clone();
+            session.acks.push(&delivery, target);
             Outcome::Nothing
         }
         ClientFrame::Typing {

@@ -1,0 +1,108 @@
+//! Conformance cases for [`MessageStore::insert_messages`](crate::store::MessageStore::insert_messages).
+
+use std::sync::Arc;
+
+use super::fixtures::{
+    create_direct, create_group, create_user, membership, new_message, send, t0,
+};
+use crate::domain::ClientMsgId;
+use crate::model::InsertOutcome;
+use crate::store::Store;
+
+/// A batch stores each message as single inserts would, in order, with
+/// outcomes in input order: seqs per conversation count up in batch order,
+/// a non-member's message and a replayed key store nothing and consume no
+/// seq, and the messages around them are stored.
+pub async fn batches_store_each_message_as_single_inserts_would(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let ab = create_direct(&*store, a, b).await;
+    let group = create_group(&*store, "team", a, &[c]).await;
+    let original = send(&*store, ab, a, "before").await;
+    let mut replay = new_message(ab, a, "again", t0());
+    replay.client_msg_id = Some(ClientMsgId::parse("k-1").expect("valid"));
+    let mut keyed = new_message(ab, a, "keyed", t0());
+    keyed.client_msg_id = Some(ClientMsgId::parse("k-1").expect("valid"));
+    store
+        .insert_messages(vec![keyed])
+        .await
+        .expect("first keyed batch");
+
+    let batch = vec![
+        new_message(ab, b, "one", t0()),
+        new_message(group, c, "g1", t0()),
+        new_message(ab, c, "not a member", t0()),
+        replay,
+        new_message(ab, a, "two", t0()),
+        new_message(group, a, "g2", t0()),
+    ];
+    let outcomes = store.insert_messages(batch).await.expect("batch");
+    assert_eq!(outcomes.len(), 6);
+    let seq = |o: &InsertOutcome| match o {
+        InsertOutcome::Created(m) => (m.content.clone(), m.seq),
+        other => panic!("not created: {other:?}"),
+    };
+    assert_eq!(seq(&outcomes[0]), ("one".to_owned(), 3));
+    assert_eq!(seq(&outcomes[1]), ("g1".to_owned(), 1));
+    assert_eq!(outcomes[2], InsertOutcome::NotMember);
+    assert!(
+        matches!(&outcomes[3], InsertOutcome::Existing(m) if m.content == "keyed"),
+        "{:?}",
+        outcomes[3]
+    );
+    assert_eq!(seq(&outcomes[4]), ("two".to_owned(), 4));
+    assert_eq!(seq(&outcomes[5]), ("g2".to_owned(), 2));
+    assert_eq!(membership(&*store, ab, a).await.conversation.last_seq, 4);
+    assert_eq!(membership(&*store, group, c).await.conversation.last_seq, 2);
+    assert_eq!(original.seq, 1);
+    let history = store.messages_before(ab, 10, 10).await.expect("history");
+    let contents: Vec<&str> = history.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["two", "one", "keyed", "before"]);
+}
+
+/// Concurrent batches over the same conversations (in different orders)
+/// all commit, with gap-free seqs.
+pub async fn batches_concurrent_batches_get_gap_free_seqs(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let ab = create_direct(&*store, a, b).await;
+    let ac = create_direct(&*store, a, c).await;
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let store = store.clone();
+            let (first, second) = if i % 2 == 0 { (ab, ac) } else { (ac, ab) };
+            tokio::spawn(async move {
+                let batch = (0..5)
+                    .flat_map(|j| {
+                        [
+                            new_message(first, a, &format!("{i}-{j}"), t0()),
+                            new_message(second, a, &format!("{i}-{j}"), t0()),
+                        ]
+                    })
+                    .collect();
+                store.insert_messages(batch).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let outcomes = t.await.expect("task").expect("batch");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, InsertOutcome::Created(_)))
+        );
+    }
+    for conv in [ab, ac] {
+        let mut seqs: Vec<u64> = store
+            .messages_before(conv, 100, 100)
+            .await
+            .expect("history")
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
+    }
+}
