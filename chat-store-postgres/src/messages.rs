@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_core::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
+use chat_core::model::{Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
@@ -77,79 +77,27 @@ fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
 }
 
 impl PgStore {
-    /// Moves one of the user's cursors forward to `seq`, capped at
-    /// `last_seq`; see [`MessageStore::advance_read`].
+    /// Moves one cursor of each (conversation, user, seq) in `moves`, in
+    /// one transaction; see [`MessageStore::advance_read`].
     async fn advance(
         &self,
-        conversation: ConversationId,
-        user: UserId,
-        seq: u64,
+        moves: &[DeliveryMove],
         at: Timestamp,
         cursor: Cursor,
-    ) -> Result<Option<Membership>> {
-        // The member row's lock queues concurrent moves of the same
-        // cursors, and the sender's own cursor update in `insert_message`.
-        // `last_seq` is read after the lock is granted, by a new statement,
-        // so it includes every message committed before, and the member's
-        // own messages up to it are all committed too (their sender would
-        // need this row's lock to finish). No conversation lock is taken:
-        // this only ever waits for member rows, never the other way round.
+    ) -> Result<Vec<Option<Membership>>> {
         let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        let Some(mut member) = lock_member(&mut *tx, conversation, user).await? else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(None);
-        };
-        let Some(conv) = fetch_conversation(&mut *tx, conversation).await? else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(None);
-        };
-        let Some(plan) = member.plan_advance(cursor, seq, conv.last_seq) else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(Some(Membership {
-                conversation: conv,
-                member,
-            }));
-        };
-        let own_newly_read = match plan.newly_read {
-            // The member's own messages that are now read no longer count
-            // in `own_unread` (an index-only range of messages_sender).
-            Some((from, to)) => {
-                let count: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM messages \
-                     WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4",
-                )
-                .bind(user.as_uuid())
-                .bind(conversation.as_uuid())
-                .bind(to_sql_count(from))
-                .bind(to_sql_count(to))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(to_chat_error)?;
-                from_sql_count(count)
+        let mut out = Vec::with_capacity(moves.len());
+        for m in moves {
+            match advance_in(&mut tx, m.conversation, m.user, m.seq, at, cursor).await {
+                Ok(membership) => out.push(membership),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(e);
+                }
             }
-            None => 0,
-        };
-        member.apply_advance(plan, own_newly_read, at);
-        sqlx::query(
-            "UPDATE conversation_members SET read_seq = $3, read_at = $4, own_unread = $5, \
-                 delivered_seq = $6, delivered_at = $7 \
-             WHERE conversation_id = $1 AND user_id = $2",
-        )
-        .bind(conversation.as_uuid())
-        .bind(user.as_uuid())
-        .bind(to_sql_count(member.read_seq))
-        .bind(member.read_at.map(|t| t.as_datetime()))
-        .bind(to_sql_count(member.own_unread))
-        .bind(to_sql_count(member.delivered_seq))
-        .bind(member.delivered_at.map(|t| t.as_datetime()))
-        .execute(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
+        }
         tx.commit().await.map_err(to_chat_error)?;
-        Ok(Some(Membership {
-            conversation: conv,
-            member,
-        }))
+        Ok(out)
     }
 }
 
@@ -297,8 +245,12 @@ impl MessageStore for PgStore {
         seq: u64,
         at: Timestamp,
     ) -> Result<Option<Membership>> {
-        self.advance(conversation, user, seq, at, Cursor::Read)
-            .await
+        let m = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        Ok(self.advance(&[m], at, Cursor::Read).await?.pop().flatten())
     }
 
     /// Moves the user's delivery cursor forward to `seq` (capped at
@@ -311,8 +263,34 @@ impl MessageStore for PgStore {
         seq: u64,
         at: Timestamp,
     ) -> Result<Option<Membership>> {
-        self.advance(conversation, user, seq, at, Cursor::Delivered)
-            .await
+        let m = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        Ok(self
+            .advance(&[m], at, Cursor::Delivered)
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// Moves several delivery cursors in one transaction.
+    async fn advance_delivered_many(
+        &self,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<Vec<Option<Membership>>> {
+        // Member rows in one order, so concurrent batches cannot deadlock.
+        let mut order: Vec<usize> = (0..moves.len()).collect();
+        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
+        let sorted: Vec<DeliveryMove> = order.iter().map(|&i| moves[i]).collect();
+        let results = self.advance(&sorted, at, Cursor::Delivered).await?;
+        let mut out = vec![None; moves.len()];
+        for (i, r) in order.into_iter().zip(results) {
+            out[i] = r;
+        }
+        Ok(out)
     }
 }
 
@@ -434,4 +412,73 @@ async fn insert_in(
     .fetch_one(&mut *conn)
     .await?;
     Ok(InsertOutcome::Created(Message::from(row)))
+}
+
+/// One cursor move inside the caller's transaction.
+async fn advance_in(
+    conn: &mut sqlx::PgConnection,
+    conversation: ConversationId,
+    user: UserId,
+    seq: u64,
+    at: Timestamp,
+    cursor: Cursor,
+) -> Result<Option<Membership>> {
+    // The member row's lock queues concurrent moves of the same
+    // cursors, and the sender's own cursor update in `insert_message`.
+    // `last_seq` is read after the lock is granted, by a new statement,
+    // so it includes every message committed before, and the member's
+    // own messages up to it are all committed too (their sender would
+    // need this row's lock to finish). No conversation lock is taken:
+    // this only ever waits for member rows, never the other way round.
+    let Some(mut member) = lock_member(&mut *conn, conversation, user).await? else {
+        return Ok(None);
+    };
+    let Some(conv) = fetch_conversation(&mut *conn, conversation).await? else {
+        return Ok(None);
+    };
+    let Some(plan) = member.plan_advance(cursor, seq, conv.last_seq) else {
+        return Ok(Some(Membership {
+            conversation: conv,
+            member,
+        }));
+    };
+    let own_newly_read = match plan.newly_read {
+        // The member's own messages that are now read no longer count
+        // in `own_unread` (an index-only range of messages_sender).
+        Some((from, to)) => {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages \
+                 WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4",
+            )
+            .bind(user.as_uuid())
+            .bind(conversation.as_uuid())
+            .bind(to_sql_count(from))
+            .bind(to_sql_count(to))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(to_chat_error)?;
+            from_sql_count(count)
+        }
+        None => 0,
+    };
+    member.apply_advance(plan, own_newly_read, at);
+    sqlx::query(
+        "UPDATE conversation_members SET read_seq = $3, read_at = $4, own_unread = $5, \
+             delivered_seq = $6, delivered_at = $7 \
+         WHERE conversation_id = $1 AND user_id = $2",
+    )
+    .bind(conversation.as_uuid())
+    .bind(user.as_uuid())
+    .bind(to_sql_count(member.read_seq))
+    .bind(member.read_at.map(|t| t.as_datetime()))
+    .bind(to_sql_count(member.own_unread))
+    .bind(to_sql_count(member.delivered_seq))
+    .bind(member.delivered_at.map(|t| t.as_datetime()))
+    .execute(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(Some(Membership {
+        conversation: conv,
+        member,
+    }))
 }

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_core::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
+use chat_core::model::{Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
@@ -77,69 +77,31 @@ fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
 }
 
 impl SqliteStore {
-    /// Moves one of the user's cursors forward to `seq`, capped at
-    /// `last_seq`; see [`MessageStore::advance_read`].
+    /// Moves one cursor of each (conversation, user, seq) in `moves`, in
+    /// one transaction; see [`MessageStore::advance_read`].
     async fn advance(
         &self,
-        conversation: ConversationId,
-        user: UserId,
-        seq: u64,
+        moves: &[DeliveryMove],
         at: Timestamp,
         cursor: Cursor,
-    ) -> Result<Option<Membership>> {
-        // Read, decide and write under the write lock taken at BEGIN, so
-        // no message or other cursor move lands in between.
+    ) -> Result<Vec<Option<Membership>>> {
         let mut tx = self
             .pool
             .begin_with(BEGIN_IMMEDIATE)
             .await
             .map_err(to_chat_error)?;
-        let Some(mut membership) = fetch_membership(&mut *tx, conversation, user).await? else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(None);
-        };
-        let member = &mut membership.member;
-        let Some(plan) = member.plan_advance(cursor, seq, membership.conversation.last_seq) else {
-            tx.rollback().await.map_err(to_chat_error)?;
-            return Ok(Some(membership));
-        };
-        let own_newly_read = match plan.newly_read {
-            // The member's own messages that are now read no longer count
-            // in `own_unread` (served by the messages_sender index).
-            Some((from, to)) => {
-                let count: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM messages \
-                     WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4",
-                )
-                .bind(user.as_uuid())
-                .bind(conversation.as_uuid())
-                .bind(to_sql_count(from))
-                .bind(to_sql_count(to))
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(to_chat_error)?;
-                from_sql_count(count)
+        let mut out = Vec::with_capacity(moves.len());
+        for m in moves {
+            match advance_in(&mut tx, m.conversation, m.user, m.seq, at, cursor).await {
+                Ok(membership) => out.push(membership),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(e);
+                }
             }
-            None => 0,
-        };
-        member.apply_advance(plan, own_newly_read, at);
-        sqlx::query(
-            "UPDATE conversation_members SET read_seq = ?3, read_at = ?4, own_unread = ?5, \
-                 delivered_seq = ?6, delivered_at = ?7 \
-             WHERE conversation_id = ?1 AND user_id = ?2",
-        )
-        .bind(conversation.as_uuid())
-        .bind(user.as_uuid())
-        .bind(to_sql_count(member.read_seq))
-        .bind(member.read_at.map(|t| t.as_millis()))
-        .bind(to_sql_count(member.own_unread))
-        .bind(to_sql_count(member.delivered_seq))
-        .bind(member.delivered_at.map(|t| t.as_millis()))
-        .execute(&mut *tx)
-        .await
-        .map_err(to_chat_error)?;
+        }
         tx.commit().await.map_err(to_chat_error)?;
-        Ok(Some(membership))
+        Ok(out)
     }
 }
 
@@ -307,8 +269,12 @@ impl MessageStore for SqliteStore {
         seq: u64,
         at: Timestamp,
     ) -> Result<Option<Membership>> {
-        self.advance(conversation, user, seq, at, Cursor::Read)
-            .await
+        let m = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        Ok(self.advance(&[m], at, Cursor::Read).await?.pop().flatten())
     }
 
     /// Moves the user's delivery cursor forward to `seq` (capped at
@@ -321,8 +287,34 @@ impl MessageStore for SqliteStore {
         seq: u64,
         at: Timestamp,
     ) -> Result<Option<Membership>> {
-        self.advance(conversation, user, seq, at, Cursor::Delivered)
-            .await
+        let m = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        Ok(self
+            .advance(&[m], at, Cursor::Delivered)
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// Moves several delivery cursors in one transaction.
+    async fn advance_delivered_many(
+        &self,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<Vec<Option<Membership>>> {
+        // Member rows in one order, so concurrent batches cannot deadlock.
+        let mut order: Vec<usize> = (0..moves.len()).collect();
+        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
+        let sorted: Vec<DeliveryMove> = order.iter().map(|&i| moves[i]).collect();
+        let results = self.advance(&sorted, at, Cursor::Delivered).await?;
+        let mut out = vec![None; moves.len()];
+        for (i, r) in order.into_iter().zip(results) {
+            out[i] = r;
+        }
+        Ok(out)
     }
 }
 
@@ -453,4 +445,60 @@ async fn insert_in(
     .execute(&mut *conn)
     .await?;
     Ok(InsertOutcome::Created(message))
+}
+
+/// One cursor move inside the caller's transaction.
+async fn advance_in(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    user: UserId,
+    seq: u64,
+    at: Timestamp,
+    cursor: Cursor,
+) -> Result<Option<Membership>> {
+    // Read, decide and write under the write lock taken at BEGIN, so
+    // no message or other cursor move lands in between.
+    let Some(mut membership) = fetch_membership(&mut *conn, conversation, user).await? else {
+        return Ok(None);
+    };
+    let member = &mut membership.member;
+    let Some(plan) = member.plan_advance(cursor, seq, membership.conversation.last_seq) else {
+        return Ok(Some(membership));
+    };
+    let own_newly_read = match plan.newly_read {
+        // The member's own messages that are now read no longer count
+        // in `own_unread` (served by the messages_sender index).
+        Some((from, to)) => {
+            let count: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM messages \
+                 WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4",
+            )
+            .bind(user.as_uuid())
+            .bind(conversation.as_uuid())
+            .bind(to_sql_count(from))
+            .bind(to_sql_count(to))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(to_chat_error)?;
+            from_sql_count(count)
+        }
+        None => 0,
+    };
+    member.apply_advance(plan, own_newly_read, at);
+    sqlx::query(
+        "UPDATE conversation_members SET read_seq = ?3, read_at = ?4, own_unread = ?5, \
+             delivered_seq = ?6, delivered_at = ?7 \
+         WHERE conversation_id = ?1 AND user_id = ?2",
+    )
+    .bind(conversation.as_uuid())
+    .bind(user.as_uuid())
+    .bind(to_sql_count(member.read_seq))
+    .bind(member.read_at.map(|t| t.as_millis()))
+    .bind(to_sql_count(member.own_unread))
+    .bind(to_sql_count(member.delivered_seq))
+    .bind(member.delivered_at.map(|t| t.as_millis()))
+    .execute(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(Some(membership))
 }

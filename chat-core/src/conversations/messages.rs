@@ -11,7 +11,7 @@ use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::ConnectionId;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    ConversationKind, InsertOutcome, Member, Membership, Message, MessageView,
+    ConversationKind, DeliveryMove, InsertOutcome, Member, Membership, Message, MessageView,
     NewDirectConversation, NewMessage, Receipt,
 };
 use crate::protocol::{DeliveryReceipt, ReadReceipt};
@@ -223,7 +223,7 @@ impl ConversationService {
             client_msg_id: message.client_msg_id,
             created_at: now,
         };
-        match self.writer.insert(new).await? {
+        match self.messages.run(new).await? {
             InsertOutcome::Created(message) => {
                 self.fanout.message(&message, &members, origin).await;
                 Ok(SentMessage {
@@ -399,10 +399,14 @@ impl ConversationService {
         seq: u64,
     ) -> Result<Membership> {
         let now = self.deps.clock.now();
-        let after = self
-            .deps
-            .messages
-            .advance_delivered(conversation, user, seq, now)
+        let m = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        let (after, moved) = self
+            .delivered
+            .run((m, now))
             .await?
             .ok_or(ChatError::ConversationNotFound)?;
         if let Err(e) = self
@@ -414,8 +418,9 @@ impl ConversationService {
         {
             tracing::warn!(error = %e, "could not clear acknowledged queue entries");
         }
-        if after.member.delivered_at == Some(now) && after.member.delivered_seq > 0 {
-            self.announce_delivered(&after, now).await;
+        if moved && after.member.delivered_seq > 0 {
+            let at = after.member.delivered_at.unwrap_or(now);
+            self.announce_delivered(&after, at).await;
         }
         Ok(after)
     }
@@ -425,10 +430,16 @@ impl ConversationService {
         let conversation = after.conversation.id;
         let user = after.member.user_id;
         let seq = after.member.delivered_seq;
+        // In a direct conversation the sender is the peer: the newest
+        // message is all that is needed (for its id).
+        let window = match after.conversation.kind {
+            ConversationKind::Direct => 1,
+            ConversationKind::Group => RECEIPT_SENDERS_WINDOW,
+        };
         let recent = match self
             .deps
             .messages
-            .messages_before(conversation, seq, RECEIPT_SENDERS_WINDOW)
+            .messages_before(conversation, seq, window)
             .await
         {
             Ok(m) => m,
@@ -440,11 +451,20 @@ impl ConversationService {
         let Some(newest) = recent.first() else {
             return;
         };
-        let mut senders: Vec<UserId> = recent
-            .iter()
-            .map(|m| m.sender_id)
-            .filter(|s| *s != user)
-            .collect();
+        let mut senders: Vec<UserId> = match after.conversation.kind {
+            ConversationKind::Direct => match self.fanout.members(conversation).await {
+                Ok(members) => members.others(user),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the members of a delivery receipt");
+                    return;
+                }
+            },
+            ConversationKind::Group => recent
+                .iter()
+                .map(|m| m.sender_id)
+                .filter(|s| *s != user)
+                .collect(),
+        };
         senders.sort_unstable();
         senders.dedup();
         let receipt = DeliveryReceipt {

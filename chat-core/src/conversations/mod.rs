@@ -90,7 +90,8 @@ pub struct ConversationService {
     deps: ConversationDeps,
     config: Arc<ConversationConfig>,
     fanout: Fanout,
-    writer: writer::MessageWriter,
+    messages: writer::Writer<writer::InsertMessages>,
+    delivered: writer::Writer<writer::AdvanceDelivered>,
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -113,12 +114,14 @@ impl ConversationService {
             ));
         }
         let fanout = Fanout::new(deps.realtime.clone(), deps.conversations.clone());
-        let writer = writer::MessageWriter::new(deps.messages.clone());
+        let messages = writer::Writer::new(writer::InsertMessages(deps.messages.clone()));
+        let delivered = writer::Writer::new(writer::AdvanceDelivered(deps.messages.clone()));
         Ok(Self {
             deps,
             config: Arc::new(config),
             fanout,
-            writer,
+            messages,
+            delivered,
         })
     }
 

@@ -1,67 +1,91 @@
-//! [`MessageWriter`]: concurrent sends share transactions.
+//! Writers that let concurrent operations share transactions.
 //!
-//! Each stored message would otherwise cost a commit, and a commit costs a
-//! disk flush (SQLite `synchronous = FULL`, PostgreSQL
-//! `synchronous_commit = on`): a few milliseconds that cap the whole
-//! server's send rate. The writer is one task that takes every message
-//! waiting when it becomes free and stores them with one
-//! [`MessageStore::insert_messages`] call, so the number of commits per
-//! second stays about the same while the messages per commit grow with
-//! the load. An idle server stores each message at once, alone.
+//! Each stored message, and each moved delivery cursor, would otherwise
+//! cost a commit, and a commit costs a disk flush (SQLite
+//! `synchronous = FULL`, PostgreSQL `synchronous_commit = on`): a few
+//! milliseconds that cap the whole server's rate. A writer is one task
+//! that takes every operation waiting when it becomes free and runs them
+//! with one batch call ([`MessageStore::insert_messages`],
+//! [`MessageStore::advance_delivered_many`]), so the number of commits per
+//! second stays about the same while the work per commit grows with the
+//! load. An idle server runs each operation at once, alone.
 //!
-//! A message is acknowledged to its sender only after its batch has
-//! committed. If a batch fails, its messages are retried one by one, so
-//! one bad message cannot fail the others.
+//! An operation is answered only after its batch has committed. If a
+//! batch fails, its operations are retried one by one, so one bad
+//! operation cannot fail the others.
 
 use std::sync::{Arc, OnceLock};
 
+use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ChatError, Result};
-use crate::model::{InsertOutcome, NewMessage};
+use crate::model::{DeliveryMove, InsertOutcome, Membership, NewMessage};
 use crate::store::MessageStore;
+use crate::time::Timestamp;
 
-/// Most messages stored in one transaction.
+/// Most operations in one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
 
-/// Messages waiting for the writer before senders wait for room.
+/// Operations waiting for a writer before callers wait for room.
 const QUEUE: usize = 4 * MAX_BATCH;
 
-struct Job {
-    message: NewMessage,
-    reply: oneshot::Sender<Result<InsertOutcome>>,
+/// An operation that can run alone or in a batch.
+#[async_trait]
+pub(crate) trait BatchOp: Send + Sync + 'static {
+    /// One operation's input.
+    type Item: Clone + Send + 'static;
+    /// One operation's result.
+    type Out: Send + 'static;
+    /// Runs one operation in its own transaction.
+    async fn one(&self, item: Self::Item) -> Result<Self::Out>;
+    /// Runs several in one transaction; results in input order.
+    async fn many(&self, items: Vec<Self::Item>) -> Result<Vec<Self::Out>>;
 }
 
-/// The handle services store messages through. Cheap to clone; clones
-/// share one writer task, started on first use (so an engine can be built
-/// outside a runtime).
-#[derive(Clone)]
-pub(crate) struct MessageWriter {
-    store: Arc<dyn MessageStore>,
-    jobs: Arc<OnceLock<mpsc::Sender<Job>>>,
+struct Job<O: BatchOp> {
+    item: O::Item,
+    reply: oneshot::Sender<Result<O::Out>>,
 }
 
-impl MessageWriter {
-    pub(crate) fn new(store: Arc<dyn MessageStore>) -> Self {
+/// The handle operations go through. Cheap to clone; clones share one
+/// task, started on first use (so an engine can be built outside a
+/// runtime).
+pub(crate) struct Writer<O: BatchOp> {
+    op: Arc<O>,
+    jobs: Arc<OnceLock<mpsc::Sender<Job<O>>>>,
+}
+
+impl<O: BatchOp> Clone for Writer<O> {
+    fn clone(&self) -> Self {
         Self {
-            store,
+            op: self.op.clone(),
+            jobs: self.jobs.clone(),
+        }
+    }
+}
+
+impl<O: BatchOp> Writer<O> {
+    pub(crate) fn new(op: O) -> Self {
+        Self {
+            op: Arc::new(op),
             jobs: Arc::new(OnceLock::new()),
         }
     }
 
-    /// Stores a message, in a transaction shared with whatever else is
-    /// being sent at the moment.
+    /// Runs an operation, in a transaction shared with whatever else is
+    /// waiting at the moment.
     ///
     /// # Errors
-    /// The store's errors for this message.
-    pub(crate) async fn insert(&self, message: NewMessage) -> Result<InsertOutcome> {
+    /// The store's errors for this operation.
+    pub(crate) async fn run(&self, item: O::Item) -> Result<O::Out> {
         let jobs = self.jobs.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(run(self.store.clone(), rx));
+            tokio::spawn(work(self.op.clone(), rx));
             tx
         });
         let (reply, answer) = oneshot::channel();
-        jobs.send(Job { message, reply })
+        jobs.send(Job { item, reply })
             .await
             .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
@@ -69,40 +93,92 @@ impl MessageWriter {
 }
 
 fn writer_gone() -> ChatError {
-    ChatError::Internal("the message writer stopped".into())
+    ChatError::Internal("a store writer stopped".into())
 }
 
-async fn run(store: Arc<dyn MessageStore>, mut jobs: mpsc::Receiver<Job>) {
+async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        write(&*store, std::mem::take(&mut batch)).await;
+        write(&*op, std::mem::take(&mut batch)).await;
     }
 }
 
-async fn write(store: &dyn MessageStore, batch: Vec<Job>) {
-    if batch.len() == 1 {
-        for job in batch {
-            let outcome = store.insert_message(job.message).await;
-            let _ = job.reply.send(outcome);
+async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) {
+    if batch.len() > 1 {
+        let items = batch.iter().map(|j| j.item.clone()).collect();
+        match op.many(items).await {
+            Ok(outs) if outs.len() == batch.len() => {
+                for (job, out) in batch.into_iter().zip(outs) {
+                    let _ = job.reply.send(Ok(out));
+                }
+                return;
+            }
+            Ok(_) => tracing::error!("a batch returned the wrong number of results"),
+            Err(e) => {
+                tracing::warn!(error = %e, size = batch.len(), "a batch failed; running it one by one");
+            }
         }
-        return;
     }
-    let messages = batch.iter().map(|j| j.message.clone()).collect();
-    match store.insert_messages(messages).await {
-        Ok(outcomes) if outcomes.len() == batch.len() => {
-            for (job, outcome) in batch.into_iter().zip(outcomes) {
-                let _ = job.reply.send(Ok(outcome));
-            }
-        }
-        other => {
-            if let Err(e) = &other {
-                tracing::warn!(error = %e, messages = batch.len(), "a batch of messages failed; storing them one by one");
-            }
-            for job in batch {
-                let outcome = store.insert_message(job.message).await;
-                let _ = job.reply.send(outcome);
-            }
-        }
+    for job in batch {
+        let out = op.one(job.item).await;
+        let _ = job.reply.send(out);
+    }
+}
+
+/// Stores messages.
+pub(crate) struct InsertMessages(pub(crate) Arc<dyn MessageStore>);
+
+#[async_trait]
+impl BatchOp for InsertMessages {
+    type Item = NewMessage;
+    type Out = InsertOutcome;
+
+    async fn one(&self, item: NewMessage) -> Result<InsertOutcome> {
+        self.0.insert_message(item).await
+    }
+
+    async fn many(&self, items: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
+        self.0.insert_messages(items).await
+    }
+}
+
+/// Moves delivery cursors. Each result says whether the cursor moved in
+/// this batch (its `delivered_at` is the batch's time).
+pub(crate) struct AdvanceDelivered(pub(crate) Arc<dyn MessageStore>);
+
+#[async_trait]
+impl BatchOp for AdvanceDelivered {
+    type Item = (DeliveryMove, Timestamp);
+    type Out = Option<(Membership, bool)>;
+
+    async fn one(&self, (m, at): Self::Item) -> Result<Self::Out> {
+        let after = self
+            .0
+            .advance_delivered(m.conversation, m.user, m.seq, at)
+            .await?;
+        Ok(after.map(|a| {
+            let moved = a.member.delivered_at == Some(at);
+            (a, moved)
+        }))
+    }
+
+    async fn many(&self, items: Vec<Self::Item>) -> Result<Vec<Self::Out>> {
+        let at = items
+            .iter()
+            .map(|(_, at)| *at)
+            .max()
+            .unwrap_or_else(Timestamp::now);
+        let moves = items.into_iter().map(|(m, _)| m).collect();
+        let after = self.0.advance_delivered_many(moves, at).await?;
+        Ok(after
+            .into_iter()
+            .map(|a| {
+                a.map(|a| {
+                    let moved = a.member.delivered_at == Some(at);
+                    (a, moved)
+                })
+            })
+            .collect())
     }
 }
 
@@ -118,13 +194,13 @@ mod tests {
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
-        let writer = MessageWriter::new(store.clone());
+        let writer = Writer::new(InsertMessages(store.clone()));
         let sends = (0..50).map(|i| {
             let writer = writer.clone();
             let sender = if i % 2 == 0 { a } else { b };
             let message =
                 fixtures::new_message(conversation, sender, &format!("m{i}"), fixtures::t0());
-            tokio::spawn(async move { writer.insert(message).await })
+            tokio::spawn(async move { writer.run(message).await })
         });
         let mut seqs = Vec::new();
         for send in sends {

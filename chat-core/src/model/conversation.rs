@@ -136,6 +136,17 @@ pub struct Member {
     pub own_unread: u64,
 }
 
+/// One delivery cursor to move: `user`'s in `conversation`, up to `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryMove {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// The member.
+    pub user: UserId,
+    /// Everything up to this seq is delivered.
+    pub seq: u64,
+}
+
 /// Which of a member's cursors a move concerns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cursor {

@@ -10,9 +10,9 @@ pub use auth::{
     NewPasswordReset, NewRefreshToken, NewSession, RefreshTokenRecord, ResetConsumption, Session,
 };
 pub use conversation::{
-    Conversation, ConversationKind, ConversationOverview, Cursor, CursorAdvance, Member,
-    MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation, NewGroup, NewMember,
-    UnknownVariant,
+    Conversation, ConversationKind, ConversationOverview, Cursor, CursorAdvance, DeliveryMove,
+    Member, MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation, NewGroup,
+    NewMember, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use user::{NewUser, ProfileUpdate, User, UserCredentials, UserSummary};

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{InsertOutcome, Membership, Message, NewMessage};
+use crate::model::{DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
 use crate::time::Timestamp;
 
 /// Messages and the members' read and delivery cursors.
@@ -82,4 +82,25 @@ pub trait MessageStore: Send + Sync {
         seq: u64,
         at: Timestamp,
     ) -> Result<Option<Membership>>;
+
+    /// Moves several delivery cursors as
+    /// [`advance_delivered`](Self::advance_delivered) would, in one
+    /// transaction where the backend can (one commit for all of them), and
+    /// returns the results in input order.
+    ///
+    /// The default moves them one at a time.
+    async fn advance_delivered_many(
+        &self,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<Vec<Option<Membership>>> {
+        let mut out = Vec::with_capacity(moves.len());
+        for m in moves {
+            out.push(
+                self.advance_delivered(m.conversation, m.user, m.seq, at)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
 }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 
 use super::fixtures::{
-    create_direct, create_group, create_user, membership, new_message, send, t0,
+    at, create_direct, create_group, create_user, membership, new_message, send, t0,
 };
 use crate::domain::ClientMsgId;
-use crate::model::InsertOutcome;
+use crate::model::{DeliveryMove, InsertOutcome};
 use crate::store::Store;
 
 /// A batch stores each message as single inserts would, in order, with
@@ -105,4 +105,71 @@ pub async fn batches_concurrent_batches_get_gap_free_seqs(store: Arc<dyn Store>)
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
     }
+}
+
+/// Several delivery cursors move in one call as they would one by one:
+/// results in input order, a non-member gets `None`, a cursor never moves
+/// backwards and stops at `last_seq`.
+pub async fn batches_move_delivery_cursors_as_single_moves_would(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let ab = create_direct(&*store, a, b).await;
+    let ac = create_direct(&*store, a, c).await;
+    for i in 0..3 {
+        send(&*store, ab, a, &format!("ab{i}")).await;
+        send(&*store, ac, a, &format!("ac{i}")).await;
+    }
+    store
+        .advance_delivered(ac, c, 2, t0())
+        .await
+        .expect("move")
+        .expect("member");
+    let moves = vec![
+        DeliveryMove {
+            conversation: ab,
+            user: b,
+            seq: 2,
+        },
+        DeliveryMove {
+            conversation: ac,
+            user: b,
+            seq: 3,
+        },
+        DeliveryMove {
+            conversation: ac,
+            user: c,
+            seq: 1,
+        },
+        DeliveryMove {
+            conversation: ab,
+            user: b,
+            seq: 99,
+        },
+    ];
+    let out = store
+        .advance_delivered_many(moves, at(5))
+        .await
+        .expect("moves");
+    assert_eq!(out.len(), 4);
+    assert_eq!(out[0].as_ref().map(|m| m.member.delivered_seq), Some(2));
+    assert!(
+        out[1].is_none(),
+        "bob is not in alice and carol's conversation"
+    );
+    assert_eq!(
+        out[2].as_ref().map(|m| m.member.delivered_seq),
+        Some(2),
+        "never backwards"
+    );
+    assert_eq!(
+        out[3].as_ref().map(|m| m.member.delivered_seq),
+        Some(3),
+        "capped at last_seq"
+    );
+    assert_eq!(membership(&*store, ab, b).await.member.delivered_seq, 3);
+    assert_eq!(
+        membership(&*store, ab, b).await.member.delivered_at,
+        Some(at(5))
+    );
 }

@@ -110,7 +110,8 @@ macro_rules! store_conformance_tests {
             messages::messages_unread_span_conversations_oldest_first,
             users::users_summaries_list_active_users_once,
             batches::batches_store_each_message_as_single_inserts_would,
-            batches::batches_concurrent_batches_get_gap_free_seqs
+            batches::batches_concurrent_batches_get_gap_free_seqs,
+            batches::batches_move_delivery_cursors_as_single_moves_would
         );
     };
 }
