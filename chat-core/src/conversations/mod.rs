@@ -114,8 +114,10 @@ impl ConversationService {
             ));
         }
         let fanout = Fanout::new(deps.realtime.clone(), deps.conversations.clone());
-        let messages = writer::Writer::new(writer::InsertMessages(deps.messages.clone()));
-        let delivered = writer::Writer::new(writer::AdvanceDelivered(deps.messages.clone()));
+        let writers = deps.messages.write_concurrency();
+        let messages = writer::Writer::new(writer::InsertMessages(deps.messages.clone()), writers);
+        let delivered =
+            writer::Writer::new(writer::AdvanceDelivered(deps.messages.clone()), writers);
         Ok(Self {
             deps,
             config: Arc::new(config),

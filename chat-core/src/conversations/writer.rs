@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ChatError, Result};
+use crate::ids::ConversationId;
 use crate::model::{DeliveryMove, InsertOutcome, Membership, NewMessage};
 use crate::store::MessageStore;
 use crate::time::Timestamp;
@@ -41,6 +42,9 @@ pub(crate) trait BatchOp: Send + Sync + 'static {
     async fn one(&self, item: Self::Item) -> Result<Self::Out>;
     /// Runs several in one transaction; results in input order.
     async fn many(&self, items: Vec<Self::Item>) -> Result<Vec<Self::Out>>;
+    /// Which writer an operation goes to. Operations with one key run in
+    /// order on one writer; writers with different keys run in parallel.
+    fn key(item: &Self::Item) -> u64;
 }
 
 struct Job<O: BatchOp> {
@@ -48,27 +52,33 @@ struct Job<O: BatchOp> {
     reply: oneshot::Sender<Result<O::Out>>,
 }
 
-/// The handle operations go through. Cheap to clone; clones share one
-/// task, started on first use (so an engine can be built outside a
-/// runtime).
+/// The handle operations go through. Cheap to clone; clones share the
+/// writer tasks, started on first use (so an engine can be built outside a
+/// runtime). There are as many tasks as the store can usefully write
+/// with at once ([`MessageStore::write_concurrency`]); an operation's key
+/// (its conversation) picks one, so one conversation's operations stay in
+/// order.
 pub(crate) struct Writer<O: BatchOp> {
     op: Arc<O>,
-    jobs: Arc<OnceLock<mpsc::Sender<Job<O>>>>,
+    shards: usize,
+    jobs: Arc<OnceLock<Vec<mpsc::Sender<Job<O>>>>>,
 }
 
 impl<O: BatchOp> Clone for Writer<O> {
     fn clone(&self) -> Self {
         Self {
             op: self.op.clone(),
+            shards: self.shards,
             jobs: self.jobs.clone(),
         }
     }
 }
 
 impl<O: BatchOp> Writer<O> {
-    pub(crate) fn new(op: O) -> Self {
+    pub(crate) fn new(op: O, shards: usize) -> Self {
         Self {
             op: Arc::new(op),
+            shards: shards.max(1),
             jobs: Arc::new(OnceLock::new()),
         }
     }
@@ -80,16 +90,27 @@ impl<O: BatchOp> Writer<O> {
     /// The store's errors for this operation.
     pub(crate) async fn run(&self, item: O::Item) -> Result<O::Out> {
         let jobs = self.jobs.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(work(self.op.clone(), rx));
-            tx
+            (0..self.shards)
+                .map(|_| {
+                    let (tx, rx) = mpsc::channel(QUEUE);
+                    tokio::spawn(work(self.op.clone(), rx));
+                    tx
+                })
+                .collect()
         });
+        let shard = (O::key(&item) % jobs.len() as u64) as usize;
         let (reply, answer) = oneshot::channel();
-        jobs.send(Job { item, reply })
+        jobs[shard]
+            .send(Job { item, reply })
             .await
             .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
+}
+
+fn key_of(conversation: ConversationId) -> u64 {
+    // UUIDv7: the low bits are random.
+    conversation.as_uuid().as_u64_pair().1
 }
 
 fn writer_gone() -> ChatError {
@@ -140,6 +161,10 @@ impl BatchOp for InsertMessages {
     async fn many(&self, items: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
         self.0.insert_messages(items).await
     }
+
+    fn key(item: &NewMessage) -> u64 {
+        key_of(item.conversation_id)
+    }
 }
 
 /// Moves delivery cursors. Each result says whether the cursor moved in
@@ -160,6 +185,10 @@ impl BatchOp for AdvanceDelivered {
             let moved = a.member.delivered_at == Some(at);
             (a, moved)
         }))
+    }
+
+    fn key((m, _): &Self::Item) -> u64 {
+        key_of(m.conversation)
     }
 
     async fn many(&self, items: Vec<Self::Item>) -> Result<Vec<Self::Out>> {
@@ -194,7 +223,7 @@ mod tests {
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
-        let writer = Writer::new(InsertMessages(store.clone()));
+        let writer = Writer::new(InsertMessages(store.clone()), 3);
         let sends = (0..50).map(|i| {
             let writer = writer.clone();
             let sender = if i % 2 == 0 { a } else { b };

@@ -24,6 +24,16 @@ pub trait MessageStore: Send + Sync {
     /// unique constraint.
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome>;
 
+    /// How many batches ([`insert_messages`](Self::insert_messages),
+    /// [`advance_delivered_many`](Self::advance_delivered_many)) the
+    /// backend can usefully run at once, each on its own connection
+    /// (default 1: a single writer, as SQLite has). Callers run batches of
+    /// different conversations in parallel up to this number, and one
+    /// conversation's batches one after another.
+    fn write_concurrency(&self) -> usize {
+        1
+    }
+
     /// Stores several messages as [`insert_message`](Self::insert_message)
     /// would one by one, in order, and returns their outcomes in the same
     /// order. A backend with transactions stores the batch in one (one

@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, Tokens};
 
 /// How long a test waits for a frame it expects.
 const WAIT: Duration = Duration::from_secs(5);
@@ -29,6 +29,15 @@ impl TestApp {
             .await
             .expect("websocket connects");
         Ws { stream }
+    }
+
+    /// Alice and Bob, signed up, each with a connection.
+    pub(crate) async fn connected_pair(&self) -> (Tokens, Tokens, Ws, Ws) {
+        let alice = self.signup("alice").await;
+        let bob = self.signup("bob").await;
+        let a = self.ws(&alice.access).await;
+        let b = self.ws(&bob.access).await;
+        (alice, bob, a, b)
     }
 
     /// The HTTP status of a refused upgrade.

@@ -25,10 +25,7 @@ fn user_id(t: &Tokens) -> UserId {
 #[tokio::test]
 async fn two_users_chat_live_and_the_sender_gets_message_sent() {
     let app = spawn_app().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let mut a = app.ws(&alice.access).await;
-    let mut b = app.ws(&bob.access).await;
+    let (alice, bob, mut a, mut b) = app.connected_pair().await;
 
     a.send(send(&bob, "Hello World", "c-1")).await;
     let sent = a.next_of("message.sent").await;
@@ -226,10 +223,7 @@ async fn typing_reaches_the_other_member_and_is_not_stored() {
 #[tokio::test]
 async fn delivery_and_read_receipts_reach_the_sender() {
     let app = spawn_app().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let mut a = app.ws(&alice.access).await;
-    let mut b = app.ws(&bob.access).await;
+    let (alice, bob, mut a, mut b) = app.connected_pair().await;
 
     a.send(send(&bob, "hi", "c1")).await;
     let sent = a.next_of("message.sent").await;
@@ -266,10 +260,7 @@ async fn delivery_and_read_receipts_reach_the_sender() {
 #[tokio::test]
 async fn a_resend_with_the_same_client_msg_id_returns_the_original_once() {
     let app = spawn_app().await;
-    let alice = app.signup("alice").await;
-    let bob = app.signup("bob").await;
-    let mut a = app.ws(&alice.access).await;
-    let mut b = app.ws(&bob.access).await;
+    let (_alice, bob, mut a, mut b) = app.connected_pair().await;
 
     a.send(send(&bob, "once", "same-key")).await;
     let first = a.next_of("message.sent").await;
