@@ -41,6 +41,7 @@ use sqlx::{Connection as _, Postgres};
 mod conversations;
 pub mod error;
 mod health;
+mod message_batch;
 mod messages;
 mod password_resets;
 mod sessions;

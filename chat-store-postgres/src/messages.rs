@@ -21,7 +21,7 @@ macro_rules! message_columns {
 const CLIENT_MSG_ID_UNIQUE: &str = "messages_client_msg_id_unique";
 
 #[derive(sqlx::FromRow)]
-struct MessageRow {
+pub(crate) struct MessageRow {
     message_id: Uuid,
     conversation_id: Uuid,
     seq: i64,
@@ -121,26 +121,20 @@ impl MessageStore for PgStore {
         }
     }
 
-    /// Stores the batch in one transaction: one commit (one WAL flush) for
-    /// all of it. Conversations are locked in id order, so two batches
-    /// that share conversations cannot deadlock.
+    /// Stores the batch in one transaction (one commit, one WAL flush) with
+    /// a fixed number of statements; see `message_batch.rs`.
     async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        // Stable: messages of one conversation keep their order.
-        order.sort_by_key(|&i| batch[i].conversation_id);
-        let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; batch.len()];
         let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        for i in order {
-            match insert_in(&mut tx, &batch[i]).await {
-                Ok(outcome) => outcomes[i] = Some(outcome),
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(conflict_error(e));
-                }
+        match crate::message_batch::insert_batch(&mut tx, &batch).await {
+            Ok(outcomes) => {
+                tx.commit().await.map_err(to_chat_error)?;
+                Ok(outcomes)
+            }
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                Err(e)
             }
         }
-        tx.commit().await.map_err(to_chat_error)?;
-        Ok(outcomes.into_iter().flatten().collect())
     }
 
     /// A message of a conversation by id.

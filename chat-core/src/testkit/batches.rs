@@ -54,6 +54,16 @@ pub async fn batches_store_each_message_as_single_inserts_would(store: Arc<dyn S
     assert_eq!(seq(&outcomes[4]), ("two".to_owned(), 4));
     assert_eq!(seq(&outcomes[5]), ("g2".to_owned(), 2));
     assert_eq!(membership(&*store, ab, a).await.conversation.last_seq, 4);
+    // The senders' cursors move as single inserts move them: alice had read
+    // up to her own "keyed" (2), so "two" (4) is one of her own unread; bob
+    // had read nothing, so his "one" is one of his own unread.
+    let alice = membership(&*store, ab, a).await;
+    assert_eq!(
+        (alice.member.read_seq, alice.member.own_unread, alice.unread_count()),
+        (2, 1, 1)
+    );
+    let bob = membership(&*store, ab, b).await;
+    assert_eq!((bob.member.read_seq, bob.member.own_unread), (0, 1));
     assert_eq!(membership(&*store, group, c).await.conversation.last_seq, 2);
     assert_eq!(original.seq, 1);
     let history = store.messages_before(ab, 10, 10).await.expect("history");
@@ -172,4 +182,35 @@ pub async fn batches_move_delivery_cursors_as_single_moves_would(store: Arc<dyn 
         membership(&*store, ab, b).await.member.delivered_at,
         Some(at(5))
     );
+}
+
+/// A key used twice in one batch stores the first message and returns it
+/// for the second, which consumes no seq.
+pub async fn batches_repeat_a_key_within_one_batch(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let ab = create_direct(&*store, a, b).await;
+    let keyed = |text: &str| {
+        let mut m = new_message(ab, a, text, t0());
+        m.client_msg_id = Some(ClientMsgId::parse("k-2").expect("valid"));
+        m
+    };
+    let outcomes = store
+        .insert_messages(vec![
+            keyed("first"),
+            keyed("second"),
+            new_message(ab, b, "reply", t0()),
+        ])
+        .await
+        .expect("batch");
+    let InsertOutcome::Created(first) = &outcomes[0] else {
+        panic!("first is created: {:?}", outcomes[0]);
+    };
+    assert_eq!(outcomes[1], InsertOutcome::Existing(first.clone()));
+    assert!(
+        matches!(&outcomes[2], InsertOutcome::Created(m) if m.seq == 2),
+        "{:?}",
+        outcomes[2]
+    );
+    assert_eq!(membership(&*store, ab, a).await.conversation.last_seq, 2);
 }

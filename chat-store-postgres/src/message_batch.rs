@@ -1,0 +1,304 @@
+//! A batch of messages stored with a fixed number of statements.
+//!
+//! One statement per message would make a batch cost as many round trips
+//! as it has messages, and the writer would spend its time waiting for
+//! the network (seen as `idle in transaction, ClientRead` in
+//! `pg_stat_activity`). Here a batch costs at most six statements whatever
+//! its size: lock its conversations, lock its senders' member rows, find
+//! the idempotency keys already used, then write the messages, the seqs
+//! and the senders' cursors, each with one statement over arrays
+//! (`UNNEST`). The rules are those of a single insert, applied in batch
+//! order in memory between the reads and the writes.
+
+use std::collections::HashMap;
+
+use chat_core::Result;
+use chat_core::model::{InsertOutcome, Message, NewMessage};
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::messages::MessageRow;
+use crate::{from_sql_count, to_chat_error, to_sql_count};
+
+/// A sender's cursors as the batch moves them.
+#[derive(Debug, Clone, Copy)]
+struct SenderCursors {
+    read_seq: i64,
+    delivered_seq: i64,
+    own_unread: i64,
+}
+
+/// Stores `batch` inside the caller's transaction; outcomes in batch order.
+///
+/// Conversations are locked in id order, then member rows in
+/// (conversation, user) order, the same order every other writer takes
+/// them, so concurrent batches cannot deadlock.
+///
+/// # Errors
+/// Store errors; the caller rolls back.
+pub(crate) async fn insert_batch(
+    conn: &mut PgConnection,
+    batch: &[NewMessage],
+) -> Result<Vec<InsertOutcome>> {
+    let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id.as_uuid()).collect();
+    conversations.sort_unstable();
+    conversations.dedup();
+    let locked: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT conversation_id, last_seq FROM conversations \
+         WHERE conversation_id = ANY($1) ORDER BY conversation_id FOR NO KEY UPDATE",
+    )
+    .bind(&conversations)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
+
+    let mut pairs: Vec<(Uuid, Uuid)> = batch
+        .iter()
+        .map(|m| (m.conversation_id.as_uuid(), m.sender_id.as_uuid()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let (pair_convs, pair_users): (Vec<Uuid>, Vec<Uuid>) = pairs.into_iter().unzip();
+    let senders: Vec<(Uuid, Uuid, i64, i64, i64)> = sqlx::query_as(
+        "SELECT m.conversation_id, m.user_id, m.read_seq, m.delivered_seq, m.own_unread \
+         FROM conversation_members m \
+         JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(c, u) \
+           ON m.conversation_id = p.c AND m.user_id = p.u \
+         ORDER BY m.conversation_id, m.user_id \
+         FOR NO KEY UPDATE OF m",
+    )
+    .bind(&pair_convs)
+    .bind(&pair_users)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    let mut cursors: HashMap<(Uuid, Uuid), SenderCursors> = senders
+        .into_iter()
+        .map(|(c, u, read_seq, delivered_seq, own_unread)| {
+            let cursors = SenderCursors {
+                read_seq,
+                delivered_seq,
+                own_unread,
+            };
+            ((c, u), cursors)
+        })
+        .collect();
+
+    let mut used = used_keys(conn, batch).await?;
+
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut rows = Rows::default();
+    let mut activity: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+    for new in batch {
+        let conversation = new.conversation_id.as_uuid();
+        let sender = new.sender_id.as_uuid();
+        let (Some(seq), Some(cursor)) = (
+            last_seq.get_mut(&conversation),
+            cursors.get_mut(&(conversation, sender)),
+        ) else {
+            outcomes.push(InsertOutcome::NotMember);
+            continue;
+        };
+        let key = new.client_msg_id.as_ref().map(|k| k.as_str().to_owned());
+        if let Some(original) = key
+            .as_ref()
+            .and_then(|k| used.get(&(conversation, sender, k.clone())))
+        {
+            outcomes.push(InsertOutcome::Existing(original.clone()));
+            continue;
+        }
+        *seq += 1;
+        // As a single insert does: a sender who had read (received)
+        // everything before this message has read (received) it too;
+        // otherwise it is one more of their own messages after the cursor.
+        if cursor.read_seq == *seq - 1 {
+            cursor.read_seq = *seq;
+        } else {
+            cursor.own_unread += 1;
+        }
+        if cursor.delivered_seq == *seq - 1 {
+            cursor.delivered_seq = *seq;
+        }
+        let at = activity
+            .entry(conversation)
+            .or_insert(new.created_at.as_datetime());
+        *at = (*at).max(new.created_at.as_datetime());
+        let message = Message {
+            id: new.id,
+            conversation_id: new.conversation_id,
+            seq: from_sql_count(*seq),
+            sender_id: new.sender_id,
+            content: new.content.as_str().to_owned(),
+            message_type: new.message_type.as_str().to_owned(),
+            client_msg_id: key.clone(),
+            created_at: new.created_at,
+        };
+        rows.push(&message);
+        if let Some(k) = key {
+            used.insert((conversation, sender, k), message.clone());
+        }
+        outcomes.push(InsertOutcome::Created(message));
+    }
+    if rows.ids.is_empty() {
+        return Ok(outcomes);
+    }
+    rows.insert(conn).await?;
+    update_conversations(conn, &last_seq, &activity).await?;
+    update_senders(conn, &cursors).await?;
+    Ok(outcomes)
+}
+
+/// The messages already stored under the batch's idempotency keys.
+async fn used_keys(
+    conn: &mut PgConnection,
+    batch: &[NewMessage],
+) -> Result<HashMap<(Uuid, Uuid, String), Message>> {
+    let keyed: Vec<(Uuid, Uuid, String)> = batch
+        .iter()
+        .filter_map(|m| {
+            let key = m.client_msg_id.as_ref()?;
+            Some((
+                m.conversation_id.as_uuid(),
+                m.sender_id.as_uuid(),
+                key.as_str().to_owned(),
+            ))
+        })
+        .collect();
+    if keyed.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let (mut cs, mut ss, mut ks) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, s, k) in keyed {
+        cs.push(c);
+        ss.push(s);
+        ks.push(k);
+    }
+    let found: Vec<MessageRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        "m.message_id, m.conversation_id, m.seq, m.sender_id, m.content, m.message_type, \
+         m.client_msg_id, m.created_at",
+        " FROM messages m \
+          JOIN UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS k(c, s, key) \
+            ON m.conversation_id = k.c AND m.sender_id = k.s AND m.client_msg_id = k.key"
+    ))
+    .bind(&cs)
+    .bind(&ss)
+    .bind(&ks)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(found
+        .into_iter()
+        .map(Message::from)
+        .filter_map(|m| {
+            let key = m.client_msg_id.clone()?;
+            Some(((m.conversation_id.as_uuid(), m.sender_id.as_uuid(), key), m))
+        })
+        .collect())
+}
+
+/// The new messages, column by column, for one `INSERT ... UNNEST`.
+#[derive(Default)]
+struct Rows {
+    ids: Vec<Uuid>,
+    conversations: Vec<Uuid>,
+    seqs: Vec<i64>,
+    senders: Vec<Uuid>,
+    contents: Vec<String>,
+    types: Vec<String>,
+    keys: Vec<Option<String>>,
+    times: Vec<DateTime<Utc>>,
+}
+
+impl Rows {
+    fn push(&mut self, m: &Message) {
+        self.ids.push(m.id.as_uuid());
+        self.conversations.push(m.conversation_id.as_uuid());
+        self.seqs.push(to_sql_count(m.seq));
+        self.senders.push(m.sender_id.as_uuid());
+        self.contents.push(m.content.clone());
+        self.types.push(m.message_type.clone());
+        self.keys.push(m.client_msg_id.clone());
+        self.times.push(m.created_at.as_datetime());
+    }
+
+    async fn insert(self, conn: &mut PgConnection) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, client_msg_id, created_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::uuid[], \
+                 $5::text[], $6::text[], $7::text[], $8::timestamptz[])",
+        )
+        .bind(self.ids)
+        .bind(self.conversations)
+        .bind(self.seqs)
+        .bind(self.senders)
+        .bind(self.contents)
+        .bind(self.types)
+        .bind(self.keys)
+        .bind(self.times)
+        .execute(&mut *conn)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(())
+    }
+}
+
+async fn update_conversations(
+    conn: &mut PgConnection,
+    last_seq: &HashMap<Uuid, i64>,
+    activity: &HashMap<Uuid, DateTime<Utc>>,
+) -> Result<()> {
+    let (mut ids, mut seqs, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, at) in activity {
+        ids.push(*id);
+        seqs.push(last_seq.get(id).copied().unwrap_or_default());
+        times.push(*at);
+    }
+    sqlx::query(
+        "UPDATE conversations c SET last_seq = v.seq, \
+             last_activity_at = GREATEST(c.last_activity_at, v.at) \
+         FROM UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[]) AS v(id, seq, at) \
+         WHERE c.conversation_id = v.id",
+    )
+    .bind(ids)
+    .bind(seqs)
+    .bind(times)
+    .execute(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(())
+}
+
+async fn update_senders(
+    conn: &mut PgConnection,
+    cursors: &HashMap<(Uuid, Uuid), SenderCursors>,
+) -> Result<()> {
+    let (mut cs, mut us, mut rs, mut ds, mut os) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for ((c, u), k) in cursors {
+        cs.push(*c);
+        us.push(*u);
+        rs.push(k.read_seq);
+        ds.push(k.delivered_seq);
+        os.push(k.own_unread);
+    }
+    sqlx::query(
+        "UPDATE conversation_members m SET read_seq = v.r, delivered_seq = v.d, \
+             own_unread = v.o \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[]) \
+             AS v(c, u, r, d, o) \
+         WHERE m.conversation_id = v.c AND m.user_id = v.u",
+    )
+    .bind(cs)
+    .bind(us)
+    .bind(rs)
+    .bind(ds)
+    .bind(os)
+    .execute(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(())
+}
