@@ -13,6 +13,9 @@
 //! An operation is answered only after its batch has committed. If a
 //! batch fails, its operations are retried one by one, so one bad
 //! operation cannot fail the others.
+//!
+//! The tasks start on the runtime of the first operation and stop when
+//! the engine is dropped; an engine must not outlive that runtime.
 
 use std::sync::{Arc, OnceLock};
 
