@@ -59,7 +59,11 @@ pub async fn batches_store_each_message_as_single_inserts_would(store: Arc<dyn S
     // had read nothing, so his "one" is one of his own unread.
     let alice = membership(&*store, ab, a).await;
     assert_eq!(
-        (alice.member.read_seq, alice.member.own_unread, alice.unread_count()),
+        (
+            alice.member.read_seq,
+            alice.member.own_unread,
+            alice.unread_count()
+        ),
         (2, 1, 1)
     );
     let bob = membership(&*store, ab, b).await;
