@@ -269,6 +269,54 @@ impl MessageStore for PgStore {
             .flatten())
     }
 
+    /// Messages and cursor moves in one transaction, one commit. The batch
+    /// locks conversations and senders' member rows first, then the moved
+    /// member rows in (conversation, user) order.
+    async fn write_batch(
+        &self,
+        messages: Vec<NewMessage>,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
+        let mut order: Vec<usize> = (0..moves.len()).collect();
+        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
+        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
+        let inserted = if messages.is_empty() {
+            Ok(Vec::new())
+        } else {
+            crate::message_batch::insert_batch(&mut tx, &messages).await
+        };
+        let inserted = match inserted {
+            Ok(i) => i,
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                return Err(e);
+            }
+        };
+        let mut moved = vec![None; moves.len()];
+        for i in order {
+            let m = moves[i];
+            match advance_in(
+                &mut tx,
+                m.conversation,
+                m.user,
+                m.seq,
+                at,
+                Cursor::Delivered,
+            )
+            .await
+            {
+                Ok(after) => moved[i] = after,
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(e);
+                }
+            }
+        }
+        tx.commit().await.map_err(to_chat_error)?;
+        Ok((inserted, moved))
+    }
+
     /// Moves several delivery cursors in one transaction.
     async fn advance_delivered_many(
         &self,

@@ -299,6 +299,52 @@ impl MessageStore for SqliteStore {
             .flatten())
     }
 
+    /// Messages and cursor moves in one transaction: SQLite has one
+    /// writer, so sharing the commit halves the disk flushes.
+    async fn write_batch(
+        &self,
+        messages: Vec<NewMessage>,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(to_chat_error)?;
+        let mut inserted = Vec::with_capacity(messages.len());
+        for new in &messages {
+            match insert_in(&mut tx, new).await {
+                Ok(outcome) => inserted.push(outcome),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(conflict_error(e));
+                }
+            }
+        }
+        let mut moved = Vec::with_capacity(moves.len());
+        for m in &moves {
+            match advance_in(
+                &mut tx,
+                m.conversation,
+                m.user,
+                m.seq,
+                at,
+                Cursor::Delivered,
+            )
+            .await
+            {
+                Ok(after) => moved.push(after),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(e);
+                }
+            }
+        }
+        tx.commit().await.map_err(to_chat_error)?;
+        Ok((inserted, moved))
+    }
+
     /// Moves several delivery cursors in one transaction.
     async fn advance_delivered_many(
         &self,

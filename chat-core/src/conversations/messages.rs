@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::page::{invalid_before, limit_or_default};
+use super::writer::{Write, Written};
 use super::{ConversationRef, ConversationService, PageRequest};
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
@@ -223,7 +224,7 @@ impl ConversationService {
             client_msg_id: message.client_msg_id,
             created_at: now,
         };
-        match self.messages.run(new).await? {
+        match self.insert(new).await? {
             InsertOutcome::Created(message) => {
                 self.fanout.message(&message, &members, origin).await;
                 Ok(SentMessage {
@@ -404,11 +405,11 @@ impl ConversationService {
             user,
             seq,
         };
-        let (after, moved) = self
-            .delivered
-            .run((m, now))
-            .await?
-            .ok_or(ChatError::ConversationNotFound)?;
+        let written = self.writes.run(Write::Delivered(m, now)).await?;
+        let Written::Delivered(after) = written else {
+            return Err(ChatError::Internal("a cursor move stored a message".into()));
+        };
+        let (after, moved) = after.ok_or(ChatError::ConversationNotFound)?;
         if let Err(e) = self
             .fanout
             .deps
@@ -423,6 +424,16 @@ impl ConversationService {
             self.announce_delivered(&after, at).await;
         }
         Ok(after)
+    }
+
+    /// Stores a message through the shared writer.
+    async fn insert(&self, new: NewMessage) -> Result<InsertOutcome> {
+        match self.writes.run(Write::Insert(new)).await? {
+            Written::Inserted(outcome) => Ok(outcome),
+            Written::Delivered(_) => Err(ChatError::Internal(
+                "a message insert moved a cursor".into(),
+            )),
+        }
     }
 
     /// `message.delivered` to the senders of the newest delivered messages.

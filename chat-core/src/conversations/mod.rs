@@ -90,8 +90,7 @@ pub struct ConversationService {
     deps: ConversationDeps,
     config: Arc<ConversationConfig>,
     fanout: Fanout,
-    messages: writer::Writer<writer::InsertMessages>,
-    delivered: writer::Writer<writer::AdvanceDelivered>,
+    writes: writer::Writer<writer::StoreWrites>,
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -114,16 +113,15 @@ impl ConversationService {
             ));
         }
         let fanout = Fanout::new(deps.realtime.clone(), deps.conversations.clone());
-        let writers = deps.messages.write_concurrency();
-        let messages = writer::Writer::new(writer::InsertMessages(deps.messages.clone()), writers);
-        let delivered =
-            writer::Writer::new(writer::AdvanceDelivered(deps.messages.clone()), writers);
+        let writes = writer::Writer::new(
+            writer::StoreWrites(deps.messages.clone()),
+            deps.messages.write_concurrency(),
+        );
         Ok(Self {
             deps,
             config: Arc::new(config),
             fanout,
-            messages,
-            delivered,
+            writes,
         })
     }
 

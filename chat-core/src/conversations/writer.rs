@@ -5,8 +5,8 @@
 //! `synchronous = FULL`, PostgreSQL `synchronous_commit = on`): a few
 //! milliseconds that cap the whole server's rate. A writer is one task
 //! that takes every operation waiting when it becomes free and runs them
-//! with one batch call ([`MessageStore::insert_messages`],
-//! [`MessageStore::advance_delivered_many`]), so the number of commits per
+//! with one batch call ([`MessageStore::write_batch`]: messages and
+//! delivery cursors together), so the number of commits per
 //! second stays about the same while the work per commit grows with the
 //! load. An idle server runs each operation at once, alone.
 //!
@@ -149,69 +149,87 @@ async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) {
     }
 }
 
-/// Stores messages.
-pub(crate) struct InsertMessages(pub(crate) Arc<dyn MessageStore>);
+/// One write of the conversation service.
+#[derive(Debug, Clone)]
+pub(crate) enum Write {
+    /// Store a message.
+    Insert(NewMessage),
+    /// Move a delivery cursor, at this time.
+    Delivered(DeliveryMove, Timestamp),
+}
+
+/// The result of a [`Write`].
+#[derive(Debug)]
+pub(crate) enum Written {
+    /// What storing the message did.
+    Inserted(InsertOutcome),
+    /// The membership after the move, and whether the cursor moved in this
+    /// batch (its `delivered_at` is the batch's time); `None` for a
+    /// non-member.
+    Delivered(Option<(Membership, bool)>),
+}
+
+/// Messages and cursor moves, batched together: a single-writer store
+/// (SQLite) pays one commit for both.
+pub(crate) struct StoreWrites(pub(crate) Arc<dyn MessageStore>);
 
 #[async_trait]
-impl BatchOp for InsertMessages {
-    type Item = NewMessage;
-    type Out = InsertOutcome;
+impl BatchOp for StoreWrites {
+    type Item = Write;
+    type Out = Written;
 
-    async fn one(&self, item: NewMessage) -> Result<InsertOutcome> {
-        self.0.insert_message(item).await
+    async fn one(&self, item: Write) -> Result<Written> {
+        match item {
+            Write::Insert(m) => self.0.insert_message(m).await.map(Written::Inserted),
+            Write::Delivered(m, at) => {
+                let after = self
+                    .0
+                    .advance_delivered(m.conversation, m.user, m.seq, at)
+                    .await?;
+                Ok(Written::Delivered(moved_at(after, at)))
+            }
+        }
     }
 
-    async fn many(&self, items: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
-        self.0.insert_messages(items).await
+    async fn many(&self, items: Vec<Write>) -> Result<Vec<Written>> {
+        let mut messages = Vec::new();
+        let mut moves = Vec::new();
+        let mut at = None;
+        for item in &items {
+            match item {
+                Write::Insert(m) => messages.push(m.clone()),
+                Write::Delivered(m, t) => {
+                    moves.push(*m);
+                    at = at.max(Some(*t));
+                }
+            }
+        }
+        let at = at.unwrap_or_else(Timestamp::now);
+        let (inserted, moved) = self.0.write_batch(messages, moves, at).await?;
+        let (mut inserted, mut moved) = (inserted.into_iter(), moved.into_iter());
+        items
+            .iter()
+            .map(|item| match item {
+                Write::Insert(_) => inserted.next().map(Written::Inserted),
+                Write::Delivered(..) => moved.next().map(|m| Written::Delivered(moved_at(m, at))),
+            })
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| ChatError::Internal("a batch returned too few results".into()))
     }
 
-    fn key(item: &NewMessage) -> u64 {
-        key_of(item.conversation_id)
+    fn key(item: &Write) -> u64 {
+        match item {
+            Write::Insert(m) => key_of(m.conversation_id),
+            Write::Delivered(m, _) => key_of(m.conversation),
+        }
     }
 }
 
-/// Moves delivery cursors. Each result says whether the cursor moved in
-/// this batch (its `delivered_at` is the batch's time).
-pub(crate) struct AdvanceDelivered(pub(crate) Arc<dyn MessageStore>);
-
-#[async_trait]
-impl BatchOp for AdvanceDelivered {
-    type Item = (DeliveryMove, Timestamp);
-    type Out = Option<(Membership, bool)>;
-
-    async fn one(&self, (m, at): Self::Item) -> Result<Self::Out> {
-        let after = self
-            .0
-            .advance_delivered(m.conversation, m.user, m.seq, at)
-            .await?;
-        Ok(after.map(|a| {
-            let moved = a.member.delivered_at == Some(at);
-            (a, moved)
-        }))
-    }
-
-    fn key((m, _): &Self::Item) -> u64 {
-        key_of(m.conversation)
-    }
-
-    async fn many(&self, items: Vec<Self::Item>) -> Result<Vec<Self::Out>> {
-        let at = items
-            .iter()
-            .map(|(_, at)| *at)
-            .max()
-            .unwrap_or_else(Timestamp::now);
-        let moves = items.into_iter().map(|(m, _)| m).collect();
-        let after = self.0.advance_delivered_many(moves, at).await?;
-        Ok(after
-            .into_iter()
-            .map(|a| {
-                a.map(|a| {
-                    let moved = a.member.delivered_at == Some(at);
-                    (a, moved)
-                })
-            })
-            .collect())
-    }
+fn moved_at(after: Option<Membership>, at: Timestamp) -> Option<(Membership, bool)> {
+    after.map(|a| {
+        let moved = a.member.delivered_at == Some(at);
+        (a, moved)
+    })
 }
 
 #[cfg(test)]
@@ -226,18 +244,18 @@ mod tests {
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
-        let writer = Writer::new(InsertMessages(store.clone()), 3);
+        let writer = Writer::new(StoreWrites(store.clone()), 3);
         let sends = (0..50).map(|i| {
             let writer = writer.clone();
             let sender = if i % 2 == 0 { a } else { b };
             let message =
                 fixtures::new_message(conversation, sender, &format!("m{i}"), fixtures::t0());
-            tokio::spawn(async move { writer.run(message).await })
+            tokio::spawn(async move { writer.run(Write::Insert(message)).await })
         });
         let mut seqs = Vec::new();
         for send in sends {
             match send.await.expect("task").expect("insert") {
-                InsertOutcome::Created(m) => seqs.push(m.seq),
+                Written::Inserted(InsertOutcome::Created(m)) => seqs.push(m.seq),
                 other => panic!("not created: {other:?}"),
             }
         }

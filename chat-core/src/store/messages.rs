@@ -113,4 +113,29 @@ pub trait MessageStore: Send + Sync {
         }
         Ok(out)
     }
+
+    /// Stores `messages` as [`insert_messages`](Self::insert_messages) and
+    /// moves `moves` as [`advance_delivered_many`](Self::advance_delivered_many)
+    /// would, in one transaction where the backend can: a single-writer
+    /// store then pays one commit for both. Messages are stored first.
+    ///
+    /// The default makes the two calls one after the other.
+    async fn write_batch(
+        &self,
+        messages: Vec<NewMessage>,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
+        let inserted = if messages.is_empty() {
+            Vec::new()
+        } else {
+            self.insert_messages(messages).await?
+        };
+        let moved = if moves.is_empty() {
+            Vec::new()
+        } else {
+            self.advance_delivered_many(moves, at).await?
+        };
+        Ok((inserted, moved))
+    }
 }

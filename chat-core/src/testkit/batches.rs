@@ -218,3 +218,40 @@ pub async fn batches_repeat_a_key_within_one_batch(store: Arc<dyn Store>) {
     );
     assert_eq!(membership(&*store, ab, a).await.conversation.last_seq, 2);
 }
+
+/// Messages and cursor moves written together: messages first, so a move
+/// in the same batch can reach a message stored by it.
+pub async fn batches_write_messages_and_cursor_moves_together(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let ab = create_direct(&*store, a, b).await;
+    send(&*store, ab, a, "before").await;
+    let moves = vec![
+        DeliveryMove {
+            conversation: ab,
+            user: b,
+            seq: 2,
+        },
+        DeliveryMove {
+            conversation: ab,
+            user: c,
+            seq: 1,
+        },
+    ];
+    let (inserted, moved) = store
+        .write_batch(vec![new_message(ab, a, "now", t0())], moves, at(7))
+        .await
+        .expect("batch");
+    assert!(
+        matches!(&inserted[..], [InsertOutcome::Created(m)] if m.seq == 2),
+        "{inserted:?}"
+    );
+    assert_eq!(moved.len(), 2);
+    let bob = moved[0].as_ref().expect("bob is a member");
+    assert_eq!(
+        (bob.member.delivered_seq, bob.member.delivered_at),
+        (2, Some(at(7)))
+    );
+    assert!(moved[1].is_none(), "carol is not a member");
+}
