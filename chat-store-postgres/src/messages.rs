@@ -77,19 +77,39 @@ fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
 }
 
 impl PgStore {
-    /// Moves one cursor of each (conversation, user, seq) in `moves`, in
-    /// one transaction; see [`MessageStore::advance_read`].
-    async fn advance(
+    /// Stores `messages` (a fixed number of statements, see
+    /// `message_batch.rs`), then moves one cursor per entry of `moves`, all
+    /// in one transaction: one commit, one WAL flush. Every write of this
+    /// store but single inserts goes through here.
+    async fn write(
         &self,
+        messages: &[NewMessage],
         moves: &[DeliveryMove],
         at: Timestamp,
         cursor: Cursor,
-    ) -> Result<Vec<Option<Membership>>> {
+    ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
         let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        let mut out = Vec::with_capacity(moves.len());
-        for m in moves {
+        // Member rows in one order, so concurrent writers cannot deadlock;
+        // the messages' conversations and senders are locked first.
+        let mut order: Vec<usize> = (0..moves.len()).collect();
+        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
+        let inserted = if messages.is_empty() {
+            Ok(Vec::new())
+        } else {
+            crate::message_batch::insert_batch(&mut tx, messages).await
+        };
+        let inserted = match inserted {
+            Ok(i) => i,
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                return Err(e);
+            }
+        };
+        let mut moved = vec![None; moves.len()];
+        for i in order {
+            let m = moves[i];
             match advance_in(&mut tx, m.conversation, m.user, m.seq, at, cursor).await {
-                Ok(membership) => out.push(membership),
+                Ok(after) => moved[i] = after,
                 Err(e) => {
                     tx.rollback().await.map_err(to_chat_error)?;
                     return Err(e);
@@ -97,7 +117,7 @@ impl PgStore {
             }
         }
         tx.commit().await.map_err(to_chat_error)?;
-        Ok(out)
+        Ok((inserted, moved))
     }
 }
 
@@ -117,22 +137,6 @@ impl MessageStore for PgStore {
             Err(e) => {
                 tx.rollback().await.map_err(to_chat_error)?;
                 self.after_conflict(&new, e).await
-            }
-        }
-    }
-
-    /// Stores the batch in one transaction (one commit, one WAL flush) with
-    /// a fixed number of statements; see `message_batch.rs`.
-    async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
-        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        match crate::message_batch::insert_batch(&mut tx, &batch).await {
-            Ok(outcomes) => {
-                tx.commit().await.map_err(to_chat_error)?;
-                Ok(outcomes)
-            }
-            Err(e) => {
-                tx.rollback().await.map_err(to_chat_error)?;
-                Err(e)
             }
         }
     }
@@ -244,7 +248,12 @@ impl MessageStore for PgStore {
             user,
             seq,
         };
-        Ok(self.advance(&[m], at, Cursor::Read).await?.pop().flatten())
+        Ok(self
+            .write(&[], &[m], at, Cursor::Read)
+            .await?
+            .1
+            .pop()
+            .flatten())
     }
 
     /// Moves the user's delivery cursor forward to `seq` (capped at
@@ -263,76 +272,21 @@ impl MessageStore for PgStore {
             seq,
         };
         Ok(self
-            .advance(&[m], at, Cursor::Delivered)
+            .write(&[], &[m], at, Cursor::Delivered)
             .await?
+            .1
             .pop()
             .flatten())
     }
 
-    /// Messages and cursor moves in one transaction, one commit. The batch
-    /// locks conversations and senders' member rows first, then the moved
-    /// member rows in (conversation, user) order.
+    /// Messages and cursor moves in one transaction, one commit.
     async fn write_batch(
         &self,
         messages: Vec<NewMessage>,
         moves: Vec<DeliveryMove>,
         at: Timestamp,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
-        let mut order: Vec<usize> = (0..moves.len()).collect();
-        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
-        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        let inserted = if messages.is_empty() {
-            Ok(Vec::new())
-        } else {
-            crate::message_batch::insert_batch(&mut tx, &messages).await
-        };
-        let inserted = match inserted {
-            Ok(i) => i,
-            Err(e) => {
-                tx.rollback().await.map_err(to_chat_error)?;
-                return Err(e);
-            }
-        };
-        let mut moved = vec![None; moves.len()];
-        for i in order {
-            let m = moves[i];
-            match advance_in(
-                &mut tx,
-                m.conversation,
-                m.user,
-                m.seq,
-                at,
-                Cursor::Delivered,
-            )
-            .await
-            {
-                Ok(after) => moved[i] = after,
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(e);
-                }
-            }
-        }
-        tx.commit().await.map_err(to_chat_error)?;
-        Ok((inserted, moved))
-    }
-
-    /// Moves several delivery cursors in one transaction.
-    async fn advance_delivered_many(
-        &self,
-        moves: Vec<DeliveryMove>,
-        at: Timestamp,
-    ) -> Result<Vec<Option<Membership>>> {
-        // Member rows in one order, so concurrent batches cannot deadlock.
-        let mut order: Vec<usize> = (0..moves.len()).collect();
-        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
-        let sorted: Vec<DeliveryMove> = order.iter().map(|&i| moves[i]).collect();
-        let results = self.advance(&sorted, at, Cursor::Delivered).await?;
-        let mut out = vec![None; moves.len()];
-        for (i, r) in order.into_iter().zip(results) {
-            out[i] = r;
-        }
-        Ok(out)
+        self.write(&messages, &moves, at, Cursor::Delivered).await
     }
 }
 

@@ -77,23 +77,36 @@ fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
 }
 
 impl SqliteStore {
-    /// Moves one cursor of each (conversation, user, seq) in `moves`, in
-    /// one transaction; see [`MessageStore::advance_read`].
-    async fn advance(
+    /// Stores `messages`, then moves one cursor per entry of `moves`, all
+    /// in one transaction under the write lock taken at BEGIN (one commit,
+    /// one disk flush), so no other write lands in between. Every write of
+    /// this store but single inserts goes through here.
+    async fn write(
         &self,
+        messages: &[NewMessage],
         moves: &[DeliveryMove],
         at: Timestamp,
         cursor: Cursor,
-    ) -> Result<Vec<Option<Membership>>> {
+    ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
         let mut tx = self
             .pool
             .begin_with(BEGIN_IMMEDIATE)
             .await
             .map_err(to_chat_error)?;
-        let mut out = Vec::with_capacity(moves.len());
+        let mut inserted = Vec::with_capacity(messages.len());
+        for new in messages {
+            match insert_in(&mut tx, new).await {
+                Ok(outcome) => inserted.push(outcome),
+                Err(e) => {
+                    tx.rollback().await.map_err(to_chat_error)?;
+                    return Err(conflict_error(e));
+                }
+            }
+        }
+        let mut moved = Vec::with_capacity(moves.len());
         for m in moves {
             match advance_in(&mut tx, m.conversation, m.user, m.seq, at, cursor).await {
-                Ok(membership) => out.push(membership),
+                Ok(after) => moved.push(after),
                 Err(e) => {
                     tx.rollback().await.map_err(to_chat_error)?;
                     return Err(e);
@@ -101,7 +114,7 @@ impl SqliteStore {
             }
         }
         tx.commit().await.map_err(to_chat_error)?;
-        Ok(out)
+        Ok((inserted, moved))
     }
 }
 
@@ -130,28 +143,6 @@ impl MessageStore for SqliteStore {
                 self.after_conflict(&new, e).await
             }
         }
-    }
-
-    /// Stores the batch in one transaction: one commit (one disk flush)
-    /// for all of it.
-    async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for new in &batch {
-            match insert_in(&mut tx, new).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(conflict_error(e));
-                }
-            }
-        }
-        tx.commit().await.map_err(to_chat_error)?;
-        Ok(outcomes)
     }
 
     /// A message of a conversation by id.
@@ -274,7 +265,12 @@ impl MessageStore for SqliteStore {
             user,
             seq,
         };
-        Ok(self.advance(&[m], at, Cursor::Read).await?.pop().flatten())
+        Ok(self
+            .write(&[], &[m], at, Cursor::Read)
+            .await?
+            .1
+            .pop()
+            .flatten())
     }
 
     /// Moves the user's delivery cursor forward to `seq` (capped at
@@ -293,74 +289,21 @@ impl MessageStore for SqliteStore {
             seq,
         };
         Ok(self
-            .advance(&[m], at, Cursor::Delivered)
+            .write(&[], &[m], at, Cursor::Delivered)
             .await?
+            .1
             .pop()
             .flatten())
     }
 
-    /// Messages and cursor moves in one transaction: SQLite has one
-    /// writer, so sharing the commit halves the disk flushes.
+    /// Messages and cursor moves in one transaction, one commit.
     async fn write_batch(
         &self,
         messages: Vec<NewMessage>,
         moves: Vec<DeliveryMove>,
         at: Timestamp,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
-        let mut inserted = Vec::with_capacity(messages.len());
-        for new in &messages {
-            match insert_in(&mut tx, new).await {
-                Ok(outcome) => inserted.push(outcome),
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(conflict_error(e));
-                }
-            }
-        }
-        let mut moved = Vec::with_capacity(moves.len());
-        for m in &moves {
-            match advance_in(
-                &mut tx,
-                m.conversation,
-                m.user,
-                m.seq,
-                at,
-                Cursor::Delivered,
-            )
-            .await
-            {
-                Ok(after) => moved.push(after),
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(e);
-                }
-            }
-        }
-        tx.commit().await.map_err(to_chat_error)?;
-        Ok((inserted, moved))
-    }
-
-    /// Moves several delivery cursors in one transaction.
-    async fn advance_delivered_many(
-        &self,
-        moves: Vec<DeliveryMove>,
-        at: Timestamp,
-    ) -> Result<Vec<Option<Membership>>> {
-        // Member rows in one order, so concurrent batches cannot deadlock.
-        let mut order: Vec<usize> = (0..moves.len()).collect();
-        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
-        let sorted: Vec<DeliveryMove> = order.iter().map(|&i| moves[i]).collect();
-        let results = self.advance(&sorted, at, Cursor::Delivered).await?;
-        let mut out = vec![None; moves.len()];
-        for (i, r) in order.into_iter().zip(results) {
-            out[i] = r;
-        }
-        Ok(out)
+        self.write(&messages, &moves, at, Cursor::Delivered).await
     }
 }
 

@@ -24,29 +24,12 @@ pub trait MessageStore: Send + Sync {
     /// unique constraint.
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome>;
 
-    /// How many batches ([`insert_messages`](Self::insert_messages),
-    /// [`advance_delivered_many`](Self::advance_delivered_many)) the
-    /// backend can usefully run at once, each on its own connection
+    /// How many batches ([`write_batch`](Self::write_batch)) the backend can usefully run at once, each on its own connection
     /// (default 1: a single writer, as SQLite has). Callers run batches of
     /// different conversations in parallel up to this number, and one
     /// conversation's batches one after another.
     fn write_concurrency(&self) -> usize {
         1
-    }
-
-    /// Stores several messages as [`insert_message`](Self::insert_message)
-    /// would one by one, in order, and returns their outcomes in the same
-    /// order. A backend with transactions stores the batch in one (one
-    /// commit, one disk flush for all of them); an error then stores none.
-    /// Messages of one conversation keep their order in the batch.
-    ///
-    /// The default stores them one at a time.
-    async fn insert_messages(&self, batch: Vec<NewMessage>) -> Result<Vec<InsertOutcome>> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for message in batch {
-            outcomes.push(self.insert_message(message).await?);
-        }
-        Ok(outcomes)
     }
 
     /// A message of a conversation by id.
@@ -93,49 +76,32 @@ pub trait MessageStore: Send + Sync {
         at: Timestamp,
     ) -> Result<Option<Membership>>;
 
-    /// Moves several delivery cursors as
-    /// [`advance_delivered`](Self::advance_delivered) would, in one
-    /// transaction where the backend can (one commit for all of them), and
-    /// returns the results in input order.
+    /// Stores `messages` as [`insert_message`](Self::insert_message)
+    /// would one by one, in order, then moves each delivery cursor in
+    /// `moves` as [`advance_delivered`](Self::advance_delivered) would, and
+    /// returns both sets of results in input order. A backend with
+    /// transactions does it all in one (one commit, one disk flush); an
+    /// error then writes nothing. Messages of one conversation keep their
+    /// order in the batch.
     ///
-    /// The default moves them one at a time.
-    async fn advance_delivered_many(
-        &self,
-        moves: Vec<DeliveryMove>,
-        at: Timestamp,
-    ) -> Result<Vec<Option<Membership>>> {
-        let mut out = Vec::with_capacity(moves.len());
-        for m in moves {
-            out.push(
-                self.advance_delivered(m.conversation, m.user, m.seq, at)
-                    .await?,
-            );
-        }
-        Ok(out)
-    }
-
-    /// Stores `messages` as [`insert_messages`](Self::insert_messages) and
-    /// moves `moves` as [`advance_delivered_many`](Self::advance_delivered_many)
-    /// would, in one transaction where the backend can: a single-writer
-    /// store then pays one commit for both. Messages are stored first.
-    ///
-    /// The default makes the two calls one after the other.
+    /// The default runs the operations one at a time.
     async fn write_batch(
         &self,
         messages: Vec<NewMessage>,
         moves: Vec<DeliveryMove>,
         at: Timestamp,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
-        let inserted = if messages.is_empty() {
-            Vec::new()
-        } else {
-            self.insert_messages(messages).await?
-        };
-        let moved = if moves.is_empty() {
-            Vec::new()
-        } else {
-            self.advance_delivered_many(moves, at).await?
-        };
+        let mut inserted = Vec::with_capacity(messages.len());
+        for message in messages {
+            inserted.push(self.insert_message(message).await?);
+        }
+        let mut moved = Vec::with_capacity(moves.len());
+        for m in moves {
+            moved.push(
+                self.advance_delivered(m.conversation, m.user, m.seq, at)
+                    .await?,
+            );
+        }
         Ok((inserted, moved))
     }
 }

@@ -1,4 +1,4 @@
-//! Conformance cases for [`MessageStore::insert_messages`](crate::store::MessageStore::insert_messages).
+//! Conformance cases for [`MessageStore::write_batch`](crate::store::MessageStore::write_batch).
 
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ pub async fn batches_store_each_message_as_single_inserts_would(store: Arc<dyn S
     let mut keyed = new_message(ab, a, "keyed", t0());
     keyed.client_msg_id = Some(ClientMsgId::parse("k-1").expect("valid"));
     store
-        .insert_messages(vec![keyed])
+        .write_batch(vec![keyed], Vec::new(), t0())
         .await
         .expect("first keyed batch");
 
@@ -37,7 +37,10 @@ pub async fn batches_store_each_message_as_single_inserts_would(store: Arc<dyn S
         new_message(ab, a, "two", t0()),
         new_message(group, a, "g2", t0()),
     ];
-    let outcomes = store.insert_messages(batch).await.expect("batch");
+    let (outcomes, _) = store
+        .write_batch(batch, Vec::new(), t0())
+        .await
+        .expect("batch");
     assert_eq!(outcomes.len(), 6);
     let seq = |o: &InsertOutcome| match o {
         InsertOutcome::Created(m) => (m.content.clone(), m.seq),
@@ -96,7 +99,10 @@ pub async fn batches_concurrent_batches_get_gap_free_seqs(store: Arc<dyn Store>)
                         ]
                     })
                     .collect();
-                store.insert_messages(batch).await
+                store
+                    .write_batch(batch, Vec::new(), t0())
+                    .await
+                    .map(|(outcomes, _)| outcomes)
             })
         })
         .collect();
@@ -162,9 +168,10 @@ pub async fn batches_move_delivery_cursors_as_single_moves_would(store: Arc<dyn 
         },
     ];
     let out = store
-        .advance_delivered_many(moves, at(5))
+        .write_batch(Vec::new(), moves, at(5))
         .await
-        .expect("moves");
+        .expect("moves")
+        .1;
     assert_eq!(out.len(), 4);
     assert_eq!(out[0].as_ref().map(|m| m.member.delivered_seq), Some(2));
     assert!(
@@ -200,13 +207,18 @@ pub async fn batches_repeat_a_key_within_one_batch(store: Arc<dyn Store>) {
         m
     };
     let outcomes = store
-        .insert_messages(vec![
-            keyed("first"),
-            keyed("second"),
-            new_message(ab, b, "reply", t0()),
-        ])
+        .write_batch(
+            vec![
+                keyed("first"),
+                keyed("second"),
+                new_message(ab, b, "reply", t0()),
+            ],
+            Vec::new(),
+            t0(),
+        )
         .await
-        .expect("batch");
+        .expect("batch")
+        .0;
     let InsertOutcome::Created(first) = &outcomes[0] else {
         panic!("first is created: {:?}", outcomes[0]);
     };
