@@ -176,6 +176,18 @@ impl ServerFrame {
     }
 }
 
+impl From<super::DecodeError> for ErrorFrame {
+    fn from(e: super::DecodeError) -> Self {
+        Self {
+            code: e.code.to_owned(),
+            message: e.message,
+            client_msg_id: e.client_msg_id,
+            field: None,
+            retry_after: None,
+        }
+    }
+}
+
 impl ErrorFrame {
     /// The error frame for an engine error, echoing the failed frame's
     /// `client_msg_id`. Internal causes are never included.

@@ -85,8 +85,8 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
                     );
                 }
             };
-            let delivery = session.state.engine.delivery().clone();
-            session.acks.push(&delivery, target);
+            let delivery = session.state.engine.delivery();
+            session.acks.push(delivery, target);
             Outcome::Nothing
         }
         ClientFrame::Typing {
@@ -108,7 +108,7 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
                     );
                 }
             };
-            let delivery = session.state.engine.delivery().clone();
+            let delivery = session.state.engine.delivery();
             match delivery
                 .typing(&session.connection, target, is_typing)
                 .await
@@ -161,7 +161,7 @@ async fn send(
             Ok(m) => m,
             Err(e) => return error(&e.into(), client_msg_id),
         };
-    let delivery = session.state.engine.delivery().clone();
+    let delivery = session.state.engine.delivery();
     match delivery.send(&session.connection, target, message).await {
         Ok(sent) => {
             session.refused_in_a_row = 0;

@@ -2,7 +2,7 @@
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::auth::AuthContext;
-use chat_core::protocol::{ErrorFrame, ServerFrame, close, decode_client_frame};
+use chat_core::protocol::{DecodeError, ErrorFrame, ServerFrame, close, decode_client_frame};
 use chat_core::realtime::{Event, EventKind};
 use chat_core::{CatchUp, Connection, Timestamp};
 use futures::SinkExt as _;
@@ -197,14 +197,12 @@ impl Session {
         let text = match message {
             Message::Text(t) => t,
             Message::Binary(_) => {
-                let e = ErrorFrame {
-                    code: "INVALID_JSON".to_owned(),
+                let e = DecodeError {
+                    code: "INVALID_JSON",
                     message: "frames must be JSON text, not binary".to_owned(),
                     client_msg_id: None,
-                    field: None,
-                    retry_after: None,
                 };
-                return self.send_frame(&ServerFrame::Error(e)).await;
+                return self.send_frame(&ServerFrame::Error(e.into())).await;
             }
             Message::Close(_) => return Err(None),
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
@@ -212,14 +210,7 @@ impl Session {
         let frame = match decode_client_frame(&text) {
             Ok(f) => f,
             Err(e) => {
-                let e = ErrorFrame {
-                    code: e.code.to_owned(),
-                    message: e.message,
-                    client_msg_id: e.client_msg_id,
-                    field: None,
-                    retry_after: None,
-                };
-                return self.send_frame(&ServerFrame::Error(e)).await;
+                return self.send_frame(&ServerFrame::Error(e.into())).await;
             }
         };
         match dispatch::handle(self, frame).await {
