@@ -1,6 +1,6 @@
 //! [`ChatEngine`]: the one entry point, built from its backends.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::auth::service::AuthDeps;
 use crate::auth::{AuthConfig, AuthService};
@@ -240,8 +240,17 @@ impl ChatEngineBuilder {
             },
             self.conversation_config,
         )?;
-        Ok(ChatEngine {
-            inner: Arc::new(EngineInner {
+        let bus = realtime.bus.clone();
+        let inner = Arc::new_cyclic(|engine: &Weak<EngineInner>| {
+            // Weak: the bus keeps its handlers, and the engine keeps the bus.
+            let engine = engine.clone();
+            bus.on_notice(Arc::new(move |notice| {
+                if let Some(engine) = engine.upgrade() {
+                    engine.auth.on_notice(notice);
+                    engine.conversations.fanout().on_notice(notice);
+                }
+            }));
+            EngineInner {
                 delivery: DeliveryService::new(conversations.clone()),
                 realtime,
                 users: UserService::new(store.clone()),
@@ -249,7 +258,8 @@ impl ChatEngineBuilder {
                 store,
                 auth,
                 clock,
-            }),
-        })
+            }
+        });
+        Ok(ChatEngine { inner })
     }
 }

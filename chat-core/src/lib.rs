@@ -59,7 +59,10 @@ pub use auth::{AuthConfig, AuthContext, AuthService, PasswordChange, Signup, Tok
 pub use conversations::{
     ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
 };
-pub use delivery::{AckTarget, CatchUp, Connection, DeliveryService, RealtimeDeps, TypingTarget};
+pub use delivery::{
+    AckTarget, Admission, CatchUp, Connection, DeliveryService, MessageOrder, RealtimeDeps,
+    TypingTarget,
+};
 pub use domain::{
     ClientMsgId, DisplayName, Email, GroupName, MessageContent, MessageType, Password, Username,
 };

@@ -16,7 +16,7 @@ use crate::model::{
     ResetConsumption, User,
 };
 use crate::rate_limit::{RateDecision, RateLimiter};
-use crate::realtime::{Event, EventBus};
+use crate::realtime::{Event, EventBus, Notice};
 use crate::store::{PasswordResetStore, SessionStore, UserStore};
 use crate::time::{Clock, Timestamp};
 
@@ -517,18 +517,50 @@ impl AuthService {
         Ok(())
     }
 
-    /// The one place sessions enter the revocation set. Their live
-    /// connections, on every instance, are told to close (code 4001).
+    /// The one place sessions are revoked after the store recorded it:
+    /// every instance adds them to its revocation set (this one before the
+    /// announcement returns), and their live connections, wherever they
+    /// are, close with code 4001.
     async fn mark_revoked(&self, user_id: UserId, ids: &[SessionId], now: Timestamp) {
         let until = now.plus(self.inner.config.access_ttl);
+        let bus = &self.inner.deps.bus;
         for id in ids {
             self.inner.revoked.revoke(*id, until, now);
-        }
-        for id in ids {
-            let event = Event::session_revoked(*id);
-            if let Err(e) = self.inner.deps.bus.publish(&[user_id], event).await {
+            let notice = Notice::SessionRevoked {
+                session_id: *id,
+                until,
+            };
+            if let Err(e) = bus.announce(notice).await {
+                // Other instances reload revocations from the store when
+                // the bus comes back (a resync).
                 tracing::warn!(error = %e, %user_id, "could not announce a session revocation");
             }
+            if let Err(e) = bus.publish(&[user_id], Event::session_revoked(*id)).await {
+                tracing::warn!(error = %e, %user_id, "could not close a revoked session's sockets");
+            }
+        }
+    }
+
+    /// Acts on an instance-wide notice: a session revoked on another
+    /// instance joins this one's revocation set; after a resync the set is
+    /// reloaded from the store.
+    pub(crate) fn on_notice(&self, notice: &Notice) {
+        match notice {
+            Notice::SessionRevoked { session_id, until } => {
+                let now = self.inner.deps.clock.now();
+                self.inner.revoked.revoke(*session_id, *until, now);
+            }
+            Notice::Resync => {
+                let auth = self.clone();
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        if let Err(e) = auth.restore_revocations().await {
+                            tracing::warn!(error = %e, "could not reload revoked sessions after a resync");
+                        }
+                    });
+                }
+            }
+            Notice::MembersChanged { .. } => {}
         }
     }
 

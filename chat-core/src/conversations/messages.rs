@@ -237,7 +237,7 @@ impl ConversationService {
                 replayed: true,
             }),
             InsertOutcome::NotMember => {
-                self.fanout.members_changed(conversation_id);
+                self.fanout.members_changed(conversation_id).await;
                 Err(ChatError::ConversationNotFound)
             }
         }

@@ -1,6 +1,6 @@
 //! [`CatchUp`]: what a connecting device missed, in batches.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::ids::{ConversationId, UserId};
 use crate::model::{ConversationKind, ConversationOverview};
@@ -12,15 +12,14 @@ use crate::model::{ConversationKind, ConversationOverview};
 /// Within a conversation messages come in seq order; conversations come in
 /// the order of their newest activity, oldest first. The snapshot is taken
 /// after the connection subscribed, so a message is either in it or
-/// arrives live; [`CatchUp::covers`] tells the connection which live
-/// message events the catch-up already accounts for.
+/// arrives live; the connection's [`MessageOrder`](super::MessageOrder)
+/// skips live events the catch-up accounts for. The same plan, from the
+/// connection's own positions, fills what it missed after a resync.
 ///
 /// [`DeliveryService::next_offline_batch`]: super::DeliveryService::next_offline_batch
 #[derive(Debug, Default)]
 pub struct CatchUp {
     pub(super) ranges: VecDeque<PendingRange>,
-    /// The last seq of each pending conversation at the snapshot.
-    through: HashMap<ConversationId, u64>,
 }
 
 #[derive(Debug)]
@@ -36,42 +35,42 @@ pub(super) struct PendingRange {
 }
 
 impl CatchUp {
-    /// The plan for `user` from their conversations.
-    pub(super) fn plan(user: UserId, mut overviews: Vec<ConversationOverview>) -> Self {
-        overviews
-            .retain(|o| o.membership.member.delivered_seq < o.membership.conversation.last_seq);
-        overviews.sort_by_key(|o| o.membership.conversation.last_activity_at);
-        let mut through = HashMap::with_capacity(overviews.len());
-        let ranges = overviews
+    /// The plan for `user` from their conversations: in each, what lies
+    /// past the seq `sent_through` returns (nothing when it returns `None`).
+    pub(super) fn plan(
+        user: UserId,
+        overviews: &[ConversationOverview],
+        sent_through: impl Fn(&ConversationOverview) -> Option<u64>,
+    ) -> Self {
+        let mut pending: Vec<(&ConversationOverview, u64)> = overviews
+            .iter()
+            .filter_map(|o| {
+                let from = sent_through(o)?;
+                (from < o.membership.conversation.last_seq).then_some((o, from))
+            })
+            .collect();
+        pending.sort_by_key(|(o, _)| o.membership.conversation.last_activity_at);
+        let ranges = pending
             .into_iter()
-            .map(|o| {
+            .map(|(o, from)| {
                 let c = &o.membership.conversation;
-                through.insert(c.id, c.last_seq);
                 let mut users = vec![user];
                 users.extend(o.peer.as_ref().map(|p| p.member.user_id));
                 PendingRange {
                     conversation: c.id,
                     kind: c.kind,
                     users,
-                    next: o.membership.member.delivered_seq + 1,
+                    next: from + 1,
                     last: c.last_seq,
                 }
             })
             .collect();
-        Self { ranges, through }
+        Self { ranges }
     }
 
     /// True when nothing is left to send.
     pub fn is_done(&self) -> bool {
         self.ranges.is_empty()
-    }
-
-    /// True when the catch-up accounts for the message at `seq` of
-    /// `conversation` (so a live event for it must not be sent again).
-    pub fn covers(&self, conversation: ConversationId, seq: u64) -> bool {
-        self.through
-            .get(&conversation)
-            .is_some_and(|last| seq <= *last)
     }
 
     /// Messages still to send (an upper bound).

@@ -11,7 +11,8 @@ use crate::ids::{ConnectionId, ConversationId, UserId};
 use crate::model::{ConversationKind, Message, MessageTarget, MessageView};
 use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
 use crate::realtime::{
-    Event, EventBus, Frame, FrameClass, OfflineQueue, Presence, PresenceStatus, QueuedMessage,
+    Event, EventBus, Frame, FrameClass, Notice, OfflineQueue, Presence, PresenceStatus,
+    QueuedMessage,
 };
 use crate::store::ConversationStore;
 
@@ -106,9 +107,26 @@ impl Fanout {
         self.members.insert(conversation, Arc::new(set));
     }
 
-    /// Forgets a conversation's members after they changed.
-    pub(crate) fn members_changed(&self, conversation: ConversationId) {
-        self.members.invalidate(conversation);
+    /// Tells every instance that a conversation's members changed, so they
+    /// forget their cached list (this instance's is gone when it returns).
+    pub(crate) async fn members_changed(&self, conversation: ConversationId) {
+        let notice = Notice::MembersChanged {
+            conversation_id: conversation,
+        };
+        if let Err(e) = self.deps.bus.announce(notice).await {
+            // The other instances drop their caches when the bus comes
+            // back (a resync); the store rechecks membership on every send.
+            tracing::warn!(error = %e, %conversation, "could not announce a membership change");
+        }
+    }
+
+    /// Acts on an instance-wide notice about cached data.
+    pub(crate) fn on_notice(&self, notice: &Notice) {
+        match notice {
+            Notice::MembersChanged { conversation_id } => self.members.invalidate(*conversation_id),
+            Notice::Resync => self.members.clear(),
+            Notice::SessionRevoked { .. } => {}
+        }
     }
 
     /// A new message: `message.new` or `message.group.new` to every

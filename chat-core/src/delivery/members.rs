@@ -25,9 +25,9 @@ impl MemberSet {
 }
 
 /// Member lists by conversation, so a group message does not cost a
-/// members query. Every membership change in this process invalidates the
-/// entry (the conversation service calls [`MemberCache::invalidate`]);
-/// direct conversations never change members.
+/// members query. Every membership change, on any instance, invalidates the
+/// entry (a [`Notice::MembersChanged`](crate::realtime::Notice) reaches
+/// every instance); direct conversations never change members.
 #[derive(Debug)]
 pub(crate) struct MemberCache {
     entries: RwLock<HashMap<ConversationId, Arc<MemberSet>>>,
@@ -78,6 +78,14 @@ impl MemberCache {
             entries.clear();
         }
         entries.insert(conversation, set);
+    }
+
+    /// Forgets every member list (direct pairs never change and stay).
+    pub(crate) fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     pub(crate) fn invalidate(&self, conversation: ConversationId) {

@@ -10,10 +10,12 @@
 mod catch_up;
 mod fanout;
 mod members;
+mod order;
 mod service;
 
 pub use catch_up::CatchUp;
 pub use fanout::RealtimeDeps;
+pub use order::{Admission, MessageOrder};
 pub use service::{AckTarget, Connection, DeliveryService, TypingTarget};
 
 pub(crate) use fanout::Fanout;

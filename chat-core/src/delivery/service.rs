@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use super::catch_up::CatchUp;
 use super::fanout::{Fanout, live_view};
+use super::order::MessageOrder;
 use crate::conversations::{
     ConversationDeps, ConversationRef, ConversationService, OutgoingMessage, ReadState, SentMessage,
 };
 use crate::error::{ChatError, Result};
 use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 use crate::model::ConversationKind;
-use crate::protocol::{MAX_BATCH, OfflineMessage, SyncResult};
+use crate::protocol::{MAX_BATCH, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, Subscription};
 
 /// Live delivery for transports (the WebSocket gateway): connections,
@@ -40,6 +41,9 @@ pub struct Connection {
     pub session_id: SessionId,
     /// Events for the connection.
     pub subscription: Subscription,
+    /// What the connection has been sent, to keep message events in order
+    /// and exactly once.
+    pub order: MessageOrder,
 }
 
 /// What a `messages.ack` acknowledges.
@@ -81,7 +85,8 @@ impl DeliveryService {
     /// Opens a connection: subscribes to the user's events first (so
     /// nothing sent from now on is missed), records presence (telling the
     /// user's direct peers when this is their first connection), then
-    /// takes the catch-up snapshot from the store.
+    /// takes the catch-up snapshot from the store, which also sets the
+    /// connection's [`MessageOrder`].
     ///
     /// # Errors
     /// Backend errors from the bus, presence or the store.
@@ -89,15 +94,16 @@ impl DeliveryService {
         let id = ConnectionId::new();
         let rt = &self.fanout().deps;
         let subscription = rt.bus.subscribe(user, id).await?;
+        let now = self.deps().clock.now();
+        let first = rt.presence.connect(user, id, now).await?;
+        let overviews = self.deps().conversations.overviews(user, None).await?;
         let connection = Connection {
             id,
             user_id: user,
             session_id: session,
             subscription,
+            order: MessageOrder::from_snapshot(&overviews),
         };
-        let now = self.deps().clock.now();
-        let first = rt.presence.connect(user, id, now).await?;
-        let overviews = self.deps().conversations.overviews(user, None).await?;
         if first {
             let peers: Vec<UserId> = overviews
                 .iter()
@@ -109,7 +115,76 @@ impl DeliveryService {
             };
             self.fanout().presence(user, online, &peers).await;
         }
-        Ok((connection, CatchUp::plan(user, overviews)))
+        let catch_up = CatchUp::plan(user, &overviews, |o| {
+            Some(o.membership.member.delivered_seq)
+        });
+        Ok((connection, catch_up))
+    }
+
+    /// After a resync (the instance was cut off from the others), what the
+    /// connection may have missed: in each of the user's conversations, the
+    /// messages past what it was sent. The connection's positions move to
+    /// the end of the plan, so live events it covers are skipped.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn resync(&self, connection: &mut Connection) -> Result<CatchUp> {
+        let user = connection.user_id;
+        let overviews = self.deps().conversations.overviews(user, None).await?;
+        let order = &connection.order;
+        let catch_up = CatchUp::plan(user, &overviews, |o| {
+            let c = &o.membership.conversation;
+            // A conversation the connection never heard of since it
+            // connected: from the user's delivery cursor.
+            Some(
+                order
+                    .last(c.id)
+                    .unwrap_or(o.membership.member.delivered_seq),
+            )
+        });
+        for o in &overviews {
+            let c = &o.membership.conversation;
+            connection.order.advance(c.id, c.last_seq);
+        }
+        Ok(catch_up)
+    }
+
+    /// The messages of `conversation` with seqs strictly between `after`
+    /// and `before`, as the live frames the connection missed (see
+    /// [`Admission::FillGap`](super::Admission::FillGap)), oldest first.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn fill_gap(
+        &self,
+        conversation: ConversationId,
+        after: u64,
+        before: u64,
+    ) -> Result<Vec<ServerFrame>> {
+        if before <= after + 1 {
+            return Ok(Vec::new());
+        }
+        let members = self.fanout().members(conversation).await?;
+        let mut frames = Vec::with_capacity((before - after - 1) as usize);
+        let mut next = after + 1;
+        while next < before {
+            let upto = (before - 1).min(next + MAX_BATCH as u64 - 1);
+            let mut page = self
+                .deps()
+                .messages
+                .messages_before(conversation, upto, (upto + 1 - next) as u32)
+                .await?;
+            page.reverse();
+            frames.extend(page.into_iter().map(|m| {
+                let view = live_view(m, &members);
+                match members.kind {
+                    ConversationKind::Direct => ServerFrame::MessageNew(view),
+                    ConversationKind::Group => ServerFrame::GroupMessageNew(view),
+                }
+            }));
+            next = upto + 1;
+        }
+        Ok(frames)
     }
 
     /// Closes a connection: unsubscribes, and when it was the user's last,

@@ -6,13 +6,16 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{ConnectionId, UserId};
-use crate::realtime::{Event, EventBus, LocalHub, Subscription};
+use crate::realtime::{
+    Event, EventBus, LocalHub, Notice, NoticeHandler, NoticeHandlers, Subscription,
+};
 
 /// Delivers events straight into this process's [`LocalHub`]: the bus of a
-/// single instance.
+/// single instance. Notices reach this process's handlers only.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryEventBus {
     hub: Arc<LocalHub>,
+    handlers: NoticeHandlers,
 }
 
 impl MemoryEventBus {
@@ -23,7 +26,10 @@ impl MemoryEventBus {
 
     /// A bus over `hub`.
     pub fn with_hub(hub: Arc<LocalHub>) -> Self {
-        Self { hub }
+        Self {
+            hub,
+            handlers: NoticeHandlers::default(),
+        }
     }
 
     /// The hub (connection counts, drop counters).
@@ -41,5 +47,14 @@ impl EventBus for MemoryEventBus {
 
     async fn subscribe(&self, user: UserId, connection: ConnectionId) -> Result<Subscription> {
         Ok(self.hub.register(user, connection).0)
+    }
+
+    async fn announce(&self, notice: Notice) -> Result<()> {
+        self.handlers.dispatch(&notice);
+        Ok(())
+    }
+
+    fn on_notice(&self, handler: NoticeHandler) {
+        self.handlers.add(handler);
     }
 }

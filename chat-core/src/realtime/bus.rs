@@ -5,6 +5,7 @@ use tokio::sync::mpsc;
 
 use super::event::Event;
 use super::hub::Outbox;
+use super::notice::{Notice, NoticeHandler};
 use crate::error::Result;
 use crate::ids::{ConnectionId, UserId};
 
@@ -25,6 +26,15 @@ pub trait EventBus: Send + Sync {
     /// Registers a live connection of `user`; its events arrive on the
     /// returned subscription until it is dropped.
     async fn subscribe(&self, user: UserId, connection: ConnectionId) -> Result<Subscription>;
+
+    /// Tells every instance, this one included, about `notice`. This
+    /// instance's handlers have run when it returns, even if it fails to
+    /// reach the others.
+    async fn announce(&self, notice: Notice) -> Result<()>;
+
+    /// Registers `handler` for the notices this instance receives (its own
+    /// and the other instances').
+    fn on_notice(&self, handler: NoticeHandler);
 }
 
 /// The receiving end of one connection's events. Dropping it unregisters

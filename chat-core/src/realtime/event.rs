@@ -20,6 +20,10 @@ pub enum EventKind {
     /// The session was revoked (logout, password reset, refresh token
     /// reuse): its connections close at once with code 4001.
     SessionRevoked(SessionId),
+    /// The instance was cut off from the others and events may have been
+    /// lost on the way: the connection checks its conversations for gaps
+    /// and fills them from the store.
+    Resync,
 }
 
 /// A serialized server frame and what the connection needs to know about
@@ -58,6 +62,11 @@ impl Event {
     /// A session revocation.
     pub fn session_revoked(session: SessionId) -> Self {
         Self(Arc::new(EventKind::SessionRevoked(session)))
+    }
+
+    /// A resync after the instance was cut off from the others.
+    pub fn resync() -> Self {
+        Self(Arc::new(EventKind::Resync))
     }
 
     /// What the event is.

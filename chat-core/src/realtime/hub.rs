@@ -122,6 +122,13 @@ impl LocalHub {
         delivered
     }
 
+    /// Offers `event` to every connection of this instance; returns how
+    /// many took it.
+    pub fn deliver_to_everyone(&self, event: &Event) -> usize {
+        let users = self.connected_users();
+        self.deliver(&users, event)
+    }
+
     fn offer(&self, outbox: &Outbox, event: &Event) -> bool {
         if outbox.is_overflowed() {
             return false;

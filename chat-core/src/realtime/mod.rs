@@ -11,12 +11,14 @@
 mod bus;
 mod event;
 mod hub;
+mod notice;
 mod offline_queue;
 mod presence;
 
 pub use bus::{EventBus, Subscription};
 pub use event::{Event, EventKind, Frame, FrameClass};
 pub use hub::{LocalHub, OUTBOX_CAPACITY};
+pub use notice::{Notice, NoticeHandler, NoticeHandlers};
 pub use offline_queue::{OfflineQueue, QueuedMessage};
 pub use presence::{Presence, PresenceStatus};
 

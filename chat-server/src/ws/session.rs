@@ -1,10 +1,11 @@
 //! One WebSocket connection, from upgrade to close.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use bytes::Bytes;
 use chat_core::auth::AuthContext;
 use chat_core::protocol::{DecodeError, ErrorFrame, ServerFrame, close, decode_client_frame};
 use chat_core::realtime::{Event, EventKind};
-use chat_core::{CatchUp, Connection, Timestamp};
+use chat_core::{Admission, CatchUp, Connection, ConversationId, Timestamp};
 use futures::SinkExt as _;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -226,18 +227,16 @@ impl Session {
         let mut written = 0;
         while let Some(event) = next.take() {
             match event.kind() {
+                EventKind::Frame(frame) if frame.origin == Some(self.connection.id) => {}
                 EventKind::Frame(frame) => {
-                    let own_echo = frame.origin == Some(self.connection.id);
-                    let caught_up = frame
+                    let admission = frame
                         .message
-                        .is_some_and(|(c, seq)| self.catch_up.covers(c, seq));
-                    if !own_echo && !caught_up {
-                        let text = Utf8Bytes::try_from(frame.json.clone())
-                            .map_err(|_| Some((close::INTERNAL_ERROR, "server error")))?;
-                        self.socket
-                            .feed(Message::Text(text))
-                            .await
-                            .map_err(|_| None)?;
+                        .map(|(c, seq)| (c, self.connection.order.admit(c, seq)));
+                    if let Some((conversation, Admission::FillGap { after, before })) = admission {
+                        written += self.fill_gap(conversation, after, before).await?;
+                    }
+                    if !matches!(admission, Some((_, Admission::Skip))) {
+                        self.feed(&frame.json).await?;
                         written += 1;
                     }
                 }
@@ -246,12 +245,71 @@ impl Session {
                     return Err(Some((close::AUTH_EXPIRED, "session revoked")));
                 }
                 EventKind::SessionRevoked(_) => {}
+                EventKind::Resync => {
+                    self.socket.flush().await.map_err(|_| None)?;
+                    self.resync().await?;
+                }
             }
             if written < WRITE_BATCH {
                 next = self.connection.subscription.try_recv();
             }
         }
         self.socket.flush().await.map_err(|_| None)
+    }
+
+    /// Queues a frame's text for the next flush.
+    async fn feed(&mut self, json: &Bytes) -> Result<(), Ending> {
+        let text = Utf8Bytes::try_from(json.clone())
+            .map_err(|_| Some((close::INTERNAL_ERROR, "server error")))?;
+        self.socket
+            .feed(Message::Text(text))
+            .await
+            .map_err(|_| None)
+    }
+
+    /// Feeds the messages a live event skipped past (they are in the store,
+    /// since their seqs are smaller); returns how many. When the store
+    /// cannot be read, the client's own gap check (`sync`) is the fallback.
+    async fn fill_gap(
+        &mut self,
+        conversation: ConversationId,
+        after: u64,
+        before: u64,
+    ) -> Result<usize, Ending> {
+        let delivery = self.state.engine.delivery().clone();
+        let frames = match delivery.fill_gap(conversation, after, before).await {
+            Ok(frames) => frames,
+            Err(e) => {
+                tracing::warn!(error = %e, %conversation, after, before, "could not fill a gap in a conversation");
+                return Ok(0);
+            }
+        };
+        for frame in &frames {
+            self.socket
+                .feed(Message::Text(frame.to_json().into()))
+                .await
+                .map_err(|_| None)?;
+        }
+        Ok(frames.len())
+    }
+
+    /// After the instance was cut off from the others: sends what the
+    /// connection missed meanwhile, as a catch-up.
+    async fn resync(&mut self) -> Result<(), Ending> {
+        let delivery = self.state.engine.delivery().clone();
+        match delivery.resync(&mut self.connection).await {
+            Ok(catch_up) => {
+                self.catch_up = catch_up;
+                self.send_catch_up().await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "resync failed; closing so the client reconnects");
+                Err(Some((
+                    close::TRY_AGAIN_LATER,
+                    "missed events; reconnect to catch up",
+                )))
+            }
+        }
     }
 
     pub(super) async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Ending> {
