@@ -29,6 +29,15 @@ impl MemoryPresence {
         Self::default()
     }
 
+    /// Every connection it knows, by user (a cross-instance backend that
+    /// keeps this as its local mirror re-registers them after an outage).
+    pub fn connections(&self) -> Vec<(UserId, ConnectionId)> {
+        self.users()
+            .iter()
+            .flat_map(|(u, e)| e.connections.iter().map(move |c| (*u, *c)))
+            .collect()
+    }
+
     fn users(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, Entry>> {
         self.users.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -233,3 +233,43 @@ pub async fn realtime_bus_events_cross_instances(rt: &dyn TestRealtime) {
     silent(&mut a_there, "once on the other instance").await;
     silent(&mut a_here, "once on the same instance").await;
 }
+
+/// A notice runs this instance's handlers before `announce` returns, and
+/// every other instance's handlers once.
+pub async fn realtime_bus_notices_reach_every_instance_once(rt: &dyn TestRealtime) {
+    use std::sync::{Arc, Mutex};
+
+    use crate::realtime::Notice;
+
+    let here = rt.bus();
+    let seen_here = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen_here.clone();
+    here.on_notice(Arc::new(move |n: &Notice| {
+        sink.lock().expect("lock").push(n.clone());
+    }));
+    let (tx, mut seen_there) = tokio::sync::mpsc::unbounded_channel();
+    let other = rt.other_instance_bus();
+    if let Some(other) = &other {
+        other.on_notice(Arc::new(move |n: &Notice| {
+            let _ = tx.send(n.clone());
+        }));
+    }
+    let notice = Notice::MembersChanged {
+        conversation_id: ConversationId::new(),
+    };
+    here.announce(notice.clone()).await.expect("announce");
+    assert_eq!(
+        *seen_here.lock().expect("lock"),
+        vec![notice.clone()],
+        "this instance's handlers ran once before announce returned"
+    );
+    if other.is_some() {
+        let got = tokio::time::timeout(ARRIVAL, seen_there.recv())
+            .await
+            .expect("the other instance hears the notice");
+        assert_eq!(got, Some(notice));
+        tokio::time::sleep(SILENCE).await;
+        assert!(seen_there.try_recv().is_err(), "heard once");
+        assert_eq!(seen_here.lock().expect("lock").len(), 1, "no echo here");
+    }
+}

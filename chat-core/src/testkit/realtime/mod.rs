@@ -1,5 +1,5 @@
 //! The conformance suite every real-time backend runs: [`OfflineQueue`],
-//! [`Presence`] and [`EventBus`].
+//! [`Presence`], [`EventBus`] and the shared [`RateLimiter`].
 //!
 //! A backend's test crate invokes
 //! [`realtime_conformance_tests!`](crate::realtime_conformance_tests) with an
@@ -17,10 +17,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::memory::{MemoryEventBus, MemoryOfflineQueue, MemoryPresence};
+use crate::memory::{MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter};
+use crate::rate_limit::RateLimiter;
 use crate::realtime::{EventBus, OfflineQueue, Presence};
 
 pub mod bus;
+pub mod limits;
 pub mod presence;
 pub mod queue;
 
@@ -42,6 +44,15 @@ pub trait TestRealtime: Send + Sync {
     /// then pass without checking anything).
     fn other_instance_bus(&self) -> Option<Arc<dyn EventBus>>;
 
+    /// The rate limiter under test.
+    fn rate_limiter(&self) -> Arc<dyn RateLimiter>;
+
+    /// A second instance's rate limiter over the same backend, or `None`
+    /// for a per-process limiter.
+    fn other_instance_rate_limiter(&self) -> Option<Arc<dyn RateLimiter>> {
+        None
+    }
+
     /// Releases what setup created (a key prefix). Runs only when the case
     /// passed, so a failure leaves its data to inspect.
     async fn teardown(&self) {}
@@ -57,6 +68,8 @@ pub struct PlainRealtime {
     pub bus: Arc<dyn EventBus>,
     /// A second instance's bus over the same backend, if there can be one.
     pub other_instance_bus: Option<Arc<dyn EventBus>>,
+    /// The rate limiter.
+    pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
 impl PlainRealtime {
@@ -67,6 +80,7 @@ impl PlainRealtime {
             presence: Arc::new(MemoryPresence::new()),
             bus: Arc::new(MemoryEventBus::new()),
             other_instance_bus: None,
+            rate_limiter: Arc::new(MemoryRateLimiter::new()),
         }
     }
 }
@@ -87,6 +101,10 @@ impl TestRealtime for PlainRealtime {
 
     fn other_instance_bus(&self) -> Option<Arc<dyn EventBus>> {
         self.other_instance_bus.clone()
+    }
+
+    fn rate_limiter(&self) -> Arc<dyn RateLimiter> {
+        self.rate_limiter.clone()
     }
 }
 
@@ -116,7 +134,12 @@ macro_rules! realtime_conformance_tests {
             bus::realtime_bus_session_revocations_arrive_as_such,
             bus::realtime_bus_frames_keep_their_contents,
             bus::realtime_bus_events_arrive_in_publish_order,
-            bus::realtime_bus_events_cross_instances
+            bus::realtime_bus_events_cross_instances,
+            bus::realtime_bus_notices_reach_every_instance_once,
+            limits::realtime_limits_hits_are_allowed_up_to_the_limit_then_refused,
+            limits::realtime_limits_peek_does_not_count,
+            limits::realtime_limits_keys_are_independent,
+            limits::realtime_limits_hold_across_instances
         );
     };
 }

@@ -1,0 +1,244 @@
+//! Test support: a unique key prefix per test on the shared Redis, and
+//! throwaway `redis-server` processes for fault tests.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chat_core::realtime::{EventBus, OfflineQueue, Presence};
+use chat_core::testkit::backends_required;
+use chat_core::testkit::realtime::TestRealtime;
+
+use crate::{RedisBackend, RedisConfig};
+
+/// How long to wait for Redis before deciding it is not there.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The Redis named by `REDIS_URL`, if it answers; `None` after printing
+/// why (or a panic when backends are required, `CHAT_REQUIRE_BACKENDS=1`).
+pub async fn redis_url() -> Option<String> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return unavailable("REDIS_URL is not set");
+    };
+    match ping(&url).await {
+        Ok(()) => Some(url),
+        Err(why) => unavailable(&why),
+    }
+}
+
+fn unavailable<T>(why: &str) -> Option<T> {
+    if backends_required() {
+        panic!(
+            "Redis is required (CHAT_REQUIRE_BACKENDS=1) but unavailable: {why}; \
+             set REDIS_URL to a server that answers"
+        );
+    }
+    eprintln!("skipping: Redis unavailable (set REDIS_URL): {why}");
+    None
+}
+
+async fn ping(url: &str) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| format!("invalid REDIS_URL: {e}"))?;
+    let attempt = async {
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<()>(&mut conn).await
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("cannot reach {url}: {e}")),
+        Err(_) => Err(format!("{url} did not answer within {CONNECT_TIMEOUT:?}")),
+    }
+}
+
+/// A fresh key prefix (`chat-test-<uuid>`) on the shared Redis, so tests
+/// run in parallel without seeing each other's keys.
+#[derive(Debug, Clone)]
+pub struct RedisTestPrefix {
+    /// The Redis URL.
+    pub url: String,
+    /// The prefix.
+    pub prefix: String,
+}
+
+impl RedisTestPrefix {
+    /// A new prefix on `REDIS_URL`, or `None` (see [`redis_url`]).
+    pub async fn create() -> Option<Self> {
+        Some(Self {
+            url: redis_url().await?,
+            prefix: format!("chat-test-{}", uuid::Uuid::new_v4().simple()),
+        })
+    }
+
+    /// A configuration for one instance under this prefix.
+    pub fn config(&self, instance_id: &str) -> RedisConfig {
+        RedisConfig::new(&self.url)
+            .with_prefix(&self.prefix)
+            .with_instance_id(instance_id)
+    }
+
+    /// Connects one instance's backends.
+    ///
+    /// # Panics
+    /// When Redis refuses the connection.
+    pub async fn backend(&self, instance_id: &str) -> RedisBackend {
+        RedisBackend::connect(self.config(instance_id))
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to Redis at {}: {e}", self.url))
+    }
+
+    /// Deletes every key under the prefix.
+    pub async fn teardown(&self) {
+        if let Err(e) = delete_prefix(&self.url, &self.prefix).await {
+            eprintln!("warning: cannot delete test keys {}:*: {e}", self.prefix);
+        }
+    }
+}
+
+async fn delete_prefix(url: &str, prefix: &str) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut conn = client.get_multiplexed_async_connection().await?;
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        if !keys.is_empty() {
+            redis::cmd("DEL")
+                .arg(&keys)
+                .query_async::<()>(&mut conn)
+                .await?;
+        }
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Two instances' Redis backends under one fresh prefix: the harness of
+/// the real-time conformance suite.
+pub struct RedisRealtime {
+    prefix: RedisTestPrefix,
+    a: RedisBackend,
+    b: RedisBackend,
+}
+
+impl RedisRealtime {
+    /// Connects instances `a` and `b` under a new prefix, or `None`.
+    pub async fn create() -> Option<Self> {
+        let prefix = RedisTestPrefix::create().await?;
+        let a = prefix.backend("a").await;
+        let b = prefix.backend("b").await;
+        Some(Self { prefix, a, b })
+    }
+}
+
+#[async_trait]
+impl TestRealtime for RedisRealtime {
+    fn queue(&self) -> Arc<dyn OfflineQueue> {
+        self.a.queue()
+    }
+
+    fn presence(&self) -> Arc<dyn Presence> {
+        self.a.presence()
+    }
+
+    fn bus(&self) -> Arc<dyn EventBus> {
+        self.a.bus()
+    }
+
+    fn other_instance_bus(&self) -> Option<Arc<dyn EventBus>> {
+        Some(self.b.bus())
+    }
+
+    fn rate_limiter(&self) -> Arc<dyn chat_core::rate_limit::RateLimiter> {
+        self.a.rate_limiter()
+    }
+
+    fn other_instance_rate_limiter(&self) -> Option<Arc<dyn chat_core::rate_limit::RateLimiter>> {
+        Some(self.b.rate_limiter())
+    }
+
+    async fn teardown(&self) {
+        self.prefix.teardown().await;
+    }
+}
+
+/// A private `redis-server` on a free port, for tests that stop, restart
+/// or flush Redis without touching the shared one. Killed on drop.
+#[derive(Debug)]
+pub struct ThrowawayRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl ThrowawayRedis {
+    /// Starts one, or `None` when `redis-server` is not installed (a panic
+    /// when backends are required).
+    pub async fn start() -> Option<Self> {
+        let port = match std::net::TcpListener::bind("127.0.0.1:0") {
+            Ok(l) => l.local_addr().map(|a| a.port()).unwrap_or(0),
+            Err(e) => return unavailable(&format!("no free port: {e}")),
+        };
+        let mut redis = Self { port, child: None };
+        match redis.spawn().await {
+            Ok(()) => Some(redis),
+            Err(why) => unavailable(&why),
+        }
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) -> Result<(), String> {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start redis-server: {e}"))?;
+        self.child = Some(child);
+        let url = self.url();
+        for _ in 0..100 {
+            if ping(&url).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(format!("redis-server on port {} did not start", self.port))
+    }
+
+    /// Kills the server (like a crash: connections drop at once).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port, empty.
+    ///
+    /// # Panics
+    /// When it does not come back.
+    pub async fn restart(&mut self) {
+        self.stop();
+        if let Err(why) = self.spawn().await {
+            panic!("{why}");
+        }
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
