@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::{ChatEngine, LogMailer, Mailer, Store};
+use chat_queue_redis::{RedisBackend, RedisConfig};
 use chat_store_postgres::{PgPoolConfig, PgStore};
 use chat_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 use crate::error::error_chain;
 use crate::smtp::SmtpMailer;
-use crate::state::{AppState, HttpSettings};
+use crate::state::{AppState, HttpSettings, Instance};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,9 @@ pub enum ServerError {
     /// The database could not be opened or migrated.
     #[error("store: {0}")]
     Store(String),
+    /// Redis could not be reached or the Redis settings are unusable.
+    #[error("redis: {0}")]
+    Redis(String),
     /// A file or socket operation failed.
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -36,6 +40,7 @@ impl ServerError {
         match self {
             Self::Config(_) => "INVALID_CONFIG",
             Self::Store(_) => "STORE_UNAVAILABLE",
+            Self::Redis(_) => "REDIS_UNAVAILABLE",
             Self::Io(_) => "IO_ERROR",
             Self::Engine(e) => e.code(),
         }
@@ -66,13 +71,32 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
             Arc::new(LogMailer)
         }
     };
-    let engine = ChatEngine::builder()
+    let mut instance = Instance::standalone();
+    if let Some(id) = &config.instance_id {
+        instance.id.clone_from(id);
+    }
+    let mut builder = ChatEngine::builder()
         .store(store)
         .mailer(mailer)
         .auth_config(config.auth_config())
         .conversation_config(config.conversation_config())
-        .jwt_secret(secret)
-        .build()?;
+        .jwt_secret(secret);
+    if let Some(url) = &config.redis_url {
+        let redis_config = RedisConfig::new(url)
+            .with_prefix(&config.redis_prefix)
+            .with_instance_id(&instance.id);
+        let redis = RedisBackend::connect(redis_config)
+            .await
+            .map_err(|e| ServerError::Redis(error_chain(&e)))?;
+        builder = builder
+            .bus(redis.bus())
+            .queue(redis.queue())
+            .presence(redis.presence())
+            .rate_limiter(redis.rate_limiter());
+        instance.redis = Some(redis);
+    }
+    tracing::info!(instance_id = %instance.id, redis = instance.redis.is_some(), "instance starting");
+    let engine = builder.build()?;
     let restored = engine.auth().restore_revocations().await?;
     if restored > 0 {
         tracing::info!(sessions = restored, "restored recently revoked sessions");
@@ -84,7 +108,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
             max_body_bytes: config.max_body_bytes,
             ws: config.ws_settings(),
         },
-    ))
+    )
+    .with_instance(instance))
 }
 
 /// Opens the store named by the database URL.

@@ -138,6 +138,24 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
+    /// Redis URL (`redis://host:6379`). With it, the offline queue,
+    /// presence, cross-instance fan-out and rate limits live in Redis, so
+    /// several instances behave as one service; without it they are in
+    /// process (one instance).
+    #[arg(long, env = "CHAT_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Prefix of every Redis key and channel, so several deployments can
+    /// share one Redis.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
+    pub redis_prefix: String,
+
+    /// This instance's id in logs, `/readyz` and Redis. Default: random at
+    /// each start. A stable id lets a restarted instance clear the
+    /// connections it left in Redis at once.
+    #[arg(long, env = "CHAT_INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
     /// Log format.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

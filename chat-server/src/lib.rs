@@ -46,7 +46,7 @@ use tokio::net::TcpListener;
 pub use bootstrap::ServerError;
 pub use config::Config;
 pub use error::ApiError;
-pub use state::{AppState, HttpSettings};
+pub use state::{AppState, HttpSettings, Instance};
 
 /// The complete HTTP application for `state`.
 ///
@@ -55,6 +55,7 @@ pub use state::{AppState, HttpSettings};
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
 pub fn app(state: AppState) -> Router {
     let body_limit = state.http.max_body_bytes;
+    let instance_id = state.instance.id.clone();
     let router = Router::new()
         .nest("/api/v1", routes::api())
         .merge(routes::health::router())
@@ -63,7 +64,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
-    middleware::apply(router)
+    middleware::apply(router, &instance_id)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets

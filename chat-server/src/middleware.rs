@@ -21,19 +21,20 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `router` in the layers every route shares. The last layer added
 /// runs first: a request gets its id, then its span, then is handled.
-pub fn apply(router: Router) -> Router {
+pub fn apply(router: Router, instance_id: &str) -> Router {
+    let instance_id: std::sync::Arc<str> = instance_id.into();
     router
         .layer(middleware::from_fn(log_failures))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
+                .make_span_with(move |req: &Request| request_span(req, &instance_id))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
-fn request_span(req: &Request) -> tracing::Span {
+fn request_span(req: &Request, instance_id: &str) -> tracing::Span {
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -44,6 +45,7 @@ fn request_span(req: &Request) -> tracing::Span {
         method = %req.method(),
         path = %req.uri().path(),
         request_id = %request_id,
+        instance_id = %instance_id,
     )
 }
 

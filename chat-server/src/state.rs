@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::ChatEngine;
+use chat_queue_redis::RedisBackend;
 use ipnet::IpNet;
 
 /// What handlers share: the engine, the HTTP settings and the shutdown
@@ -17,6 +18,27 @@ pub struct AppState {
     /// Set to `true` when the server shuts down; WebSocket sessions watch
     /// it and close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Which instance this is, and its Redis link when it has one.
+    pub instance: Arc<Instance>,
+}
+
+/// This server instance among several.
+#[derive(Debug, Clone)]
+pub struct Instance {
+    /// Its id, in logs and `/readyz` (`CHAT_INSTANCE_ID`, or random).
+    pub id: String,
+    /// The Redis backends the engine uses, if any (for `/readyz`).
+    pub redis: Option<RedisBackend>,
+}
+
+impl Instance {
+    /// A single instance without Redis, with a random id.
+    pub fn standalone() -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
+            redis: None,
+        }
+    }
 }
 
 /// Largest accepted request body by default, bytes (`CHAT_MAX_BODY_BYTES`).
@@ -75,6 +97,13 @@ impl AppState {
             engine,
             http: Arc::new(http),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
+            instance: Arc::new(Instance::standalone()),
         }
+    }
+
+    /// The same state naming its instance (and Redis link).
+    pub fn with_instance(mut self, instance: Instance) -> Self {
+        self.instance = Arc::new(instance);
+        self
     }
 }

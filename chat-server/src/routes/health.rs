@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (the store answers).
+//! `GET /healthz` (the process answers) and `GET /readyz` (the store
+//! answers; Redis, when configured, is reported too).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -18,36 +19,52 @@ pub fn router() -> Router<AppState> {
 /// Health or readiness report.
 #[derive(Debug, Serialize)]
 pub struct HealthReport {
+    /// `ok` (healthz); `ready`, `degraded` (serving, but Redis is out of
+    /// reach: events cannot cross instances until it returns) or
+    /// `unavailable` (the store does not answer).
     status: &'static str,
+    /// This instance's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_id: Option<String>,
+    /// `ok` or `unreachable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     store: Option<&'static str>,
+    /// `ok` or `unreachable`; absent without Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redis: Option<&'static str>,
 }
 
 async fn healthz() -> Json<HealthReport> {
     Json(HealthReport {
         status: "ok",
+        instance_id: None,
         store: None,
+        redis: None,
     })
 }
 
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
-    match state.engine.store().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(HealthReport {
-                status: "ready",
-                store: Some("ok"),
-            }),
-        ),
+    let redis_up = state.instance.redis.as_ref().map(|r| r.health().available);
+    let store_up = match state.engine.store().ping().await {
+        Ok(()) => true,
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed: store unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthReport {
-                    status: "unavailable",
-                    store: Some("unreachable"),
-                }),
-            )
+            false
         }
-    }
+    };
+    let (code, status) = match (store_up, redis_up) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (true, Some(false)) => (StatusCode::OK, "degraded"),
+        (true, _) => (StatusCode::OK, "ready"),
+    };
+    let word = |up: bool| if up { "ok" } else { "unreachable" };
+    (
+        code,
+        Json(HealthReport {
+            status,
+            instance_id: Some(state.instance.id.clone()),
+            store: Some(word(store_up)),
+            redis: redis_up.map(word),
+        }),
+    )
 }

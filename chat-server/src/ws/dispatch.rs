@@ -1,5 +1,6 @@
 //! What each client frame does.
 
+use chat_core::Admission;
 use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame, close};
 use chat_core::{
     AckTarget, ChatError, ConversationRef, OutgoingMessage, TypingTarget, ValidationError,
@@ -166,6 +167,17 @@ async fn send(
         Ok(sent) => {
             session.refused_in_a_row = 0;
             let m = sent.message;
+            // This device has its own message (as `message.sent`): count it
+            // as sent, so a gap fill never echoes it back. Messages of
+            // others below it that this device has not seen yet go first.
+            let admission = session.connection.order.admit(m.conversation_id, m.seq);
+            if let Admission::FillGap { after, before } = admission {
+                match session.fill_gap(m.conversation_id, after, before).await {
+                    Ok(_) => {}
+                    Err(Some((code, reason))) => return Outcome::Close(code, reason),
+                    Err(None) => return Outcome::Nothing,
+                }
+            }
             Outcome::Reply(ServerFrame::MessageSent(MessageSent {
                 client_msg_id: m.client_msg_id,
                 message_id: m.id,

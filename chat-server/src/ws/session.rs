@@ -43,22 +43,23 @@ pub(super) struct Session {
 /// Runs a connection until it closes, then unregisters it.
 pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
     let delivery = state.engine.delivery();
-    let (connection, catch_up) =
-        match Box::pin(delivery.connect(auth.user_id, auth.session_id)).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(error = %e, user_id = %auth.user_id, "cannot open a connection");
-                let mut socket = socket;
-                let _ = socket
-                    .send(close_message(
-                        close::INTERNAL_ERROR,
-                        "server error; reconnect",
-                    ))
-                    .await;
-                return;
-            }
-        };
-    tracing::debug!(user_id = %auth.user_id, connection_id = %connection.id, "websocket connected");
+    let (connection, catch_up) = match Box::pin(delivery.connect(auth.user_id, auth.session_id))
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, instance_id = %state.instance.id, user_id = %auth.user_id, "cannot open a connection");
+            let mut socket = socket;
+            let _ = socket
+                .send(close_message(
+                    close::INTERNAL_ERROR,
+                    "server error; reconnect",
+                ))
+                .await;
+            return;
+        }
+    };
+    tracing::debug!(instance_id = %state.instance.id, user_id = %auth.user_id, connection_id = %connection.id, "websocket connected");
     let (errors, ack_errors) = mpsc::channel(ACK_ERRORS);
     let acks = Acks::new(auth.user_id, errors);
     let mut session = Session {
@@ -84,6 +85,7 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         }
     }
     tracing::debug!(
+        instance_id = %session.state.instance.id,
         user_id = %session.connection.user_id,
         connection_id = %session.connection.id,
         close_code = ending.map(|e| e.0),
@@ -270,7 +272,7 @@ impl Session {
     /// Feeds the messages a live event skipped past (they are in the store,
     /// since their seqs are smaller); returns how many. When the store
     /// cannot be read, the client's own gap check (`sync`) is the fallback.
-    async fn fill_gap(
+    pub(super) async fn fill_gap(
         &mut self,
         conversation: ConversationId,
         after: u64,

@@ -2,6 +2,7 @@
 
 mod auth;
 mod backends;
+mod cluster;
 mod conversations;
 mod errors;
 mod groups;

@@ -25,10 +25,7 @@ impl TestApp {
 
     /// Opens a WebSocket with `token`.
     pub(crate) async fn ws(&self, token: &str) -> Ws {
-        let (stream, _) = tokio_tungstenite::connect_async(self.ws_url(token))
-            .await
-            .expect("websocket connects");
-        Ws { stream }
+        Ws::connect(&self.base, token).await
     }
 
     /// Alice and Bob, signed up, each with a connection.
@@ -51,6 +48,15 @@ impl TestApp {
 }
 
 impl Ws {
+    /// Opens a WebSocket to the server at `base` (`http://host:port`).
+    pub(crate) async fn connect(base: &str, token: &str) -> Ws {
+        let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        Ws { stream }
+    }
+
     pub(crate) async fn send(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await;
     }
