@@ -82,6 +82,14 @@ impl Cluster {
         })
     }
 
+    /// The Redis URL and key prefix the instances share (when started on
+    /// the shared Redis).
+    pub(crate) fn redis(&self) -> Option<(&str, &str)> {
+        self.prefix
+            .as_ref()
+            .map(|p| (p.url.as_str(), p.prefix.as_str()))
+    }
+
     pub(crate) async fn teardown(self) {
         let Self { nodes, db, prefix } = self;
         drop(nodes);
@@ -278,7 +286,7 @@ async fn presence_and_the_offline_queue_cross_instances() {
     a.send_direct(&alice, &bob, "hello").await;
     let mut alice_ws = a.ws(&alice.access).await;
 
-    let mut bob_ws = b.ws(&bob.access).await;
+    let bob_ws = b.ws(&bob.access).await;
     let online = alice_ws.next_of("presence").await;
     assert_eq!(online["user_id"], bob.user_id.as_str());
     assert_eq!(online["online"], true);

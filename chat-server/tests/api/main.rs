@@ -3,6 +3,7 @@
 mod auth;
 mod backends;
 mod cluster;
+mod cluster_faults;
 mod conversations;
 mod errors;
 mod groups;

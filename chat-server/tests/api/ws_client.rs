@@ -1,5 +1,6 @@
 //! A small WebSocket client for the tests: real sockets, JSON frames.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures::{SinkExt as _, StreamExt as _};
@@ -16,6 +17,8 @@ const WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) struct Ws {
     stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Frames read while waiting for the first `pong`, not yet taken.
+    pending: VecDeque<Value>,
 }
 
 impl TestApp {
@@ -48,13 +51,31 @@ impl TestApp {
 }
 
 impl Ws {
-    /// Opens a WebSocket to the server at `base` (`http://host:port`).
+    /// Opens a WebSocket to the server at `base` (`http://host:port`) and
+    /// waits until the server serves it: the upgrade answers before the
+    /// connection is registered, so without the wait a message sent at
+    /// once could arrive in the catch-up instead of live. Frames that come
+    /// before the `pong` stay readable.
     pub(crate) async fn connect(base: &str, token: &str) -> Ws {
         let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
         let (stream, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket connects");
-        Ws { stream }
+        let mut ws = Ws {
+            stream,
+            pending: VecDeque::new(),
+        };
+        ws.send(serde_json::json!({"type": "ping"})).await;
+        let mut early = VecDeque::new();
+        loop {
+            let frame = ws.next().await;
+            if frame["type"] == "pong" {
+                break;
+            }
+            early.push_back(frame);
+        }
+        ws.pending = early;
+        ws
     }
 
     pub(crate) async fn send(&mut self, frame: Value) {
@@ -70,6 +91,9 @@ impl Ws {
 
     /// The next text frame; panics on close or after 5 s.
     pub(crate) async fn next(&mut self) -> Value {
+        if let Some(frame) = self.pending.pop_front() {
+            return frame;
+        }
         loop {
             let msg = tokio::time::timeout(WAIT, self.stream.next())
                 .await
@@ -94,9 +118,38 @@ impl Ws {
         }
     }
 
+    /// The contents of the next `n` messages, whether they arrive live
+    /// (`message.new`, `message.group.new`) or in `messages.offline`
+    /// batches (a message sent just as a socket opens may be in either).
+    pub(crate) async fn contents(ws: &mut Ws, n: usize) -> Vec<String> {
+        let text = |m: &Value| m["content"].as_str().expect("content").to_owned();
+        let mut out = Vec::new();
+        while out.len() < n {
+            let frame = ws.next().await;
+            match frame["type"].as_str() {
+                Some("message.new" | "message.group.new") => out.push(text(&frame)),
+                Some("messages.offline") => {
+                    out.extend(
+                        frame["messages"]
+                            .as_array()
+                            .expect("messages")
+                            .iter()
+                            .map(text),
+                    );
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
     /// Asserts that no text frame (other than those of `ignore` types)
     /// arrives within `d`.
     pub(crate) async fn expect_silence(&mut self, d: Duration, ignore: &[&str]) {
+        for v in self.pending.drain(..) {
+            let kind = v["type"].as_str().unwrap_or_default();
+            assert!(ignore.contains(&kind), "unexpected frame: {v}");
+        }
         let deadline = tokio::time::Instant::now() + d;
         loop {
             match tokio::time::timeout_at(deadline, self.stream.next()).await {
