@@ -30,19 +30,10 @@ pub(crate) struct Cluster {
 }
 
 /// How the instances are set up.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub(crate) struct ClusterSettings {
     pub(crate) conversations: ConversationConfig,
     pub(crate) http: HttpSettings,
-}
-
-impl Default for ClusterSettings {
-    fn default() -> Self {
-        Self {
-            conversations: ConversationConfig::default(),
-            http: HttpSettings::default(),
-        }
-    }
 }
 
 impl Cluster {
