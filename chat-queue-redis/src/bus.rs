@@ -70,7 +70,7 @@ pub(crate) struct Inbox {
 impl Inbox {
     pub(crate) fn receive(&self, push: PushInfo) {
         match push.kind {
-            PushKind::Message => {
+            PushKind::Message | PushKind::SMessage => {
                 let [channel, payload] = match <[Value; 2]>::try_from(push.data) {
                     Ok(parts) => parts,
                     Err(_) => return,
@@ -153,7 +153,10 @@ impl RedisEventBus {
                 continue; // the subscription died with the link
             }
             let mut sub = inner.link.subscriber.clone();
-            if let Err(e) = sub.unsubscribe(inner.link.keys.user_channel(user)).await {
+            if let Err(e) = sub
+                .unsubscribe_user(&inner.link.keys.user_channel(user))
+                .await
+            {
                 tracing::debug!(error = %e, %user, "could not unsubscribe from a user's channel");
             }
         }
@@ -175,14 +178,16 @@ impl RedisEventBus {
         let inner = &self.inner;
         let mut subscribed = inner.subscribed.lock().await;
         let users = inner.inbox.hub.connected_users();
-        let mut channels: Vec<String> = users
-            .iter()
-            .map(|u| inner.link.keys.user_channel(*u))
-            .collect();
-        channels.push(inner.link.keys.notice_channel());
         let mut sub = inner.link.subscriber.clone();
-        for chunk in channels.chunks(1_000) {
-            sub.subscribe(chunk).await.map_err(to_chat_error)?;
+        sub.subscribe_broadcast(&inner.link.keys.notice_channel())
+            .await
+            .map_err(to_chat_error)?;
+        // One at a time: on a cluster, the channels of one SSUBSCRIBE must
+        // share a slot. A restore is rare, and each is one round trip.
+        for user in &users {
+            sub.subscribe_user(&inner.link.keys.user_channel(*user))
+                .await
+                .map_err(to_chat_error)?;
         }
         *subscribed = users.into_iter().collect();
         drop(subscribed);
@@ -240,7 +245,8 @@ impl RedisEventBus {
     /// Subscribes to the notice channel (at start-up).
     pub(crate) async fn subscribe_notices(&self) -> redis::RedisResult<()> {
         let mut sub = self.inner.link.subscriber.clone();
-        sub.subscribe(self.inner.link.keys.notice_channel()).await
+        sub.subscribe_broadcast(&self.inner.link.keys.notice_channel())
+            .await
     }
 
     /// True when the subscriber connection dropped since the last call.
@@ -261,17 +267,19 @@ impl EventBus for RedisEventBus {
             return Ok(());
         }
         let payload = wire::encode_event(&inner.link.config.instance_id, &event);
-        let mut pipe = redis::pipe();
-        for user in to {
-            pipe.publish(inner.link.keys.user_channel(*user), &payload[..])
-                .ignore();
-        }
-        match inner
+        let publish = inner.link.commands.publish_command();
+        let keys = &inner.link.keys;
+        let sent = inner
             .link
-            .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
-            .await
-        {
-            Ok(()) => Ok(()),
+            .per_user(to, |pipe, user| {
+                pipe.cmd(publish)
+                    .arg(keys.user_channel(user))
+                    .arg(&payload[..])
+                    .ignore();
+            })
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
             // Local delivery is done; the rest is replayed by the resync.
             Err(e) if is_unavailable(&e) => Ok(()),
             Err(e) => Err(to_chat_error(e)),
@@ -291,7 +299,10 @@ impl EventBus for RedisEventBus {
             return Ok(subscription);
         }
         let mut sub = inner.link.subscriber.clone();
-        match sub.subscribe(inner.link.keys.user_channel(user)).await {
+        match sub
+            .subscribe_user(&inner.link.keys.user_channel(user))
+            .await
+        {
             Ok(()) => {
                 subscribed.insert(user);
             }

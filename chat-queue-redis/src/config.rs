@@ -9,8 +9,12 @@ use crate::error::RedisBackendError;
 /// How to reach Redis and how to name things there.
 #[derive(Debug, Clone)]
 pub struct RedisConfig {
-    /// A `redis://` (or `rediss://`) URL.
+    /// A `redis://` (or `rediss://`) URL; for a cluster, the URLs of some
+    /// of its nodes, comma-separated.
     pub url: String,
+    /// True for a Redis Cluster: keys are routed by slot, and user
+    /// channels use sharded Pub/Sub.
+    pub cluster: bool,
     /// Put before every key and channel (default `chat`), so several
     /// deployments or test runs share one Redis safely. Braces are refused:
     /// they would change the hash slots of the keys.
@@ -40,6 +44,7 @@ impl RedisConfig {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
+            cluster: false,
             prefix: "chat".to_owned(),
             instance_id: uuid::Uuid::new_v4().simple().to_string()[..12].to_owned(),
             presence_ttl: Duration::from_secs(5 * 60),
@@ -53,6 +58,12 @@ impl RedisConfig {
     /// The same with another key prefix.
     pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
+        self
+    }
+
+    /// The same for a Redis Cluster (`url` lists seed nodes).
+    pub fn for_cluster(mut self) -> Self {
+        self.cluster = true;
         self
     }
 

@@ -24,6 +24,7 @@
 
 mod bus;
 mod config;
+mod conn;
 mod error;
 mod link;
 mod presence;

@@ -269,15 +269,14 @@ impl Presence for RedisPresence {
         if !self.link.is_up() {
             return self.local.statuses(users).await;
         }
-        let mut pipe = redis::pipe();
-        for user in users {
-            pipe.exists(self.link.keys.online(*user))
-                .get(self.link.keys.last_seen(*user));
-        }
+        let keys = &self.link.keys;
         let replies: redis::RedisResult<Vec<(bool, Option<i64>)>> = self
             .link
-            .run(|mut c| async move {
-                let flat: Vec<redis::Value> = pipe.query_async(&mut c).await?;
+            .per_user(users, |pipe, user| {
+                pipe.exists(keys.online(user)).get(keys.last_seen(user));
+            })
+            .await
+            .and_then(|flat| {
                 flat.chunks(2)
                     .map(|pair| {
                         let online: bool = redis::from_redis_value_ref(&pair[0])?;
@@ -285,8 +284,7 @@ impl Presence for RedisPresence {
                         Ok((online, seen))
                     })
                     .collect()
-            })
-            .await;
+            });
         match replies {
             Ok(replies) => Ok(replies
                 .into_iter()

@@ -82,19 +82,19 @@ impl OfflineQueue for RedisOfflineQueue {
         let config = &self.link.config;
         let keep = config.queue_max_len as isize;
         let ttl = config.queue_ttl.as_millis() as i64;
-        let mut pipe = redis::pipe();
-        for user in users {
-            let key = self.link.keys.offline_queue(*user);
-            pipe.lpush(&key, &json[..])
-                .ignore()
-                .ltrim(&key, 0, keep - 1)
-                .ignore()
-                .pexpire(&key, ttl)
-                .ignore();
-        }
+        let keys = &self.link.keys;
         self.link
-            .run(|mut c| async move { pipe.query_async::<()>(&mut c).await })
+            .per_user(users, |pipe, user| {
+                let key = keys.offline_queue(user);
+                pipe.lpush(&key, &json[..])
+                    .ignore()
+                    .ltrim(&key, 0, keep - 1)
+                    .ignore()
+                    .pexpire(&key, ttl)
+                    .ignore();
+            })
             .await
+            .map(drop)
             .map_err(to_chat_error)
     }
 

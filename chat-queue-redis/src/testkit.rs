@@ -127,6 +127,8 @@ pub struct RedisRealtime {
     prefix: RedisTestPrefix,
     a: RedisBackend,
     b: RedisBackend,
+    /// The cluster the backends run on, when it is their own.
+    cluster: Option<Arc<ThrowawayCluster>>,
 }
 
 impl RedisRealtime {
@@ -135,7 +137,39 @@ impl RedisRealtime {
         let prefix = RedisTestPrefix::create().await?;
         let a = prefix.backend("a").await;
         let b = prefix.backend("b").await;
-        Some(Self { prefix, a, b })
+        Some(Self {
+            prefix,
+            a,
+            b,
+            cluster: None,
+        })
+    }
+}
+
+impl RedisRealtime {
+    /// Instances `a` and `b` on a fresh three-node cluster of their own.
+    pub async fn create_on_cluster() -> Option<Self> {
+        let cluster = Arc::new(ThrowawayCluster::start().await?);
+        let prefix = RedisTestPrefix {
+            url: cluster.urls(),
+            prefix: "chat-test".to_owned(),
+        };
+        let connect = |id: &str| {
+            let config = prefix.config(id).for_cluster();
+            async move {
+                RedisBackend::connect(config)
+                    .await
+                    .unwrap_or_else(|e| panic!("cannot connect to the test cluster: {e}"))
+            }
+        };
+        let a = connect("a").await;
+        let b = connect("b").await;
+        Some(Self {
+            prefix,
+            a,
+            b,
+            cluster: Some(cluster),
+        })
     }
 }
 
@@ -166,8 +200,136 @@ impl TestRealtime for RedisRealtime {
     }
 
     async fn teardown(&self) {
-        self.prefix.teardown().await;
+        // A cluster of the test's own dies with it.
+        if self.cluster.is_none() {
+            self.prefix.teardown().await;
+        }
     }
+}
+
+/// A private Redis Cluster of three masters on free ports (each with its
+/// cluster bus port, +10000), joined with `redis-cli --cluster create`.
+/// Killed on drop.
+#[derive(Debug)]
+pub struct ThrowawayCluster {
+    nodes: Vec<ThrowawayRedis>,
+    _dir: std::path::PathBuf,
+}
+
+impl ThrowawayCluster {
+    /// Starts one, or `None` when `redis-server` or `redis-cli` is missing
+    /// (a panic when backends are required).
+    pub async fn start() -> Option<Self> {
+        let dir =
+            std::env::temp_dir().join(format!("chat-cluster-{}", uuid::Uuid::new_v4().simple()));
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            return unavailable(&format!("cannot create {}: {e}", dir.display()));
+        }
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let Some(port) = cluster_port() else {
+                return unavailable("no free port pair for a cluster node");
+            };
+            let mut node = ThrowawayRedis {
+                port,
+                child: None,
+                extra: Vec::new(),
+            };
+            node.extra = vec![
+                "--cluster-enabled".into(),
+                "yes".into(),
+                "--cluster-config-file".into(),
+                dir.join(format!("nodes-{port}.conf")).display().to_string(),
+                "--dir".into(),
+                dir.display().to_string(),
+            ];
+            if let Err(why) = node.spawn().await {
+                return unavailable(&why);
+            }
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let created = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        match created {
+            Ok(s) if s.success() => {}
+            Ok(s) => return unavailable(&format!("redis-cli --cluster create failed: {s}")),
+            Err(e) => return unavailable(&format!("cannot run redis-cli: {e}")),
+        }
+        let cluster = Self { nodes, _dir: dir };
+        for _ in 0..200 {
+            if cluster.is_ok().await {
+                return Some(cluster);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        unavailable("the cluster never reached cluster_state:ok")
+    }
+
+    async fn is_ok(&self) -> bool {
+        for node in &self.nodes {
+            let Ok(client) = redis::Client::open(node.url()) else {
+                return false;
+            };
+            let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                return false;
+            };
+            let info: String = match redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut conn)
+                .await
+            {
+                Ok(info) => info,
+                Err(_) => return false,
+            };
+            if !info.contains("cluster_state:ok") {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The nodes' URLs, comma-separated (what `RedisConfig::url` takes).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(ThrowawayRedis::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+/// A free port whose cluster bus port (+10000) is free too.
+fn cluster_port() -> Option<u16> {
+    for _ in 0..50 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+        let port = listener.local_addr().ok()?.port();
+        if port > 55_000 {
+            continue;
+        }
+        if std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return Some(port);
+        }
+    }
+    None
 }
 
 /// A private `redis-server` on a free port, for tests that stop, restart
@@ -176,6 +338,8 @@ impl TestRealtime for RedisRealtime {
 pub struct ThrowawayRedis {
     port: u16,
     child: Option<Child>,
+    /// More `redis-server` arguments (cluster mode).
+    extra: Vec<String>,
 }
 
 impl ThrowawayRedis {
@@ -186,7 +350,11 @@ impl ThrowawayRedis {
             Ok(l) => l.local_addr().map(|a| a.port()).unwrap_or(0),
             Err(e) => return unavailable(&format!("no free port: {e}")),
         };
-        let mut redis = Self { port, child: None };
+        let mut redis = Self {
+            port,
+            child: None,
+            extra: Vec::new(),
+        };
         match redis.spawn().await {
             Ok(()) => Some(redis),
             Err(why) => unavailable(&why),
@@ -202,6 +370,7 @@ impl ThrowawayRedis {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

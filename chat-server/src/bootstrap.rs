@@ -82,9 +82,12 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         .conversation_config(config.conversation_config())
         .jwt_secret(secret);
     if let Some(url) = &config.redis_url {
-        let redis_config = RedisConfig::new(url)
+        let mut redis_config = RedisConfig::new(url)
             .with_prefix(&config.redis_prefix)
             .with_instance_id(&instance.id);
+        if config.redis_cluster {
+            redis_config = redis_config.for_cluster();
+        }
         let redis = RedisBackend::connect(redis_config)
             .await
             .map_err(|e| ServerError::Redis(error_chain(&e)))?;

@@ -145,6 +145,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 
+    /// `CHAT_REDIS_URL` names nodes of a Redis Cluster (comma-separated):
+    /// keys are routed by slot and user channels use sharded Pub/Sub.
+    #[arg(long, env = "CHAT_REDIS_CLUSTER", default_value_t = false)]
+    pub redis_cluster: bool,
+
     /// Prefix of every Redis key and channel, so several deployments can
     /// share one Redis.
     #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat")]
