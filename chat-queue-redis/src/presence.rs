@@ -136,6 +136,25 @@ impl RedisPresence {
         Ok(first == 1)
     }
 
+    /// The answer of Redis (all instances), or `here` (this instance's
+    /// mirror) while Redis is out of reach.
+    async fn shared_or(
+        &self,
+        here: bool,
+        shared: impl std::future::Future<Output = Result<bool>>,
+    ) -> Result<bool> {
+        if !self.link.is_up() {
+            return Ok(here);
+        }
+        match shared.await {
+            Ok(answer) => Ok(answer),
+            Err(e) => {
+                tracing::debug!(error = %e, "presence falls back to this instance");
+                Ok(here)
+            }
+        }
+    }
+
     /// Clears what an earlier run of this instance (same id) left behind.
     pub(crate) async fn clear_instance(&self, now: Timestamp) -> Result<usize> {
         let set = self
@@ -217,16 +236,8 @@ impl Presence for RedisPresence {
         now: Timestamp,
     ) -> Result<bool> {
         let first_here = self.local.connect(user, connection, now).await?;
-        if !self.link.is_up() {
-            return Ok(first_here);
-        }
-        match self.register(user, connection, now).await {
-            Ok(first) => Ok(first),
-            Err(e) => {
-                tracing::debug!(error = %e, %user, "presence falls back to this instance");
-                Ok(first_here)
-            }
-        }
+        self.shared_or(first_here, self.register(user, connection, now))
+            .await
     }
 
     async fn heartbeat(
@@ -250,16 +261,8 @@ impl Presence for RedisPresence {
         now: Timestamp,
     ) -> Result<bool> {
         let last_here = self.local.disconnect(user, connection, now).await?;
-        if !self.link.is_up() {
-            return Ok(last_here);
-        }
-        match self.unregister(user, connection, now).await {
-            Ok(last) => Ok(last),
-            Err(e) => {
-                tracing::debug!(error = %e, %user, "presence falls back to this instance");
-                Ok(last_here)
-            }
-        }
+        self.shared_or(last_here, self.unregister(user, connection, now))
+            .await
     }
 
     async fn statuses(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
