@@ -323,4 +323,8 @@ impl EventBus for RedisEventBus {
     fn on_notice(&self, handler: NoticeHandler) {
         self.inner.inbox.handlers.add(handler);
     }
+
+    fn is_connected_here(&self, user: UserId) -> bool {
+        self.inner.inbox.hub.is_connected(user)
+    }
 }

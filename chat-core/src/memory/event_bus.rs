@@ -57,4 +57,8 @@ impl EventBus for MemoryEventBus {
     fn on_notice(&self, handler: NoticeHandler) {
         self.handlers.add(handler);
     }
+
+    fn is_connected_here(&self, user: UserId) -> bool {
+        self.hub.is_connected(user)
+    }
 }

@@ -35,6 +35,10 @@ pub trait EventBus: Send + Sync {
     /// Registers `handler` for the notices this instance receives (its own
     /// and the other instances').
     fn on_notice(&self, handler: NoticeHandler);
+
+    /// True when `user` has a live connection on this instance. A user
+    /// connected here is online without asking a shared presence backend.
+    fn is_connected_here(&self, user: UserId) -> bool;
 }
 
 /// The receiving end of one connection's events. Dropping it unregisters
