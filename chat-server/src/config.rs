@@ -12,6 +12,9 @@ use ipnet::IpNet;
 
 use crate::state::{DEFAULT_MAX_BODY_BYTES, WsSettings};
 
+/// The window of the password reset limits.
+const HOUR: Duration = Duration::from_secs(3600);
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -96,6 +99,15 @@ pub struct Config {
     /// Failed-login window, seconds.
     #[arg(long, env = "CHAT_LOGIN_WINDOW_SECS", default_value_t = 900)]
     pub login_window_secs: u64,
+
+    /// Password reset requests allowed per client address per hour.
+    #[arg(long, env = "CHAT_RESET_MAX_PER_CLIENT", default_value_t = 10)]
+    pub reset_max_per_client: u32,
+
+    /// Password reset emails sent to one address per hour; further
+    /// requests are answered as usual and send nothing.
+    #[arg(long, env = "CHAT_RESET_MAX_PER_EMAIL", default_value_t = 3)]
+    pub reset_max_per_email: u32,
 
     /// Most members a group may have.
     #[arg(long, env = "CHAT_MAX_GROUP_MEMBERS", default_value_t = 1_000)]
@@ -190,6 +202,8 @@ impl Config {
                 self.login_max_failures,
                 Duration::from_secs(self.login_window_secs),
             ),
+            reset_client_limit: RateLimit::new(self.reset_max_per_client, HOUR),
+            reset_email_limit: RateLimit::new(self.reset_max_per_email, HOUR),
             argon2: Argon2Params {
                 memory_kib: self.argon2_memory_kib,
                 iterations: self.argon2_iterations,

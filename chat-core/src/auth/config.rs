@@ -39,6 +39,13 @@ pub struct AuthConfig {
     pub refresh_reuse_grace: Duration,
     /// Failed logins allowed per client address (default 5 per 15 minutes).
     pub login_limit: RateLimit,
+    /// Password reset requests allowed per client address (default 10 per
+    /// hour); past it the request is refused with `RATE_LIMITED`.
+    pub reset_client_limit: RateLimit,
+    /// Reset emails sent to one address (default 3 per hour); past it
+    /// requests are answered as usual but send nothing, so nobody can
+    /// flood an inbox and the answer reveals nothing.
+    pub reset_email_limit: RateLimit,
     /// argon2id cost.
     pub argon2: Argon2Params,
     /// Password hashes computed at once; further logins wait their turn so
@@ -58,6 +65,8 @@ impl Default for AuthConfig {
             reset_ttl: Duration::from_secs(3600),
             refresh_reuse_grace: Duration::from_secs(5),
             login_limit: RateLimit::new(5, Duration::from_secs(15 * 60)),
+            reset_client_limit: RateLimit::new(10, Duration::from_secs(3600)),
+            reset_email_limit: RateLimit::new(3, Duration::from_secs(3600)),
             argon2: Argon2Params::default(),
             max_concurrent_hashes: (cores / 2).max(1),
             public_url: "http://127.0.0.1:8080".to_owned(),

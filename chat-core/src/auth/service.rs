@@ -319,15 +319,44 @@ impl AuthService {
     /// Starts a password reset: if an active account has this email, a
     /// single-use link is mailed to it. The answer, and the time it takes,
     /// are the same whether or not the account exists: the lookup and the
-    /// mail happen in a background task.
-    pub fn forgot_password(&self, email: &Email) {
+    /// mail happen in a background task. At most
+    /// [`reset_email_limit`](AuthConfig::reset_email_limit) emails go to one
+    /// address per window; further requests send nothing, silently.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` past [`reset_client_limit`](AuthConfig::reset_client_limit)
+    /// requests from `client`.
+    pub async fn forgot_password(&self, email: &Email, client: &str) -> Result<()> {
+        let limiter = &self.inner.deps.limiter;
+        let per_client = self.inner.config.reset_client_limit;
+        if let RateDecision::Limited { retry_after } =
+            limiter.hit(&format!("reset:{client}"), per_client).await?
+        {
+            return Err(ChatError::RateLimited { retry_after });
+        }
         let this = self.clone();
         let email = email.clone();
         tokio::spawn(async move {
+            let per_email = this.inner.config.reset_email_limit;
+            let key = format!("reset-email:{}", email.key());
+            match this.inner.deps.limiter.hit(&key, per_email).await {
+                Ok(RateDecision::Allowed { .. }) => {}
+                Ok(RateDecision::Limited { .. }) => {
+                    tracing::info!(
+                        "password reset emails to this address are over their limit; not sending"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not count a password reset request");
+                    return;
+                }
+            }
             if let Err(e) = this.send_reset_link(&email).await {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "could not send a password reset email");
             }
         });
+        Ok(())
     }
 
     /// Sets a new password with a reset token and revokes every session of

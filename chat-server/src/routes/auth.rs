@@ -154,10 +154,15 @@ async fn logout(
 
 async fn forgot_password(
     State(state): State<AppState>,
+    client: ClientIp,
     ApiJson(req): ApiJson<ForgotPasswordRequest>,
 ) -> Result<(StatusCode, Json<MessageResponse>), ApiError> {
     let email = Email::parse(&req.email)?;
-    state.engine.auth().forgot_password(&email);
+    state
+        .engine
+        .auth()
+        .forgot_password(&email, &client.key())
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(MessageResponse {

@@ -141,3 +141,35 @@ async fn made_up_tokens_and_bad_emails_are_refused() {
         "INVALID_EMAIL",
     );
 }
+
+#[tokio::test]
+async fn one_address_gets_at_most_three_reset_emails_an_hour_and_the_answer_does_not_change() {
+    let app = spawn_app().await;
+    app.signup("carol").await;
+    let first = request_reset(&app, "carol@example.com").await;
+    for _ in 0..4 {
+        assert_eq!(request_reset(&app, "carol@example.com").await, first);
+    }
+    assert_eq!(app.mailer.wait_for(3).await.len(), 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.mailer.outbox().len(), 3, "no fourth email");
+}
+
+#[tokio::test]
+async fn one_client_is_refused_after_ten_reset_requests_an_hour() {
+    let app = spawn_app().await;
+    for i in 0..10 {
+        request_reset(&app, &format!("someone{i}@example.com")).await;
+    }
+    let (status, body) = app
+        .post(
+            "/api/v1/auth/forgot-password",
+            json!({"email": "one-more@example.com"}),
+        )
+        .await;
+    assert_error(
+        &(status, body),
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+    );
+}

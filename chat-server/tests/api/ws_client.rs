@@ -57,14 +57,7 @@ impl Ws {
     /// once could arrive in the catch-up instead of live. Frames that come
     /// before the `pong` stay readable.
     pub(crate) async fn connect(base: &str, token: &str) -> Ws {
-        let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
-        let (stream, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("websocket connects");
-        let mut ws = Ws {
-            stream,
-            pending: VecDeque::new(),
-        };
+        let mut ws = Self::connect_silently(base, token).await;
         ws.send(serde_json::json!({"type": "ping"})).await;
         let mut early = VecDeque::new();
         loop {
@@ -76,6 +69,18 @@ impl Ws {
         }
         ws.pending = early;
         ws
+    }
+
+    /// Opens a WebSocket and sends nothing (for tests of silent clients).
+    pub(crate) async fn connect_silently(base: &str, token: &str) -> Ws {
+        let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        Ws {
+            stream,
+            pending: VecDeque::new(),
+        }
     }
 
     pub(crate) async fn send(&mut self, frame: Value) {

@@ -7,6 +7,7 @@ use chat_server::state::WsSettings;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_custom};
+use crate::ws_client::Ws;
 
 /// Pings every 300 ms: expiry is checked at each ping, and a connection
 /// silent for 600 ms is closed.
@@ -154,7 +155,7 @@ async fn peers_see_presence_and_profiles_show_online() {
 async fn a_connection_that_never_answers_pings_is_closed() {
     let app = spawn_app_custom(quick_pings(), |b| b).await;
     let alice = app.signup("alice").await;
-    let ws = app.ws(&alice.access).await;
+    let ws = Ws::connect_silently(&app.base, &alice.access).await;
     // Not reading means not answering pings.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let mut ws = ws;
