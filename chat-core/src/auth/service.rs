@@ -554,6 +554,9 @@ impl AuthService {
         let until = now.plus(self.inner.config.access_ttl);
         let bus = &self.inner.deps.bus;
         for id in ids {
+            // Directly, not only through the notice: the service must hold
+            // its own revocations whatever handlers the bus has (the
+            // engine's handler adds the same entry again, harmlessly).
             self.inner.revoked.revoke(*id, until, now);
             let notice = Notice::SessionRevoked {
                 session_id: *id,
