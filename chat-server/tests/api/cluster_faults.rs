@@ -244,3 +244,60 @@ async fn users_of_a_killed_instance_reconnect_to_another_and_miss_nothing() {
         .await;
     c.teardown().await;
 }
+
+/// Alice (instance A) sends steadily to Bob (instance B) while Redis stops
+/// and comes back: every message she got `message.sent` for reaches Bob's
+/// open socket exactly once, in seq order, without a reconnect.
+#[tokio::test]
+async fn every_acknowledged_message_arrives_once_in_order_when_redis_fails_during_traffic() {
+    let Some(mut redis) = ThrowawayRedis::start().await else {
+        return;
+    };
+    let Some(c) = Cluster::start_on(2, &redis.url(), ClusterSettings::default()).await else {
+        return;
+    };
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let alice = a.signup("alice").await;
+    let bob = a.signup("bob").await;
+    let mut alice_ws = a.ws(&alice.access).await;
+    let mut bob_ws = b.ws(&bob.access).await;
+
+    const TOTAL: u64 = 60;
+    for i in 0..TOTAL {
+        alice_ws
+            .send(direct(&bob, &format!("m{i}"), &format!("t{i}")))
+            .await;
+        let sent = alice_ws.next_of("message.sent").await;
+        assert_eq!(sent["seq"], i + 1);
+        match i {
+            15 => redis.stop(),
+            35 => redis.restart().await,
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    wait_ready(b, "ready").await;
+
+    let mut last = 0;
+    while last < TOTAL {
+        let frame = bob_ws.next().await;
+        let seqs: Vec<u64> = match frame["type"].as_str() {
+            Some("message.new") => vec![frame["seq"].as_u64().expect("seq")],
+            Some("messages.offline") => frame["messages"]
+                .as_array()
+                .expect("messages")
+                .iter()
+                .map(|m| m["seq"].as_u64().expect("seq"))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for seq in seqs {
+            assert_eq!(seq, last + 1, "each message once, in order");
+            last = seq;
+        }
+    }
+    bob_ws
+        .expect_silence(Duration::from_millis(300), &["presence"])
+        .await;
+    c.teardown().await;
+}
