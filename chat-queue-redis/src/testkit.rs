@@ -298,6 +298,29 @@ impl ThrowawayCluster {
         true
     }
 
+    /// Kills every node and starts them again on the same ports; they
+    /// rejoin from their cluster config files (with no data).
+    ///
+    /// # Panics
+    /// When the cluster does not come back.
+    pub async fn restart(&mut self) {
+        for node in &mut self.nodes {
+            node.stop();
+        }
+        for node in &mut self.nodes {
+            if let Err(why) = node.spawn().await {
+                panic!("{why}");
+            }
+        }
+        for _ in 0..400 {
+            if self.is_ok().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the cluster never came back");
+    }
+
     /// The nodes' URLs, comma-separated (what `RedisConfig::url` takes).
     pub fn urls(&self) -> String {
         self.nodes
