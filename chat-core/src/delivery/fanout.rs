@@ -139,11 +139,7 @@ impl Fanout {
         members: &MemberSet,
         origin: Option<ConnectionId>,
     ) {
-        let view = live_view(message.clone(), members);
-        let frame = match members.kind {
-            ConversationKind::Direct => ServerFrame::MessageNew(view),
-            ConversationKind::Group => ServerFrame::GroupMessageNew(view),
-        };
+        let frame = live_frame(message.clone(), members);
         let event = Event::frame(Frame {
             json: Bytes::from(frame.to_json()),
             class: FrameClass::Durable,
@@ -264,6 +260,16 @@ pub(crate) fn live_view(message: Message, members: &MemberSet) -> MessageView {
         },
     };
     MessageView { message, target }
+}
+
+/// The live frame of a message: `message.new` in a direct conversation,
+/// `message.group.new` in a group.
+pub(crate) fn live_frame(message: Message, members: &MemberSet) -> ServerFrame {
+    let view = live_view(message, members);
+    match members.kind {
+        ConversationKind::Direct => ServerFrame::MessageNew(view),
+        ConversationKind::Group => ServerFrame::GroupMessageNew(view),
+    }
 }
 
 fn durable(frame: &ServerFrame) -> Event {

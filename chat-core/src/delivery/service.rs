@@ -3,14 +3,14 @@
 use std::collections::HashMap;
 
 use super::catch_up::CatchUp;
-use super::fanout::{Fanout, live_view};
+use super::fanout::{Fanout, live_frame, live_view};
 use super::order::MessageOrder;
 use crate::conversations::{
     ConversationDeps, ConversationRef, ConversationService, OutgoingMessage, ReadState, SentMessage,
 };
 use crate::error::{ChatError, Result};
 use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
-use crate::model::ConversationKind;
+use crate::model::{ConversationKind, Message};
 use crate::protocol::{MAX_BATCH, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, Subscription};
 
@@ -169,22 +169,28 @@ impl DeliveryService {
         let mut next = after + 1;
         while next < before {
             let upto = (before - 1).min(next + MAX_BATCH as u64 - 1);
-            let mut page = self
-                .deps()
-                .messages
-                .messages_before(conversation, upto, (upto + 1 - next) as u32)
-                .await?;
-            page.reverse();
-            frames.extend(page.into_iter().map(|m| {
-                let view = live_view(m, &members);
-                match members.kind {
-                    ConversationKind::Direct => ServerFrame::MessageNew(view),
-                    ConversationKind::Group => ServerFrame::GroupMessageNew(view),
-                }
-            }));
+            let page = self.messages_in(conversation, next, upto).await?;
+            frames.extend(page.into_iter().map(|m| live_frame(m, &members)));
             next = upto + 1;
         }
         Ok(frames)
+    }
+
+    /// The messages of `conversation` with seqs `from..=to`, oldest first
+    /// (callers keep the range to a page).
+    async fn messages_in(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<Message>> {
+        let mut page = self
+            .deps()
+            .messages
+            .messages_before(conversation, to, (to + 1 - from) as u32)
+            .await?;
+        page.reverse();
+        Ok(page)
     }
 
     /// Closes a connection: unsubscribes, and when it was the user's last,
@@ -261,12 +267,9 @@ impl DeliveryService {
             };
             let want = (MAX_BATCH - batch.len()) as u64;
             let upto = range.last.min(range.next + want - 1);
-            let mut page = self
-                .deps()
-                .messages
-                .messages_before(range.conversation, upto, (upto + 1 - range.next) as u32)
+            let page = self
+                .messages_in(range.conversation, range.next, upto)
                 .await?;
-            page.reverse();
             let members = super::MemberSet {
                 kind: range.kind,
                 users: range.users.clone(),
@@ -410,15 +413,11 @@ impl DeliveryService {
             .ok_or(ChatError::ConversationNotFound)?;
         let last = me.conversation.last_seq;
         let upto = last.min(after_seq.saturating_add(u64::from(limit)));
-        let mut messages = if upto > after_seq {
-            self.deps()
-                .messages
-                .messages_before(conversation, upto, (upto - after_seq) as u32)
-                .await?
+        let messages = if upto > after_seq {
+            self.messages_in(conversation, after_seq + 1, upto).await?
         } else {
             Vec::new()
         };
-        messages.reverse();
         Ok(SyncResult {
             conversation_id: conversation,
             messages: messages

@@ -25,6 +25,14 @@ async fn wait_ready(node: &TestApp, status: &str) {
     panic!("/readyz never said {status}");
 }
 
+/// Two instances on a private redis-server that the test may stop, restart
+/// or flush.
+async fn on_throwaway_redis(settings: ClusterSettings) -> Option<(ThrowawayRedis, Cluster)> {
+    let redis = ThrowawayRedis::start().await?;
+    let cluster = Cluster::start_on(2, &redis.url(), settings).await?;
+    Some((redis, cluster))
+}
+
 fn fast_pings() -> ClusterSettings {
     let mut settings = ClusterSettings::default();
     settings.http.ws.ping_interval = Duration::from_secs(1);
@@ -33,10 +41,7 @@ fn fast_pings() -> ClusterSettings {
 
 #[tokio::test]
 async fn instances_keep_serving_while_redis_is_down_and_resync_when_it_returns() {
-    let Some(mut redis) = ThrowawayRedis::start().await else {
-        return;
-    };
-    let Some(c) = Cluster::start_on(2, &redis.url(), ClusterSettings::default()).await else {
+    let Some((mut redis, c)) = on_throwaway_redis(ClusterSettings::default()).await else {
         return;
     };
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
@@ -98,10 +103,7 @@ async fn instances_keep_serving_while_redis_is_down_and_resync_when_it_returns()
 
 #[tokio::test]
 async fn a_flushed_redis_loses_nothing() {
-    let Some(redis) = ThrowawayRedis::start().await else {
-        return;
-    };
-    let Some(c) = Cluster::start_on(2, &redis.url(), fast_pings()).await else {
+    let Some((redis, c)) = on_throwaway_redis(fast_pings()).await else {
         return;
     };
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
@@ -250,10 +252,7 @@ async fn users_of_a_killed_instance_reconnect_to_another_and_miss_nothing() {
 /// open socket exactly once, in seq order, without a reconnect.
 #[tokio::test]
 async fn every_acknowledged_message_arrives_once_in_order_when_redis_fails_during_traffic() {
-    let Some(mut redis) = ThrowawayRedis::start().await else {
-        return;
-    };
-    let Some(c) = Cluster::start_on(2, &redis.url(), ClusterSettings::default()).await else {
+    let Some((mut redis, c)) = on_throwaway_redis(ClusterSettings::default()).await else {
         return;
     };
     let (a, b) = (&c.nodes[0], &c.nodes[1]);
