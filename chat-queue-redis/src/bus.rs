@@ -306,11 +306,15 @@ impl EventBus for RedisEventBus {
             Ok(()) => {
                 subscribed.insert(user);
             }
-            Err(e) => {
+            // Out of reach: the restore subscribes everyone connected here.
+            Err(e) if is_unavailable(&e) => {
                 if inner.link.note_failure(&e) {
                     tracing::warn!(error = %e, "Redis is unavailable; serving from local fallbacks");
                 }
             }
+            // Anything else would leave the connection deaf to the other
+            // instances: refuse it, and the client reconnects.
+            Err(e) => return Err(to_chat_error(e)),
         }
         Ok(subscription)
     }
