@@ -84,6 +84,9 @@ impl Cluster {
     pub(crate) async fn teardown(self) {
         let Self { nodes, db, prefix } = self;
         drop(nodes);
+        // Closing sockets record `last_seen` in Redis from the servers'
+        // own tasks: let them finish before the prefix is deleted.
+        tokio::time::sleep(Duration::from_millis(300)).await;
         if let Some(prefix) = prefix {
             prefix.teardown().await;
         }
