@@ -1,6 +1,5 @@
 //! The chat engine's HTTP face: the REST API under `/api/v1`, health
-//! checks, and (in later slices) the WebSocket at `/ws` and the browser demo
-//! at `/`.
+//! checks, the WebSocket at `/ws` and the browser demo at `/`.
 //!
 //! It is a library first: [`app`] builds an axum [`Router`] from an
 //! [`AppState`], so an application can `nest` the chat API beside its own
@@ -21,6 +20,7 @@
 //! - [`ws`]: the WebSocket gateway at `/ws`.
 //! - [`middleware`]: request ids, request logs, failure logs.
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
+//! - [`web`]: the browser demo, embedded in the binary and served at `/`.
 //! - [`telemetry`]: log set-up.
 
 pub mod bootstrap;
@@ -32,6 +32,7 @@ pub mod routes;
 pub mod smtp;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 pub mod ws;
 
 use std::future::Future;
@@ -51,7 +52,7 @@ pub use state::{AppState, HttpSettings, Instance};
 /// The complete HTTP application for `state`.
 ///
 /// Routes: `/api/v1/...` (the REST API), `/ws` (the WebSocket),
-/// `/healthz`, `/readyz`. Unknown
+/// `/healthz`, `/readyz`, and the browser demo at `/`. Unknown
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
 pub fn app(state: AppState) -> Router {
     let body_limit = state.http.max_body_bytes;
@@ -60,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", routes::api())
         .merge(routes::health::router())
         .merge(ws::router())
+        .merge(web::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -13,6 +13,7 @@ mod non_members;
 mod password_reset;
 mod smtp;
 mod users;
+mod web;
 mod ws_client;
 mod ws_connect;
 mod ws_delivery;

@@ -1,0 +1,159 @@
+// The REST client and the session: tokens in sessionStorage, a refresh
+// before the access token expires and after any 401, one refresh at a time.
+
+const KEY = 'chat.session';
+// Relative to the page, so the demo also works under a nested path.
+const BASE = new URL('api/v1/', document.baseURI);
+
+/** An error answer of the API: `{error: {code, message, field?}}`. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `request failed with status ${status}`);
+    this.status = status;
+    this.code = error.code || (status === 0 ? 'NETWORK' : 'HTTP_' + status);
+    this.field = error.field;
+    this.retryAfter = error.retry_after;
+  }
+}
+
+export const session = {
+  get() {
+    try {
+      return JSON.parse(sessionStorage.getItem(KEY));
+    } catch {
+      return null;
+    }
+  },
+  /** Stores a token answer (signup, login, refresh). */
+  save(answer) {
+    const value = {
+      userId: answer.user_id,
+      accessToken: answer.access_token,
+      refreshToken: answer.refresh_token,
+      expiresAt: Date.now() + answer.expires_in * 1000,
+    };
+    sessionStorage.setItem(KEY, JSON.stringify(value));
+    for (const listener of listeners) listener(value);
+    return value;
+  },
+  clear() {
+    sessionStorage.removeItem(KEY);
+  },
+};
+
+const listeners = new Set();
+/** Calls `listener(session)` whenever tokens change (the socket re-authenticates). */
+export function onTokens(listener) {
+  listeners.add(listener);
+}
+
+async function send(method, path, body, token) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = 'Bearer ' + token;
+  let response;
+  try {
+    response = await fetch(new URL(path.replace(/^\//, ''), BASE), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { error: { code: 'NETWORK', message: 'The server cannot be reached. Check your connection.' } });
+  }
+  const text = await response.text();
+  let json = null;
+  if (text) {
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = null;
+    }
+  }
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+/** A request that needs no token (signup, login, password reset). */
+export function publicApi(method, path, body) {
+  return send(method, path, body);
+}
+
+let refreshing = null;
+
+/** Trades the refresh token for new tokens; concurrent callers share one request. */
+export function refresh() {
+  if (!refreshing) {
+    refreshing = (async () => {
+      const current = session.get();
+      if (!current) throw new ApiError(401, { error: { code: 'UNAUTHENTICATED', message: 'Not logged in.' } });
+      try {
+        return session.save(await send('POST', 'auth/session/refresh', { refresh_token: current.refreshToken }));
+      } catch (err) {
+        if (err.status === 401) endSession();
+        throw err;
+      }
+    })().finally(() => {
+      refreshing = null;
+    });
+  }
+  return refreshing;
+}
+
+/** An authenticated request; a 401 refreshes the tokens once and retries. */
+export async function api(method, path, body) {
+  const current = session.get();
+  if (!current) {
+    endSession();
+    throw new ApiError(401, { error: { code: 'UNAUTHENTICATED', message: 'Not logged in.' } });
+  }
+  try {
+    return await send(method, path, body, current.accessToken);
+  } catch (err) {
+    if (err.status !== 401) throw err;
+    const fresh = await refresh();
+    return send(method, path, body, fresh.accessToken);
+  }
+}
+
+let refreshTimer = null;
+
+/** Refreshes the tokens a minute before the access token expires, again and again. */
+export function keepFresh() {
+  clearTimeout(refreshTimer);
+  const current = session.get();
+  if (!current) return;
+  const lead = Math.min(60_000, (current.expiresAt - Date.now()) / 5);
+  const wait = Math.max(1_000, current.expiresAt - Date.now() - lead);
+  refreshTimer = setTimeout(async () => {
+    try {
+      await refresh();
+    } catch (err) {
+      if (err.status === 401) return;
+    }
+    keepFresh();
+  }, wait);
+}
+
+/** Forgets the tokens and goes back to the login page. */
+export function endSession(reason) {
+  session.clear();
+  const target = new URL('./', document.baseURI);
+  if (reason) target.hash = 'notice=' + encodeURIComponent(reason);
+  if (!location.pathname.endsWith('/') && !location.pathname.endsWith('index.html')) location.replace(target);
+}
+
+/** Logs out: ends the session on the server (best effort) and locally. */
+export async function logout() {
+  const current = session.get();
+  clearTimeout(refreshTimer);
+  if (current) {
+    try {
+      await send('POST', 'auth/logout', { refresh_token: current.refreshToken });
+    } catch {
+      // The tokens are forgotten either way.
+    }
+  }
+  endSession();
+}

@@ -1,0 +1,85 @@
+// Starts the chat-server binary on a free port with a fresh SQLite database
+// in a temporary directory, and keeps its log (the development mailer writes
+// reset links there).
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => ok(port));
+    });
+  });
+}
+
+export async function startServer(env = {}) {
+  const binary = process.env.CHAT_SERVER_BIN || join(ROOT, 'target', 'debug', 'chat-server');
+  const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let log = '';
+  const child = spawn(binary, [], {
+    cwd: dir,
+    env: {
+      // The embedded default: no CHAT_* setting of the caller's leaks in.
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CHAT_'))),
+      CHAT_LISTEN: `127.0.0.1:${port}`,
+      CHAT_DATA_DIR: dir,
+      CHAT_PUBLIC_URL: url,
+      RUST_LOG: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.on('data', (chunk) => (log += chunk));
+  child.stderr.on('data', (chunk) => (log += chunk));
+  const exited = new Promise((ok) => child.on('exit', ok));
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`chat-server exited (${child.exitCode}):\n${log}`);
+    try {
+      if ((await fetch(url + '/healthz')).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`chat-server did not start:\n${log}`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+
+  return {
+    url,
+    log: () => log,
+    /** The reset link the development mailer wrote for `email`, once it appears. */
+    async resetLink(email, timeout = 10_000) {
+      const end = Date.now() + timeout;
+      while (Date.now() < end) {
+        // Each mail: the body (with the link), then `to=<address>`.
+        const mails = log.split('development mailer');
+        for (const mail of mails.reverse()) {
+          const link = mail.match(/(http\S+#reset-token=[\w-]+)/);
+          if (link && mail.includes(`to=${email}`)) return link[1];
+        }
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
+      throw new Error(`no reset mail for ${email} in the log`);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
