@@ -112,6 +112,14 @@ function listItem(c) {
 
 async function loadConversations() {
   const { conversations } = await api('GET', 'conversations');
+  for (const c of conversations) {
+    // A live message may have overtaken the answer: keep what is newer.
+    const held = state.conversations.get(c.conversation_id);
+    if (held && held.last_seq > c.last_seq) {
+      const { last_seq, last_message, last_activity_at, unread_count, read_seq } = held;
+      Object.assign(c, { last_seq, last_message, last_activity_at, unread_count, read_seq });
+    }
+  }
   state.conversations = new Map(conversations.map((c) => [c.conversation_id, c]));
   for (const c of conversations) {
     remember([c.peer]);
@@ -517,6 +525,10 @@ async function start() {
   }
   keepFresh();
   socket.connect();
+  // Being added to a group sends no event until its first message; a
+  // periodic look at the list (and one on coming back to the tab) shows it.
+  setInterval(() => document.visibilityState === 'visible' && loadConversations().catch(() => {}), 30_000);
+  window.addEventListener('focus', () => loadConversations().catch(() => {}));
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('c');
   if (fromHash && state.conversations.has(fromHash)) openConversation(fromHash);
 }
