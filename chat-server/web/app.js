@@ -228,6 +228,7 @@ function closeConversation() {
   $('#conversation').hidden = true;
   $('#placeholder').hidden = false;
   $('#app').dataset.view = 'list';
+  renderList();
 }
 
 function renderHeader() {
