@@ -29,34 +29,47 @@ export async function startServer(env = {}) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let log = '';
-  const child = spawn(binary, [], {
-    cwd: dir,
-    env: {
-      // The embedded default: no CHAT_* setting of the caller's leaks in.
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CHAT_'))),
-      CHAT_LISTEN: `127.0.0.1:${port}`,
-      CHAT_DATA_DIR: dir,
-      CHAT_PUBLIC_URL: url,
-      RUST_LOG: 'info',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.on('data', (chunk) => (log += chunk));
-  child.stderr.on('data', (chunk) => (log += chunk));
-  const exited = new Promise((ok) => child.on('exit', ok));
+  let child;
+  let exited;
+  const spawnServer = async () => {
+    child = spawn(binary, [], {
+      cwd: dir,
+      env: {
+        // The embedded default: no CHAT_* setting of the caller's leaks in.
+        ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CHAT_'))),
+        CHAT_LISTEN: `127.0.0.1:${port}`,
+        CHAT_DATA_DIR: dir,
+        CHAT_PUBLIC_URL: url,
+        RUST_LOG: 'info',
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (chunk) => (log += chunk));
+    child.stderr.on('data', (chunk) => (log += chunk));
+    exited = new Promise((ok) => child.on('exit', ok));
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`chat-server exited (${child.exitCode}):\n${log}`);
-    try {
-      if ((await fetch(url + '/healthz')).ok) break;
-    } catch {
-      // not listening yet
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`chat-server exited (${child.exitCode}):\n${log}`);
+      try {
+        if ((await fetch(url + '/healthz')).ok) break;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`chat-server did not start:\n${log}`);
+      await new Promise((ok) => setTimeout(ok, 100));
     }
-    if (Date.now() > deadline) throw new Error(`chat-server did not start:\n${log}`);
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  };
+  const kill = async () => {
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+  };
+  await spawnServer();
 
   return {
     url,
@@ -75,10 +88,13 @@ export async function startServer(env = {}) {
       }
       throw new Error(`no reset mail for ${email} in the log`);
     },
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((ok) => setTimeout(ok, 10_000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+    /** Stops the server; its data stays for `start()`. */
+    stop: kill,
+    /** Starts it again on the same port and data. */
+    start: spawnServer,
+    /** Stops it for good and deletes its data. */
+    async dispose() {
+      await kill();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -50,7 +50,7 @@ after(async () => {
     );
   }
   await browser?.close();
-  await server?.stop();
+  await server?.dispose();
 });
 
 describe('accounts', () => {

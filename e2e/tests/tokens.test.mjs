@@ -18,7 +18,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await server?.stop();
+  await server?.dispose();
 });
 
 it('keeps one socket alive across access token expiries', async () => {
