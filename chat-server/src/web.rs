@@ -83,7 +83,7 @@ static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The demo's routes: `/` and every file of [`ASSETS`].
+/// The demo's routes: `/` (the login page) and every embedded file.
 pub fn router() -> Router<AppState> {
     let mut router = Router::new().route(
         "/",
