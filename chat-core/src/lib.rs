@@ -55,7 +55,9 @@ pub mod users;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use auth::{AuthConfig, AuthContext, AuthService, PasswordChange, Signup, TokenPair};
+pub use auth::{
+    AuthConfig, AuthContext, AuthService, ExternalUser, PasswordChange, Signup, TokenPair,
+};
 pub use conversations::{
     ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
 };

@@ -49,19 +49,54 @@ pub use config::Config;
 pub use error::ApiError;
 pub use state::{AppState, HttpSettings, Instance};
 
-/// The complete HTTP application for `state`.
+/// Which optional parts [`app_with`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppOptions {
+    /// The built-in accounts: `POST /auth/signup`, `/auth/login`,
+    /// `/auth/forgot-password` and `/auth/reset-password`. An application
+    /// that logs its people in itself turns them off and hands out chat
+    /// tokens with [`AuthService::issue_tokens`](chat_core::AuthService::issue_tokens)
+    /// (see `docs/embedding.md`).
+    pub builtin_accounts: bool,
+    /// The browser demo at `/` (it needs the built-in accounts).
+    pub demo: bool,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            builtin_accounts: true,
+            demo: true,
+        }
+    }
+}
+
+/// The complete HTTP application for `state`, with every part
+/// ([`AppOptions::default`]).
 ///
 /// Routes: `/api/v1/...` (the REST API), `/ws` (the WebSocket),
 /// `/healthz`, `/readyz`, and the browser demo at `/`. Unknown
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
+///
+/// An application can `nest` it under a path of its own; serve the outer
+/// router with `into_make_service_with_connect_info::<SocketAddr>()`, as
+/// the login limits need the client's address.
 pub fn app(state: AppState) -> Router {
+    app_with(state, AppOptions::default())
+}
+
+/// [`app`] with a choice of its optional parts.
+pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let body_limit = state.http.max_body_bytes;
     let instance_id = state.instance.id.clone();
-    let router = Router::new()
-        .nest("/api/v1", routes::api())
+    let mut router = Router::new()
+        .nest("/api/v1", routes::api(options.builtin_accounts))
         .merge(routes::health::router())
-        .merge(ws::router())
-        .merge(web::router())
+        .merge(ws::router());
+    if options.demo {
+        router = router.merge(web::router());
+    }
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::OriginalUri;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -85,10 +86,7 @@ static ETAGS: LazyLock<Vec<HeaderValue>> = LazyLock::new(|| {
 
 /// The demo's routes: `/` (the login page) and every embedded file.
 pub fn router() -> Router<AppState> {
-    let mut router = Router::new().route(
-        "/",
-        get(|headers: HeaderMap| async move { serve(0, &headers) }),
-    );
+    let mut router = Router::new().route("/", get(root));
     for (index, asset) in ASSETS.iter().enumerate() {
         router = router.route(
             asset.path,
@@ -96,6 +94,20 @@ pub fn router() -> Router<AppState> {
         );
     }
     router
+}
+
+/// `/` is the login page. Nested under a prefix, the router sees `/chat`
+/// as its `/`; the pages use relative URLs, which only resolve under the
+/// prefix from `/chat/...`, so that address is sent to `/chat/index.html`.
+async fn root(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
+    let path = uri.path();
+    if path.ends_with('/') {
+        return serve(0, &headers);
+    }
+    match HeaderValue::try_from(format!("{path}/index.html")) {
+        Ok(location) => (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response(),
+        Err(_) => serve(0, &headers),
+    }
 }
 
 fn serve(index: usize, request: &HeaderMap) -> Response {

@@ -139,7 +139,7 @@ export function keepFresh() {
 /** Forgets the tokens and goes back to the login page. */
 export function endSession(reason) {
   session.clear();
-  const target = new URL('./', document.baseURI);
+  const target = new URL('index.html', document.baseURI);
   if (reason) target.hash = 'notice=' + encodeURIComponent(reason);
   if (!location.pathname.endsWith('/') && !location.pathname.endsWith('index.html')) location.replace(target);
 }

@@ -7,7 +7,7 @@ import { $, debounce, el, initials, shortTime } from './dom.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
 import { ChatSocket, newClientMsgId } from './socket.js';
 
-if (!session.get()) location.replace(new URL('./', document.baseURI));
+if (!session.get()) location.replace(new URL('index.html', document.baseURI));
 
 const state = {
   me: null,

@@ -33,6 +33,23 @@ pub struct Signup {
     pub display_name: Option<DisplayName>,
 }
 
+/// A person the embedding application has authenticated itself, to be
+/// given a chat account (see [`AuthService::provision_user`]).
+#[derive(Debug, Clone)]
+pub struct ExternalUser {
+    /// Username shown in chat (and the key [`AuthService::provision_user`]
+    /// finds the account by).
+    pub username: Username,
+    /// Email.
+    pub email: Email,
+    /// Optional display name.
+    pub display_name: Option<DisplayName>,
+}
+
+/// The stored "password hash" of an account the application authenticates:
+/// not a PHC string, so no password ever verifies against it.
+const EXTERNAL_ACCOUNT: &str = "!external";
+
 /// Tokens handed to a client after signup, login or refresh.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenPair {
@@ -169,19 +186,80 @@ impl AuthService {
             return Err(ChatError::EmailTaken);
         }
         let password_hash = self.inner.hasher.hash(req.password.expose()).await?;
-        let user = d
-            .users
+        let profile = ExternalUser {
+            username: req.username,
+            email: req.email,
+            display_name: req.display_name,
+        };
+        let user = self.create_account(profile, password_hash).await?;
+        tracing::info!(user_id = %user.id, "user signed up");
+        self.start_session(user.id, device_info).await
+    }
+
+    /// The chat account of a person the embedding application has
+    /// authenticated itself, created on first use.
+    ///
+    /// Such an account has no password: the built-in login, password change
+    /// and password reset all refuse it, so only the application can start
+    /// its sessions (with [`issue_tokens`](Self::issue_tokens)). A second
+    /// call with the same username returns the same account, but only if it
+    /// was provisioned: an account someone created with the built-in signup
+    /// is never handed to the application's user (`USERNAME_TAKEN`).
+    ///
+    /// # Errors
+    /// `USERNAME_TAKEN` (a signed-up account holds the username),
+    /// `EMAIL_TAKEN`, store errors.
+    pub async fn provision_user(&self, req: ExternalUser) -> Result<User> {
+        let d = &self.inner.deps;
+        if let Some(creds) = d.users.credentials_by_username(&req.username.key()).await? {
+            return if creds.password_hash == EXTERNAL_ACCOUNT {
+                Ok(creds.user)
+            } else {
+                Err(ChatError::UsernameTaken)
+            };
+        }
+        let user = self
+            .create_account(req, EXTERNAL_ACCOUNT.to_owned())
+            .await?;
+        tracing::info!(user_id = %user.id, "user provisioned by the application");
+        Ok(user)
+    }
+
+    /// Stores a new account; the store's unique constraints settle races
+    /// over the username and email.
+    async fn create_account(&self, profile: ExternalUser, password_hash: String) -> Result<User> {
+        let d = &self.inner.deps;
+        d.users
             .create_user(NewUser {
                 id: UserId::new(),
-                username: req.username,
-                email: req.email,
-                display_name: req.display_name,
+                username: profile.username,
+                email: profile.email,
+                display_name: profile.display_name,
                 password_hash,
                 created_at: d.clock.now(),
             })
-            .await?;
-        tracing::info!(user_id = %user.id, "user signed up");
-        self.start_session(user.id, device_info).await
+            .await
+    }
+
+    /// Starts a session for an existing, active user without a password, as
+    /// a login would: for an application that authenticates its people
+    /// itself and hands them chat tokens.
+    ///
+    /// # Errors
+    /// `USER_NOT_FOUND` for an unknown or deactivated user; store errors.
+    pub async fn issue_tokens(
+        &self,
+        user_id: UserId,
+        device_info: Option<&str>,
+    ) -> Result<TokenPair> {
+        let d = &self.inner.deps;
+        match d.users.user_by_id(user_id).await? {
+            Some(user) if user.is_active => {
+                d.users.touch_last_seen(user.id, d.clock.now()).await?;
+                self.start_session(user.id, device_info).await
+            }
+            _ => Err(ChatError::UserNotFound),
+        }
     }
 
     /// Logs in with a username or an email address.
@@ -602,7 +680,8 @@ impl AuthService {
             tracing::info!("password reset requested for an unknown email");
             return Ok(());
         };
-        if !creds.user.is_active {
+        if !creds.user.is_active || creds.password_hash == EXTERNAL_ACCOUNT {
+            // The application that provisioned the account owns its login.
             return Ok(());
         }
         let now = d.clock.now();

@@ -12,17 +12,23 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser, ClientIp, UserAgent};
 use crate::state::AppState;
 
-/// The auth routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/signup", post(signup))
-        .route("/login", post(login))
+/// The auth routes. Without `builtin_accounts` (an application that logs
+/// its people in itself and issues their chat tokens) signup, login and the
+/// password reset are left out; sessions, refresh, logout and `me` stay.
+pub fn router(builtin_accounts: bool) -> Router<AppState> {
+    let sessions = Router::new()
         .route("/logout", post(logout))
-        .route("/forgot-password", post(forgot_password))
-        .route("/reset-password", post(reset_password))
         .route("/session/check", get(session_check))
         .route("/session/refresh", post(session_refresh))
-        .route("/me", get(me))
+        .route("/me", get(me));
+    if !builtin_accounts {
+        return sessions;
+    }
+    sessions
+        .route("/signup", post(signup))
+        .route("/login", post(login))
+        .route("/forgot-password", post(forgot_password))
+        .route("/reset-password", post(reset_password))
 }
 
 /// `POST /auth/signup` body.

@@ -13,10 +13,10 @@ use axum::Router;
 
 use crate::state::AppState;
 
-/// Every `/api/v1` route.
-pub fn api() -> Router<AppState> {
+/// Every `/api/v1` route (see [`auth::router`] for `builtin_accounts`).
+pub fn api(builtin_accounts: bool) -> Router<AppState> {
     Router::new()
-        .nest("/auth", auth::router())
+        .nest("/auth", auth::router(builtin_accounts))
         .nest("/users", users::router())
         .nest("/messages", messages::router())
         .nest("/groups", groups::router())

@@ -5,6 +5,7 @@ mod backends;
 mod cluster;
 mod cluster_faults;
 mod conversations;
+mod embedding;
 mod errors;
 mod groups;
 mod helpers;

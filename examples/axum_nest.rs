@@ -1,0 +1,244 @@
+//! An existing axum application, with its own routes and its own notion of
+//! users, mounts the chat service under `/chat`.
+//!
+//! "Acme" logs its employees in itself (here: a name and a PIN from a fixed
+//! list). The chat's built-in signup and login are turned off; Acme's own
+//! `/login` provisions a chat account for the employee on first use and
+//! hands out chat tokens. From then on the browser or app talks to
+//! `/chat/api/v1/...` and `/chat/ws` with those tokens, as any chat client
+//! does.
+//!
+//! ```sh
+//! cargo run -p examples --example axum_nest            # runs a short scripted visit, then exits
+//! cargo run -p examples --example axum_nest -- --serve # keeps serving on 127.0.0.1:3000
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chat_core::{ChatEngine, Email, ExternalUser, Username};
+use chat_server::{AppOptions, AppState};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// Acme's own people: (login name, PIN, display name). A real application
+/// has its own user table and password or single sign-on.
+const EMPLOYEES: &[(&str, &str, &str)] = &[
+    ("ada", "1815", "Ada Lovelace"),
+    ("grace", "1906", "Grace Hopper"),
+];
+
+#[derive(Clone)]
+struct Acme {
+    chat: ChatEngine,
+}
+
+#[derive(Deserialize)]
+struct AcmeLogin {
+    name: String,
+    pin: String,
+}
+
+/// Acme's login: checks its own credentials, then gives the employee a chat
+/// session.
+async fn login(
+    State(acme): State<Arc<Acme>>,
+    Json(req): Json<AcmeLogin>,
+) -> (StatusCode, Json<Value>) {
+    let Some((name, _, display)) = EMPLOYEES
+        .iter()
+        .find(|(name, pin, _)| *name == req.name && *pin == req.pin)
+    else {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "unknown employee or wrong PIN"})),
+        );
+    };
+    match chat_tokens(&acme.chat, name, display).await {
+        Ok(tokens) => (StatusCode::OK, Json(tokens)),
+        Err(e) => {
+            eprintln!("chat session failed: {e:#}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "chat unavailable"})),
+            )
+        }
+    }
+}
+
+async fn chat_tokens(chat: &ChatEngine, name: &str, display: &str) -> anyhow::Result<Value> {
+    let user = chat
+        .auth()
+        .provision_user(ExternalUser {
+            username: Username::parse(name)?,
+            email: Email::parse(&format!("{name}@acme.example"))?,
+            display_name: Some(chat_core::DisplayName::parse(display)?),
+        })
+        .await?;
+    let pair = chat
+        .auth()
+        .issue_tokens(user.id, Some("acme intranet"))
+        .await?;
+    Ok(json!({
+        "chat_user_id": user.id,
+        "access_token": pair.access_token,
+        "refresh_token": pair.refresh_token,
+        "expires_in": pair.expires_in,
+    }))
+}
+
+fn acme_app(chat: ChatEngine) -> Router {
+    let acme = Arc::new(Acme { chat: chat.clone() });
+    let chat_routes = chat_server::app_with(
+        AppState::new(chat),
+        AppOptions {
+            builtin_accounts: false,
+            demo: false,
+        },
+    );
+    Router::new()
+        .route(
+            "/",
+            get(|| async { "Acme intranet. POST /login, then use /chat/api/v1 and /chat/ws." }),
+        )
+        .route("/login", post(login))
+        .with_state(acme)
+        .nest("/chat", chat_routes)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let serve_forever = std::env::args().any(|a| a == "--serve");
+    // In-memory backends; a real deployment passes its store (SQLite or
+    // PostgreSQL) and, for several instances, the Redis backends.
+    let chat = ChatEngine::builder().build()?;
+    let app = acme_app(chat);
+    let listener = TcpListener::bind(if serve_forever {
+        "127.0.0.1:3000"
+    } else {
+        "127.0.0.1:0"
+    })
+    .await?;
+    let addr = listener.local_addr()?;
+    println!("Acme listens on http://{addr} (chat under /chat)");
+    let server = tokio::spawn(async move {
+        // Connect info gives the chat the client's address (login limits).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    if serve_forever {
+        return Ok(server.await??);
+    }
+    visit(&format!("http://{addr}")).await?;
+    server.abort();
+    Ok(())
+}
+
+/// What a browser of Acme's would do: log in at Acme, then chat.
+async fn visit(base: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let home = http.get(format!("{base}/")).send().await?.text().await?;
+    println!("GET / -> {home:?}");
+
+    let refused = http
+        .post(format!("{base}/chat/api/v1/auth/signup"))
+        .json(&json!({"username": "mallory", "email": "m@example.com", "password": "s3cret!pass"}))
+        .send()
+        .await?
+        .status();
+    println!("POST /chat/api/v1/auth/signup -> {refused} (Acme owns the accounts)");
+    anyhow::ensure!(
+        refused == StatusCode::NOT_FOUND,
+        "signup should not be served"
+    );
+
+    let ada = acme_login(&http, base, "ada", "1815").await?;
+    let grace = acme_login(&http, base, "grace", "1906").await?;
+    let wrong = http
+        .post(format!("{base}/login"))
+        .json(&json!({"name": "ada", "pin": "0000"}))
+        .send()
+        .await?
+        .status();
+    println!("POST /login with a wrong PIN -> {wrong}");
+
+    let me: Value = http
+        .get(format!("{base}/chat/api/v1/auth/me"))
+        .bearer_auth(token(&ada))
+        .send()
+        .await?
+        .json()
+        .await?;
+    println!(
+        "GET /chat/api/v1/auth/me as ada -> {} ({})",
+        me["username"], me["display_name"]
+    );
+
+    let sent: Value = http
+        .post(format!("{base}/chat/api/v1/messages/send"))
+        .bearer_auth(token(&ada))
+        .json(&json!({"recipient_id": grace["chat_user_id"], "content": "Lunch at noon?", "client_msg_id": "ada-1"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!(
+        "ada -> grace: message {} (seq {})",
+        sent["message_id"], sent["seq"]
+    );
+
+    let list: Value = http
+        .get(format!("{base}/chat/api/v1/conversations"))
+        .bearer_auth(token(&grace))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let first = &list["conversations"][0];
+    println!(
+        "grace's conversations: with {}, {} unread, last: {:?}",
+        first["peer"]["display_name"], first["unread_count"], first["last_message"]["content"]
+    );
+    anyhow::ensure!(
+        first["unread_count"] == 1,
+        "grace should have one unread message"
+    );
+    Ok(())
+}
+
+async fn acme_login(
+    http: &reqwest::Client,
+    base: &str,
+    name: &str,
+    pin: &str,
+) -> anyhow::Result<Value> {
+    let tokens: Value = http
+        .post(format!("{base}/login"))
+        .json(&json!({"name": name, "pin": pin}))
+        .send()
+        .await?
+        .error_for_status()
+        .with_context(|| format!("Acme login of {name}"))?
+        .json()
+        .await?;
+    println!(
+        "POST /login as {name} -> chat user {}",
+        tokens["chat_user_id"]
+    );
+    Ok(tokens)
+}
+
+fn token(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().unwrap_or_default()
+}
