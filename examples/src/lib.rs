@@ -1,2 +1,7 @@
 //! Runnable examples of the chat engine; see the `[[example]]` targets
 //! (`cargo run -p examples --example embedded`) and `README.md`.
+//!
+//! The logic of the examples that talk to a server lives here, so the
+//! tests in `tests/` can run it against a real server.
+
+pub mod echo_bot;
