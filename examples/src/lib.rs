@@ -5,3 +5,4 @@
 //! tests in `tests/` can run it against a real server.
 
 pub mod echo_bot;
+pub mod terminal_chat;
