@@ -99,6 +99,12 @@ impl ChatEngine {
         &self.inner.realtime
     }
 
+    /// The engine's figures (messages, connections, latencies, errors),
+    /// renderable in the Prometheus text format.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        self.inner.conversations.metrics()
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -128,6 +128,11 @@ struct ErrorDetail<'a> {
     retry_after: Option<u64>,
 }
 
+/// The code of an error answer, left on the response for the metrics
+/// layer (see [`crate::middleware`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
 /// Details of a server-side failure, left in the response extensions for
 /// the logging middleware.
 #[derive(Debug, Clone)]
@@ -173,6 +178,7 @@ impl IntoResponse for ApiError {
         if let Some(cause) = cause {
             response.extensions_mut().insert(FailureCause(cause.into()));
         }
+        response.extensions_mut().insert(ErrorCode(code));
         response
     }
 }

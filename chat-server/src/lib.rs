@@ -75,7 +75,7 @@ impl Default for AppOptions {
 /// ([`AppOptions::default`]).
 ///
 /// Routes: `/api/v1/...` (the REST API), `/ws` (the WebSocket),
-/// `/healthz`, `/readyz`, and the browser demo at `/`. Unknown
+/// `/healthz`, `/readyz`, `/metrics`, and the browser demo at `/`. Unknown
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
 ///
 /// An application can `nest` it under a path of its own; serve the outer
@@ -89,6 +89,7 @@ pub fn app(state: AppState) -> Router {
 pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let body_limit = state.http.max_body_bytes;
     let instance_id = state.instance.id.clone();
+    let metrics = state.engine.metrics().clone();
     let mut router = Router::new()
         .nest("/api/v1", routes::api(options.builtin_accounts))
         .merge(routes::health::router())
@@ -101,7 +102,7 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
-    middleware::apply(router, &instance_id)
+    middleware::apply(router, &instance_id, metrics)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets

@@ -5,25 +5,27 @@
 //! `Authorization` never reaches the log.
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::HeaderName;
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use chat_core::Metrics;
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::error::FailureCause;
+use crate::error::{ErrorCode, FailureCause};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `router` in the layers every route shares. The last layer added
 /// runs first: a request gets its id, then its span, then is handled.
-pub fn apply(router: Router, instance_id: &str) -> Router {
+pub fn apply(router: Router, instance_id: &str, metrics: Metrics) -> Router {
     let instance_id: std::sync::Arc<str> = instance_id.into();
     router
+        .layer(middleware::from_fn_with_state(metrics, count_errors))
         .layer(middleware::from_fn(log_failures))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -47,6 +49,15 @@ fn request_span(req: &Request, instance_id: &str) -> tracing::Span {
         request_id = %request_id,
         instance_id = %instance_id,
     )
+}
+
+/// Counts every error answer by its code (`chat_errors_total`).
+async fn count_errors(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        metrics.error(code);
+    }
+    response
 }
 
 /// Logs the hidden cause of every 5xx answer (see [`FailureCause`]).

@@ -226,6 +226,7 @@ impl ConversationService {
         };
         match self.insert(new).await? {
             InsertOutcome::Created(message) => {
+                self.metrics.message_accepted();
                 self.fanout.message(&message, &members, origin).await;
                 Ok(SentMessage {
                     message,

@@ -29,6 +29,7 @@ pub(crate) use page::sync_limit;
 use crate::delivery::{Fanout, RealtimeDeps};
 use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, UserId};
+use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::store::{ConversationStore, MessageStore, UserStore};
@@ -91,6 +92,7 @@ pub struct ConversationService {
     config: Arc<ConversationConfig>,
     fanout: Fanout,
     writes: writer::Writer<writer::StoreWrites>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -112,17 +114,30 @@ impl ConversationService {
                 "max_group_members must be at least 1".to_owned(),
             ));
         }
-        let fanout = Fanout::new(deps.realtime.clone(), deps.conversations.clone());
+        let metrics = Metrics::new();
+        let fanout = Fanout::new(
+            deps.realtime.clone(),
+            deps.conversations.clone(),
+            metrics.clone(),
+        );
         let writes = writer::Writer::new(
             writer::StoreWrites(deps.messages.clone()),
             deps.messages.write_concurrency(),
+            metrics.clone(),
         );
         Ok(Self {
             deps,
             config: Arc::new(config),
             fanout,
             writes,
+            metrics,
         })
+    }
+
+    /// The figures of this service and of everything built on it (the
+    /// delivery service, the server's connections).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     pub(crate) fn deps(&self) -> &ConversationDeps {

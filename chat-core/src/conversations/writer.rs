@@ -18,12 +18,14 @@
 //! the engine is dropped; an engine must not outlive that runtime.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ChatError, Result};
 use crate::ids::ConversationId;
+use crate::metrics::Metrics;
 use crate::model::{DeliveryMove, InsertOutcome, Membership, NewMessage};
 use crate::store::MessageStore;
 use crate::time::Timestamp;
@@ -65,6 +67,7 @@ pub(crate) struct Writer<O: BatchOp> {
     op: Arc<O>,
     shards: usize,
     jobs: Arc<OnceLock<Vec<mpsc::Sender<Job<O>>>>>,
+    metrics: Metrics,
 }
 
 impl<O: BatchOp> Clone for Writer<O> {
@@ -73,16 +76,18 @@ impl<O: BatchOp> Clone for Writer<O> {
             op: self.op.clone(),
             shards: self.shards,
             jobs: self.jobs.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 }
 
 impl<O: BatchOp> Writer<O> {
-    pub(crate) fn new(op: O, shards: usize) -> Self {
+    pub(crate) fn new(op: O, shards: usize, metrics: Metrics) -> Self {
         Self {
             op: Arc::new(op),
             shards: shards.max(1),
             jobs: Arc::new(OnceLock::new()),
+            metrics,
         }
     }
 
@@ -96,13 +101,14 @@ impl<O: BatchOp> Writer<O> {
             (0..self.shards)
                 .map(|_| {
                     let (tx, rx) = mpsc::channel(QUEUE);
-                    tokio::spawn(work(self.op.clone(), rx));
+                    tokio::spawn(work(self.op.clone(), rx, self.metrics.clone()));
                     tx
                 })
                 .collect()
         });
         let shard = (O::key(&item) % jobs.len() as u64) as usize;
         let (reply, answer) = oneshot::channel();
+        self.metrics.write_queued();
         jobs[shard]
             .send(Job { item, reply })
             .await
@@ -120,10 +126,12 @@ fn writer_gone() -> ChatError {
     ChatError::Internal("a store writer stopped".into())
 }
 
-async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>) {
+async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>, metrics: Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let (size, started) = (batch.len(), Instant::now());
         write(&*op, std::mem::take(&mut batch)).await;
+        metrics.write_batch(size, started.elapsed());
     }
 }
 
@@ -244,7 +252,7 @@ mod tests {
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
-        let writer = Writer::new(StoreWrites(store.clone()), 3);
+        let writer = Writer::new(StoreWrites(store.clone()), 3, Metrics::new());
         let sends = (0..50).map(|i| {
             let writer = writer.clone();
             let sender = if i % 2 == 0 { a } else { b };

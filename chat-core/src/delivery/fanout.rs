@@ -2,12 +2,14 @@
 //! must see it, and queue entries for members who have none.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use super::members::{MemberCache, MemberSet};
 use crate::error::Result;
 use crate::ids::{ConnectionId, ConversationId, UserId};
+use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Message, MessageTarget, MessageView};
 use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
 use crate::realtime::{
@@ -39,17 +41,23 @@ pub(crate) struct Fanout {
     pub(crate) deps: RealtimeDeps,
     conversations: Arc<dyn ConversationStore>,
     members: Arc<MemberCache>,
+    metrics: Metrics,
 }
 
 /// Conversations whose members are cached.
 const MEMBER_CACHE_ENTRIES: usize = 100_000;
 
 impl Fanout {
-    pub(crate) fn new(deps: RealtimeDeps, conversations: Arc<dyn ConversationStore>) -> Self {
+    pub(crate) fn new(
+        deps: RealtimeDeps,
+        conversations: Arc<dyn ConversationStore>,
+        metrics: Metrics,
+    ) -> Self {
         Self {
             deps,
             conversations,
             members: Arc::new(MemberCache::new(MEMBER_CACHE_ENTRIES)),
+            metrics,
         }
     }
 
@@ -139,6 +147,7 @@ impl Fanout {
         members: &MemberSet,
         origin: Option<ConnectionId>,
     ) {
+        let started = Instant::now();
         let frame = live_frame(message.clone(), members);
         let event = Event::frame(Frame {
             json: Bytes::from(frame.to_json()),
@@ -151,6 +160,7 @@ impl Fanout {
         if let Err(e) = self.queue_for_offline(message, members.kind, &others).await {
             tracing::warn!(error = %e, message_id = %message.id, "could not queue a message for offline members");
         }
+        self.metrics.fanout(started.elapsed());
     }
 
     async fn queue_for_offline(

@@ -1,8 +1,10 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (the store
-//! answers; Redis, when configured, is reported too).
+//! `GET /healthz` (the process answers), `GET /readyz` (the store
+//! answers; Redis, when configured, is reported too) and `GET /metrics`
+//! (Prometheus).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -14,6 +16,18 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+/// `GET /metrics`: the engine's figures in the Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.engine.metrics().render(),
+    )
 }
 
 /// Health or readiness report.

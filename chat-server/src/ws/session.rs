@@ -60,6 +60,7 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         }
     };
     tracing::debug!(instance_id = %state.instance.id, user_id = %auth.user_id, connection_id = %connection.id, "websocket connected");
+    state.engine.metrics().connection_opened();
     let (errors, ack_errors) = mpsc::channel(ACK_ERRORS);
     let acks = Acks::new(auth.user_id, errors);
     let mut session = Session {
@@ -91,6 +92,7 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         close_code = ending.map(|e| e.0),
         "websocket closed"
     );
+    session.state.engine.metrics().connection_closed();
     let delivery = session.state.engine.delivery().clone();
     Box::pin(delivery.disconnect(session.connection)).await;
 }
@@ -240,6 +242,9 @@ impl Session {
                     if !matches!(admission, Some((_, Admission::Skip))) {
                         self.feed(&frame.json).await?;
                         written += 1;
+                        if frame.message.is_some() {
+                            self.state.engine.metrics().messages_delivered(1);
+                        }
                     }
                 }
                 EventKind::SessionRevoked(session) if *session == self.connection.session_id => {
@@ -292,6 +297,10 @@ impl Session {
                 .await
                 .map_err(|_| None)?;
         }
+        self.state
+            .engine
+            .metrics()
+            .messages_delivered(frames.len() as u64);
         Ok(frames.len())
     }
 
@@ -315,6 +324,13 @@ impl Session {
     }
 
     pub(super) async fn send_frame(&mut self, frame: &ServerFrame) -> Result<(), Ending> {
+        let metrics = self.state.engine.metrics();
+        match frame {
+            ServerFrame::Offline { messages } => metrics.messages_delivered(messages.len() as u64),
+            ServerFrame::Sync(result) => metrics.messages_delivered(result.messages.len() as u64),
+            ServerFrame::Error(e) => metrics.error(&e.code),
+            _ => {}
+        }
         self.socket
             .send(Message::Text(frame.to_json().into()))
             .await

@@ -10,6 +10,7 @@ mod errors;
 mod groups;
 mod helpers;
 mod messages;
+mod metrics;
 mod non_members;
 mod password_reset;
 mod smtp;

@@ -1,0 +1,366 @@
+//! The engine's counters, gauges and histograms, rendered in the Prometheus
+//! text format (`chat-server` serves them at `GET /metrics`).
+//!
+//! Every engine has its own [`Metrics`] (no global registry), so several
+//! engines in one process, or tests running side by side, never mix their
+//! figures. Recording is a few relaxed atomic operations with no lock and no
+//! allocation, cheap enough for the message path; only errors, which are not
+//! on that path, take a lock (to count by code).
+//!
+//! `docs/operations.md` lists every series.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histograms' buckets.
+const LATENCY_BOUNDS: [f64; 14] = [
+    0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// Upper bounds of the batch size histogram's buckets.
+const SIZE_BOUNDS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
+/// A histogram with fixed buckets: counts per bucket, a count and a sum.
+#[derive(Debug)]
+struct Histogram<const N: usize> {
+    bounds: &'static [f64; N],
+    /// Per bucket (not cumulative), plus one for `+Inf`.
+    buckets: [AtomicU64; N],
+    overflow: AtomicU64,
+    count: AtomicU64,
+    /// Sum of the observations, in millionths of the unit.
+    sum_micros: AtomicU64,
+}
+
+impl<const N: usize> Histogram<N> {
+    fn new(bounds: &'static [f64; N]) -> Self {
+        Self {
+            bounds,
+            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+            overflow: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, value: f64) {
+        match self.bounds.iter().position(|b| value <= *b) {
+            Some(i) => self.buckets[i].fetch_add(1, Relaxed),
+            None => self.overflow.fetch_add(1, Relaxed),
+        };
+        self.count.fetch_add(1, Relaxed);
+        // Saturating float-to-int: a negative or absurd value adds 0 or MAX.
+        self.sum_micros
+            .fetch_add((value * 1e6).round() as u64, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        cumulative += self.overflow.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {}", self.count.load(Relaxed));
+    }
+}
+
+#[derive(Debug)]
+struct Registry {
+    connections: AtomicI64,
+    connections_opened: AtomicU64,
+    messages_accepted: AtomicU64,
+    messages_delivered: AtomicU64,
+    write_queue: AtomicI64,
+    write_batch_size: Histogram<9>,
+    store_write_seconds: Histogram<14>,
+    fanout_seconds: Histogram<14>,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+/// The engine's metrics. Cheap to clone; clones share the figures.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    inner: Arc<Registry>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All figures at zero.
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Registry {
+                connections: AtomicI64::new(0),
+                connections_opened: AtomicU64::new(0),
+                messages_accepted: AtomicU64::new(0),
+                messages_delivered: AtomicU64::new(0),
+                write_queue: AtomicI64::new(0),
+                write_batch_size: Histogram::new(&SIZE_BOUNDS),
+                store_write_seconds: Histogram::new(&LATENCY_BOUNDS),
+                fanout_seconds: Histogram::new(&LATENCY_BOUNDS),
+                errors: Mutex::new(BTreeMap::new()),
+            }),
+        }
+    }
+
+    /// A real-time connection (a WebSocket) opened.
+    pub fn connection_opened(&self) {
+        self.inner.connections.fetch_add(1, Relaxed);
+        self.inner.connections_opened.fetch_add(1, Relaxed);
+    }
+
+    /// A real-time connection closed.
+    pub fn connection_closed(&self) {
+        self.inner.connections.fetch_sub(1, Relaxed);
+    }
+
+    /// A new message was stored (a repeated `client_msg_id` does not count).
+    pub fn message_accepted(&self) {
+        self.inner.messages_accepted.fetch_add(1, Relaxed);
+    }
+
+    /// `n` messages went out to a device (live, in a catch-up or a sync).
+    pub fn messages_delivered(&self, n: u64) {
+        self.inner.messages_delivered.fetch_add(n, Relaxed);
+    }
+
+    /// A write joined a writer's queue.
+    pub(crate) fn write_queued(&self) {
+        self.inner.write_queue.fetch_add(1, Relaxed);
+    }
+
+    /// A writer took `size` writes off its queue and committed them in
+    /// `elapsed`.
+    pub(crate) fn write_batch(&self, size: usize, elapsed: Duration) {
+        self.inner.write_queue.fetch_sub(size as i64, Relaxed);
+        self.inner.write_batch_size.observe(size as f64);
+        self.inner
+            .store_write_seconds
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A message's fan-out (events published, offline queue updated) took
+    /// `elapsed`.
+    pub(crate) fn fanout(&self, elapsed: Duration) {
+        self.inner.fanout_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// A request or frame was refused with error `code` (a
+    /// [`ChatError::code`](crate::ChatError::code) or a transport's own).
+    pub fn error(&self, code: &str) {
+        let mut errors = self.inner.errors.lock().unwrap_or_else(|e| e.into_inner());
+        match errors.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                errors.insert(code.to_owned(), 1);
+            }
+        }
+    }
+
+    /// Open real-time connections now.
+    pub fn connections(&self) -> i64 {
+        self.inner.connections.load(Relaxed)
+    }
+
+    /// Every figure in the Prometheus text exposition format (0.0.4).
+    pub fn render(&self) -> String {
+        let r = &*self.inner;
+        let mut out = String::with_capacity(4096);
+        let mut single = |name: &str, kind: &str, help: &str, value: String| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
+        };
+        single(
+            "chat_connections",
+            "gauge",
+            "Open WebSocket connections.",
+            r.connections.load(Relaxed).to_string(),
+        );
+        single(
+            "chat_connections_opened_total",
+            "counter",
+            "WebSocket connections opened since start.",
+            r.connections_opened.load(Relaxed).to_string(),
+        );
+        single(
+            "chat_messages_accepted_total",
+            "counter",
+            "Messages stored (repeats of a client_msg_id excluded).",
+            r.messages_accepted.load(Relaxed).to_string(),
+        );
+        single(
+            "chat_messages_delivered_total",
+            "counter",
+            "Messages sent to devices: live, in catch-up batches and in sync answers.",
+            r.messages_delivered.load(Relaxed).to_string(),
+        );
+        single(
+            "chat_write_queue_length",
+            "gauge",
+            "Writes (messages, delivery cursors) waiting for a store writer.",
+            r.write_queue.load(Relaxed).max(0).to_string(),
+        );
+        r.write_batch_size.render(
+            &mut out,
+            "chat_write_batch_size",
+            "Writes committed together in one store transaction.",
+        );
+        r.store_write_seconds.render(
+            &mut out,
+            "chat_store_write_seconds",
+            "Time to commit one batch of writes to the store.",
+        );
+        r.fanout_seconds.render(
+            &mut out,
+            "chat_fanout_seconds",
+            "Time to publish a stored message to its members' connections and queue it for offline members.",
+        );
+        let errors = r.errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let _ = writeln!(
+            out,
+            "# HELP chat_errors_total Requests and frames refused, by error code.\n# TYPE chat_errors_total counter"
+        );
+        for (code, n) in &errors {
+            let _ = writeln!(out, "chat_errors_total{{code=\"{code}\"}} {n}");
+        }
+        let limited = errors.get("RATE_LIMITED").copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "# HELP chat_rate_limited_total Requests and frames refused by a rate limit.\n# TYPE chat_rate_limited_total counter\nchat_rate_limited_total {limited}"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(text: &'a str, series: &str) -> &'a str {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+    }
+
+    #[test]
+    fn counters_and_gauges_render_their_values() {
+        let m = Metrics::new();
+        m.connection_opened();
+        m.connection_opened();
+        m.connection_closed();
+        m.message_accepted();
+        m.messages_delivered(3);
+        let text = m.render();
+        assert_eq!(line(&text, "chat_connections"), "chat_connections 1");
+        assert_eq!(
+            line(&text, "chat_connections_opened_total"),
+            "chat_connections_opened_total 2"
+        );
+        assert_eq!(
+            line(&text, "chat_messages_accepted_total"),
+            "chat_messages_accepted_total 1"
+        );
+        assert_eq!(
+            line(&text, "chat_messages_delivered_total"),
+            "chat_messages_delivered_total 3"
+        );
+    }
+
+    #[test]
+    fn histograms_are_cumulative_with_count_and_sum() {
+        let m = Metrics::new();
+        m.write_queued();
+        m.write_queued();
+        m.write_queued();
+        m.write_batch(2, Duration::from_millis(3));
+        m.write_batch(1, Duration::from_secs(10));
+        let text = m.render();
+        assert_eq!(
+            line(&text, "chat_write_queue_length"),
+            "chat_write_queue_length 0"
+        );
+        assert_eq!(
+            line(&text, "chat_store_write_seconds_bucket{le=\"0.0025\"}"),
+            "chat_store_write_seconds_bucket{le=\"0.0025\"} 0"
+        );
+        assert_eq!(
+            line(&text, "chat_store_write_seconds_bucket{le=\"0.005\"}"),
+            "chat_store_write_seconds_bucket{le=\"0.005\"} 1"
+        );
+        assert_eq!(
+            line(&text, "chat_store_write_seconds_bucket{le=\"5\"}"),
+            "chat_store_write_seconds_bucket{le=\"5\"} 1"
+        );
+        assert_eq!(
+            line(&text, "chat_store_write_seconds_bucket{le=\"+Inf\"}"),
+            "chat_store_write_seconds_bucket{le=\"+Inf\"} 2"
+        );
+        assert_eq!(
+            line(&text, "chat_store_write_seconds_count"),
+            "chat_store_write_seconds_count 2"
+        );
+        assert_eq!(
+            line(&text, "chat_store_write_seconds_sum"),
+            "chat_store_write_seconds_sum 10.003"
+        );
+        assert_eq!(
+            line(&text, "chat_write_batch_size_bucket{le=\"2\"}"),
+            "chat_write_batch_size_bucket{le=\"2\"} 2"
+        );
+    }
+
+    #[test]
+    fn errors_count_by_code_and_rate_limits_apart() {
+        let m = Metrics::new();
+        m.error("RATE_LIMITED");
+        m.error("RATE_LIMITED");
+        m.error("INVALID_TOKEN");
+        let text = m.render();
+        assert_eq!(
+            line(&text, "chat_errors_total{code=\"RATE_LIMITED\"}"),
+            "chat_errors_total{code=\"RATE_LIMITED\"} 2"
+        );
+        assert_eq!(
+            line(&text, "chat_errors_total{code=\"INVALID_TOKEN\"}"),
+            "chat_errors_total{code=\"INVALID_TOKEN\"} 1"
+        );
+        assert_eq!(
+            line(&text, "chat_rate_limited_total"),
+            "chat_rate_limited_total 2"
+        );
+    }
+
+    #[test]
+    fn every_series_has_help_and_type() {
+        let text = Metrics::new().render();
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = l.split(['{', ' ']).next().unwrap_or_default();
+            let base = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .unwrap_or(name);
+            assert!(
+                text.contains(&format!("# TYPE {base} ")),
+                "{name} has no TYPE"
+            );
+            assert!(
+                text.contains(&format!("# HELP {base} ")),
+                "{name} has no HELP"
+            );
+        }
+    }
+}
