@@ -256,6 +256,11 @@ mod tests {
             .unwrap_or_else(|| panic!("no {series} in\n{text}"))
     }
 
+    /// Asserts the series' line reads `series value`.
+    fn has(text: &str, series: &str, value: &str) {
+        assert_eq!(line(text, series), format!("{series} {value}"));
+    }
+
     #[test]
     fn counters_and_gauges_render_their_values() {
         let m = Metrics::new();
@@ -265,19 +270,10 @@ mod tests {
         m.message_accepted();
         m.messages_delivered(3);
         let text = m.render();
-        assert_eq!(line(&text, "chat_connections"), "chat_connections 1");
-        assert_eq!(
-            line(&text, "chat_connections_opened_total"),
-            "chat_connections_opened_total 2"
-        );
-        assert_eq!(
-            line(&text, "chat_messages_accepted_total"),
-            "chat_messages_accepted_total 1"
-        );
-        assert_eq!(
-            line(&text, "chat_messages_delivered_total"),
-            "chat_messages_delivered_total 3"
-        );
+        has(&text, "chat_connections", "1");
+        has(&text, "chat_connections_opened_total", "2");
+        has(&text, "chat_messages_accepted_total", "1");
+        has(&text, "chat_messages_delivered_total", "3");
     }
 
     #[test]
@@ -289,38 +285,14 @@ mod tests {
         m.write_batch(2, Duration::from_millis(3));
         m.write_batch(1, Duration::from_secs(10));
         let text = m.render();
-        assert_eq!(
-            line(&text, "chat_write_queue_length"),
-            "chat_write_queue_length 0"
-        );
-        assert_eq!(
-            line(&text, "chat_store_write_seconds_bucket{le=\"0.0025\"}"),
-            "chat_store_write_seconds_bucket{le=\"0.0025\"} 0"
-        );
-        assert_eq!(
-            line(&text, "chat_store_write_seconds_bucket{le=\"0.005\"}"),
-            "chat_store_write_seconds_bucket{le=\"0.005\"} 1"
-        );
-        assert_eq!(
-            line(&text, "chat_store_write_seconds_bucket{le=\"5\"}"),
-            "chat_store_write_seconds_bucket{le=\"5\"} 1"
-        );
-        assert_eq!(
-            line(&text, "chat_store_write_seconds_bucket{le=\"+Inf\"}"),
-            "chat_store_write_seconds_bucket{le=\"+Inf\"} 2"
-        );
-        assert_eq!(
-            line(&text, "chat_store_write_seconds_count"),
-            "chat_store_write_seconds_count 2"
-        );
-        assert_eq!(
-            line(&text, "chat_store_write_seconds_sum"),
-            "chat_store_write_seconds_sum 10.003"
-        );
-        assert_eq!(
-            line(&text, "chat_write_batch_size_bucket{le=\"2\"}"),
-            "chat_write_batch_size_bucket{le=\"2\"} 2"
-        );
+        has(&text, "chat_write_queue_length", "0");
+        has(&text, "chat_store_write_seconds_bucket{le=\"0.0025\"}", "0");
+        has(&text, "chat_store_write_seconds_bucket{le=\"0.005\"}", "1");
+        has(&text, "chat_store_write_seconds_bucket{le=\"5\"}", "1");
+        has(&text, "chat_store_write_seconds_bucket{le=\"+Inf\"}", "2");
+        has(&text, "chat_store_write_seconds_count", "2");
+        has(&text, "chat_store_write_seconds_sum", "10.003");
+        has(&text, "chat_write_batch_size_bucket{le=\"2\"}", "2");
     }
 
     #[test]
@@ -330,18 +302,9 @@ mod tests {
         m.error("RATE_LIMITED");
         m.error("INVALID_TOKEN");
         let text = m.render();
-        assert_eq!(
-            line(&text, "chat_errors_total{code=\"RATE_LIMITED\"}"),
-            "chat_errors_total{code=\"RATE_LIMITED\"} 2"
-        );
-        assert_eq!(
-            line(&text, "chat_errors_total{code=\"INVALID_TOKEN\"}"),
-            "chat_errors_total{code=\"INVALID_TOKEN\"} 1"
-        );
-        assert_eq!(
-            line(&text, "chat_rate_limited_total"),
-            "chat_rate_limited_total 2"
-        );
+        has(&text, "chat_errors_total{code=\"RATE_LIMITED\"}", "2");
+        has(&text, "chat_errors_total{code=\"INVALID_TOKEN\"}", "1");
+        has(&text, "chat_rate_limited_total", "2");
     }
 
     #[test]
