@@ -2,15 +2,15 @@
 //! traffic (a throwaway redis-server, so the shared one is untouched), and
 //! an instance killed with SIGKILL (a real `chat-server` process).
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chat_queue_redis::testkit::ThrowawayRedis;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::cluster::{Cluster, ClusterSettings, SECRET, direct, ws_at};
+use crate::cluster::{Cluster, ClusterSettings, direct, ws_at};
 use crate::helpers::TestApp;
+use crate::process::ServerProcess;
 use crate::ws_client::Ws;
 
 /// Waits until `/readyz` says `status`.
@@ -149,59 +149,16 @@ async fn redis_client(url: &str) -> redis::aio::MultiplexedConnection {
         .expect("connect")
 }
 
-/// A `chat-server` process, killed with SIGKILL on drop.
-struct ServerProcess {
-    child: Child,
-    base: String,
-    _data: tempfile::TempDir,
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn spawn_process(db_url: &str, redis_url: &str, prefix: &str, id: &str) -> ServerProcess {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let data = tempfile::tempdir().expect("tempdir");
-    let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .env("CHAT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CHAT_DATA_DIR", data.path())
-        .env("CHAT_DATABASE_URL", db_url)
-        .env("CHAT_DB_MIN_CONNECTIONS", "0")
-        .env("CHAT_DB_MAX_CONNECTIONS", "5")
-        .env("CHAT_REDIS_URL", redis_url)
-        .env("CHAT_REDIS_PREFIX", prefix)
-        .env("CHAT_INSTANCE_ID", id)
-        .env(
-            "CHAT_JWT_SECRET",
-            std::str::from_utf8(SECRET).expect("utf-8"),
-        )
-        .env("CHAT_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chat-server");
-    let process = ServerProcess {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        _data: data,
-    };
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = http.get(format!("{}/readyz", process.base)).send().await
-            && r.status().is_success()
-        {
-            return process;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("chat-server did not become ready");
+    ServerProcess::spawn(&[
+        ("CHAT_DATABASE_URL", db_url),
+        ("CHAT_DB_MIN_CONNECTIONS", "0"),
+        ("CHAT_DB_MAX_CONNECTIONS", "5"),
+        ("CHAT_REDIS_URL", redis_url),
+        ("CHAT_REDIS_PREFIX", prefix),
+        ("CHAT_INSTANCE_ID", id),
+    ])
+    .await
 }
 
 #[tokio::test]
@@ -225,8 +182,7 @@ async fn users_of_a_killed_instance_reconnect_to_another_and_miss_nothing() {
         .await;
     alice_ws.next_of("message.delivered").await;
 
-    b.child.kill().expect("SIGKILL");
-    let _ = b.child.wait();
+    b.kill();
     for i in 1..=3 {
         alice_ws
             .send(direct(&bob, &format!("after {i}"), &format!("k{i}")))

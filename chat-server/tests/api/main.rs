@@ -13,6 +13,8 @@ mod messages;
 mod metrics;
 mod non_members;
 mod password_reset;
+mod process;
+mod shutdown;
 mod smtp;
 mod users;
 mod web;

@@ -1,0 +1,107 @@
+//! `ServerProcess`: the real `chat-server` binary on a free port, with its
+//! own data directory, that a test can signal, kill and start again.
+
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use crate::cluster::SECRET;
+
+/// A `chat-server` process (killed with SIGKILL on drop).
+pub(crate) struct ServerProcess {
+    child: Option<Child>,
+    pub(crate) base: String,
+    port: u16,
+    env: Vec<(String, String)>,
+    data: tempfile::TempDir,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl ServerProcess {
+    /// Starts the binary with `env` on top of a listen address, a fresh
+    /// data directory (the SQLite default unless `env` names a database),
+    /// the test secret and quiet logs; returns once `/readyz` answers 200.
+    pub(crate) async fn spawn(env: &[(&str, &str)]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut process = Self {
+            child: None,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            data: tempfile::tempdir().expect("tempdir"),
+        };
+        process.start().await;
+        process
+    }
+
+    /// Starts the process again on the same port, data and settings.
+    pub(crate) async fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
+            .env("CHAT_LISTEN", format!("127.0.0.1:{}", self.port))
+            .env("CHAT_DATA_DIR", self.data.path())
+            .env(
+                "CHAT_JWT_SECRET",
+                std::str::from_utf8(SECRET).expect("utf-8"),
+            )
+            .env("CHAT_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chat-server");
+        self.child = Some(child);
+        let http = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = http.get(format!("{}/readyz", self.base)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("chat-server did not become ready");
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, …) to the process.
+    pub(crate) fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("running").id();
+        let status = Command::new("kill")
+            .args(["-s", signal, &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
+    /// Kills the process with SIGKILL and reaps it.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits up to `within` for the process to exit; its status, or `None`
+    /// if it is still running.
+    pub(crate) async fn wait_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut()?.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
+    }
+}

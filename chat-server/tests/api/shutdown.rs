@@ -1,0 +1,137 @@
+//! SIGTERM on the real binary while a client sends: sockets close with
+//! 1001, writes in flight finish, the process exits in bounded time, and
+//! after a restart every message answered with 201 is in history once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::cluster::ws_at;
+use crate::helpers::{Tokens, password_of, tokens};
+use crate::process::ServerProcess;
+
+/// Cheap hashing so the debug binary signs up quickly.
+const FAST: &[(&str, &str)] = &[
+    ("CHAT_ARGON2_MEMORY_KIB", "256"),
+    ("CHAT_ARGON2_ITERATIONS", "1"),
+    ("CHAT_MESSAGES_PER_MINUTE", "1000000"),
+];
+
+async fn signup(http: &reqwest::Client, base: &str, name: &str) -> Tokens {
+    let body: Value = http
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password_of(name)}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    tokens(&body)
+}
+
+/// Sends numbered messages until the server stops answering; returns the
+/// ids of those it acknowledged with 201.
+async fn send_until_refused(
+    http: reqwest::Client,
+    base: String,
+    from: Tokens,
+    to: String,
+) -> Vec<String> {
+    let mut acked = Vec::new();
+    for i in 0.. {
+        let answer = http
+            .post(format!("{base}/api/v1/messages/send"))
+            .bearer_auth(&from.access)
+            .json(&json!({"recipient_id": to, "content": format!("m{i}"), "client_msg_id": format!("c{i}")}))
+            .send()
+            .await;
+        let Ok(answer) = answer else { break };
+        if answer.status() != StatusCode::CREATED {
+            break;
+        }
+        let body: Value = answer.json().await.expect("json");
+        acked.push(body["message_id"].as_str().expect("message_id").to_owned());
+    }
+    acked
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_1001_finishes_writes_and_exits() {
+    let mut server = ServerProcess::spawn(FAST).await;
+    let http = reqwest::Client::new();
+    let alice = signup(&http, &server.base, "alice").await;
+    let bob = signup(&http, &server.base, "bob").await;
+    let mut bob_ws = ws_at(&server.base, &bob).await;
+
+    let sender = tokio::spawn(send_until_refused(
+        http.clone(),
+        server.base.clone(),
+        alice.clone(),
+        bob.user_id.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.signal("TERM");
+
+    assert_eq!(
+        bob_ws.close_code().await,
+        1001,
+        "sockets close with 1001 (going away)"
+    );
+    let status = server
+        .wait_exit(Duration::from_secs(15))
+        .await
+        .expect("the process exits within 15 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    let acked = sender.await.expect("sender");
+    assert!(
+        !acked.is_empty(),
+        "some messages were acknowledged before the stop"
+    );
+
+    // Every acknowledged message survived, once.
+    server.start().await;
+    let mut stored = Vec::new();
+    let mut before: Option<String> = None;
+    loop {
+        let mut url = format!(
+            "{}/api/v1/messages/conversation/{}?limit=100",
+            server.base, bob.user_id
+        );
+        if let Some(b) = &before {
+            url.push_str(&format!("&before={b}"));
+        }
+        let page: Value = http
+            .get(url)
+            .bearer_auth(&alice.access)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        let messages = page["messages"].as_array().expect("messages").clone();
+        stored.extend(
+            messages
+                .iter()
+                .map(|m| m["message_id"].as_str().unwrap_or_default().to_owned()),
+        );
+        if page["has_more"] != true || messages.is_empty() {
+            break;
+        }
+        before = messages
+            .last()
+            .and_then(|m| m["message_id"].as_str())
+            .map(str::to_owned);
+    }
+    let unique: HashSet<_> = stored.iter().collect();
+    assert_eq!(unique.len(), stored.len(), "no message is stored twice");
+    for id in &acked {
+        assert!(
+            unique.contains(id),
+            "acknowledged message {id} is missing after the restart"
+        );
+    }
+}
