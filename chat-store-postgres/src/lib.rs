@@ -26,6 +26,8 @@
 //! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
 //!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
 //!   order the trait declares them.
+//! - `throwaway` (feature `testkit`): `ThrowawayPostgres`, a server of a
+//!   test's own that it can stop and start (fault tests).
 //! - `testkit` (feature `testkit`): `PgTestDatabase`, a throwaway database
 //!   per test.
 //! - `migrations/`: the schema, embedded at compile time and applied by
@@ -49,10 +51,14 @@ mod users;
 
 #[cfg(feature = "testkit")]
 mod testkit;
+#[cfg(feature = "testkit")]
+mod throwaway;
 
 pub use error::{PgStoreError, to_chat_error};
 #[cfg(feature = "testkit")]
 pub use testkit::PgTestDatabase;
+#[cfg(feature = "testkit")]
+pub use throwaway::ThrowawayPostgres;
 
 /// The schema, embedded at compile time.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

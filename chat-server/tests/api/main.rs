@@ -16,6 +16,7 @@ mod password_reset;
 mod process;
 mod shutdown;
 mod smtp;
+mod store_faults;
 mod users;
 mod web;
 mod ws_client;

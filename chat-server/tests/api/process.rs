@@ -4,7 +4,18 @@
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use serde_json::{Value, json};
+
 use crate::cluster::SECRET;
+use crate::helpers::{Tokens, password_of, tokens};
+
+/// Cheap password hashing and no message limit, so the debug binary signs
+/// up quickly and takes a stream of sends.
+pub(crate) const FAST: &[(&str, &str)] = &[
+    ("CHAT_ARGON2_MEMORY_KIB", "256"),
+    ("CHAT_ARGON2_ITERATIONS", "1"),
+    ("CHAT_MESSAGES_PER_MINUTE", "1000000"),
+];
 
 /// A `chat-server` process (killed with SIGKILL on drop).
 pub(crate) struct ServerProcess {
@@ -71,6 +82,33 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("chat-server did not become ready");
+    }
+
+    /// Signs `name` up over HTTP.
+    pub(crate) async fn signup(&self, name: &str) -> Tokens {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/signup", self.base))
+            .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password_of(name)}))
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json");
+        tokens(&body)
+    }
+
+    /// `GET path` as `who`, as JSON.
+    pub(crate) async fn get_json(&self, path: &str, who: &Tokens) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&who.access)
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("json")
     }
 
     /// Sends `signal` (`TERM`, `INT`, …) to the process.

@@ -9,28 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::cluster::ws_at;
-use crate::helpers::{Tokens, password_of, tokens};
-use crate::process::ServerProcess;
-
-/// Cheap hashing so the debug binary signs up quickly.
-const FAST: &[(&str, &str)] = &[
-    ("CHAT_ARGON2_MEMORY_KIB", "256"),
-    ("CHAT_ARGON2_ITERATIONS", "1"),
-    ("CHAT_MESSAGES_PER_MINUTE", "1000000"),
-];
-
-async fn signup(http: &reqwest::Client, base: &str, name: &str) -> Tokens {
-    let body: Value = http
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"username": name, "email": format!("{name}@example.com"), "password": password_of(name)}))
-        .send()
-        .await
-        .expect("send")
-        .json()
-        .await
-        .expect("json");
-    tokens(&body)
-}
+use crate::helpers::Tokens;
+use crate::process::{FAST, ServerProcess};
 
 /// Sends numbered messages until the server stops answering; returns the
 /// ids of those it acknowledged with 201.
@@ -62,8 +42,8 @@ async fn send_until_refused(
 async fn sigterm_closes_sockets_with_1001_finishes_writes_and_exits() {
     let mut server = ServerProcess::spawn(FAST).await;
     let http = reqwest::Client::new();
-    let alice = signup(&http, &server.base, "alice").await;
-    let bob = signup(&http, &server.base, "bob").await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
     let mut bob_ws = ws_at(&server.base, &bob).await;
 
     let sender = tokio::spawn(send_until_refused(
@@ -96,22 +76,11 @@ async fn sigterm_closes_sockets_with_1001_finishes_writes_and_exits() {
     let mut stored = Vec::new();
     let mut before: Option<String> = None;
     loop {
-        let mut url = format!(
-            "{}/api/v1/messages/conversation/{}?limit=100",
-            server.base, bob.user_id
-        );
+        let mut url = format!("/api/v1/messages/conversation/{}?limit=100", bob.user_id);
         if let Some(b) = &before {
             url.push_str(&format!("&before={b}"));
         }
-        let page: Value = http
-            .get(url)
-            .bearer_auth(&alice.access)
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("json");
+        let page = server.get_json(&url, &alice).await;
         let messages = page["messages"].as_array().expect("messages").clone();
         stored.extend(
             messages
