@@ -109,6 +109,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         HttpSettings {
             trusted_proxies: config.trusted_proxies.clone(),
             max_body_bytes: config.max_body_bytes,
+            max_head_bytes: config.max_head_bytes,
+            max_uri_bytes: config.max_uri_bytes,
             ws: config.ws_settings(),
         },
     )

@@ -10,7 +10,9 @@ use chat_core::{ConversationConfig, RateLimit};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
-use crate::state::{DEFAULT_MAX_BODY_BYTES, WsSettings};
+use crate::state::{
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_URI_BYTES, WsSettings,
+};
 
 /// The window of the password reset limits.
 const HOUR: Duration = Duration::from_secs(3600);
@@ -149,6 +151,14 @@ pub struct Config {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "CHAT_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+
+    /// Largest accepted request head (URI and headers), bytes.
+    #[arg(long, env = "CHAT_MAX_HEAD_BYTES", default_value_t = DEFAULT_MAX_HEAD_BYTES)]
+    pub max_head_bytes: usize,
+
+    /// Longest accepted request URI (path and query), bytes.
+    #[arg(long, env = "CHAT_MAX_URI_BYTES", default_value_t = DEFAULT_MAX_URI_BYTES)]
+    pub max_uri_bytes: usize,
 
     /// Redis URL (`redis://host:6379`). With it, the offline queue,
     /// presence, cross-instance fan-out and rate limits live in Redis, so

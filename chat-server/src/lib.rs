@@ -90,6 +90,10 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
     let body_limit = state.http.max_body_bytes;
     let instance_id = state.instance.id.clone();
     let metrics = state.engine.metrics().clone();
+    let head_limits = middleware::HeadLimits {
+        uri_bytes: state.http.max_uri_bytes,
+        head_bytes: state.http.max_head_bytes,
+    };
     let mut router = Router::new()
         .nest("/api/v1", routes::api(options.builtin_accounts))
         .merge(routes::health::router())
@@ -102,7 +106,7 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
-    middleware::apply(router, &instance_id, metrics)
+    middleware::apply(router, &instance_id, metrics, head_limits)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets

@@ -6,8 +6,9 @@
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::HeaderName;
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
+use axum::response::IntoResponse as _;
 use axum::response::Response;
 use chat_core::Metrics;
 use tower_http::request_id::{
@@ -16,15 +17,16 @@ use tower_http::request_id::{
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::error::{ErrorCode, FailureCause};
+use crate::error::{ApiError, ErrorCode, FailureCause};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps `router` in the layers every route shares. The last layer added
 /// runs first: a request gets its id, then its span, then is handled.
-pub fn apply(router: Router, instance_id: &str, metrics: Metrics) -> Router {
+pub fn apply(router: Router, instance_id: &str, metrics: Metrics, limits: HeadLimits) -> Router {
     let instance_id: std::sync::Arc<str> = instance_id.into();
     router
+        .layer(middleware::from_fn_with_state(limits, limit_head))
         .layer(middleware::from_fn_with_state(metrics, count_errors))
         .layer(middleware::from_fn(log_failures))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -49,6 +51,46 @@ fn request_span(req: &Request, instance_id: &str) -> tracing::Span {
         request_id = %request_id,
         instance_id = %instance_id,
     )
+}
+
+/// Largest URI and request head the server accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadLimits {
+    /// Longest URI, bytes.
+    pub uri_bytes: usize,
+    /// Largest head (URI and headers), bytes.
+    pub head_bytes: usize,
+}
+
+/// Refuses an over-long URI (414 `URI_TOO_LONG`) or an oversized head
+/// (431 `HEADERS_TOO_LARGE`) before any handler or extractor sees it.
+async fn limit_head(State(limits): State<HeadLimits>, req: Request, next: Next) -> Response {
+    let uri = req.uri().to_string().len();
+    if uri > limits.uri_bytes {
+        return ApiError::request(
+            StatusCode::URI_TOO_LONG,
+            "URI_TOO_LONG",
+            format!("the URI is longer than {} bytes", limits.uri_bytes),
+        )
+        .into_response();
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if uri + headers > limits.head_bytes {
+        return ApiError::request(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "HEADERS_TOO_LARGE",
+            format!(
+                "the request head is larger than {} bytes",
+                limits.head_bytes
+            ),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Counts every error answer by its code (`chat_errors_total`).

@@ -44,6 +44,12 @@ impl Instance {
 /// Largest accepted request body by default, bytes (`CHAT_MAX_BODY_BYTES`).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Default largest request head: the request line plus every header.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Default longest request URI (path and query).
+pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
+
 /// Settings of the HTTP layer that the engine does not know about.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -51,6 +57,10 @@ pub struct HttpSettings {
     pub trusted_proxies: Vec<IpNet>,
     /// Largest accepted request body, bytes.
     pub max_body_bytes: usize,
+    /// Largest accepted request head (URI and headers), bytes.
+    pub max_head_bytes: usize,
+    /// Longest accepted URI, bytes.
+    pub max_uri_bytes: usize,
     /// WebSocket settings.
     pub ws: WsSettings,
 }
@@ -80,6 +90,8 @@ impl Default for HttpSettings {
         Self {
             trusted_proxies: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+            max_uri_bytes: DEFAULT_MAX_URI_BYTES,
             ws: WsSettings::default(),
         }
     }

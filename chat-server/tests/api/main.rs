@@ -2,6 +2,7 @@
 
 mod auth;
 mod backends;
+mod bad_input;
 mod cluster;
 mod cluster_faults;
 mod conversations;
