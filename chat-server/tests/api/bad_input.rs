@@ -12,15 +12,8 @@ async fn deeply_nested_json_is_refused_as_invalid() {
     let app = spawn_app().await;
     let depth = 10_000;
     let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    let (status, body) = read(r).await;
+    let answer = app.post_raw("/api/v1/auth/login", body).await;
+    let (status, body) = answer;
     assert!(status.is_client_error(), "{status} {body}");
     assert!(
         ["INVALID_JSON", "INVALID_BODY"]
@@ -32,15 +25,13 @@ async fn deeply_nested_json_is_refused_as_invalid() {
 #[tokio::test]
 async fn a_body_that_is_not_utf8_is_refused_as_invalid_json() {
     let app = spawn_app().await;
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .header("content-type", "application/json")
-        .body(vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'])
-        .send()
-        .await
-        .expect("send");
-    let (status, body) = read(r).await;
+    let answer = app
+        .post_raw(
+            "/api/v1/auth/login",
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b':', b'1', b'}'],
+        )
+        .await;
+    let (status, body) = answer;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "INVALID_JSON");
 }

@@ -32,19 +32,8 @@ async fn oversized_bodies_are_refused_with_413() {
         r#"{{"username":"{}","password":"x"}}"#,
         "a".repeat(70 * 1024)
     );
-    let r = app
-        .http
-        .post(app.url("/api/v1/auth/login"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("send");
-    assert_error(
-        &read(r).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "PAYLOAD_TOO_LARGE",
-    );
+    let answer = app.post_raw("/api/v1/auth/login", body).await;
+    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
 }
 
 #[tokio::test]

@@ -119,6 +119,24 @@ pub(crate) async fn serve_state(
 }
 
 impl TestApp {
+    /// `POST path` with raw bytes declared as JSON (for bodies a JSON
+    /// serializer would never produce).
+    pub(crate) async fn post_raw(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        read(r).await
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
