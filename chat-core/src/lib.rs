@@ -30,6 +30,8 @@
 //! - [`protocol`]: the WebSocket frames, shared with `chat-client`.
 //! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
 //! - [`memory`]: in-memory implementations of every trait.
+//! - [`metrics`]: the engine's counters and histograms ([`Metrics`]),
+//!   rendered in the Prometheus text format.
 //! - `testkit` (feature `testkit`): the conformance suite every backend runs.
 //!
 //! With the `mock` feature every backend trait also has a `mockall` mock

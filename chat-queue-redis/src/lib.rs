@@ -21,6 +21,22 @@
 //! backends fall back to this instance (local delivery, local presence and
 //! limits) instead of failing requests, and a monitor task resyncs every
 //! connection once Redis answers again.
+//!
+//! # Layout
+//!
+//! - `config.rs`: [`RedisConfig`] (URL or cluster seeds, prefix, instance id,
+//!   lifetimes) and the names of every key and channel.
+//! - `conn.rs`: one connection type over a single server or a cluster.
+//! - `link.rs`: the breaker every call goes through, and per-user pipelines.
+//! - `bus.rs`: the cross-instance event bus (publish, subscriptions,
+//!   notices, resubscription after an outage).
+//! - `queue.rs`: the offline queue; `presence.rs`: presence with a local
+//!   mirror; `rate_limiter.rs`: shared rate limits with a local fallback.
+//! - `wire.rs`: the encoding of events between instances.
+//! - this file: [`RedisBackend`], which connects everything and runs the
+//!   monitor, and [`RedisHealth`].
+//! - `testkit.rs` (feature `testkit`): test prefixes, and throwaway Redis
+//!   servers and clusters that tests can stop and restart.
 
 mod bus;
 mod config;
