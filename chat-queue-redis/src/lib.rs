@@ -33,6 +33,8 @@
 //! - `queue.rs`: the offline queue; `presence.rs`: presence with a local
 //!   mirror; `rate_limiter.rs`: shared rate limits with a local fallback.
 //! - `wire.rs`: the encoding of events between instances.
+//! - `error.rs`: [`RedisBackendError`] with stable codes, and how Redis
+//!   failures become chat errors.
 //! - this file: [`RedisBackend`], which connects everything and runs the
 //!   monitor, and [`RedisHealth`].
 //! - `testkit.rs` (feature `testkit`): test prefixes, and throwaway Redis
