@@ -128,7 +128,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
         let pool = PgPoolConfig {
             min_connections: config.db_min_connections,
             max_connections: config.db_max_connections,
-            acquire_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_millis(config.db_acquire_timeout_ms),
         };
         let store = PgStore::connect(&url, pool)
             .await

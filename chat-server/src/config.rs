@@ -56,6 +56,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 100)]
     pub db_max_connections: u32,
 
+    /// PostgreSQL pool: how long a request waits for a connection (and
+    /// retries reaching the server) before it fails with
+    /// `STORE_UNAVAILABLE`, milliseconds.
+    #[arg(long, env = "CHAT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000)]
+    pub db_acquire_timeout_ms: u64,
+
     /// HS256 secret for access tokens (at least 32 bytes). Without it a
     /// secret is generated once and kept in `<data-dir>/jwt_secret`.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]

@@ -42,6 +42,9 @@ async fn a_database_outage_gives_clear_errors_and_the_server_recovers() {
         ("CHAT_DATABASE_URL", url.as_str()),
         ("CHAT_DB_MIN_CONNECTIONS", "0"),
         ("CHAT_DB_MAX_CONNECTIONS", "4"),
+        // Fail fast while the database is away (the default waits 5 s, as
+        // long as the test client waits for a frame).
+        ("CHAT_DB_ACQUIRE_TIMEOUT_MS", "1000"),
     ]);
     let server = ServerProcess::spawn(&env).await;
     let alice = server.signup("alice").await;
