@@ -20,6 +20,7 @@ mod smtp;
 mod store_faults;
 mod users;
 mod web;
+mod ws_authorization;
 mod ws_client;
 mod ws_connect;
 mod ws_delivery;
