@@ -1,32 +1,13 @@
 //! The echo bot against a real server on a free port: it answers direct and
 //! group messages, including those that waited while it was away, once each.
 
+mod common;
+
 use std::time::Duration;
 
 use chat_client::{ChatClient, ServerFrame, Session};
-use chat_core::ChatEngine;
-use chat_server::AppState;
+use common::{server, sign_up};
 use examples::echo_bot;
-use tokio::net::TcpListener;
-
-async fn server() -> ChatClient {
-    let engine = ChatEngine::builder().build().expect("engine");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(chat_server::serve(
-        listener,
-        AppState::new(engine),
-        std::future::pending(),
-    ));
-    ChatClient::new(&format!("http://{addr}")).expect("client")
-}
-
-async fn sign_up(client: &ChatClient, name: &str) -> Session {
-    client
-        .signup(name, &format!("{name}@example.com"), "s3cret!pass")
-        .await
-        .expect("signup")
-}
 
 /// The contents of the next `n` messages `session` receives live.
 async fn next_contents(client: &ChatClient, session: &Session, n: usize) -> Vec<String> {

@@ -1,16 +1,15 @@
 //! The terminal client, scripted against a real server on a free port:
 //! commands, sending, and what arrives printed.
 
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chat_client::{ChatClient, Session};
-use chat_core::ChatEngine;
-use chat_server::AppState;
+use common::{server, sign_up};
 use examples::terminal_chat;
 use tokio::io::{AsyncWriteExt as _, BufReader};
-use tokio::net::TcpListener;
 
 #[derive(Clone, Default)]
 struct Screen(Arc<Mutex<Vec<u8>>>);
@@ -45,25 +44,6 @@ impl Screen {
             self.text()
         );
     }
-}
-
-async fn server() -> ChatClient {
-    let engine = ChatEngine::builder().build().expect("engine");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(chat_server::serve(
-        listener,
-        AppState::new(engine),
-        std::future::pending(),
-    ));
-    ChatClient::new(&format!("http://{addr}")).expect("client")
-}
-
-async fn sign_up(client: &ChatClient, name: &str) -> Session {
-    client
-        .signup(name, &format!("{name}@example.com"), "s3cret!pass")
-        .await
-        .expect("signup")
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tokio::task::JoinHandle;
 
 use crate::cluster::ws_at;
 use crate::helpers::Tokens;
@@ -53,18 +54,8 @@ async fn send_until_refused(
 
 #[tokio::test]
 async fn sigterm_closes_sockets_with_1001_finishes_writes_and_exits() {
-    let mut server = ServerProcess::spawn(FAST).await;
-    let http = reqwest::Client::new();
-    let alice = server.signup("alice").await;
-    let bob = server.signup("bob").await;
+    let (mut server, alice, bob, sender) = under_load().await;
     let mut bob_ws = ws_at(&server.base, &bob).await;
-
-    let sender = tokio::spawn(send_until_refused(
-        http.clone(),
-        server.base.clone(),
-        alice.clone(),
-        bob.user_id.clone(),
-    ));
     tokio::time::sleep(Duration::from_millis(400)).await;
     server.signal("TERM");
 
@@ -84,17 +75,43 @@ async fn sigterm_closes_sockets_with_1001_finishes_writes_and_exits() {
         "some messages were acknowledged before the stop"
     );
 
-    // Every acknowledged message survived, once.
+    all_survived_once(&mut server, &alice, &bob, &acked).await;
+}
+
+/// A server with Alice and Bob, and Alice sending numbered messages to Bob
+/// until the server stops answering (the task returns what was acked).
+async fn under_load() -> (ServerProcess, Tokens, Tokens, JoinHandle<Vec<String>>) {
+    let server = ServerProcess::spawn(FAST).await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    let sender = tokio::spawn(send_until_refused(
+        reqwest::Client::new(),
+        server.base.clone(),
+        alice.clone(),
+        bob.user_id.clone(),
+    ));
+    (server, alice, bob, sender)
+}
+
+/// Restarts the server and checks that every acknowledged message is in
+/// history exactly once; returns the stored ids.
+async fn all_survived_once(
+    server: &mut ServerProcess,
+    alice: &Tokens,
+    bob: &Tokens,
+    acked: &[String],
+) -> Vec<String> {
     server.start().await;
-    let stored = stored_ids(&server, &alice, &bob).await;
+    let stored = stored_ids(server, alice, bob).await;
     let unique: HashSet<_> = stored.iter().collect();
     assert_eq!(unique.len(), stored.len(), "no message is stored twice");
-    for id in &acked {
+    for id in acked {
         assert!(
             unique.contains(id),
             "acknowledged message {id} is missing after the restart"
         );
     }
+    stored
 }
 
 /// The ids of every message of the conversation, newest first.
@@ -126,16 +143,8 @@ async fn stored_ids(server: &ServerProcess, alice: &Tokens, bob: &Tokens) -> Vec
 
 #[tokio::test]
 async fn sigkill_under_load_loses_nothing_acknowledged_and_resends_get_the_original() {
-    let mut server = ServerProcess::spawn(FAST).await;
+    let (mut server, alice, bob, sender) = under_load().await;
     let http = reqwest::Client::new();
-    let alice = server.signup("alice").await;
-    let bob = server.signup("bob").await;
-    let sender = tokio::spawn(send_until_refused(
-        http.clone(),
-        server.base.clone(),
-        alice.clone(),
-        bob.user_id.clone(),
-    ));
     tokio::time::sleep(Duration::from_millis(400)).await;
     server.kill();
     let acked = sender.await.expect("sender");
@@ -144,16 +153,7 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_resends_get_the_origi
         "some messages were acknowledged before the kill"
     );
 
-    server.start().await;
-    let stored = stored_ids(&server, &alice, &bob).await;
-    let unique: HashSet<_> = stored.iter().collect();
-    assert_eq!(unique.len(), stored.len(), "no message is stored twice");
-    for id in &acked {
-        assert!(
-            unique.contains(id),
-            "acknowledged message {id} is missing after the kill"
-        );
-    }
+    all_survived_once(&mut server, &alice, &bob, &acked).await;
 
     // Resending an acknowledged message returns the original, stores nothing.
     let resend = |i: usize| {
