@@ -131,6 +131,12 @@ impl Metrics {
         self.inner.messages_accepted.fetch_add(1, Relaxed);
     }
 
+    /// `n` writes counted by [`write_queued`](Self::write_queued) never
+    /// reached a writer (it had stopped).
+    pub(crate) fn write_batch_abandoned(&self, n: i64) {
+        self.inner.write_queue.fetch_sub(n, Relaxed);
+    }
+
     /// `n` messages went out to a device (live, in a catch-up or a sync).
     pub fn messages_delivered(&self, n: u64) {
         self.inner.messages_delivered.fetch_add(n, Relaxed);

@@ -65,7 +65,9 @@ pub struct HeadLimits {
 /// Refuses an over-long URI (414 `URI_TOO_LONG`) or an oversized head
 /// (431 `HEADERS_TOO_LARGE`) before any handler or extractor sees it.
 async fn limit_head(State(limits): State<HeadLimits>, req: Request, next: Next) -> Response {
-    let uri = req.uri().to_string().len();
+    // What the request line carried (origin form: path and query), without
+    // formatting the URI on every request.
+    let uri = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri > limits.uri_bytes {
         return ApiError::request(
             StatusCode::URI_TOO_LONG,

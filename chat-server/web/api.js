@@ -6,7 +6,7 @@ const KEY = 'chat.session';
 const BASE = new URL('api/v1/', document.baseURI);
 
 /** An error answer of the API: `{error: {code, message, field?}}`. */
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
     super(error.message || `request failed with status ${status}`);
@@ -91,7 +91,7 @@ export function refresh() {
       try {
         return session.save(await send('POST', 'auth/session/refresh', { refresh_token: current.refreshToken }));
       } catch (err) {
-        if (err.status === 401) endSession();
+        if (err.status === 401) endSession('Your session has ended. Please log in again.');
         throw err;
       }
     })().finally(() => {
@@ -137,7 +137,7 @@ export function keepFresh() {
 }
 
 /** Forgets the tokens and goes back to the login page. */
-export function endSession(reason) {
+function endSession(reason) {
   session.clear();
   const target = new URL('index.html', document.baseURI);
   if (reason) target.hash = 'notice=' + encodeURIComponent(reason);

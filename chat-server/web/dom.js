@@ -41,7 +41,7 @@ export function clearFormErrors(form) {
 }
 
 /** Password rules, as the server checks them (see docs/api.md). */
-export function passwordRules(password) {
+function passwordRules(password) {
   const length = [...password].length;
   return {
     length: length >= 8 && length <= 128,

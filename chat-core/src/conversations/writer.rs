@@ -109,10 +109,11 @@ impl<O: BatchOp> Writer<O> {
         let shard = (O::key(&item) % jobs.len() as u64) as usize;
         let (reply, answer) = oneshot::channel();
         self.metrics.write_queued();
-        jobs[shard]
-            .send(Job { item, reply })
-            .await
-            .map_err(|_| writer_gone())?;
+        if jobs[shard].send(Job { item, reply }).await.is_err() {
+            // Never queued: take it back off the gauge.
+            self.metrics.write_batch_abandoned(1);
+            return Err(writer_gone());
+        }
         answer.await.map_err(|_| writer_gone())?
     }
 }
