@@ -23,6 +23,61 @@ const LATENCY_BOUNDS: [f64; 14] = [
 /// Upper bounds of the batch size histogram's buckets.
 const SIZE_BOUNDS: [f64; 9] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
 
+/// Upper bounds of the catch-up backlog histogram's buckets (messages).
+const BACKLOG_BOUNDS: [f64; 7] = [0.0, 1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0];
+
+/// A store read the engine times, by the store method it calls (the `op`
+/// label of `chat_store_read_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreRead {
+    /// `ConversationStore::direct_between`.
+    DirectBetween,
+    /// `ConversationStore::membership`: every authorization check.
+    Membership,
+    /// `ConversationStore::members`.
+    Members,
+    /// `ConversationStore::overviews`: conversation lists, connects.
+    Overviews,
+    /// `ConversationStore::overview`.
+    Overview,
+    /// `MessageStore::message`.
+    Message,
+    /// `MessageStore::messages_by_ids`: acknowledgements, receipts.
+    MessagesByIds,
+    /// `MessageStore::messages_before`: history pages, catch-up, sync.
+    MessagesBefore,
+    /// `MessageStore::unread_messages`.
+    UnreadMessages,
+}
+
+impl StoreRead {
+    const ALL: [StoreRead; 9] = [
+        StoreRead::DirectBetween,
+        StoreRead::Membership,
+        StoreRead::Members,
+        StoreRead::Overviews,
+        StoreRead::Overview,
+        StoreRead::Message,
+        StoreRead::MessagesByIds,
+        StoreRead::MessagesBefore,
+        StoreRead::UnreadMessages,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            StoreRead::DirectBetween => "direct_between",
+            StoreRead::Membership => "membership",
+            StoreRead::Members => "members",
+            StoreRead::Overviews => "overviews",
+            StoreRead::Overview => "overview",
+            StoreRead::Message => "message",
+            StoreRead::MessagesByIds => "messages_by_ids",
+            StoreRead::MessagesBefore => "messages_before",
+            StoreRead::UnreadMessages => "unread_messages",
+        }
+    }
+}
+
 /// A histogram with fixed buckets: counts per bucket, a count and a sum.
 #[derive(Debug)]
 struct Histogram<const N: usize> {
@@ -59,16 +114,28 @@ impl<const N: usize> Histogram<N> {
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        self.render_series(out, name, "");
+    }
+
+    /// The buckets, sum and count, each with `labels` (`key="value",`
+    /// pairs, each followed by a comma) before their own.
+    fn render_series(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
         for (bound, bucket) in self.bounds.iter().zip(&self.buckets) {
             cumulative += bucket.load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {cumulative}");
         }
         cumulative += self.overflow.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {cumulative}");
+        let plain = labels.trim_end_matches(',');
+        let braces = if plain.is_empty() {
+            String::new()
+        } else {
+            format!("{{{plain}}}")
+        };
         let sum = self.sum_micros.load(Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "{name}_sum {sum}");
-        let _ = writeln!(out, "{name}_count {}", self.count.load(Relaxed));
+        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count.load(Relaxed));
     }
 }
 
@@ -81,7 +148,11 @@ struct Registry {
     write_queue: AtomicI64,
     write_batch_size: Histogram<9>,
     store_write_seconds: Histogram<14>,
+    /// One per [`StoreRead`], in [`StoreRead::ALL`] order.
+    store_read_seconds: [Histogram<14>; StoreRead::ALL.len()],
     fanout_seconds: Histogram<14>,
+    offline_queued: AtomicU64,
+    catch_up_backlog: Histogram<7>,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -109,7 +180,10 @@ impl Metrics {
                 write_queue: AtomicI64::new(0),
                 write_batch_size: Histogram::new(&SIZE_BOUNDS),
                 store_write_seconds: Histogram::new(&LATENCY_BOUNDS),
+                store_read_seconds: std::array::from_fn(|_| Histogram::new(&LATENCY_BOUNDS)),
                 fanout_seconds: Histogram::new(&LATENCY_BOUNDS),
+                offline_queued: AtomicU64::new(0),
+                catch_up_backlog: Histogram::new(&BACKLOG_BOUNDS),
                 errors: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -157,6 +231,22 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// A store read of kind `op` took `elapsed` (successful or not).
+    pub(crate) fn store_read(&self, op: StoreRead, elapsed: Duration) {
+        let i = StoreRead::ALL.iter().position(|o| *o == op).unwrap_or(0);
+        self.inner.store_read_seconds[i].observe(elapsed.as_secs_f64());
+    }
+
+    /// A message joined the offline queues of `users` members.
+    pub(crate) fn offline_queued(&self, users: usize) {
+        self.inner.offline_queued.fetch_add(users as u64, Relaxed);
+    }
+
+    /// A device connected with `messages` waiting for it (its catch-up).
+    pub(crate) fn catch_up_backlog(&self, messages: u64) {
+        self.inner.catch_up_backlog.observe(messages as f64);
+    }
+
     /// A message's fan-out (events published, offline queue updated) took
     /// `elapsed`.
     pub(crate) fn fanout(&self, elapsed: Duration) {
@@ -184,37 +274,42 @@ impl Metrics {
     pub fn render(&self) -> String {
         let r = &*self.inner;
         let mut out = String::with_capacity(4096);
-        let mut single = |name: &str, kind: &str, help: &str, value: String| {
+        let single = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         };
         single(
+            &mut out,
             "chat_connections",
             "gauge",
             "Open WebSocket connections.",
             r.connections.load(Relaxed).to_string(),
         );
         single(
+            &mut out,
             "chat_connections_opened_total",
             "counter",
             "WebSocket connections opened since start.",
             r.connections_opened.load(Relaxed).to_string(),
         );
         single(
+            &mut out,
             "chat_messages_accepted_total",
             "counter",
             "Messages stored (repeats of a client_msg_id excluded).",
             r.messages_accepted.load(Relaxed).to_string(),
         );
         single(
+            &mut out,
             "chat_messages_delivered_total",
             "counter",
             "Messages sent to devices: live, in catch-up batches and in sync answers.",
             r.messages_delivered.load(Relaxed).to_string(),
         );
         single(
+            &mut out,
             "chat_write_queue_length",
             "gauge",
             "Writes (messages, delivery cursors) waiting for a store writer.",
@@ -229,6 +324,26 @@ impl Metrics {
             &mut out,
             "chat_store_write_seconds",
             "Time to commit one batch of writes to the store.",
+        );
+        let _ = writeln!(
+            out,
+            "# HELP chat_store_read_seconds Time of one store read, by the store method (op) called.\n# TYPE chat_store_read_seconds histogram"
+        );
+        for (op, histogram) in StoreRead::ALL.iter().zip(&r.store_read_seconds) {
+            let labels = format!("op=\"{}\",", op.label());
+            histogram.render_series(&mut out, "chat_store_read_seconds", &labels);
+        }
+        single(
+            &mut out,
+            "chat_offline_queued_total",
+            "counter",
+            "Entries added to offline members' queues (one per message and member).",
+            r.offline_queued.load(Relaxed).to_string(),
+        );
+        r.catch_up_backlog.render(
+            &mut out,
+            "chat_catch_up_backlog_messages",
+            "Messages waiting for a device when it connected (its catch-up).",
         );
         r.fanout_seconds.render(
             &mut out,

@@ -14,6 +14,7 @@ mod direct;
 mod groups;
 mod messages;
 mod page;
+mod timed_reads;
 mod writer;
 
 use std::sync::Arc;
@@ -108,13 +109,20 @@ impl ConversationService {
     ///
     /// # Errors
     /// `INVALID_CONFIG` when the group member limit is below 1.
-    pub fn new(deps: ConversationDeps, config: ConversationConfig) -> Result<Self> {
+    pub fn new(mut deps: ConversationDeps, config: ConversationConfig) -> Result<Self> {
         if config.max_group_members == 0 {
             return Err(ChatError::InvalidConfig(
                 "max_group_members must be at least 1".to_owned(),
             ));
         }
         let metrics = Metrics::new();
+        // Every read of the two hot stores is timed, by whoever makes it
+        // (this service, the delivery service, the fan-out).
+        deps.conversations = Arc::new(timed_reads::TimedReads::new(
+            deps.conversations,
+            metrics.clone(),
+        ));
+        deps.messages = Arc::new(timed_reads::TimedReads::new(deps.messages, metrics.clone()));
         let fanout = Fanout::new(
             deps.realtime.clone(),
             deps.conversations.clone(),

@@ -197,7 +197,9 @@ impl Fanout {
             conversation_id: message.conversation_id,
             seq: message.seq,
         };
-        self.deps.queue.push(&offline, &entry).await
+        self.deps.queue.push(&offline, &entry).await?;
+        self.metrics.offline_queued(offline.len());
+        Ok(())
     }
 
     /// `message.read` to the other members.

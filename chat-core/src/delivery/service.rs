@@ -118,6 +118,9 @@ impl DeliveryService {
         let catch_up = CatchUp::plan(user, &overviews, |o| {
             Some(o.membership.member.delivered_seq)
         });
+        self.conversations
+            .metrics()
+            .catch_up_backlog(catch_up.remaining());
         Ok((connection, catch_up))
     }
 

@@ -77,3 +77,48 @@ async fn the_series_follow_connections_messages_and_errors() {
     assert_eq!(value(&after, "chat_write_queue_length"), 0.0);
     assert_eq!(value(&after, "chat_rate_limited_total"), 0.0);
 }
+
+#[tokio::test]
+async fn offline_queues_catch_up_backlogs_and_store_reads_are_measured() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    for i in 0..3 {
+        app.send_direct(&alice, &bob, &format!("while away {i}"))
+            .await;
+    }
+    let (status, _) = app
+        .get_as(
+            &alice.access,
+            &format!("/api/v1/messages/conversation/{}", bob.user_id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let away = scrape(&app).await;
+    // Bob was offline: each message joined his queue (Alice, connected
+    // nowhere, is offline too but is the sender).
+    assert_eq!(value(&away, "chat_offline_queued_total"), 3.0);
+    assert_eq!(value(&away, "chat_catch_up_backlog_messages_count"), 0.0);
+    assert!(
+        value(
+            &away,
+            "chat_store_read_seconds_count{op=\"messages_before\"}"
+        ) >= 1.0
+    );
+    assert!(value(&away, "chat_store_read_seconds_count{op=\"membership\"}") >= 1.0);
+
+    let mut bob_ws = app.ws(&bob.access).await;
+    bob_ws.next_of("messages.offline").await;
+    let back = scrape(&app).await;
+    assert_eq!(value(&back, "chat_catch_up_backlog_messages_count"), 1.0);
+    assert_eq!(value(&back, "chat_catch_up_backlog_messages_sum"), 3.0);
+    assert_eq!(
+        value(&back, "chat_catch_up_backlog_messages_bucket{le=\"1\"}"),
+        0.0
+    );
+    assert_eq!(
+        value(&back, "chat_catch_up_backlog_messages_bucket{le=\"10\"}"),
+        1.0
+    );
+    assert!(value(&back, "chat_store_read_seconds_count{op=\"overviews\"}") >= 1.0);
+}
