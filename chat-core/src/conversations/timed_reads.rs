@@ -205,13 +205,13 @@ mod tests {
         let metrics = Metrics::new();
         let store = TimedReads::new(Arc::new(MemoryStore::new()), metrics.clone());
         let nobody = UserId::new();
-        assert!(store.overviews(nobody, None).await.unwrap().is_empty());
-        assert!(store.overviews(nobody, None).await.unwrap().is_empty());
+        assert!(store.overviews(nobody, None).await.expect("read").is_empty());
+        assert!(store.overviews(nobody, None).await.expect("read").is_empty());
         assert!(
             store
                 .messages_before(ConversationId::new(), 10, 5)
                 .await
-                .unwrap()
+                .expect("read")
                 .is_empty()
         );
         let text = metrics.render();
