@@ -33,6 +33,8 @@
 //! - [`metrics`]: the engine's counters and histograms ([`Metrics`]),
 //!   rendered in the Prometheus text format.
 //! - `testkit` (feature `testkit`): the conformance suite every backend runs.
+//! - `openapi` (feature `openapi`): `utoipa` schemas of the types the REST
+//!   API returns, for `chat-server`'s OpenAPI document.
 //!
 //! With the `mock` feature every backend trait also has a `mockall` mock
 //! (`MockUserStore`, `MockSessionStore`, ...).
@@ -48,6 +50,8 @@ pub mod mailer;
 pub mod memory;
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod protocol;
 pub mod rate_limit;
 pub mod realtime;

@@ -113,17 +113,25 @@ pub fn status_of(e: &ChatError) -> StatusCode {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// What went wrong.
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+/// An error: a stable machine code and a message for people.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable machine code, e.g. `INVALID_CREDENTIALS` (docs/api.md lists them).
     code: &'a str,
+    /// What went wrong, for people; may change between versions.
     message: &'a str,
+    /// The request field at fault, for validation errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    /// Seconds to wait before trying again (`RATE_LIMITED`).
     #[serde(skip_serializing_if = "Option::is_none")]
     retry_after: Option<u64>,
 }

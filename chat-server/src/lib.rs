@@ -16,7 +16,10 @@
 //! - [`error`]: [`ApiError`] and the status code of every engine error.
 //! - [`extract`]: extractors that answer in the API's error shape
 //!   (`ApiJson`, `ApiQuery`, `ApiPath`, `AuthUser`, `ClientIp`).
-//! - [`routes`]: one module per resource (`auth`, `users`, `health`).
+//! - [`routes`]: one module per resource (`auth`, `users`, `messages`,
+//!   `groups`, `conversations`, `health`).
+//! - [`openapi`]: the OpenAPI document, built from the routes as they are
+//!   registered and served at `/api/v1/openapi.json`.
 //! - [`ws`]: the WebSocket gateway at `/ws`.
 //! - [`middleware`]: request ids, request logs, failure logs.
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
@@ -28,6 +31,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod smtp;
 pub mod state;
@@ -38,11 +42,12 @@ pub mod ws;
 use std::future::Future;
 use std::net::SocketAddr;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::serve::ListenerExt as _;
+use axum::{Extension, Router};
 use tokio::net::TcpListener;
+use utoipa_axum::router::OpenApiRouter;
 
 pub use bootstrap::ServerError;
 pub use config::Config;
@@ -94,10 +99,12 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
         uri_bytes: state.http.max_uri_bytes,
         head_bytes: state.http.max_head_bytes,
     };
-    let mut router = Router::new()
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::base())
         .nest("/api/v1", routes::api(options.builtin_accounts))
         .merge(routes::health::router())
-        .merge(ws::router());
+        .merge(ws::router())
+        .split_for_parts();
+    let mut router = router.layer(Extension(openapi::OpenApiJson::new(&doc)));
     if options.demo {
         router = router.merge(web::router());
     }

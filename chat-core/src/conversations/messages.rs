@@ -77,6 +77,7 @@ pub struct SentMessage {
 }
 
 /// One page of history, newest first.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HistoryPage {
     /// The messages.
@@ -95,6 +96,7 @@ impl HistoryPage {
 }
 
 /// The caller's unread messages.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UnreadMessages {
     /// The oldest unread messages, oldest first.
@@ -104,6 +106,7 @@ pub struct UnreadMessages {
 }
 
 /// The read cursor after a read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ReadState {
     /// The conversation.
@@ -125,6 +128,7 @@ impl From<&Membership> for ReadState {
 }
 
 /// Who has a message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MessageReceipts {
     /// The message.

@@ -205,8 +205,20 @@ mod tests {
         let metrics = Metrics::new();
         let store = TimedReads::new(Arc::new(MemoryStore::new()), metrics.clone());
         let nobody = UserId::new();
-        assert!(store.overviews(nobody, None).await.expect("read").is_empty());
-        assert!(store.overviews(nobody, None).await.expect("read").is_empty());
+        assert!(
+            store
+                .overviews(nobody, None)
+                .await
+                .expect("read")
+                .is_empty()
+        );
+        assert!(
+            store
+                .overviews(nobody, None)
+                .await
+                .expect("read")
+                .is_empty()
+        );
         assert!(
             store
                 .messages_before(ConversationId::new(), 10, 5)

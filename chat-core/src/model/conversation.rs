@@ -9,6 +9,7 @@ use crate::model::{Message, MessageView, UserSummary};
 use crate::time::Timestamp;
 
 /// What kind of conversation this is.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
@@ -41,6 +42,7 @@ impl FromStr for ConversationKind {
 }
 
 /// A member's role in a group. Direct conversations have two `Member`s.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MemberRole {

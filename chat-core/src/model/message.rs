@@ -6,6 +6,7 @@ use crate::model::{ConversationKind, Member};
 use crate::time::Timestamp;
 
 /// A stored message.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Message id (UUIDv7).
@@ -64,6 +65,7 @@ pub enum InsertOutcome {
 /// A message as clients see it: the stored message plus, for a direct
 /// message, its recipient and when it was delivered to and read by them,
 /// or for a group message, the group's id.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessageView {
     /// The message.
@@ -75,6 +77,7 @@ pub struct MessageView {
 }
 
 /// The kind-specific fields of a [`MessageView`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MessageTarget {
@@ -138,6 +141,7 @@ impl MessageView {
 
 /// Who has a message, by member: seed 002's `delivered_at`/`read_at` and
 /// `group_message_reads`, served from the cursors.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     /// The member.

@@ -1,38 +1,41 @@
 //! `/api/v1/auth/*`: signup, login, logout, password reset, sessions, me.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chat_core::{DisplayName, Email, Password, Signup, Timestamp, TokenPair, UserId, Username};
 use serde::{Deserialize, Serialize};
 
 use super::users::Profile;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, AuthUser, ClientIp, UserAgent};
+use crate::openapi::ApiErrors;
 use crate::state::AppState;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The auth routes. Without `builtin_accounts` (an application that logs
 /// its people in itself and issues their chat tokens) signup, login and the
 /// password reset are left out; sessions, refresh, logout and `me` stay.
-pub fn router(builtin_accounts: bool) -> Router<AppState> {
-    let sessions = Router::new()
-        .route("/logout", post(logout))
-        .route("/session/check", get(session_check))
-        .route("/session/refresh", post(session_refresh))
-        .route("/me", get(me));
+pub fn router(builtin_accounts: bool) -> OpenApiRouter<AppState> {
+    let sessions = OpenApiRouter::new()
+        .routes(routes!(logout))
+        .routes(routes!(session_check))
+        .routes(routes!(session_refresh))
+        .routes(routes!(me));
     if !builtin_accounts {
         return sessions;
     }
     sessions
-        .route("/signup", post(signup))
-        .route("/login", post(login))
-        .route("/forgot-password", post(forgot_password))
-        .route("/reset-password", post(reset_password))
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
 }
 
 /// `POST /auth/signup` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SignupRequest {
     username: String,
     email: String,
@@ -42,33 +45,33 @@ pub struct SignupRequest {
 }
 
 /// `POST /auth/login` body; `username` may be an email address.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     username: String,
     password: String,
 }
 
 /// A body carrying a refresh token (logout, refresh).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshTokenRequest {
     refresh_token: String,
 }
 
 /// `POST /auth/forgot-password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
     email: String,
 }
 
 /// `POST /auth/reset-password` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     token: String,
     new_password: String,
 }
 
 /// Tokens issued by signup, login and refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     user_id: UserId,
     access_token: String,
@@ -90,7 +93,7 @@ impl From<TokenPair> for TokenResponse {
 }
 
 /// `{success: true}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Success {
     success: bool,
 }
@@ -98,19 +101,33 @@ pub struct Success {
 const SUCCESS: Success = Success { success: true };
 
 /// `{message}` of forgot-password.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MessageResponse {
     message: &'static str,
 }
 
 /// `GET /auth/session/check` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SessionCheck {
     valid: bool,
     user_id: UserId,
     expires_at: Timestamp,
 }
 
+/// Create an account.
+///
+/// Usernames and emails are unique; a taken one answers 409 `USERNAME_TAKEN` or
+/// `EMAIL_TAKEN`.
+#[utoipa::path(
+    post,
+    path = "/signup",
+    tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Account created; the new session's tokens", body = TokenResponse),
+        ApiErrors
+    )
+)]
 async fn signup(
     State(state): State<AppState>,
     UserAgent(agent): UserAgent,
@@ -131,6 +148,20 @@ async fn signup(
     Ok((StatusCode::CREATED, Json(pair.into())))
 }
 
+/// Log in with a username or email and a password.
+///
+/// A wrong password and an unknown user both answer 401 `INVALID_CREDENTIALS`;
+/// repeated failures answer 429 `RATE_LIMITED`.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "A new session's tokens", body = TokenResponse),
+        ApiErrors
+    )
+)]
 async fn login(
     State(state): State<AppState>,
     client: ClientIp,
@@ -150,6 +181,17 @@ async fn login(
     Ok(Json(pair.into()))
 }
 
+/// Log out: revoke the session of a refresh token.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    tag = "auth",
+    request_body = RefreshTokenRequest,
+    responses(
+        (status = 200, description = "The session is revoked and its sockets closed", body = Success),
+        ApiErrors
+    )
+)]
 async fn logout(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshTokenRequest>,
@@ -158,6 +200,17 @@ async fn logout(
     Ok(Json(SUCCESS))
 }
 
+/// Ask for a password reset link by email.
+#[utoipa::path(
+    post,
+    path = "/forgot-password",
+    tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "The same answer whether or not the email is known", body = MessageResponse),
+        ApiErrors
+    )
+)]
 async fn forgot_password(
     State(state): State<AppState>,
     client: ClientIp,
@@ -177,6 +230,17 @@ async fn forgot_password(
     ))
 }
 
+/// Set a new password with a reset token (single use).
+#[utoipa::path(
+    post,
+    path = "/reset-password",
+    tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "Password changed; every session is revoked", body = Success),
+        ApiErrors
+    )
+)]
 async fn reset_password(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<ResetPasswordRequest>,
@@ -190,6 +254,17 @@ async fn reset_password(
     Ok(Json(SUCCESS))
 }
 
+/// Check an access token.
+#[utoipa::path(
+    get,
+    path = "/session/check",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The access token is valid", body = SessionCheck),
+        ApiErrors
+    )
+)]
 async fn session_check(AuthUser(ctx): AuthUser) -> Json<SessionCheck> {
     Json(SessionCheck {
         valid: true,
@@ -198,6 +273,20 @@ async fn session_check(AuthUser(ctx): AuthUser) -> Json<SessionCheck> {
     })
 }
 
+/// Exchange a refresh token for a new pair (rotation).
+///
+/// Reusing a spent refresh token revokes the whole session (401
+/// `REFRESH_TOKEN_REUSED`).
+#[utoipa::path(
+    post,
+    path = "/session/refresh",
+    tag = "auth",
+    request_body = RefreshTokenRequest,
+    responses(
+        (status = 200, description = "A new token pair; the old refresh token is spent", body = TokenResponse),
+        ApiErrors
+    )
+)]
 async fn session_refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshTokenRequest>,
@@ -206,6 +295,17 @@ async fn session_refresh(
     Ok(Json(pair.into()))
 }
 
+/// The caller's profile.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's own profile, with email", body = Profile),
+        ApiErrors
+    )
+)]
 async fn me(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,

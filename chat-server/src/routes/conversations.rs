@@ -1,38 +1,38 @@
 //! `/api/v1/conversations/*`: seed 000's conversation endpoints, for
 //! direct conversations and groups alike.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chat_core::conversations::{HistoryPage, MessageReceipts, ReadState};
 use chat_core::model::{ConversationKind, ConversationOverview, MemberRole, MessageView};
 use chat_core::{ConversationId, ConversationRef, MessageId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::message_body::{MessageBody, send_to};
+use super::message_body::{MessageBody, SentResponse, send_to};
 use super::paging::{HistoryQuery, history_of};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::openapi::ApiErrors;
 use crate::state::AppState;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The conversation routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list))
-        .route("/direct/{username}", post(open_direct))
-        .route("/{conversation_id}", get(show))
-        .route("/{conversation_id}/read", post(read))
-        .route("/{conversation_id}/messages", get(history).post(send))
-        .route(
-            "/{conversation_id}/messages/{message_id}/receipts",
-            get(receipts),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(open_direct))
+        .routes(routes!(show))
+        .routes(routes!(read))
+        .routes(routes!(history, send))
+        .routes(routes!(receipts))
 }
 
 /// The other member of a direct conversation.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Peer {
     user_id: UserId,
     username: String,
@@ -40,7 +40,7 @@ pub struct Peer {
 }
 
 /// One entry of the conversation list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationSummary {
     conversation_id: ConversationId,
     kind: ConversationKind,
@@ -83,23 +83,39 @@ impl From<ConversationOverview> for ConversationSummary {
 }
 
 /// `GET /conversations` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ConversationList {
     conversations: Vec<ConversationSummary>,
 }
 
 /// `GET /conversations?kind=` parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only conversations of this kind.
     kind: Option<ConversationKind>,
 }
 
 /// `POST /conversations/{id}/read` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReadRequest {
+    /// Read up to and including this message (default: the newest).
     message_id: Option<MessageId>,
 }
 
+/// The caller's conversations, direct and group, with unread counts.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "conversations",
+    operation_id = "list_conversations",
+    params(ListQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's conversations, most recent activity first", body = ConversationList),
+        ApiErrors
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -115,6 +131,19 @@ async fn list(
     }))
 }
 
+/// Open (or find) the direct conversation with a user.
+#[utoipa::path(
+    post,
+    path = "/direct/{username}",
+    tag = "conversations",
+    params(("username" = String, Path, description = "The other user's username")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The conversation was created", body = ConversationSummary),
+        (status = 200, description = "It already existed", body = ConversationSummary),
+        ApiErrors
+    )
+)]
 async fn open_direct(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -133,6 +162,19 @@ async fn open_direct(
     Ok((status, Json(ConversationSummary::from(overview))).into_response())
 }
 
+/// One of the caller's conversations.
+#[utoipa::path(
+    get,
+    path = "/{conversation_id}",
+    tag = "conversations",
+    operation_id = "show_conversation",
+    params(("conversation_id" = ConversationId, Path, description = "The conversation")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The conversation", body = ConversationSummary),
+        ApiErrors
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -146,6 +188,22 @@ async fn show(
     Ok(Json(overview.into()))
 }
 
+/// Move the caller's read cursor (it never moves back).
+///
+/// Without a body (or `message_id`), everything is read.
+#[utoipa::path(
+    post,
+    path = "/{conversation_id}/read",
+    tag = "conversations",
+    operation_id = "mark_read",
+    request_body = Option<ReadRequest>,
+    params(("conversation_id" = ConversationId, Path, description = "The conversation")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The read cursor after the move", body = ReadState),
+        ApiErrors
+    )
+)]
 async fn read(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -161,6 +219,19 @@ async fn read(
     Ok(Json(state))
 }
 
+/// History of a conversation.
+#[utoipa::path(
+    get,
+    path = "/{conversation_id}/messages",
+    tag = "conversations",
+    operation_id = "conversation_history",
+    params(("conversation_id" = ConversationId, Path, description = "The conversation"), HistoryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of history, newest first", body = HistoryPage),
+        ApiErrors
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -170,6 +241,21 @@ async fn history(
     history_of(&state, ctx.user_id, ConversationRef::Id(id), &query).await
 }
 
+/// Send a message to a conversation.
+#[utoipa::path(
+    post,
+    path = "/{conversation_id}/messages",
+    tag = "conversations",
+    operation_id = "send_to_conversation",
+    request_body = MessageBody,
+    params(("conversation_id" = ConversationId, Path, description = "The conversation")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored and fanned out", body = SentResponse),
+        (status = 200, description = "This `client_msg_id` was used before: the original message", body = SentResponse),
+        ApiErrors
+    )
+)]
 async fn send(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -179,6 +265,18 @@ async fn send(
     send_to(&state, ctx.user_id, ConversationRef::Id(id), body).await
 }
 
+/// Who has received and read a message.
+#[utoipa::path(
+    get,
+    path = "/{conversation_id}/messages/{message_id}/receipts",
+    tag = "conversations",
+    params(("conversation_id" = ConversationId, Path, description = "The conversation"), ("message_id" = MessageId, Path, description = "The message")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Delivery and read times by member", body = MessageReceipts),
+        ApiErrors
+    )
+)]
 async fn receipts(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,

@@ -1,10 +1,9 @@
 //! `/api/v1/groups/*`: seed 002's group endpoints.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use chat_core::conversations::{GroupInfo, HistoryPage};
 use chat_core::model::{
     ConversationKind, ConversationOverview, MemberEntry, MemberRole, MessageView,
@@ -12,28 +11,29 @@ use chat_core::model::{
 use chat_core::{ConversationId, ConversationRef, GroupName, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::message_body::{MessageBody, send_to};
+use super::message_body::{MessageBody, SentResponse, send_to};
 use super::paging::{HistoryQuery, history_of};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::openapi::ApiErrors;
 use crate::state::AppState;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The group routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", post(create))
-        .route("/my", get(my_groups))
-        .route("/{group_id}", get(show))
-        .route("/{group_id}/members", post(add_members))
-        .route(
-            "/{group_id}/members/{user_id}",
-            delete(remove_member).patch(set_role),
-        )
-        .route("/{group_id}/messages", get(history).post(send))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(my_groups))
+        .routes(routes!(show))
+        .routes(routes!(add_members))
+        .routes(routes!(remove_member, set_role))
+        .routes(routes!(history, send))
 }
 
 /// A member as group endpoints show them.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GroupMember {
     user_id: UserId,
     username: String,
@@ -55,7 +55,7 @@ impl From<MemberEntry> for GroupMember {
 }
 
 /// A group with its members.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GroupResponse {
     group_id: ConversationId,
     name: String,
@@ -77,7 +77,7 @@ impl From<GroupInfo> for GroupResponse {
 }
 
 /// One entry of `GET /groups/my`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MyGroup {
     group_id: ConversationId,
     name: String,
@@ -112,34 +112,38 @@ impl From<ConversationOverview> for MyGroup {
 }
 
 /// `GET /groups/my` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct MyGroups {
     groups: Vec<MyGroup>,
 }
 
 /// `POST /groups` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateGroupRequest {
+    /// 1 to 100 characters.
     name: String,
+    /// The first members besides the caller.
     #[serde(default)]
     member_ids: Vec<UserId>,
 }
 
 /// `POST /groups/{id}/members` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct AddMembersRequest {
+    /// The users to add.
     user_ids: Vec<UserId>,
 }
 
 /// `PATCH /groups/{id}/members/{user_id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct SetRoleRequest {
+    /// `admin` or `member` (ownership passes only when the owner leaves).
     role: MemberRole,
 }
 
 /// `{success: true}`, with what changed.
-#[derive(Debug, Serialize)]
-pub struct Success {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberChange {
     success: bool,
     /// Users actually added (existing members are skipped).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -149,7 +153,7 @@ pub struct Success {
     new_owner: Option<UserId>,
 }
 
-impl Success {
+impl MemberChange {
     fn plain() -> Self {
         Self {
             success: true,
@@ -159,6 +163,19 @@ impl Success {
     }
 }
 
+/// Create a group.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "groups",
+    operation_id = "create_group",
+    request_body = CreateGroupRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The group, with the caller as owner", body = GroupResponse),
+        ApiErrors
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -173,6 +190,17 @@ async fn create(
     Ok((StatusCode::CREATED, Json(group.into())))
 }
 
+/// The caller's groups.
+#[utoipa::path(
+    get,
+    path = "/my",
+    tag = "groups",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's groups, most recent activity first", body = MyGroups),
+        ApiErrors
+    )
+)]
 async fn my_groups(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -187,6 +215,19 @@ async fn my_groups(
     }))
 }
 
+/// A group the caller belongs to, with its members.
+#[utoipa::path(
+    get,
+    path = "/{group_id}",
+    tag = "groups",
+    operation_id = "show_group",
+    params(("group_id" = ConversationId, Path, description = "The group")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The group and its members", body = GroupResponse),
+        ApiErrors
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -196,53 +237,106 @@ async fn show(
     Ok(Json(group.into()))
 }
 
+/// Add members (owner or admin).
+#[utoipa::path(
+    post,
+    path = "/{group_id}/members",
+    tag = "groups",
+    request_body = AddMembersRequest,
+    params(("group_id" = ConversationId, Path, description = "The group")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Who was added (existing members are skipped)", body = MemberChange),
+        ApiErrors
+    )
+)]
 async fn add_members(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(req): ApiJson<AddMembersRequest>,
-) -> Result<Json<Success>, ApiError> {
+) -> Result<Json<MemberChange>, ApiError> {
     let added = state
         .engine
         .conversations()
         .add_members(ctx.user_id, id, req.user_ids)
         .await?;
-    Ok(Json(Success {
+    Ok(Json(MemberChange {
         added: Some(added),
-        ..Success::plain()
+        ..MemberChange::plain()
     }))
 }
 
+/// Remove a member, or leave (the caller's own id).
+///
+/// The owner removes anyone, an admin removes plain members.
+#[utoipa::path(
+    delete,
+    path = "/{group_id}/members/{user_id}",
+    tag = "groups",
+    params(("group_id" = ConversationId, Path, description = "The group"), ("user_id" = UserId, Path, description = "The member")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Removed; `new_owner` when the owner left", body = MemberChange),
+        ApiErrors
+    )
+)]
 async fn remove_member(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
     ApiPath((id, user_id)): ApiPath<(ConversationId, UserId)>,
-) -> Result<Json<Success>, ApiError> {
+) -> Result<Json<MemberChange>, ApiError> {
     let removal = state
         .engine
         .conversations()
         .remove_member(ctx.user_id, id, user_id)
         .await?;
-    Ok(Json(Success {
+    Ok(Json(MemberChange {
         new_owner: removal.new_owner,
-        ..Success::plain()
+        ..MemberChange::plain()
     }))
 }
 
+/// Make a member an admin or a plain member (owner only).
+#[utoipa::path(
+    patch,
+    path = "/{group_id}/members/{user_id}",
+    tag = "groups",
+    request_body = SetRoleRequest,
+    params(("group_id" = ConversationId, Path, description = "The group"), ("user_id" = UserId, Path, description = "The member")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The role changed", body = MemberChange),
+        ApiErrors
+    )
+)]
 async fn set_role(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
     ApiPath((id, user_id)): ApiPath<(ConversationId, UserId)>,
     ApiJson(req): ApiJson<SetRoleRequest>,
-) -> Result<Json<Success>, ApiError> {
+) -> Result<Json<MemberChange>, ApiError> {
     state
         .engine
         .conversations()
         .set_role(ctx.user_id, id, user_id, req.role)
         .await?;
-    Ok(Json(Success::plain()))
+    Ok(Json(MemberChange::plain()))
 }
 
+/// History of a group.
+#[utoipa::path(
+    get,
+    path = "/{group_id}/messages",
+    tag = "groups",
+    operation_id = "group_history",
+    params(("group_id" = ConversationId, Path, description = "The group"), HistoryQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of history, newest first", body = HistoryPage),
+        ApiErrors
+    )
+)]
 async fn history(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -252,6 +346,21 @@ async fn history(
     history_of(&state, ctx.user_id, ConversationRef::Group(id), &query).await
 }
 
+/// Send a message to a group.
+#[utoipa::path(
+    post,
+    path = "/{group_id}/messages",
+    tag = "groups",
+    operation_id = "send_to_group",
+    request_body = MessageBody,
+    params(("group_id" = ConversationId, Path, description = "The group")),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored and fanned out", body = SentResponse),
+        (status = 200, description = "This `client_msg_id` was used before: the original message", body = SentResponse),
+        ApiErrors
+    )
+)]
 async fn send(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,

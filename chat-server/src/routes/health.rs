@@ -2,24 +2,37 @@
 //! answers; Redis, when configured, is reported too) and `GET /metrics`
 //! (Prometheus).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::openapi::ApiErrors;
 use crate::state::AppState;
 
 /// The health routes (mounted at the root, outside `/api/v1`).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
-/// `GET /metrics`: the engine's figures in the Prometheus text format.
+/// The engine's figures in the Prometheus text format.
+///
+/// docs/operations.md lists every series.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain; version=0.0.4; charset=utf-8")
+    )
+)]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
@@ -31,7 +44,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Health or readiness report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct HealthReport {
     /// `ok` (healthz); `ready`, `degraded` (serving, but Redis is out of
     /// reach: events cannot cross instances until it returns) or
@@ -48,6 +61,16 @@ pub struct HealthReport {
     redis: Option<&'static str>,
 }
 
+/// Liveness: the process answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "The process answers", body = HealthReport),
+        ApiErrors
+    )
+)]
 async fn healthz() -> Json<HealthReport> {
     Json(HealthReport {
         status: "ok",
@@ -57,6 +80,17 @@ async fn healthz() -> Json<HealthReport> {
     })
 }
 
+/// Readiness: the store answers (and Redis, when configured).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "`ready`, or `degraded` when Redis is out of reach", body = HealthReport),
+        (status = 503, description = "`unavailable`: the store does not answer", body = HealthReport),
+        ApiErrors
+    )
+)]
 async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthReport>) {
     let redis_up = state.instance.redis.as_ref().map(|r| r.health().available);
     let store_up = match state.engine.store().ping().await {

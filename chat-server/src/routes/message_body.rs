@@ -8,16 +8,20 @@ use chat_core::{
     ConversationId, ConversationRef, MessageId, OutgoingMessage, Timestamp, UserId, ValidationError,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `{content, message_type?, client_msg_id?}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
+    /// The text, 1 to 10,000 characters, stored verbatim.
     content: String,
+    /// A client-defined type (default `text`).
     #[serde(default)]
     message_type: Option<String>,
+    /// The client's idempotency key: a repeat returns the original message.
     #[serde(default)]
     client_msg_id: Option<String>,
 }
@@ -39,7 +43,7 @@ impl MessageBody {
 
 /// The answer to a send: `201 Created` for a new message, `200 OK` with
 /// the original when the `client_msg_id` was used before.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SentResponse {
     message_id: MessageId,
     conversation_id: ConversationId,

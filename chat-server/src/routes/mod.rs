@@ -9,13 +9,17 @@ pub mod messages;
 pub mod paging;
 pub mod users;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::openapi;
 use crate::state::AppState;
 
-/// Every `/api/v1` route (see [`auth::router`] for `builtin_accounts`).
-pub fn api(builtin_accounts: bool) -> Router<AppState> {
-    Router::new()
+/// Every `/api/v1` route (see [`auth::router`] for `builtin_accounts`),
+/// each documented as it is registered.
+pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi::openapi_json))
         .nest("/auth", auth::router(builtin_accounts))
         .nest("/users", users::router())
         .nest("/messages", messages::router())

@@ -4,6 +4,7 @@ use axum::Json;
 use chat_core::conversations::HistoryPage;
 use chat_core::{ChatError, ConversationRef, MessageId, PageRequest, UserId};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -11,10 +12,14 @@ use crate::state::AppState;
 /// `?limit=&offset=&before=` on history endpoints. Values that do not
 /// parse (`limit=abc`, `offset=-1`, `before=xyz`) are `400 INVALID_QUERY`;
 /// values out of range are `400 INVALID_PAGINATION`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Messages per page, 1 to 100 (default 50).
     limit: Option<u32>,
+    /// Messages to skip from the newest (or from `before`).
     offset: Option<u64>,
+    /// Only messages older than this one (a message of the conversation).
     before: Option<MessageId>,
 }
 
@@ -48,7 +53,8 @@ pub async fn history_of(
 }
 
 /// `?limit=` on the unread list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// Messages to return (default 50, at most 100).
     pub limit: Option<u32>,

@@ -1,8 +1,7 @@
 //! `/api/v1/users/*`: profiles and search.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use chat_core::model::{ProfileUpdate, User, UserSummary};
 use chat_core::realtime::PresenceStatus;
 use chat_core::{DisplayName, Email, Password, PasswordChange, Timestamp, UserId, ValidationError};
@@ -10,18 +9,22 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::openapi::ApiErrors;
 use crate::state::AppState;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The user routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/search", get(search))
-        .route("/me", put(update_me))
-        .route("/{user_id}", get(profile))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search))
+        .routes(routes!(update_me))
+        .routes(routes!(profile))
 }
 
 /// A user's profile; `email` only when the caller is that user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Profile {
     user_id: UserId,
     username: String,
@@ -67,7 +70,7 @@ impl Profile {
 }
 
 /// One search hit.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SearchHit {
     user_id: UserId,
     username: String,
@@ -85,28 +88,36 @@ impl From<UserSummary> for SearchHit {
 }
 
 /// `GET /users/search` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SearchResponse {
     users: Vec<SearchHit>,
 }
 
 /// `GET /users/search?q=` parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// The start of a username or display name (1 to 100 characters,
+    /// case-insensitive).
     #[serde(default)]
     q: String,
 }
 
 /// `PUT /users/me` body. Every field is optional; `display_name: null`
 /// clears the display name. A new password needs the current one.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
+    /// New display name; `null` or blank clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     display_name: Option<Option<String>>,
+    /// New email address.
     #[serde(default)]
     email: Option<String>,
+    /// The current password, required to set a new one.
     #[serde(default)]
     current_password: Option<String>,
+    /// New password.
     #[serde(default)]
     new_password: Option<String>,
 }
@@ -120,6 +131,18 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// A user's profile.
+#[utoipa::path(
+    get,
+    path = "/{user_id}",
+    tag = "users",
+    params(("user_id" = UserId, Path, description = "The user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The profile, with live presence; `email` only for the caller", body = Profile),
+        ApiErrors
+    )
+)]
 async fn profile(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
@@ -138,6 +161,19 @@ async fn profile(
     }))
 }
 
+/// Active users whose username or display name starts with `q` (at
+/// most 20).
+#[utoipa::path(
+    get,
+    path = "/search",
+    tag = "users",
+    params(SearchQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Matching users, best first", body = SearchResponse),
+        ApiErrors
+    )
+)]
 async fn search(
     State(state): State<AppState>,
     AuthUser(_): AuthUser,
@@ -149,6 +185,21 @@ async fn search(
     }))
 }
 
+/// Change the caller's display name, email or password.
+///
+/// A new password needs `current_password`; changing it revokes the other
+/// sessions.
+#[utoipa::path(
+    put,
+    path = "/me",
+    tag = "users",
+    request_body = UpdateMeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated profile", body = Profile),
+        ApiErrors
+    )
+)]
 async fn update_me(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,

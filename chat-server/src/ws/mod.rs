@@ -12,16 +12,17 @@ mod acks;
 mod dispatch;
 mod session;
 
-use axum::Router;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
 use chat_core::protocol::MAX_CLIENT_FRAME_BYTES;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// Bytes read from the socket at a time. tungstenite's default (128 KiB,
@@ -34,17 +35,33 @@ const WRITE_BUFFER_BYTES: usize = 4 * 1024;
 const MAX_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// The `/ws` route.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ws", get(upgrade))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upgrade))
 }
 
-#[derive(Debug, Deserialize)]
+/// `GET /ws` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct WsQuery {
+    /// An access token (browsers cannot set headers on a WebSocket).
     token: Option<String>,
 }
 
-/// Checks the access token, then upgrades. The token is never logged: the
-/// request log records the path only.
+/// Open the real-time WebSocket (protocol: docs/protocol.md).
+///
+/// The access token is checked before the upgrade: a missing, invalid,
+/// expired or revoked one gets 401 and no socket.
+// The token is never logged: the request log records the path only.
+#[utoipa::path(
+    get,
+    path = "/ws",
+    tag = "realtime",
+    params(WsQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = "4XX", description = "Refused: `error.code` says why (401 for a bad token, 400 `WEBSOCKET_UPGRADE_REQUIRED` without an upgrade)", body = ErrorBody<'static>)
+    )
+)]
 async fn upgrade(
     State(state): State<AppState>,
     Query(query): Query<WsQuery>,

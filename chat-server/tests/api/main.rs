@@ -13,6 +13,7 @@ mod helpers;
 mod messages;
 mod metrics;
 mod non_members;
+mod openapi;
 mod password_reset;
 mod process;
 mod shutdown;

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::helpers::{TestApp, assert_error, password_of, spawn_app};
 
 /// Extracts the token from the emailed link `.../#reset-token=TOKEN`.
-fn token_from(body: &str) -> String {
+pub(crate) fn token_from(body: &str) -> String {
     let start = body.find("#reset-token=").expect("link in the email") + "#reset-token=".len();
     body[start..]
         .chars()
