@@ -13,8 +13,8 @@
 //! cargo run -p examples --example axum_nest -- --serve # keeps serving on 127.0.0.1:3000
 //! ```
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::extract::State;
@@ -128,10 +128,13 @@ async fn main() -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("Acme listens on http://{addr} (chat under /chat)");
     let server = tokio::spawn(async move {
-        // Connect info gives the chat the client's address (login limits).
-        axum::serve(
+        // Gives the chat the client's address (login limits) and times out
+        // clients that send their requests too slowly.
+        chat_server::serve_router(
             listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            Duration::from_secs(10),
+            std::future::pending(),
         )
         .await
     });

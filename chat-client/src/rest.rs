@@ -68,6 +68,10 @@ impl Rest {
     pub(crate) fn default_http() -> Result<reqwest::Client> {
         Ok(reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
+            // The server closes connections idle for its header timeout
+            // (10 s by default); dropping them first avoids sending a
+            // request on a connection the server is closing.
+            .pool_idle_timeout(std::time::Duration::from_secs(5))
             .tcp_nodelay(true)
             .build()?)
     }

@@ -111,6 +111,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
             max_body_bytes: config.max_body_bytes,
             max_head_bytes: config.max_head_bytes,
             max_uri_bytes: config.max_uri_bytes,
+            header_timeout: Duration::from_millis(config.header_timeout_ms),
+            body_timeout: Duration::from_millis(config.body_timeout_ms),
             ws: config.ws_settings(),
         },
     )

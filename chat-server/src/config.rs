@@ -166,6 +166,17 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_URI_BYTES", default_value_t = DEFAULT_MAX_URI_BYTES)]
     pub max_uri_bytes: usize,
 
+    /// Time a client has to send a request head (request line and
+    /// headers), from its first byte, milliseconds; the connection is
+    /// closed after it. Idle keep-alive connections close after it too.
+    #[arg(long, env = "CHAT_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+
+    /// Time a client has to send a request body, milliseconds; slower gets
+    /// `408 REQUEST_TIMEOUT`.
+    #[arg(long, env = "CHAT_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+
     /// Redis URL (`redis://host:6379`). With it, the offline queue,
     /// presence, cross-instance fan-out and rate limits live in Redis, so
     /// several instances behave as one service; without it they are in

@@ -5,6 +5,7 @@
 //! `{"error": {"code", "message"}}`.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{
@@ -16,13 +17,45 @@ use chat_core::{AuthContext, ChatError};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, DEFAULT_BODY_TIMEOUT};
 
 /// A JSON body. Malformed JSON is `400 INVALID_JSON`, a body of the wrong
 /// shape `422 INVALID_BODY`, a missing or wrong `Content-Type`
-/// `415 UNSUPPORTED_MEDIA_TYPE`, an oversized body `413 PAYLOAD_TOO_LARGE`.
+/// `415 UNSUPPORTED_MEDIA_TYPE`, an oversized body `413 PAYLOAD_TOO_LARGE`,
+/// a body that takes longer than [`BodyTimeout`] to arrive
+/// `408 REQUEST_TIMEOUT`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
+
+/// The time a body has to arrive, as a request extension (the app sets
+/// it from [`HttpSettings::body_timeout`](crate::HttpSettings::body_timeout);
+/// without it, [`DEFAULT_BODY_TIMEOUT`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyTimeout(pub Duration);
+
+impl BodyTimeout {
+    /// The request's limit.
+    fn of(req: &Request) -> Duration {
+        req.extensions()
+            .get::<BodyTimeout>()
+            .map_or(DEFAULT_BODY_TIMEOUT, |t| t.0)
+    }
+}
+
+/// Runs `read` (an extractor reading the body) within `limit`, so a body
+/// that trickles in cannot hold a handler.
+async fn within<T>(
+    limit: Duration,
+    read: impl Future<Output = Result<T, ApiError>>,
+) -> Result<T, ApiError> {
+    tokio::time::timeout(limit, read).await.unwrap_or_else(|_| {
+        Err(ApiError::request(
+            StatusCode::REQUEST_TIMEOUT,
+            "REQUEST_TIMEOUT",
+            format!("the request body did not arrive within {limit:?}"),
+        ))
+    })
+}
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -32,10 +65,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        within(BodyTimeout::of(&req), async {
+            match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
+                Ok(axum::Json(v)) => Ok(Self(v)),
+                Err(rejection) => Err(json_rejection(rejection)),
+            }
+        })
+        .await
     }
 }
 
@@ -49,10 +85,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        match <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
-            Ok(v) => Ok(v.map(|axum::Json(v)| Self(v))),
-            Err(rejection) => Err(json_rejection(rejection)),
-        }
+        within(BodyTimeout::of(&req), async {
+            match <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
+                Ok(v) => Ok(v.map(|axum::Json(v)| Self(v))),
+                Err(rejection) => Err(json_rejection(rejection)),
+            }
+        })
+        .await
     }
 }
 

@@ -33,6 +33,7 @@ pub mod extract;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+mod serve;
 pub mod smtp;
 pub mod state;
 pub mod telemetry;
@@ -40,11 +41,10 @@ pub mod web;
 pub mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::serve::ListenerExt as _;
 use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
@@ -52,6 +52,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub use bootstrap::ServerError;
 pub use config::Config;
 pub use error::ApiError;
+pub use serve::serve_router;
 pub use state::{AppState, HttpSettings, Instance};
 
 /// Which optional parts [`app_with`] serves.
@@ -83,9 +84,10 @@ impl Default for AppOptions {
 /// `/healthz`, `/readyz`, `/metrics`, and the browser demo at `/`. Unknown
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
 ///
-/// An application can `nest` it under a path of its own; serve the outer
-/// router with `into_make_service_with_connect_info::<SocketAddr>()`, as
-/// the login limits need the client's address.
+/// An application can `nest` it under a path of its own and serve the
+/// outer router with [`serve_router`] (it gives handlers the client's
+/// address, which the login limits need, and times out slow clients), or
+/// with `axum::serve` and `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn app(state: AppState) -> Router {
     app_with(state, AppOptions::default())
 }
@@ -104,7 +106,9 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
         .merge(routes::health::router())
         .merge(ws::router())
         .split_for_parts();
-    let mut router = router.layer(Extension(openapi::OpenApiJson::new(&doc)));
+    let mut router = router
+        .layer(Extension(openapi::OpenApiJson::new(&doc)))
+        .layer(Extension(extract::BodyTimeout(state.http.body_timeout)));
     if options.demo {
         router = router.merge(web::router());
     }
@@ -127,26 +131,25 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sessions = state.shutdown.clone();
+    let metrics = state.engine.metrics().clone();
+    let header_timeout = state.http.header_timeout;
     let shutdown = async move {
         shutdown.await;
-        // WebSocket sessions close with 1001 (graceful shutdown waits for
-        // them as for any in-flight request).
+        // WebSocket sessions close with 1001.
         sessions.send_replace(true);
     };
-    // Chat frames are small and latency matters more than packet count:
-    // without TCP_NODELAY a frame can wait for the peer's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve::serve_router(listener, app(state), header_timeout, shutdown).await?;
+    // An upgraded connection is no longer hyper's to wait for: give the
+    // sessions a moment to send their close frames and finish their writes.
+    let deadline = tokio::time::Instant::now() + SESSION_DRAIN_TIMEOUT;
+    while metrics.connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
+
+/// How long [`serve`] waits for WebSocket sessions to close at shutdown.
+const SESSION_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {

@@ -50,6 +50,12 @@ pub const DEFAULT_MAX_HEAD_BYTES: usize = 16 * 1024;
 /// Default longest request URI (path and query).
 pub const DEFAULT_MAX_URI_BYTES: usize = 8 * 1024;
 
+/// Default time to send a request head (`CHAT_HEADER_TIMEOUT_MS`).
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time to send a request body (`CHAT_BODY_TIMEOUT_MS`).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Settings of the HTTP layer that the engine does not know about.
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
@@ -61,6 +67,12 @@ pub struct HttpSettings {
     pub max_head_bytes: usize,
     /// Longest accepted URI, bytes.
     pub max_uri_bytes: usize,
+    /// Time a client has to send a request head (from its first byte);
+    /// also how long an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// Time a client has to send a request body, once its handler starts
+    /// reading it; slower gets `408 REQUEST_TIMEOUT`.
+    pub body_timeout: Duration,
     /// WebSocket settings.
     pub ws: WsSettings,
 }
@@ -92,6 +104,8 @@ impl Default for HttpSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
             max_uri_bytes: DEFAULT_MAX_URI_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
             ws: WsSettings::default(),
         }
     }

@@ -17,6 +17,7 @@ mod openapi;
 mod password_reset;
 mod process;
 mod shutdown;
+mod slow_clients;
 mod smtp;
 mod store_faults;
 mod users;
