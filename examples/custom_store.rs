@@ -93,6 +93,11 @@ impl<S: UserStore> UserStore for Counted<S> {
         self.inner.set_password_hash(id, password_hash).await
     }
 
+    async fn set_active(&self, id: UserId, active: bool) -> Result<()> {
+        self.count("set_active");
+        self.inner.set_active(id, active).await
+    }
+
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>> {
         self.count("search_users");
         self.inner.search_users(prefix_key, limit).await

@@ -224,6 +224,19 @@ impl UserStore for PgStore {
         Ok(())
     }
 
+    async fn set_active(&self, id: UserId, active: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET is_active = $2 WHERE user_id = $1")
+            .bind(id.as_uuid())
+            .bind(active)
+            .execute(&self.pool)
+            .await
+            .map_err(to_chat_error)?;
+        if done.rows_affected() == 0 {
+            return Err(ChatError::UserNotFound);
+        }
+        Ok(())
+    }
+
     /// Active users whose case-folded username or display name starts with
     /// `prefix_key` (already lowercase), ordered by username, at most `limit`.
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>> {

@@ -262,6 +262,30 @@ impl AuthService {
         }
     }
 
+    /// Deactivates an account (an administrator's or the embedding
+    /// application's decision, e.g. a deleted or banned user): it can no
+    /// longer log in or be given tokens, every session is revoked at once
+    /// (its tokens answer `SESSION_REVOKED` and its sockets close with
+    /// 4001), and it leaves searches. Its messages stay in history.
+    ///
+    /// # Errors
+    /// `USER_NOT_FOUND`; store errors.
+    pub async fn deactivate_user(&self, user_id: UserId) -> Result<()> {
+        self.inner.deps.users.set_active(user_id, false).await?;
+        self.revoke_user_sessions(user_id, None).await?;
+        tracing::info!(%user_id, "account deactivated; all sessions revoked");
+        Ok(())
+    }
+
+    /// Reactivates an account [`deactivate_user`](Self::deactivate_user)
+    /// turned off; it logs in again as before.
+    ///
+    /// # Errors
+    /// `USER_NOT_FOUND`; store errors.
+    pub async fn reactivate_user(&self, user_id: UserId) -> Result<()> {
+        self.inner.deps.users.set_active(user_id, true).await
+    }
+
     /// Logs in with a username or an email address.
     ///
     /// `client` identifies the caller for the failed-login limit (its IP).

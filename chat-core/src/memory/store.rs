@@ -199,6 +199,13 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
+    async fn set_active(&self, id: UserId, active: bool) -> Result<()> {
+        let mut st = self.state();
+        let stored = st.users.get_mut(&id).ok_or(ChatError::UserNotFound)?;
+        stored.user.is_active = active;
+        Ok(())
+    }
+
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>> {
         let st = self.state();
         let mut found: Vec<UserSummary> = st

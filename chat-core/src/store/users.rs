@@ -40,6 +40,14 @@ pub trait UserStore: Send + Sync {
     /// `USER_NOT_FOUND`.
     async fn set_password_hash(&self, id: UserId, password_hash: String) -> Result<()>;
 
+    /// Deactivates (`false`) or reactivates (`true`) an account. An
+    /// inactive account cannot log in and is left out of searches and
+    /// summaries; its messages stay.
+    ///
+    /// # Errors
+    /// `USER_NOT_FOUND`.
+    async fn set_active(&self, id: UserId, active: bool) -> Result<()>;
+
     /// Active users whose case-folded username or display name starts with
     /// `prefix_key` (already lowercase), ordered by username, at most `limit`.
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>>;

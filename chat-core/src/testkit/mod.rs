@@ -71,6 +71,7 @@ macro_rules! store_conformance_tests {
             users::users_update_profile,
             users::users_update_profile_refuses_a_taken_email,
             users::users_set_password_hash,
+            users::users_set_active,
             users::users_search_matches_prefixes_case_insensitively,
             users::users_search_treats_wildcards_literally,
             users::users_touch_last_seen_never_moves_backwards,

@@ -193,6 +193,38 @@ pub async fn users_set_password_hash(store: Arc<dyn Store>) {
     assert!(matches!(err, ChatError::UserNotFound), "{err:?}");
 }
 
+/// A deactivated account is marked inactive and left out of searches and
+/// summaries until it is reactivated.
+pub async fn users_set_active(store: Arc<dyn Store>) {
+    let user = create_user(&*store, "ivan").await;
+    store.set_active(user.id, false).await.expect("deactivate");
+    let found = store.user_by_id(user.id).await.expect("ok").expect("kept");
+    assert!(!found.is_active);
+    assert!(store.search_users("ivan", 10).await.expect("ok").is_empty());
+    assert!(
+        store
+            .user_summaries(&[user.id])
+            .await
+            .expect("ok")
+            .is_empty()
+    );
+    store.set_active(user.id, true).await.expect("reactivate");
+    assert!(
+        store
+            .user_by_id(user.id)
+            .await
+            .expect("ok")
+            .expect("kept")
+            .is_active
+    );
+    assert_eq!(store.search_users("ivan", 10).await.expect("ok").len(), 1);
+    let err = store
+        .set_active(UserId::new(), false)
+        .await
+        .expect_err("unknown");
+    assert!(matches!(err, ChatError::UserNotFound), "{err:?}");
+}
+
 /// Search matches username or display-name prefixes, ignores case, sorts
 /// by username and honours the limit.
 pub async fn users_search_matches_prefixes_case_insensitively(store: Arc<dyn Store>) {

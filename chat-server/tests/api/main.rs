@@ -20,6 +20,7 @@ mod shutdown;
 mod slow_clients;
 mod smtp;
 mod store_faults;
+mod token_matrix;
 mod users;
 mod web;
 mod ws_authorization;
