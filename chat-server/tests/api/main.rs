@@ -10,6 +10,7 @@ mod embedding;
 mod errors;
 mod groups;
 mod helpers;
+mod log_secrets;
 mod messages;
 mod metrics;
 mod non_members;

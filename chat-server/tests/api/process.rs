@@ -1,7 +1,7 @@
 //! `ServerProcess`: the real `chat-server` binary on a free port, with its
 //! own data directory, that a test can signal, kill and start again.
 
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -55,9 +55,15 @@ impl ServerProcess {
         process
     }
 
-    /// Starts the process again on the same port, data and settings.
+    /// Starts the process again on the same port, data and settings. Its
+    /// output goes to [`log`](Self::log), appended across restarts.
     pub(crate) async fn start(&mut self) {
         assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.path().join("server.log"))
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
             .env("CHAT_LISTEN", format!("127.0.0.1:{}", self.port))
             .env("CHAT_DATA_DIR", self.data.path())
@@ -67,8 +73,8 @@ impl ServerProcess {
             )
             .env("CHAT_LOG", "warn")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .spawn()
             .expect("start chat-server");
         self.child = Some(child);
@@ -82,6 +88,11 @@ impl ServerProcess {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("chat-server did not become ready");
+    }
+
+    /// Everything the process has written to stdout and stderr.
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
     }
 
     /// Signs `name` up over HTTP.
