@@ -7,6 +7,7 @@ use chat_client::{
     ChatClient, ClientError, Result, ServerFrame, Session, WsConnection, WsReceiver, frames,
 };
 use chat_core::ChatEngine;
+use chat_core::RateLimit;
 use chat_core::auth::{Argon2Params, AuthConfig};
 use chat_core::model::MessageTarget;
 use chat_core::protocol::close;
@@ -32,6 +33,8 @@ fn test_auth_config() -> AuthConfig {
         },
         max_concurrent_hashes: 4,
         public_url: "http://chat.test".to_owned(),
+        // Every test user signs up from 127.0.0.1.
+        signup_client_limit: RateLimit::new(1_000_000, Duration::from_secs(3600)),
         ..AuthConfig::default()
     }
 }

@@ -113,6 +113,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
             max_uri_bytes: config.max_uri_bytes,
             header_timeout: Duration::from_millis(config.header_timeout_ms),
             body_timeout: Duration::from_millis(config.body_timeout_ms),
+            cors_origins: config.cors_origins.clone(),
             ws: config.ws_settings(),
         },
     )

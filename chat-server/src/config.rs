@@ -112,6 +112,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_RESET_MAX_PER_CLIENT", default_value_t = 10)]
     pub reset_max_per_client: u32,
 
+    /// Signups allowed per client address per hour (each costs an argon2
+    /// hash). Raise it for load tests that create many users.
+    #[arg(long, env = "CHAT_SIGNUP_MAX_PER_CLIENT", default_value_t = 20)]
+    pub signup_max_per_client: u32,
+
     /// Password reset emails sent to one address per hour; further
     /// requests are answered as usual and send nothing.
     #[arg(long, env = "CHAT_RESET_MAX_PER_EMAIL", default_value_t = 3)]
@@ -134,6 +139,12 @@ pub struct Config {
     /// CIDRs). Empty: the peer address is the client address.
     #[arg(long, env = "CHAT_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// Web origins (`https://app.example.com`, comma-separated) whose
+    /// pages may call the API from the browser (CORS). Empty, the
+    /// default: same-origin only, no CORS headers at all.
+    #[arg(long, env = "CHAT_CORS_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub cors_origins: Vec<String>,
 
     /// SMTP server for password reset emails, e.g.
     /// `smtps://user:pass@smtp.example.com` or
@@ -230,6 +241,7 @@ impl Config {
                 Duration::from_secs(self.login_window_secs),
             ),
             reset_client_limit: RateLimit::new(self.reset_max_per_client, HOUR),
+            signup_client_limit: RateLimit::new(self.signup_max_per_client, HOUR),
             reset_email_limit: RateLimit::new(self.reset_max_per_email, HOUR),
             argon2: Argon2Params {
                 memory_kib: self.argon2_memory_kib,
@@ -268,6 +280,26 @@ impl Config {
     }
 }
 
+/// An origin as browsers send it: `http` or `https`, a host, an optional
+/// port, and nothing else (no path, no trailing slash).
+fn parse_origin(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{s}`: an origin starts with http:// or https://"))?;
+    let valid = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if valid {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}`: an origin is scheme://host[:port], without a path"
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +318,31 @@ mod tests {
         let conversations = c.conversation_config();
         assert_eq!(conversations.max_group_members, 1_000);
         assert_eq!(conversations.message_limit.max, 100);
+    }
+
+    #[test]
+    fn cors_origins_must_be_bare_origins() {
+        let c = Config::parse_from([
+            "chat-server",
+            "--cors-origins",
+            "https://app.example.com,http://localhost:5173",
+        ]);
+        assert_eq!(
+            c.cors_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert!(Config::defaults().cors_origins.is_empty());
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/",
+            "ftp://x",
+            "https://",
+        ] {
+            assert!(
+                Config::try_parse_from(["chat-server", "--cors-origins", bad]).is_err(),
+                "{bad} accepted"
+            );
+        }
     }
 
     #[test]

@@ -112,11 +112,16 @@ pub fn app_with(state: AppState, options: AppOptions) -> Router {
     if options.demo {
         router = router.merge(web::router());
     }
+    let cors = middleware::cors(&state.http.cors_origins);
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state);
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    };
     middleware::apply(router, &instance_id, metrics, head_limits)
 }
 

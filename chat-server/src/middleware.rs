@@ -1,16 +1,20 @@
-//! Cross-cutting layers: request ids, request logs and failure logs.
+//! Cross-cutting layers: request ids, request logs, failure logs, head
+//! limits and the CORS policy.
 //!
 //! Request logs carry the method, the path (never the query string, which
 //! may hold a `token`) and the request id; headers are not logged, so
 //! `Authorization` never reaches the log.
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::IntoResponse as _;
 use axum::response::Response;
 use chat_core::Metrics;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -36,6 +40,34 @@ pub fn apply(router: Router, instance_id: &str, metrics: Metrics, limits: HeadLi
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// The CORS policy for `origins`: `None` (no CORS headers, so browsers
+/// keep pages of other origins out) when there are none. Allowed origins
+/// may call every route with a bearer token; no cookies are involved, so
+/// credentials are not allowed.
+pub fn cors(origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+            .expose_headers([REQUEST_ID])
+            .max_age(Duration::from_secs(3600)),
+    )
 }
 
 fn request_span(req: &Request, instance_id: &str) -> tracing::Span {

@@ -31,7 +31,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops
-/// accepting and gives open connections [`DRAIN_TIMEOUT`] to finish.
+/// accepting and gives open connections 10 seconds to finish.
 ///
 /// A request head (request line and headers) must arrive within
 /// `header_timeout` of its first byte (and an idle keep-alive connection

@@ -73,6 +73,9 @@ pub struct HttpSettings {
     /// Time a client has to send a request body, once its handler starts
     /// reading it; slower gets `408 REQUEST_TIMEOUT`.
     pub body_timeout: Duration,
+    /// Web origins allowed to call the API from a browser (CORS); empty:
+    /// same-origin only.
+    pub cors_origins: Vec<String>,
     /// WebSocket settings.
     pub ws: WsSettings,
 }
@@ -106,6 +109,7 @@ impl Default for HttpSettings {
             max_uri_bytes: DEFAULT_MAX_URI_BYTES,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
+            cors_origins: Vec::new(),
             ws: WsSettings::default(),
         }
     }

@@ -41,6 +41,8 @@ export async function startServer(env = {}) {
         CHAT_DATA_DIR: dir,
         CHAT_PUBLIC_URL: url,
         RUST_LOG: 'info',
+        // Every test user signs up from 127.0.0.1.
+        CHAT_SIGNUP_MAX_PER_CLIENT: '1000',
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -42,6 +42,11 @@ pub struct AuthConfig {
     /// Password reset requests allowed per client address (default 10 per
     /// hour); past it the request is refused with `RATE_LIMITED`.
     pub reset_client_limit: RateLimit,
+    /// Signups allowed per client address through
+    /// [`AuthService::signup_from`](crate::AuthService::signup_from)
+    /// (default 20 per hour): each costs an argon2 hash, and accounts
+    /// should not be made in bulk.
+    pub signup_client_limit: RateLimit,
     /// Reset emails sent to one address (default 3 per hour); past it
     /// requests are answered as usual but send nothing, so nobody can
     /// flood an inbox and the answer reveals nothing.
@@ -66,6 +71,7 @@ impl Default for AuthConfig {
             refresh_reuse_grace: Duration::from_secs(5),
             login_limit: RateLimit::new(5, Duration::from_secs(15 * 60)),
             reset_client_limit: RateLimit::new(10, Duration::from_secs(3600)),
+            signup_client_limit: RateLimit::new(20, Duration::from_secs(3600)),
             reset_email_limit: RateLimit::new(3, Duration::from_secs(3600)),
             argon2: Argon2Params::default(),
             max_concurrent_hashes: (cores / 2).max(1),

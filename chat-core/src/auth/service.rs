@@ -163,7 +163,35 @@ impl AuthService {
         &self.inner.hasher
     }
 
-    /// Creates an account and logs it in.
+    /// [`signup`](Self::signup) on behalf of a network client (`client`:
+    /// its address), at most
+    /// [`signup_client_limit`](AuthConfig::signup_client_limit) times per
+    /// window. Every attempt counts, refused or not, and the limit is
+    /// checked before the password is hashed.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` past the limit; then as [`signup`](Self::signup).
+    pub async fn signup_from(
+        &self,
+        req: Signup,
+        device_info: Option<&str>,
+        client: &str,
+    ) -> Result<TokenPair> {
+        let limit = self.inner.config.signup_client_limit;
+        if let RateDecision::Limited { retry_after } = self
+            .inner
+            .deps
+            .limiter
+            .hit(&format!("signup:{client}"), limit)
+            .await?
+        {
+            return Err(ChatError::RateLimited { retry_after });
+        }
+        self.signup(req, device_info).await
+    }
+
+    /// Creates an account and logs it in (no limit: for the application's
+    /// own code; network clients go through [`signup_from`](Self::signup_from)).
     ///
     /// # Errors
     /// `USERNAME_TAKEN`, `EMAIL_TAKEN`, store errors.

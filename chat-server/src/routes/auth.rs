@@ -117,7 +117,8 @@ pub struct SessionCheck {
 /// Create an account.
 ///
 /// Usernames and emails are unique; a taken one answers 409 `USERNAME_TAKEN` or
-/// `EMAIL_TAKEN`.
+/// `EMAIL_TAKEN`. One client address may try 20 signups an hour (429
+/// `RATE_LIMITED` past it, `CHAT_SIGNUP_MAX_PER_CLIENT`).
 #[utoipa::path(
     post,
     path = "/signup",
@@ -130,6 +131,7 @@ pub struct SessionCheck {
 )]
 async fn signup(
     State(state): State<AppState>,
+    client: ClientIp,
     UserAgent(agent): UserAgent,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
@@ -144,7 +146,11 @@ async fn signup(
             .map(DisplayName::parse)
             .transpose()?,
     };
-    let pair = state.engine.auth().signup(signup, agent.as_deref()).await?;
+    let pair = state
+        .engine
+        .auth()
+        .signup_from(signup, agent.as_deref(), &client.key())
+        .await?;
     Ok((StatusCode::CREATED, Json(pair.into())))
 }
 

@@ -7,7 +7,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{assert_error, password_of, spawn_app, spawn_app_with, tokens};
+use chat_core::{AuthConfig, RateLimit};
+use chat_server::HttpSettings;
+
+use crate::helpers::{
+    assert_error, password_of, spawn_app, spawn_app_custom, spawn_app_with, test_auth_config,
+    tokens,
+};
 
 #[tokio::test]
 async fn signup_returns_bearer_tokens_and_201() {
@@ -480,4 +486,36 @@ async fn logout_stops_that_sessions_tokens_at_once_and_spares_others() {
         app.get("/api/v1/auth/me", Some(&other.access)).await.0,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn one_address_may_try_only_so_many_signups_an_hour() {
+    let limited = AuthConfig {
+        signup_client_limit: RateLimit::new(3, Duration::from_secs(3600)),
+        ..test_auth_config()
+    };
+    let app = spawn_app_custom(HttpSettings::default(), |b| b.auth_config(limited)).await;
+    let signup = |name: &str| {
+        app.post(
+            "/api/v1/auth/signup",
+            json!({"username": name, "email": format!("{name}@example.com"), "password": password_of(name)}),
+        )
+    };
+    assert_eq!(signup("first").await.0, StatusCode::CREATED);
+    // A refused attempt counts too: the limit is on trying.
+    assert_eq!(signup("first").await.0, StatusCode::CONFLICT);
+    assert_eq!(signup("second").await.0, StatusCode::CREATED);
+    let refused = signup("third").await;
+    assert_error(&refused, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+    assert!(
+        refused.1["error"]["retry_after"]
+            .as_u64()
+            .is_some_and(|s| s > 0)
+    );
+    // Logging in is limited apart.
+    let (status, _) = app.login("first", &password_of("first")).await;
+    assert_eq!(status, StatusCode::OK);
+    // An hour later the address may sign up again.
+    app.advance(Duration::from_secs(3601));
+    assert_eq!(signup("third").await.0, StatusCode::CREATED);
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_core::RateLimit;
 use chat_core::auth::{Argon2Params, AuthConfig};
 use chat_core::memory::{MemoryMailer, MemoryStore};
 use chat_core::{ChatEngine, ChatEngineBuilder, ConversationConfig, ManualClock, Store, Timestamp};
@@ -43,6 +44,8 @@ pub(crate) fn test_auth_config() -> AuthConfig {
         },
         max_concurrent_hashes: 4,
         public_url: "http://chat.test".to_owned(),
+        // Every test user signs up from 127.0.0.1.
+        signup_client_limit: RateLimit::new(1_000_000, Duration::from_secs(3600)),
         ..AuthConfig::default()
     }
 }

@@ -6,6 +6,7 @@ mod bad_input;
 mod cluster;
 mod cluster_faults;
 mod conversations;
+mod cors;
 mod embedding;
 mod errors;
 mod groups;

@@ -15,6 +15,7 @@ pub(crate) const FAST: &[(&str, &str)] = &[
     ("CHAT_ARGON2_MEMORY_KIB", "256"),
     ("CHAT_ARGON2_ITERATIONS", "1"),
     ("CHAT_MESSAGES_PER_MINUTE", "1000000"),
+    ("CHAT_SIGNUP_MAX_PER_CLIENT", "1000000"),
 ];
 
 /// A `chat-server` process (killed with SIGKILL on drop).
