@@ -15,7 +15,7 @@ use chat_store_postgres::{PgPoolConfig, PgStore, PgTestDatabase};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, Tokens, assert_error, serve_state, test_auth_config};
+use crate::helpers::{TestApp, Tokens, assert_error, password_of, serve_state, test_auth_config};
 use crate::ws_client::Ws;
 
 /// The JWT secret every instance shares.
@@ -345,6 +345,28 @@ async fn the_message_rate_limit_holds_across_instances() {
         )
         .await;
     assert_error(&refused, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+    c.teardown().await;
+}
+
+#[tokio::test]
+async fn the_failed_login_limit_holds_across_instances() {
+    let Some(c) = Cluster::start(2, ClusterSettings::default()).await else {
+        return;
+    };
+    c.nodes[0].signup("alice").await;
+    // Five failures (the default limit) spread over both instances...
+    for i in 0..5 {
+        let (status, _) = c.nodes[i % 2].login("alice", "wrong password 1!").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // ...and the next attempt is refused on either, the right password too.
+    for node in &c.nodes {
+        assert_error(
+            &node.login("alice", &password_of("alice")).await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+        );
+    }
     c.teardown().await;
 }
 
