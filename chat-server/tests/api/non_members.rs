@@ -1,5 +1,5 @@
-//! A stranger (or nobody at all) tries every conversation endpoint and
-//! learns nothing: 404 `CONVERSATION_NOT_FOUND` exactly as for a
+//! A stranger, a removed member (or nobody at all) tries every
+//! conversation endpoint and learns nothing: 404 `CONVERSATION_NOT_FOUND` exactly as for a
 //! conversation that does not exist, and 401 without a token.
 
 use reqwest::{Method, StatusCode};
@@ -113,6 +113,35 @@ async fn a_stranger_sees_nothing_of_others_conversations() {
         .get_as(&alice.access, &format!("/api/v1/groups/{group}"))
         .await;
     assert_eq!(g["members"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn a_removed_member_is_a_stranger_to_the_group_at_once() {
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let carol = app.signup("carol").await;
+    let group = app.create_group(&alice, "Team", &[&bob, &carol]).await;
+    let before = app.send_group(&bob, &group, "before she left").await;
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/groups/{group}/members/{}", carol.user_id),
+            &alice.access,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Even the message she could read while a member is out of reach now.
+    let m = before["message_id"].as_str().expect("id");
+    assert_all_hidden(&app, &carol.access, &group, m, &bob.user_id).await;
+    let (_, groups) = app.get_as(&carol.access, "/api/v1/groups/my").await;
+    assert_eq!(groups["groups"], json!([]));
+    // Nothing she tried reached the group.
+    let (_, page) = app
+        .get_as(&alice.access, &format!("/api/v1/groups/{group}/messages"))
+        .await;
+    assert_eq!(page["messages"].as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]
