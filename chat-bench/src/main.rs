@@ -9,6 +9,9 @@
 //! - `direct`: sender/receiver pairs exchanging direct messages at a fixed
 //!   total rate (open loop); throughput, latency percentiles, and an
 //!   exactly-once, in-order check of every delivery.
+//! - `mixed`: sends, history, lists, reads, typing and logins at a fixed
+//!   total rate; latency per operation, delivery checks, and the server's
+//!   memory and open files sampled over time (the soak test).
 
 mod report;
 mod scenarios;
@@ -30,9 +33,11 @@ server tens of milliseconds), then runs one scenario and reports. Progress
 goes to stderr; the report goes to stdout (a table, or JSON with --json).
 
 The server limits each user to CHAT_MESSAGES_PER_MINUTE messages (default
-100). For `direct`, start the server with a high limit, e.g.
+100) and each client address to CHAT_SIGNUP_MAX_PER_CLIENT signups an hour
+(default 20). Start it with high limits, e.g.
 
-    CHAT_MESSAGES_PER_MINUTE=100000000 CHAT_LISTEN=127.0.0.1:18080 \\
+    CHAT_MESSAGES_PER_MINUTE=100000000 CHAT_SIGNUP_MAX_PER_CLIENT=1000000 \\
+      CHAT_LOGIN_MAX_FAILURES=1000000 CHAT_LISTEN=127.0.0.1:18080 \\
       CHAT_DATA_DIR=$(mktemp -d) ./target/release/chat-server
 
 Every open connection costs a file descriptor in this process and in the
@@ -94,6 +99,11 @@ enum Scenario {
     /// Sends direct messages between sender/receiver pairs at a fixed total
     /// rate, and reports throughput, latency and delivery correctness.
     Direct(scenarios::direct::Args),
+    /// A blend of sends, history pages, conversation lists, reads, typing
+    /// and logins at a fixed total rate, with latency per operation,
+    /// delivery checks and (with --server-pid) the server's memory and
+    /// open files over time: the soak test.
+    Mixed(scenarios::mixed::Args),
 }
 
 #[tokio::main]
@@ -121,5 +131,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.scenario {
         Scenario::Connections(args) => scenarios::connections::run(&bench, &out, &args).await,
         Scenario::Direct(args) => scenarios::direct::run(&bench, &out, &args).await,
+        Scenario::Mixed(args) => scenarios::mixed::run(&bench, &out, &args).await,
     }
 }

@@ -69,6 +69,11 @@ impl Bench {
         })
     }
 
+    /// The password of every user the run creates.
+    pub(crate) fn password(&self) -> &str {
+        &self.inner.password
+    }
+
     /// The prefix of this run's usernames and message ids.
     pub(crate) fn prefix(&self) -> &str {
         &self.inner.prefix

@@ -64,9 +64,20 @@ fn status_field_kib(status: &str, name: &str) -> Option<u64> {
     line[name.len()..].split_whitespace().next()?.parse().ok()
 }
 
+/// Open file descriptors of process `pid` (entries of `/proc/PID/fd`);
+/// `None` when unreadable.
+pub(crate) fn open_files(pid: u32) -> Option<u64> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_open_files() {
+        assert!(open_files(std::process::id()).is_some_and(|n| n > 0));
+    }
 
     #[test]
     fn reads_vmrss() {

@@ -3,3 +3,4 @@
 
 pub(crate) mod connections;
 pub(crate) mod direct;
+pub(crate) mod mixed;
