@@ -110,6 +110,8 @@ struct Inbox {
     last_seq: HashMap<ConversationId, u64>,
     duplicates: u64,
     reorders: u64,
+    /// `message.group.new` frames for these direct conversations.
+    wrong_kind: u64,
 }
 
 /// One user during the run.
@@ -128,7 +130,7 @@ struct Member {
     partner_expected: Expected,
 }
 
-type Expected = Arc<Mutex<HashSet<MessageId>>>;
+type Expected = Arc<Mutex<HashMap<MessageId, (ConversationId, u64)>>>;
 
 impl Member {
     /// The direct conversation with the partner, once a message started it.
@@ -168,8 +170,12 @@ struct Report {
     /// socket gets its messages too).
     messages_received: u64,
     lost: u64,
+    /// Up to ten lost messages, with where the recipient's socket stood.
+    lost_examples: Vec<String>,
     duplicates: u64,
     reorders: u64,
+    /// Direct messages that arrived as `message.group.new`.
+    wrong_kind: u64,
     samples: Vec<ServerSample>,
 }
 
@@ -226,9 +232,13 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         let m = member.clone();
         sockets.spawn(async move {
             while let Ok(Some(frame)) = recv.next().await {
-                if let ServerFrame::MessageNew(view) = frame {
+                // Every conversation here is direct: a group frame is wrong,
+                // but its message still counts as received.
+                let wrong_kind = matches!(frame, ServerFrame::GroupMessageNew(_));
+                if let ServerFrame::MessageNew(view) | ServerFrame::GroupMessageNew(view) = frame {
                     let msg = view.message;
                     let mut inbox = m.inbox.lock().unwrap_or_else(|e| e.into_inner());
+                    inbox.wrong_kind += u64::from(wrong_kind);
                     if !inbox.seen.insert(msg.id) {
                         inbox.duplicates += 1;
                     }
@@ -332,16 +342,26 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     }
 
     let (mut acknowledged, mut received, mut lost, mut duplicates, mut reorders) = (0, 0, 0, 0, 0);
+    let mut lost_examples = Vec::new();
+    let mut wrong_kind = 0;
     for m in &members {
         let expected = m.expected.lock().unwrap_or_else(|e| e.into_inner());
         let inbox = m.inbox.lock().unwrap_or_else(|e| e.into_inner());
         acknowledged += expected.len() as u64;
         received += inbox.seen.len() as u64;
-        lost += expected
-            .iter()
-            .filter(|id| !inbox.seen.contains(id))
-            .count() as u64;
+        for (id, (conversation, seq)) in expected.iter() {
+            if !inbox.seen.contains(id) {
+                lost += 1;
+                if lost_examples.len() < 10 {
+                    let last = inbox.last_seq.get(conversation).copied().unwrap_or(0);
+                    lost_examples.push(format!(
+                        "{id} (conversation {conversation}, seq {seq}; the socket's last seq there: {last})"
+                    ));
+                }
+            }
+        }
         duplicates += inbox.duplicates;
+        wrong_kind += inbox.wrong_kind;
         reorders += inbox.reorders;
     }
     drop(members);
@@ -376,8 +396,10 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         messages_acknowledged: acknowledged,
         messages_received: received,
         lost,
+        lost_examples,
         duplicates,
         reorders,
+        wrong_kind,
         samples,
     };
     if out.json {
@@ -385,7 +407,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     } else {
         print_table(&report);
     }
-    Ok(if lost + duplicates + reorders > 0 {
+    Ok(if lost + duplicates + reorders + wrong_kind > 0 {
         ExitCode::from(2)
     } else if !report.errors.is_empty() {
         ExitCode::from(3)
@@ -406,7 +428,7 @@ async fn perform(op: Op, m: &Member, password: &str, tag: &str) -> anyhow::Resul
             m.partner_expected
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(sent.message_id);
+                .insert(sent.message_id, (sent.conversation_id, sent.seq));
         }
         Op::History => {
             if let Some(c) = m.conversation() {
@@ -481,9 +503,17 @@ fn print_table(r: &Report) {
         );
     }
     println!(
-        "messages: {} acknowledged, {} message.new frames (senders' own sockets included); lost {}, duplicates {}, out of order {}",
-        r.messages_acknowledged, r.messages_received, r.lost, r.duplicates, r.reorders
+        "messages: {} acknowledged, {} message.new frames (senders' own sockets included); lost {}, duplicates {}, out of order {}, as group frames {}",
+        r.messages_acknowledged,
+        r.messages_received,
+        r.lost,
+        r.duplicates,
+        r.reorders,
+        r.wrong_kind
     );
+    for example in &r.lost_examples {
+        println!("lost: {example}");
+    }
     for (what, n) in &r.errors {
         println!("error: {what} x{n}");
     }
