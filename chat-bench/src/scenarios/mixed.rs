@@ -148,6 +148,20 @@ struct ServerSample {
     open_files: Option<u64>,
 }
 
+/// Appends a sample of each of `pids` to `samples`.
+fn sample_servers(pids: &[u32], started: Instant, samples: &Mutex<Vec<ServerSample>>) {
+    let at_secs = started.elapsed().as_secs();
+    let mut samples = samples.lock().unwrap_or_else(|e| e.into_inner());
+    for &pid in pids {
+        samples.push(ServerSample {
+            pid,
+            at_secs,
+            rss_mib: sys::rss_bytes(pid).ok().map(|b| b as f64 / 1048576.0),
+            open_files: sys::open_files(pid),
+        });
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct OpReport {
     op: &'static str,
@@ -268,19 +282,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
             let mut tick = tokio::time::interval(every);
             loop {
                 tick.tick().await;
-                let at_secs = started.elapsed().as_secs();
-                for &pid in &pids {
-                    let sample = ServerSample {
-                        pid,
-                        at_secs,
-                        rss_mib: sys::rss_bytes(pid).ok().map(|b| b as f64 / 1048576.0),
-                        open_files: sys::open_files(pid),
-                    };
-                    samples
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(sample);
-                }
+                sample_servers(&pids, started, &samples);
             }
         })
     };
@@ -328,18 +330,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     tokio::time::sleep(GRACE).await;
     sampler.abort();
     // A last sample, after the load.
-    let at_secs = started.elapsed().as_secs();
-    for &pid in &out.server_pids {
-        samples
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(ServerSample {
-                pid,
-                at_secs,
-                rss_mib: sys::rss_bytes(pid).ok().map(|b| b as f64 / 1048576.0),
-                open_files: sys::open_files(pid),
-            });
-    }
+    sample_servers(&out.server_pids, started, &samples);
 
     let (mut acknowledged, mut received, mut lost, mut duplicates, mut reorders) = (0, 0, 0, 0, 0);
     let mut lost_examples = Vec::new();

@@ -314,7 +314,11 @@ fn no_route_is_registered_without_its_documentation() {
                     ".nest_service(",
                     "Router::new()",
                 ] {
-                    if text.contains(needle) && !text.contains(&format!("OpenApi{needle}")) {
+                    // `OpenApiRouter::new()` contains `Router::new()`:
+                    // only the plain ones count.
+                    let plain = text.matches(needle).count()
+                        - text.matches(&format!("OpenApi{needle}")).count();
+                    if plain > 0 {
                         found.push(format!("{}: {needle}", path.display()));
                     }
                 }
