@@ -9,6 +9,11 @@
 //! - `direct`: sender/receiver pairs exchanging direct messages at a fixed
 //!   total rate (open loop); throughput, latency percentiles, and an
 //!   exactly-once, in-order check of every delivery.
+//! - `group`: one group, every member connected, senders at a fixed total
+//!   rate; deliveries per second, time until the last member has each
+//!   message, and the per-member exactly-once, in-order check.
+//! - `offline`: the reconnect storm; users with messages waiting all
+//!   connect at once; time until everything is delivered and acknowledged.
 //! - `mixed`: sends, history, lists, reads, typing and logins at a fixed
 //!   total rate; latency per operation, delivery checks, and the server's
 //!   memory and open files sampled over time (the soak test).
@@ -52,7 +57,7 @@ delivery between instances needs the server to share events between them.
 Memory figures (--server-pid) are VmRSS: memory freed by an earlier run is
 reused rather than returned, so measure against a freshly started server.
 
-Exit status: 0 on success; 1 when the tool failed; 2 when `direct` found
+Exit status: 0 on success; 1 when the tool failed; 2 when a scenario found
 lost, duplicated or reordered messages; 3 when every check passed but
 something else went wrong: the server refused messages (error frames),
 some were never answered, or connections failed or ended early.";
@@ -104,6 +109,13 @@ enum Scenario {
     /// delivery checks and (with --server-pid) the server's memory and
     /// open files over time: the soak test.
     Mixed(scenarios::mixed::Args),
+    /// One group, every member connected, some members sending at a fixed
+    /// total rate: deliveries per second, the time until the last member
+    /// has each message, and delivery correctness per member.
+    Group(scenarios::group::Args),
+    /// The reconnect storm: users with messages waiting all connect at
+    /// once; the time until every message is delivered and acknowledged.
+    Offline(scenarios::offline::Args),
 }
 
 #[tokio::main]
@@ -124,6 +136,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         password: cli.password,
         signup_concurrency: cli.signup_concurrency as usize,
     })?;
+    // Every scenario may hold many sockets.
+    if let Err(e) = sys::raise_nofile_limit() {
+        eprintln!("chat-bench: warning: {e:#}");
+    }
     let out = report::Output {
         json: cli.json,
         server_pids: cli.server_pids,
@@ -132,5 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Scenario::Connections(args) => scenarios::connections::run(&bench, &out, &args).await,
         Scenario::Direct(args) => scenarios::direct::run(&bench, &out, &args).await,
         Scenario::Mixed(args) => scenarios::mixed::run(&bench, &out, &args).await,
+        Scenario::Group(args) => scenarios::group::run(&bench, &out, &args).await,
+        Scenario::Offline(args) => scenarios::offline::run(&bench, &out, &args).await,
     }
 }

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::sys;
+use crate::verify::Verdict;
 
 /// Where and how to report, from the global flags.
 #[derive(Debug, Clone)]
@@ -194,6 +195,20 @@ impl Table {
 
     /// Adds a row per server: RSS before, after and the difference, and
     /// the difference per `per` units (e.g. per connection) when `per > 0`.
+    /// The rows of a delivery [`Verdict`]; `whose` names the connections
+    /// that receive ("receiver", "member").
+    pub(crate) fn verdict(&mut self, v: &Verdict, whose: &str) -> &mut Self {
+        self.row("lost (acked, never delivered)", v.lost)
+            .row(
+                format!("undelivered ({whose} connection gone)"),
+                v.unreachable,
+            )
+            .row("duplicates", v.duplicates)
+            .row("redelivered in a catch-up", v.redelivered)
+            .row("delivered out of seq order", v.seq_reorders)
+            .row("seq order differs from send order", v.send_order_inversions)
+    }
+
     pub(crate) fn servers(&mut self, servers: &[ServerMemory], per: u64, unit: &str) -> &mut Self {
         for s in servers {
             let fmt = |b: Option<u64>| b.map_or("?".to_owned(), mib);

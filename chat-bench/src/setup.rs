@@ -11,6 +11,8 @@ use futures::StreamExt as _;
 
 /// Signup attempts per user before giving up.
 const SIGNUP_ATTEMPTS: u32 = 3;
+/// WebSockets opened at once while setting up.
+const CONNECT_CONCURRENCY: usize = 32;
 
 /// What [`Bench::new`] needs.
 #[derive(Debug, Clone)]
@@ -97,6 +99,25 @@ impl Bench {
         user: &BenchUser,
     ) -> chat_client::Result<WsConnection> {
         self.client(i).connect(&user.session.access_token).await
+    }
+
+    /// Opens a WebSocket for each `(connection index, user)`, a bounded
+    /// number at a time, in order.
+    pub(crate) async fn connect_all<'a>(
+        &self,
+        devices: impl IntoIterator<Item = (usize, &'a BenchUser)>,
+    ) -> anyhow::Result<Vec<WsConnection>> {
+        futures::stream::iter(devices)
+            .map(|(i, user)| async move {
+                self.connect(i, user)
+                    .await
+                    .with_context(|| format!("cannot open a WebSocket for {}", user.username))
+            })
+            .buffered(CONNECT_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect()
     }
 
     /// Signs up `count` users named `<prefix>_<i>`, a bounded number at a

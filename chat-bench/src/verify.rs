@@ -69,21 +69,15 @@ pub(crate) enum Arrival {
     Redelivered,
 }
 
-/// What one receiver has received from its sender.
-#[derive(Debug, Default)]
-pub(crate) struct DeliveryCheck {
-    indexes: IndexSet,
-    seqs: IndexSet,
-    /// Highest seq received.
-    max_seq: u64,
-    /// Highest index received.
-    max_index: Option<u64>,
-    /// Every seq up to this one has been received.
-    contiguous_seq: u64,
-    duplicates: u64,
-    redelivered: u64,
-    seq_reorders: u64,
-    send_order_inversions: u64,
+/// What one receiver has received from its sender: a [`GroupCheck`]
+/// with one sender.
+#[derive(Debug)]
+pub(crate) struct DeliveryCheck(GroupCheck);
+
+impl Default for DeliveryCheck {
+    fn default() -> Self {
+        Self(GroupCheck::new(1))
+    }
 }
 
 impl DeliveryCheck {
@@ -95,33 +89,12 @@ impl DeliveryCheck {
     /// Records the arrival of message `index` with `seq`; `catch_up` when
     /// it came in a `messages.offline` batch.
     pub(crate) fn record(&mut self, index: u64, seq: u64, catch_up: bool) -> Arrival {
-        let new_index = self.indexes.insert(index);
-        let new_seq = self.seqs.insert(seq);
-        if !new_index || !new_seq {
-            if catch_up {
-                self.redelivered += 1;
-                return Arrival::Redelivered;
-            }
-            self.duplicates += 1;
-            return Arrival::Duplicate;
-        }
-        if seq < self.max_seq {
-            self.seq_reorders += 1;
-        }
-        if self.max_index.is_some_and(|m| index < m) {
-            self.send_order_inversions += 1;
-        }
-        self.max_seq = self.max_seq.max(seq);
-        self.max_index = Some(self.max_index.map_or(index, |m| m.max(index)));
-        while self.seqs.contains(self.contiguous_seq + 1) {
-            self.contiguous_seq += 1;
-        }
-        Arrival::New
+        self.0.record(0, index, seq, catch_up)
     }
 
     /// Every seq up to this one has arrived: what the receiver may ack.
     pub(crate) fn contiguous_seq(&self) -> u64 {
-        self.contiguous_seq
+        self.0.contiguous_seq()
     }
 
     /// Compares what arrived with the indexes the server acknowledged to
@@ -131,27 +104,115 @@ impl DeliveryCheck {
     /// `connected` is false when the receiver's connection ended before
     /// the run did: what it missed then counts as unreachable, not lost.
     pub(crate) fn finish(&self, settled: &IndexSet, acked: &IndexSet, connected: bool) -> Verdict {
-        let missing = settled
-            .iter()
-            .filter(|&i| !self.indexes.contains(i))
-            .count() as u64;
-        let unacked = self.indexes.iter().filter(|&i| !acked.contains(i)).count() as u64;
-        let (lost, unreachable) = if connected {
-            (missing, 0)
-        } else {
-            (0, missing)
-        };
-        Verdict {
-            acked: acked.len(),
-            received: self.indexes.len(),
-            lost,
-            unreachable,
+        self.0.finish(
+            std::slice::from_ref(settled),
+            std::slice::from_ref(acked),
+            connected,
+        )
+    }
+}
+
+/// What one member of a group has received from the group's senders:
+/// the same checks as [`DeliveryCheck`], for many senders in one
+/// conversation. Each sender's indexes are tracked on their own (send
+/// order is per sender), the seqs once for the conversation.
+#[derive(Debug)]
+pub(crate) struct GroupCheck {
+    /// Per sender: indexes received, and the highest one.
+    by_sender: Vec<(IndexSet, Option<u64>)>,
+    seqs: IndexSet,
+    max_seq: u64,
+    contiguous_seq: u64,
+    received: u64,
+    duplicates: u64,
+    redelivered: u64,
+    seq_reorders: u64,
+    send_order_inversions: u64,
+}
+
+impl GroupCheck {
+    /// A check for a group with `senders` senders, nothing received.
+    pub(crate) fn new(senders: usize) -> Self {
+        Self {
+            by_sender: vec![(IndexSet::default(), None); senders],
+            seqs: IndexSet::default(),
+            max_seq: 0,
+            contiguous_seq: 0,
+            received: 0,
+            duplicates: 0,
+            redelivered: 0,
+            seq_reorders: 0,
+            send_order_inversions: 0,
+        }
+    }
+
+    /// Records the arrival of message `index` of `sender` with `seq`;
+    /// `catch_up` when it came in a `messages.offline` batch.
+    pub(crate) fn record(
+        &mut self,
+        sender: usize,
+        index: u64,
+        seq: u64,
+        catch_up: bool,
+    ) -> Arrival {
+        let (indexes, max_index) = &mut self.by_sender[sender];
+        let new_index = indexes.insert(index);
+        let new_seq = self.seqs.insert(seq);
+        if !new_index || !new_seq {
+            if catch_up {
+                self.redelivered += 1;
+                return Arrival::Redelivered;
+            }
+            self.duplicates += 1;
+            return Arrival::Duplicate;
+        }
+        self.received += 1;
+        if seq < self.max_seq {
+            self.seq_reorders += 1;
+        }
+        if max_index.is_some_and(|m| index < m) {
+            self.send_order_inversions += 1;
+        }
+        *max_index = Some(max_index.map_or(index, |m| m.max(index)));
+        self.max_seq = self.max_seq.max(seq);
+        while self.seqs.contains(self.contiguous_seq + 1) {
+            self.contiguous_seq += 1;
+        }
+        Arrival::New
+    }
+
+    /// Every seq up to this one has arrived: what the member may ack.
+    pub(crate) fn contiguous_seq(&self) -> u64 {
+        self.contiguous_seq
+    }
+
+    /// As [`DeliveryCheck::finish`], with each sender's `settled` and
+    /// `acked` indexes (in sender order).
+    pub(crate) fn finish(
+        &self,
+        settled: &[IndexSet],
+        acked: &[IndexSet],
+        connected: bool,
+    ) -> Verdict {
+        let mut v = Verdict {
+            received: self.received,
             duplicates: self.duplicates,
             redelivered: self.redelivered,
             seq_reorders: self.seq_reorders,
             send_order_inversions: self.send_order_inversions,
-            received_unacked: unacked,
+            ..Verdict::default()
+        };
+        for (((indexes, _), settled), acked) in self.by_sender.iter().zip(settled).zip(acked) {
+            let missing = settled.iter().filter(|&i| !indexes.contains(i)).count() as u64;
+            if connected {
+                v.lost += missing;
+            } else {
+                v.unreachable += missing;
+            }
+            v.acked += acked.len();
+            v.received_unacked += indexes.iter().filter(|&i| !acked.contains(i)).count() as u64;
         }
+        v
     }
 }
 
@@ -251,6 +312,48 @@ mod tests {
         c.record(0, 2, false);
         let v = c.finish(&acked(0..2), &acked(0..2), true);
         assert_eq!((v.seq_reorders, v.send_order_inversions), (0, 1));
+    }
+
+    #[test]
+    fn a_group_member_gets_every_sender_once_in_seq_order() {
+        let mut c = GroupCheck::new(2);
+        // Sender 0 sends indexes 0, 1; sender 1 sends 0, 1; seqs interleave.
+        assert_eq!(c.record(0, 0, 1, false), Arrival::New);
+        assert_eq!(c.record(1, 0, 2, false), Arrival::New);
+        assert_eq!(c.record(1, 1, 3, false), Arrival::New);
+        assert_eq!(c.record(0, 1, 4, false), Arrival::New);
+        assert_eq!(c.contiguous_seq(), 4);
+        let v = c.finish(
+            &[acked(0..2), acked(0..2)],
+            &[acked(0..2), acked(0..2)],
+            true,
+        );
+        assert!(v.ok(), "{v:?}");
+        assert_eq!((v.acked, v.received), (4, 4));
+    }
+
+    #[test]
+    fn group_losses_duplicates_and_reorders_are_counted() {
+        let mut c = GroupCheck::new(2);
+        c.record(0, 0, 1, false);
+        c.record(1, 1, 3, false);
+        c.record(1, 0, 2, false);
+        assert_eq!(c.record(1, 0, 2, false), Arrival::Duplicate);
+        assert_eq!(c.record(1, 0, 2, true), Arrival::Redelivered);
+        let v = c.finish(
+            &[acked(0..2), acked(0..2)],
+            &[acked(0..2), acked(0..2)],
+            true,
+        );
+        assert_eq!(v.lost, 1, "sender 0's index 1 never came");
+        assert_eq!((v.duplicates, v.redelivered), (1, 1));
+        assert_eq!((v.seq_reorders, v.send_order_inversions), (1, 1));
+        let gone = c.finish(
+            &[acked(0..2), acked(0..2)],
+            &[acked(0..2), acked(0..2)],
+            false,
+        );
+        assert_eq!((gone.lost, gone.unreachable), (0, 1));
     }
 
     #[test]

@@ -82,6 +82,12 @@ struct GroupAnswer {
     group_id: ConversationId,
 }
 
+#[derive(Deserialize)]
+struct AddedAnswer {
+    #[serde(default)]
+    added: Vec<UserId>,
+}
+
 impl UserClient {
     pub(crate) fn new(rest: Rest, user_id: UserId, access_token: String) -> Self {
         Self {
@@ -174,6 +180,23 @@ impl UserClient {
         let body = json!({"name": name, "member_ids": members});
         let answer: GroupAnswer = rest::json(self.post("/api/v1/groups").json(&body)).await?;
         Ok(answer.group_id)
+    }
+
+    /// Adds `members` to a group (`POST /api/v1/groups/{id}/members`, owner
+    /// or admin); returns who was added (existing members are skipped).
+    ///
+    /// # Errors
+    /// `PERMISSION_DENIED` (403) for a plain member, `GROUP_FULL` (409),
+    /// and as [`create_group`](Self::create_group).
+    pub async fn add_members(
+        &self,
+        group: ConversationId,
+        members: &[UserId],
+    ) -> Result<Vec<UserId>> {
+        let body = json!({"user_ids": members});
+        let path = format!("/api/v1/groups/{group}/members");
+        let answer: AddedAnswer = rest::json(self.post(&path).json(&body)).await?;
+        Ok(answer.added)
     }
 
     /// A page of a conversation's history, newest first

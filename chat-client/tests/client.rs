@@ -164,9 +164,16 @@ async fn groups_are_created_and_sent_to() -> Result<()> {
     let group = as_alice
         .create_group("Lunch", &[bob.user_id, carol.user_id])
         .await?;
+    let dave = server.signup("dave").await;
+    let added = as_alice
+        .add_members(group, &[dave.user_id, bob.user_id])
+        .await?;
+    assert_eq!(added, vec![dave.user_id], "bob was a member already");
     let sent = as_alice.send_group(group, "noon?", None).await?;
     assert_eq!(sent.conversation_id, group);
     assert_eq!(sent.seq, 1);
+    let dave_sees = server.client.user(&dave).history(group, None, None).await?;
+    assert_eq!(dave_sees.messages.len(), 1);
 
     let as_carol = server.client.user(&carol);
     let page = as_carol.history(group, None, None).await?;

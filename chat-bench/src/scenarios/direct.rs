@@ -10,7 +10,6 @@
 //! delivery ([`crate::verify`]). Senders count `message.sent` and `error`
 //! frames.
 
-mod peers;
 mod receiver;
 mod summary;
 
@@ -21,22 +20,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::StreamExt as _;
 use serde::Serialize;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
-use self::peers::{Counters, Plan};
 use self::receiver::Receiver;
+use super::peers::{self, Counters, Plan, SendTotals, Target};
 use crate::report::{self, LatencySummary, Output, ServerMemory};
 use crate::setup::Bench;
 use crate::verify::Verdict;
-
-/// WebSockets opened at once while setting up.
-const CONNECT_CONCURRENCY: usize = 32;
-/// Time between the cut-off (messages acknowledged so far must be
-/// delivered) and the end of reading.
-const CUTOFF_GRACE: Duration = Duration::from_secs(2);
 
 /// `direct` flags.
 #[derive(Debug, clap::Args)]
@@ -77,11 +68,8 @@ struct Report {
     target_rate: f64,
     duration_secs: u64,
     warmup_secs: u64,
-    sent: u64,
-    acked: u64,
-    refused: u64,
-    /// Sent, but neither acknowledged nor refused before the drain ended.
-    unanswered: u64,
+    #[serde(flatten)]
+    totals: SendTotals,
     delivered: u64,
     sent_per_sec: f64,
     acked_per_sec: f64,
@@ -115,31 +103,16 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     let users = bench.create_users(args.pairs * 2).await?;
 
     out.progress(&format!("opening {} WebSockets", users.len()));
-    let mut conns: Vec<_> = futures::stream::iter(users.iter().enumerate())
-        .map(|(i, user)| async move {
-            bench
-                .connect(i, user)
-                .await
-                .with_context(|| format!("cannot open a WebSocket for {}", user.username))
-        })
-        .buffered(CONNECT_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?
+    let mut conns: Vec<_> = bench
+        .connect_all(users.iter().enumerate())
+        .await?
         .into_iter()
         .map(Some)
         .collect();
 
     let before = out.sample_servers();
     let per_sender = args.rate / args.pairs as f64;
-    let plan = Plan {
-        epoch: Instant::now() + Duration::from_millis(300),
-        pairs: args.pairs,
-        period: Duration::from_secs_f64(1.0 / per_sender),
-        warmup: Duration::from_secs(args.warmup),
-        end: Duration::from_secs(args.warmup + args.duration),
-    };
+    let plan = Plan::new(args.pairs, args.rate, args.warmup, args.duration);
     out.progress(&format!(
         "sending {} msg/s ({per_sender:.2}/s per sender) for {} s warm-up + {} s",
         args.rate, args.warmup, args.duration
@@ -162,7 +135,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
             tx,
             plan,
             pair,
-            receiver.session.user_id,
+            Target::Direct(receiver.session.user_id),
             bench.prefix().to_owned(),
             padding.clone(),
             counters.clone(),
@@ -192,27 +165,12 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         )));
     }
 
-    let progress = tokio::spawn(print_progress(counters.clone(), plan));
-    let mut send_lag = report::histogram();
-    let mut ended = BTreeMap::new();
-    let mut sender_halves = Vec::new();
-    for w in writers {
-        let (tx, result) = w.await.context("a sender task failed")?;
-        report::merge(&mut send_lag, &result.lag);
-        if let Some(e) = result.error {
-            *ended.entry(format!("sender: {e}")).or_default() += 1;
-        }
-        sender_halves.push(tx);
-    }
-    drain(&counters, Duration::from_secs(args.drain), out).await;
-    let after = out.sample_servers();
+    let progress = tokio::spawn(peers::print_progress(counters.clone(), plan));
+    let written = peers::join_writers(writers).await?;
+    let drain = Duration::from_secs(args.drain);
+    let after = peers::settle(&counters, 1, drain, out, &cutoff_tx, &stop_tx).await;
     progress.abort();
-    // What is acknowledged now was fanned out before its acknowledgement:
-    // it must reach its receiver within the grace period, even when the
-    // drain gave up on a server still working through a backlog.
-    let _ = cutoff_tx.send(true);
-    tokio::time::sleep(CUTOFF_GRACE).await;
-    let _ = stop_tx.send(true);
+    let mut ended = written.ended;
 
     let mut r = Report {
         scenario: "direct",
@@ -221,17 +179,14 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         target_rate: args.rate,
         duration_secs: args.duration,
         warmup_secs: args.warmup,
-        sent: counters.sent.load(Ordering::Relaxed),
-        acked: counters.acked.load(Ordering::Relaxed),
-        refused: counters.refused.load(Ordering::Relaxed),
-        unanswered: 0,
+        totals: counters.totals(),
         delivered: counters.delivered.load(Ordering::Relaxed),
         sent_per_sec: rate(&counters.sent_in_window, args.duration),
         acked_per_sec: rate(&counters.acked_in_window, args.duration),
         delivered_per_sec: rate(&counters.delivered_in_window, args.duration),
         delivery_latency: LatencySummary::of(&report::histogram()),
         ack_latency: LatencySummary::of(&report::histogram()),
-        send_lag: LatencySummary::of(&send_lag),
+        send_lag: LatencySummary::of(&written.lag),
         errors: BTreeMap::new(),
         verify: Verdict::default(),
         duplicate_acks: 0,
@@ -242,7 +197,6 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         connections_ended: BTreeMap::new(),
         servers: report::server_memory(&before, &after),
     };
-    r.unanswered = r.sent.saturating_sub(r.acked + r.refused);
     let (mut delivery, mut acking) = (report::histogram(), report::histogram());
     for (s, v) in senders.into_iter().zip(receivers) {
         let s = s.await.context("a sender task failed")?;
@@ -272,7 +226,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
             *ended.entry(e).or_default() += 1;
         }
     }
-    for tx in sender_halves {
+    for tx in written.halves {
         let _ = tx.close().await;
     }
     r.delivery_latency = LatencySummary::of(&delivery);
@@ -287,8 +241,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     summary::explain(&r, out);
     Ok(if !r.verify.ok() || r.duplicate_acks > 0 {
         ExitCode::from(2)
-    } else if r.refused > 0
-        || r.unanswered > 0
+    } else if r.totals.incomplete()
         || !r.errors.is_empty()
         || r.verify.unreachable > 0
         || !r.connections_ended.is_empty()
@@ -299,55 +252,6 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     })
 }
 
-/// Waits until every message sent was answered and every acknowledged one
-/// delivered, or `limit` passed.
-async fn drain(c: &Counters, limit: Duration, out: &Output) {
-    let started = Instant::now();
-    loop {
-        let sent = c.sent.load(Ordering::Relaxed);
-        let acked = c.acked.load(Ordering::Relaxed);
-        let answered = acked + c.refused.load(Ordering::Relaxed);
-        let delivered = c.delivered.load(Ordering::Relaxed);
-        if answered >= sent && delivered >= acked {
-            // A little longer, so that late duplicates are seen too.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return;
-        }
-        if started.elapsed() >= limit {
-            out.progress(&format!(
-                "drain: gave up after {limit:?}: {} unanswered, {} acknowledged but not delivered",
-                sent.saturating_sub(answered),
-                acked.saturating_sub(delivered)
-            ));
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn rate(counter: &std::sync::atomic::AtomicU64, secs: u64) -> f64 {
     report::per_second(counter.load(Ordering::Relaxed), secs as f64)
-}
-
-/// Prints totals every second.
-async fn print_progress(c: Arc<Counters>, plan: Plan) {
-    tokio::time::sleep_until(plan.epoch).await;
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let phase = if plan.now() < plan.warmup {
-            "warm-up"
-        } else if plan.now() < plan.end {
-            "measuring"
-        } else {
-            "draining"
-        };
-        eprintln!(
-            "  {:>5.1} s {phase}: sent {}, acked {}, refused {}, delivered {}",
-            plan.now().as_secs_f64(),
-            c.sent.load(Ordering::Relaxed),
-            c.acked.load(Ordering::Relaxed),
-            c.refused.load(Ordering::Relaxed),
-            c.delivered.load(Ordering::Relaxed),
-        );
-    }
 }

@@ -14,12 +14,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::Context as _;
 use chat_client::{ChatClient, UserClient, frames};
 use chat_core::model::Message;
 use chat_core::protocol::ServerFrame;
 use chat_core::{ConversationId, MessageId, UserId};
-use futures::StreamExt as _;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use tokio::sync::mpsc;
@@ -30,8 +28,6 @@ use crate::report::{self, LatencySummary, Output};
 use crate::setup::{Bench, BenchUser};
 use crate::sys;
 
-/// WebSockets opened at once while setting up.
-const CONNECT_CONCURRENCY: usize = 32;
 /// Time, once the load stops, for the last messages to arrive.
 const GRACE: Duration = Duration::from_secs(3);
 
@@ -229,18 +225,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
     let users = bench.create_users(args.users).await?;
     out.progress(&format!("opening {} WebSockets", users.len()));
-    let conns: Vec<_> = futures::stream::iter(users.iter().enumerate())
-        .map(|(i, user)| async move {
-            bench
-                .connect(i, user)
-                .await
-                .with_context(|| format!("cannot open a WebSocket for {}", user.username))
-        })
-        .buffered(CONNECT_CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
+    let conns = bench.connect_all(users.iter().enumerate()).await?;
 
     let mut sockets = JoinSet::new();
     let mut members = Vec::with_capacity(users.len());

@@ -13,8 +13,8 @@ use chat_core::protocol::close;
 use hdrhistogram::Histogram;
 use tokio::sync::watch;
 
-use super::peers::{Counters, Plan, parse_content};
 use crate::report;
+use crate::scenarios::peers::{Counters, Plan, parse_content};
 use crate::setup::{Bench, BenchUser};
 use crate::verify::{Arrival, DeliveryCheck};
 

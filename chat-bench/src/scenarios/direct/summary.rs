@@ -11,13 +11,7 @@ pub(super) fn table(r: &Report) -> Table {
         "direct: {} pairs, {} instance(s), target {} msg/s, {} s measured after {} s warm-up",
         r.pairs, r.instances, r.target_rate, r.duration_secs, r.warmup_secs
     ))
-    .row(
-        "sent / acked / refused / unanswered",
-        format!(
-            "{} / {} / {} / {}",
-            r.sent, r.acked, r.refused, r.unanswered
-        ),
-    )
+    .row("sent / acked / refused / unanswered", r.totals.cell())
     .row("delivered", r.delivered)
     .row("sent/s (measured window)", format!("{:.1}", r.sent_per_sec))
     .row("acked/s", format!("{:.1}", r.acked_per_sec))
@@ -27,18 +21,7 @@ pub(super) fn table(r: &Report) -> Table {
     .row("send -> message.sent (sender)", r.ack_latency.cell())
     .row("send lag (tool behind schedule)", r.send_lag.cell())
     .section("checks")
-    .row("lost (acked, never delivered)", r.verify.lost)
-    .row(
-        "undelivered (receiver connection gone)",
-        r.verify.unreachable,
-    )
-    .row("duplicates", r.verify.duplicates)
-    .row("redelivered in a catch-up", r.verify.redelivered)
-    .row("delivered out of seq order", r.verify.seq_reorders)
-    .row(
-        "seq order differs from send order",
-        r.verify.send_order_inversions,
-    )
+    .verdict(&r.verify, "receiver")
     .row("delivered, never acked", r.verify.received_unacked)
     .row("duplicate message.sent", r.duplicate_acks)
     .row("unexpected message.new", r.unexpected_messages)
