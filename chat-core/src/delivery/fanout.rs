@@ -202,17 +202,23 @@ impl Fanout {
         Ok(())
     }
 
-    /// `message.read` to the other members.
+    /// `message.read` to the other members. Receipts are ephemeral: a
+    /// cursor's next move supersedes this one, and the store keeps the
+    /// current cursors (message views, group members), so a connection
+    /// that is behind drops them rather than being closed. In a large
+    /// group every member's acknowledgement makes one, more than a
+    /// sender's connection may take.
     pub(crate) async fn read(&self, receipt: ReadReceipt, members: &MemberSet) {
         let to = members.others(receipt.user_id);
         let frame = ServerFrame::Read(receipt);
-        self.publish(&to, durable(&frame)).await;
+        self.publish(&to, ephemeral(&frame, None)).await;
     }
 
-    /// `message.delivered` to `to` (the senders of what was delivered).
+    /// `message.delivered` to `to` (the senders of what was delivered);
+    /// ephemeral, as [`read`](Self::read) says.
     pub(crate) async fn delivered(&self, receipt: DeliveryReceipt, to: &[UserId]) {
         let frame = ServerFrame::Delivered(receipt);
-        self.publish(to, durable(&frame)).await;
+        self.publish(to, ephemeral(&frame, None)).await;
     }
 
     /// `typing` to the other members, except the typing connection.
@@ -282,15 +288,6 @@ pub(crate) fn live_frame(message: Message, members: &MemberSet) -> ServerFrame {
         ConversationKind::Direct => ServerFrame::MessageNew(view),
         ConversationKind::Group => ServerFrame::GroupMessageNew(view),
     }
-}
-
-fn durable(frame: &ServerFrame) -> Event {
-    Event::frame(Frame {
-        json: Bytes::from(frame.to_json()),
-        class: FrameClass::Durable,
-        message: None,
-        origin: None,
-    })
 }
 
 fn ephemeral(frame: &ServerFrame, origin: Option<ConnectionId>) -> Event {

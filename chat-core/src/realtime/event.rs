@@ -45,11 +45,12 @@ pub struct Frame {
 /// How a frame is treated when a connection's outgoing queue fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameClass {
-    /// Messages and receipts: never dropped; a connection that cannot take
-    /// one is closed and catches up from its cursor when it reconnects.
+    /// Messages: never dropped; a connection that cannot take one is
+    /// closed and catches up from its cursor when it reconnects.
     Durable,
-    /// Typing and presence: dropped first when the queue is half full;
-    /// losing one is harmless because the next one supersedes it.
+    /// Typing, presence and receipts: dropped first when the queue is half
+    /// full. Each is superseded by the next of its kind, and the store
+    /// keeps the current state (cursors, `delivered_at`, `read_at`).
     Ephemeral,
 }
 

@@ -40,6 +40,12 @@ pub struct GroupMember {
     display_name: Option<String>,
     role: MemberRole,
     joined_at: Timestamp,
+    /// Everything up to this seq reached one of the member's devices (the
+    /// state `message.delivered` receipts report).
+    delivered_seq: u64,
+    /// Everything up to this seq is read (the state `message.read`
+    /// receipts report).
+    read_seq: u64,
 }
 
 impl From<MemberEntry> for GroupMember {
@@ -50,6 +56,8 @@ impl From<MemberEntry> for GroupMember {
             display_name: e.profile.display_name,
             role: e.member.role,
             joined_at: e.member.joined_at,
+            delivered_seq: e.member.delivered_seq,
+            read_seq: e.member.read_seq,
         }
     }
 }

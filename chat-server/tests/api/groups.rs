@@ -414,3 +414,40 @@ async fn a_group_holds_at_most_the_configured_number_of_members() {
     let (status, _) = add(&app, &owner, &group, &[&b]).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_group_shows_each_members_delivery_and_read_cursors() {
+    let app = spawn_app().await;
+    let owner = app.signup("owner").await;
+    let ann = app.signup("ann").await;
+    let ben = app.signup("ben").await;
+    let group = app.create_group(&owner, "Team", &[&ann, &ben]).await;
+    for i in 1..=2 {
+        app.send_group(&owner, &group, &format!("g{i}")).await;
+    }
+    let (status, _) = app
+        .post_as(
+            &ann.access,
+            &format!("/api/v1/conversations/{group}/read"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, g) = app
+        .get_as(&owner.access, &format!("/api/v1/groups/{group}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{g}");
+    let cursors = |name: &str| {
+        let m = g["members"]
+            .as_array()
+            .expect("members")
+            .iter()
+            .find(|m| m["username"] == name)
+            .expect("member")
+            .clone();
+        (m["delivered_seq"].clone(), m["read_seq"].clone())
+    };
+    // Reading implies delivery; ben has done neither.
+    assert_eq!(cursors("ann"), (json!(2), json!(2)));
+    assert_eq!(cursors("ben"), (json!(0), json!(0)));
+}
