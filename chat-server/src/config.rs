@@ -126,6 +126,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_MAX_GROUP_MEMBERS", default_value_t = 1_000)]
     pub max_group_members: u32,
 
+    /// Groups with more members get no live receipts from others.
+    #[arg(long, env = "CHAT_GROUP_RECEIPTS_MAX_MEMBERS", default_value_t = 100)]
+    pub group_receipts_max_members: u32,
+
     /// Messages one user may send per minute (REST and, later, WebSocket).
     #[arg(long, env = "CHAT_MESSAGES_PER_MINUTE", default_value_t = 100)]
     pub messages_per_minute: u32,
@@ -263,6 +267,7 @@ impl Config {
         ConversationConfig {
             max_group_members: self.max_group_members,
             message_limit: RateLimit::new(self.messages_per_minute, Duration::from_secs(60)),
+            receipts_max_group_members: self.group_receipts_max_members,
         }
     }
 

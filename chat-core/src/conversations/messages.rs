@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::page::{invalid_before, limit_or_default};
 use super::writer::{Write, Written};
 use super::{ConversationRef, ConversationService, PageRequest};
+use crate::delivery::MemberSet;
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::ConnectionId;
@@ -384,14 +385,17 @@ impl ConversationService {
         else {
             return;
         };
+        let reader = after.member.user_id;
         let receipt = ReadReceipt {
             conversation_id: conversation,
-            user_id: after.member.user_id,
+            user_id: reader,
             seq,
             message_id,
             read_at: now,
         };
-        self.fanout.read(receipt, &members).await;
+        if self.receipts_live(&members) {
+            self.fanout.read(receipt, &members.others(reader)).await;
+        }
     }
 
     /// Records that the caller's devices have everything up to `seq`.
@@ -441,16 +445,38 @@ impl ConversationService {
         }
     }
 
+    /// Whether members of a conversation with `members` see each other's
+    /// receipts live (see [`ConversationConfig::receipts_max_group_members`]).
+    fn receipts_live(&self, members: &MemberSet) -> bool {
+        members.kind == ConversationKind::Direct
+            || members.users.len() <= self.config.receipts_max_group_members as usize
+    }
+
     /// `message.delivered` to the senders of the newest delivered messages.
     async fn announce_delivered(&self, after: &Membership, now: Timestamp) {
         let conversation = after.conversation.id;
+        if after.conversation.kind == ConversationKind::Group {
+            match self.fanout.members(conversation).await {
+                Ok(members) if self.receipts_live(&members) => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the members of a delivery receipt");
+                    return;
+                }
+            }
+        }
         let user = after.member.user_id;
         let seq = after.member.delivered_seq;
         // In a direct conversation the sender is the peer: the newest
-        // message is all that is needed (for its id).
+        // message is all that is needed (for its id). In a group, the
+        // senders of what this receipt newly covers.
         let window = match after.conversation.kind {
             ConversationKind::Direct => 1,
-            ConversationKind::Group => RECEIPT_SENDERS_WINDOW,
+            ConversationKind::Group => match self.announced.advance(conversation, user, seq) {
+                Some(before) if before >= seq => return,
+                Some(before) => (seq - before).min(u64::from(RECEIPT_SENDERS_WINDOW)) as u32,
+                None => RECEIPT_SENDERS_WINDOW,
+            },
         };
         let recent = match self
             .deps

@@ -10,6 +10,7 @@
 //! not in answers exactly as one that does not exist
 //! (`CONVERSATION_NOT_FOUND`), so membership does not leak.
 
+mod announced;
 mod direct;
 mod groups;
 mod messages;
@@ -44,6 +45,14 @@ pub struct ConversationConfig {
     /// Messages one user may send (default 100 per minute, seed 002
     /// section 7.2).
     pub message_limit: RateLimit,
+    /// Groups with more members than this get no live receipts from
+    /// others (default 100): no `message.delivered` to senders and no
+    /// `message.read` to the other members. In a
+    /// 1,000-member group every member's acknowledgement would otherwise
+    /// make a receipt for each sender it covers, more frames than the
+    /// messages themselves. The cursors are stored all the same, and
+    /// `GET /groups/{id}` lists them.
+    pub receipts_max_group_members: u32,
 }
 
 impl Default for ConversationConfig {
@@ -51,6 +60,7 @@ impl Default for ConversationConfig {
         Self {
             max_group_members: 1_000,
             message_limit: RateLimit::new(100, Duration::from_secs(60)),
+            receipts_max_group_members: 100,
         }
     }
 }
@@ -84,6 +94,10 @@ pub struct ConversationDeps {
     pub realtime: RealtimeDeps,
 }
 
+/// Group members whose last delivery receipt is remembered (about 40 bytes
+/// each).
+const ANNOUNCED_ENTRIES: usize = 200_000;
+
 /// Conversations, groups and messages.
 ///
 /// Cheap to clone; clones share everything.
@@ -93,6 +107,8 @@ pub struct ConversationService {
     config: Arc<ConversationConfig>,
     fanout: Fanout,
     writes: writer::Writer<writer::StoreWrites>,
+    /// Where each group member's delivery receipts stand.
+    announced: Arc<announced::Announced>,
     metrics: Metrics,
 }
 
@@ -138,6 +154,7 @@ impl ConversationService {
             config: Arc::new(config),
             fanout,
             writes,
+            announced: Arc::new(announced::Announced::new(ANNOUNCED_ENTRIES)),
             metrics,
         })
     }

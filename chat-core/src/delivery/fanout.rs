@@ -202,16 +202,15 @@ impl Fanout {
         Ok(())
     }
 
-    /// `message.read` to the other members. Receipts are ephemeral: a
+    /// `message.read` to `to` (the other members). Receipts are ephemeral: a
     /// cursor's next move supersedes this one, and the store keeps the
     /// current cursors (message views, group members), so a connection
     /// that is behind drops them rather than being closed. In a large
     /// group every member's acknowledgement makes one, more than a
     /// sender's connection may take.
-    pub(crate) async fn read(&self, receipt: ReadReceipt, members: &MemberSet) {
-        let to = members.others(receipt.user_id);
+    pub(crate) async fn read(&self, receipt: ReadReceipt, to: &[UserId]) {
         let frame = ServerFrame::Read(receipt);
-        self.publish(&to, ephemeral(&frame, None)).await;
+        self.publish(to, ephemeral(&frame, None)).await;
     }
 
     /// `message.delivered` to `to` (the senders of what was delivered);

@@ -1,0 +1,313 @@
+//! Group delivery receipts: who gets them, and what a storm of them costs.
+//!
+//! Receipts never cost a connection its life: in a big group every
+//! member's acknowledgement makes a `message.delivered` for the sender,
+//! more than a sender's connection may hold. Those are dropped once its
+//! queue is half full (the store keeps the cursors they report); messages
+//! still get through, and the connection is not marked overflowed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::memory::MemoryEventBus;
+use chat_core::protocol::ServerFrame;
+use chat_core::realtime::{EventKind, LocalHub};
+use chat_core::{
+    AckTarget, ChatEngine, ConversationConfig, ConversationRef, Email, ExternalUser, GroupName,
+    OutgoingMessage, RateLimit, SessionId, UserId, Username,
+};
+
+/// The sender's queue: room for the messages, not for every receipt.
+const QUEUE: usize = 64;
+const MESSAGES: u64 = 20;
+const MEMBERS: usize = 4;
+
+async fn user(engine: &ChatEngine, name: &str) -> UserId {
+    let u = engine
+        .auth()
+        .provision_user(ExternalUser {
+            username: Username::parse(name).expect("username"),
+            email: Email::parse(&format!("{name}@example.com")).expect("email"),
+            display_name: None,
+        })
+        .await
+        .expect("user");
+    u.id
+}
+
+#[tokio::test]
+async fn a_receipt_storm_is_dropped_not_fatal_and_messages_still_arrive() {
+    let hub = Arc::new(LocalHub::with_capacity(QUEUE));
+    let engine = ChatEngine::builder()
+        .bus(Arc::new(MemoryEventBus::with_hub(hub)))
+        .conversation_config(ConversationConfig {
+            message_limit: RateLimit::new(1_000, Duration::from_secs(60)),
+            ..ConversationConfig::default()
+        })
+        .build()
+        .expect("engine");
+    let alice = user(&engine, "alice").await;
+    let mut members = Vec::new();
+    for i in 0..MEMBERS {
+        members.push(user(&engine, &format!("member{i}")).await);
+    }
+    let group = engine
+        .conversations()
+        .create_group(
+            alice,
+            GroupName::parse("big").expect("name"),
+            members.clone(),
+        )
+        .await
+        .expect("group")
+        .conversation
+        .id;
+    // Alice's device connects and then reads nothing.
+    let (mut device, _catch_up) = engine
+        .delivery()
+        .connect(alice, SessionId::new())
+        .await
+        .expect("connect");
+    let send = |text: String| {
+        let engine = engine.clone();
+        async move {
+            let m = OutgoingMessage::parse(&text, None, None).expect("valid");
+            engine
+                .conversations()
+                .send(alice, ConversationRef::Group(group), m)
+                .await
+                .expect("send")
+        }
+    };
+    for i in 0..MESSAGES {
+        send(format!("m{i}")).await;
+    }
+    // Every member acknowledges each message on its own: MESSAGES receipts
+    // each, MEMBERS * MESSAGES in all, past what the queue holds.
+    for seq in 1..=MESSAGES {
+        for m in &members {
+            engine
+                .delivery()
+                .ack(
+                    *m,
+                    AckTarget::Through {
+                        conversation: group,
+                        seq,
+                    },
+                )
+                .await
+                .expect("ack");
+        }
+    }
+    assert!(MEMBERS as u64 * MESSAGES + MESSAGES > QUEUE as u64);
+    let last = send("after the storm".to_owned()).await;
+    assert!(
+        !device.subscription.has_overflowed(),
+        "receipts must not overflow the sender's connection"
+    );
+
+    let (mut messages, mut receipts) = (Vec::new(), 0);
+    while let Some(event) = device.subscription.try_recv() {
+        if let EventKind::Frame(f) = event.kind() {
+            match serde_json::from_slice::<ServerFrame>(&f.json).expect("frame") {
+                ServerFrame::GroupMessageNew(v) => messages.push(v.message.seq),
+                ServerFrame::Delivered(_) => receipts += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+    let all: Vec<u64> = (1..=MESSAGES + 1).collect();
+    assert_eq!(messages, all, "every message, in order");
+    assert_eq!(messages.last(), Some(&last.message.seq));
+    assert!(receipts > 0, "receipts flow while there is room");
+    assert!(
+        receipts < MEMBERS as u64 * MESSAGES,
+        "the rest were dropped ({receipts})"
+    );
+    // What the dropped receipts reported is in the store.
+    let info = engine
+        .conversations()
+        .group(alice, group)
+        .await
+        .expect("group");
+    for entry in info.members.iter().filter(|e| e.member.user_id != alice) {
+        assert_eq!(entry.member.delivered_seq, MESSAGES);
+    }
+}
+
+/// The `message.delivered` frames waiting on a connection, as
+/// (member, seq).
+fn receipts(device: &mut chat_core::Connection) -> Vec<(UserId, u64)> {
+    let mut out = Vec::new();
+    while let Some(event) = device.subscription.try_recv() {
+        if let EventKind::Frame(f) = event.kind()
+            && let Ok(ServerFrame::Delivered(r)) = serde_json::from_slice::<ServerFrame>(&f.json)
+        {
+            out.push((r.user_id, r.seq));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_group_receipt_goes_to_the_senders_of_what_it_newly_covers() {
+    let engine = ChatEngine::builder().build().expect("engine");
+    let alice = user(&engine, "alice").await;
+    let bob = user(&engine, "bob").await;
+    let carol = user(&engine, "carol").await;
+    let group = engine
+        .conversations()
+        .create_group(
+            alice,
+            GroupName::parse("g").expect("name"),
+            vec![bob, carol],
+        )
+        .await
+        .expect("group")
+        .conversation
+        .id;
+    let (mut alice_device, _) = engine
+        .delivery()
+        .connect(alice, SessionId::new())
+        .await
+        .expect("connect");
+    let (mut bob_device, _) = engine
+        .delivery()
+        .connect(bob, SessionId::new())
+        .await
+        .expect("connect");
+    let send = |from: UserId, text: &'static str| {
+        let engine = engine.clone();
+        async move {
+            let m = OutgoingMessage::parse(text, None, None).expect("valid");
+            engine
+                .conversations()
+                .send(from, ConversationRef::Group(group), m)
+                .await
+                .expect("send");
+        }
+    };
+    let ack = |seq: u64| {
+        let engine = engine.clone();
+        async move {
+            engine
+                .delivery()
+                .ack(
+                    carol,
+                    AckTarget::Through {
+                        conversation: group,
+                        seq,
+                    },
+                )
+                .await
+                .expect("ack");
+        }
+    };
+    send(alice, "one").await;
+    send(bob, "two").await;
+    ack(2).await;
+    assert_eq!(receipts(&mut alice_device), vec![(carol, 2)]);
+    assert_eq!(receipts(&mut bob_device), vec![(carol, 2)]);
+
+    // Only alice's message is new to carol's next acknowledgement: bob
+    // already knows carol has his.
+    send(alice, "three").await;
+    ack(3).await;
+    assert_eq!(receipts(&mut alice_device), vec![(carol, 3)]);
+    assert_eq!(receipts(&mut bob_device), vec![]);
+}
+
+/// The receipt frames waiting on a connection, as (kind, member, seq).
+fn all_receipts(device: &mut chat_core::Connection) -> Vec<(&'static str, UserId, u64)> {
+    let mut out = Vec::new();
+    while let Some(event) = device.subscription.try_recv() {
+        if let EventKind::Frame(f) = event.kind() {
+            match serde_json::from_slice::<ServerFrame>(&f.json) {
+                Ok(ServerFrame::Delivered(r)) => out.push(("delivered", r.user_id, r.seq)),
+                Ok(ServerFrame::Read(r)) => out.push(("read", r.user_id, r.seq)),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn past_the_configured_size_a_group_has_no_live_receipts_from_others() {
+    let engine = ChatEngine::builder()
+        .conversation_config(ConversationConfig {
+            receipts_max_group_members: 2,
+            ..ConversationConfig::default()
+        })
+        .build()
+        .expect("engine");
+    let alice = user(&engine, "alice").await;
+    let bob = user(&engine, "bob").await;
+    let carol = user(&engine, "carol").await;
+    let group = engine
+        .conversations()
+        .create_group(
+            alice,
+            GroupName::parse("g").expect("name"),
+            vec![bob, carol],
+        )
+        .await
+        .expect("group")
+        .conversation
+        .id;
+    let (mut alice_device, _) = engine
+        .delivery()
+        .connect(alice, SessionId::new())
+        .await
+        .expect("connect");
+    let (mut bob_device, _) = engine
+        .delivery()
+        .connect(bob, SessionId::new())
+        .await
+        .expect("connect");
+    let m = OutgoingMessage::parse("hello", None, None).expect("valid");
+    engine
+        .conversations()
+        .send(alice, ConversationRef::Group(group), m)
+        .await
+        .expect("send");
+    engine
+        .delivery()
+        .ack(
+            carol,
+            AckTarget::Through {
+                conversation: group,
+                seq: 1,
+            },
+        )
+        .await
+        .expect("ack");
+    engine
+        .conversations()
+        .mark_read(carol, group, None)
+        .await
+        .expect("read");
+
+    assert_eq!(
+        all_receipts(&mut alice_device),
+        vec![],
+        "three members are past two"
+    );
+    assert_eq!(
+        all_receipts(&mut bob_device),
+        vec![],
+        "nor does any other member"
+    );
+    // The cursors are stored all the same.
+    let info = engine
+        .conversations()
+        .group(alice, group)
+        .await
+        .expect("group");
+    let c = info
+        .members
+        .iter()
+        .find(|e| e.member.user_id == carol)
+        .expect("carol");
+    assert_eq!((c.member.delivered_seq, c.member.read_seq), (1, 1));
+}
