@@ -149,12 +149,20 @@ fn receipts(device: &mut chat_core::Connection) -> Vec<(UserId, u64)> {
     out
 }
 
-#[tokio::test]
-async fn a_group_receipt_goes_to_the_senders_of_what_it_newly_covers() {
-    let engine = ChatEngine::builder().build().expect("engine");
-    let alice = user(&engine, "alice").await;
-    let bob = user(&engine, "bob").await;
-    let carol = user(&engine, "carol").await;
+/// Alice's group with Bob and Carol; Alice and Bob have a device each.
+struct Trio {
+    alice: UserId,
+    bob: UserId,
+    carol: UserId,
+    group: chat_core::ConversationId,
+    alice_device: chat_core::Connection,
+    bob_device: chat_core::Connection,
+}
+
+async fn trio(engine: &ChatEngine) -> Trio {
+    let alice = user(engine, "alice").await;
+    let bob = user(engine, "bob").await;
+    let carol = user(engine, "carol").await;
     let group = engine
         .conversations()
         .create_group(
@@ -166,16 +174,35 @@ async fn a_group_receipt_goes_to_the_senders_of_what_it_newly_covers() {
         .expect("group")
         .conversation
         .id;
-    let (mut alice_device, _) = engine
-        .delivery()
-        .connect(alice, SessionId::new())
-        .await
-        .expect("connect");
-    let (mut bob_device, _) = engine
-        .delivery()
-        .connect(bob, SessionId::new())
-        .await
-        .expect("connect");
+    let connect = |u: UserId| async move {
+        let (device, _) = engine
+            .delivery()
+            .connect(u, SessionId::new())
+            .await
+            .expect("connect");
+        device
+    };
+    Trio {
+        alice,
+        bob,
+        carol,
+        group,
+        alice_device: connect(alice).await,
+        bob_device: connect(bob).await,
+    }
+}
+
+#[tokio::test]
+async fn a_group_receipt_goes_to_the_senders_of_what_it_newly_covers() {
+    let engine = ChatEngine::builder().build().expect("engine");
+    let Trio {
+        alice,
+        bob,
+        carol,
+        group,
+        mut alice_device,
+        mut bob_device,
+    } = trio(&engine).await;
     let send = |from: UserId, text: &'static str| {
         let engine = engine.clone();
         async move {
@@ -241,30 +268,14 @@ async fn past_the_configured_size_a_group_has_no_live_receipts_from_others() {
         })
         .build()
         .expect("engine");
-    let alice = user(&engine, "alice").await;
-    let bob = user(&engine, "bob").await;
-    let carol = user(&engine, "carol").await;
-    let group = engine
-        .conversations()
-        .create_group(
-            alice,
-            GroupName::parse("g").expect("name"),
-            vec![bob, carol],
-        )
-        .await
-        .expect("group")
-        .conversation
-        .id;
-    let (mut alice_device, _) = engine
-        .delivery()
-        .connect(alice, SessionId::new())
-        .await
-        .expect("connect");
-    let (mut bob_device, _) = engine
-        .delivery()
-        .connect(bob, SessionId::new())
-        .await
-        .expect("connect");
+    let Trio {
+        alice,
+        carol,
+        group,
+        mut alice_device,
+        mut bob_device,
+        ..
+    } = trio(&engine).await;
     let m = OutgoingMessage::parse("hello", None, None).expect("valid");
     engine
         .conversations()
