@@ -71,6 +71,19 @@ impl Bench {
         })
     }
 
+    /// The same servers under a fresh user prefix, for a run that signs up
+    /// users again.
+    pub(crate) fn with_new_prefix(&self) -> anyhow::Result<Self> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                clients: self.inner.clients.clone(),
+                prefix: random_prefix()?,
+                password: self.inner.password.clone(),
+                signup_concurrency: self.inner.signup_concurrency,
+            }),
+        })
+    }
+
     /// The password of every user the run creates.
     pub(crate) fn password(&self) -> &str {
         &self.inner.password

@@ -164,3 +164,38 @@ async fn direct_and_mixed_check_every_delivery() {
         r["messages_acknowledged"].as_u64().map(|a| a * 2)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_max_steps_up_until_a_rate_falls_short() {
+    let server = spawn_server().await;
+    // A generous latency bound: the steps must all hold on any machine,
+    // so the search runs its full course.
+    let r = bench(
+        &server,
+        &[
+            "direct",
+            "--max",
+            "--pairs",
+            "2",
+            "--rate",
+            "20",
+            "--step-factor",
+            "2",
+            "--max-steps",
+            "2",
+            "--max-p99-ms",
+            "5000",
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    )
+    .await;
+    let steps = r["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["target_rate"], 20.0);
+    assert_eq!(steps[1]["target_rate"], 40.0);
+    assert!(steps.iter().all(|s| s["sustained"] == true), "{r}");
+    assert_eq!(r["sustained_rate"], 40.0);
+}

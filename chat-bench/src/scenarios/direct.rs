@@ -10,6 +10,7 @@
 //! delivery ([`crate::verify`]). Senders count `message.sent` and `error`
 //! frames.
 
+mod max;
 mod receiver;
 mod summary;
 
@@ -57,6 +58,29 @@ pub(crate) struct Args {
     /// Extra bytes of content per message.
     #[arg(long, default_value_t = 0)]
     pad: usize,
+    /// Find the highest sustained rate: run at --rate, then at
+    /// --step-factor times more, with fresh users each time, until a run
+    /// falls short (delivers under 95% of its rate, leaves a message
+    /// unanswered or refused, or has a p99 over --max-p99-ms).
+    #[arg(long)]
+    max: bool,
+    /// With --max: each step's rate over the previous one.
+    #[arg(long, default_value_t = 1.25, value_parser = at_least_one_and_a_bit)]
+    step_factor: f64,
+    /// With --max: the p99 send-to-receive latency a sustained rate must
+    /// keep, milliseconds.
+    #[arg(long, default_value_t = 50.0)]
+    max_p99_ms: f64,
+    /// With --max: most steps.
+    #[arg(long, default_value_t = 12)]
+    max_steps: usize,
+}
+
+fn at_least_one_and_a_bit(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f >= 1.01 => Ok(f),
+        _ => Err("must be a number of at least 1.01".to_owned()),
+    }
 }
 
 /// The `direct` report.
@@ -95,11 +119,45 @@ struct Report {
     servers: Vec<ServerMemory>,
 }
 
-/// Runs the scenario.
+/// Runs the scenario: one run at `--rate`, or with `--max` a search for
+/// the highest rate sustained.
 pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.pairs > 0, "--pairs must be at least 1");
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
     anyhow::ensure!(args.duration > 0, "--duration must be at least 1");
+    if args.max {
+        return max::search(bench, out, args).await;
+    }
+    let r = measure(bench, out, args, args.rate).await?;
+    if out.json {
+        report::print_json(&r)?;
+    } else {
+        print!("{}", summary::table(&r).render());
+    }
+    summary::explain(&r, out);
+    Ok(r.exit_code())
+}
+
+impl Report {
+    /// 2 for a lost, duplicated or reordered message; 3 when every check
+    /// passed but something else went wrong; 0 otherwise.
+    fn exit_code(&self) -> ExitCode {
+        if !self.verify.ok() || self.duplicate_acks > 0 {
+            ExitCode::from(2)
+        } else if self.totals.incomplete()
+            || !self.errors.is_empty()
+            || self.verify.unreachable > 0
+            || !self.connections_ended.is_empty()
+        {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// One run at `rate` messages per second with fresh users.
+async fn measure(bench: &Bench, out: &Output, args: &Args, rate: f64) -> anyhow::Result<Report> {
     let users = bench.create_users(args.pairs * 2).await?;
 
     out.progress(&format!("opening {} WebSockets", users.len()));
@@ -111,11 +169,11 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         .collect();
 
     let before = out.sample_servers();
-    let per_sender = args.rate / args.pairs as f64;
-    let plan = Plan::new(args.pairs, args.rate, args.warmup, args.duration);
+    let per_sender = rate / args.pairs as f64;
+    let plan = Plan::new(args.pairs, rate, args.warmup, args.duration);
     out.progress(&format!(
         "sending {} msg/s ({per_sender:.2}/s per sender) for {} s warm-up + {} s",
-        args.rate, args.warmup, args.duration
+        rate, args.warmup, args.duration
     ));
     let counters = Arc::new(Counters::default());
     let (cutoff_tx, cutoff_rx) = watch::channel(false);
@@ -176,14 +234,14 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         scenario: "direct",
         instances: bench.instances(),
         pairs: args.pairs,
-        target_rate: args.rate,
+        target_rate: rate,
         duration_secs: args.duration,
         warmup_secs: args.warmup,
         totals: counters.totals(),
         delivered: counters.delivered.load(Ordering::Relaxed),
-        sent_per_sec: rate(&counters.sent_in_window, args.duration),
-        acked_per_sec: rate(&counters.acked_in_window, args.duration),
-        delivered_per_sec: rate(&counters.delivered_in_window, args.duration),
+        sent_per_sec: peers::window_rate(&counters.sent_in_window, args.duration),
+        acked_per_sec: peers::window_rate(&counters.acked_in_window, args.duration),
+        delivered_per_sec: peers::window_rate(&counters.delivered_in_window, args.duration),
         delivery_latency: LatencySummary::of(&report::histogram()),
         ack_latency: LatencySummary::of(&report::histogram()),
         send_lag: LatencySummary::of(&written.lag),
@@ -232,26 +290,5 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     r.delivery_latency = LatencySummary::of(&delivery);
     r.ack_latency = LatencySummary::of(&acking);
     r.connections_ended = ended;
-
-    if out.json {
-        report::print_json(&r)?;
-    } else {
-        print!("{}", summary::table(&r).render());
-    }
-    summary::explain(&r, out);
-    Ok(if !r.verify.ok() || r.duplicate_acks > 0 {
-        ExitCode::from(2)
-    } else if r.totals.incomplete()
-        || !r.errors.is_empty()
-        || r.verify.unreachable > 0
-        || !r.connections_ended.is_empty()
-    {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-fn rate(counter: &std::sync::atomic::AtomicU64, secs: u64) -> f64 {
-    report::per_second(counter.load(Ordering::Relaxed), secs as f64)
+    Ok(r)
 }

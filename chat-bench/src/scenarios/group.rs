@@ -241,8 +241,8 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         warmup_secs: args.warmup,
         totals: counters.totals(),
         deliveries: counters.delivered.load(Ordering::Relaxed),
-        sent_per_sec: per_sec(&counters.sent_in_window, args.duration),
-        deliveries_per_sec: per_sec(&counters.delivered_in_window, args.duration),
+        sent_per_sec: peers::window_rate(&counters.sent_in_window, args.duration),
+        deliveries_per_sec: peers::window_rate(&counters.delivered_in_window, args.duration),
         delivery_latency: LatencySummary::of(&report::histogram()),
         last_member_latency: LatencySummary::of(&report::histogram()),
         incomplete_messages: 0,
@@ -361,10 +361,6 @@ fn last_member(
         }
     }
     (h, incomplete)
-}
-
-fn per_sec(counter: &AtomicU64, secs: u64) -> f64 {
-    report::per_second(counter.load(Ordering::Relaxed), secs as f64)
 }
 
 /// The report as a table.

@@ -390,6 +390,11 @@ pub(crate) async fn print_progress(c: Arc<Counters>, plan: Plan) {
     }
 }
 
+/// A counter of the measurement window, per second of it.
+pub(crate) fn window_rate(counter: &AtomicU64, secs: u64) -> f64 {
+    report::per_second(counter.load(Ordering::Relaxed), secs as f64)
+}
+
 /// The index `k` of a `client_msg_id` `<prefix>-<sender>-<k>`.
 fn index_of(client_msg_id: &str) -> Option<u64> {
     client_msg_id.rsplit('-').next()?.parse().ok()
