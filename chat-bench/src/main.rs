@@ -46,9 +46,12 @@ The server limits each user to CHAT_MESSAGES_PER_MINUTE messages (default
       CHAT_DATA_DIR=$(mktemp -d) ./target/release/chat-server
 
 Every open connection costs a file descriptor in this process and in the
-server. chat-bench raises its own soft limit to the hard limit; raise the
-hard limit (`ulimit -Hn`) for more connections than it allows, and check
-the server's own limit (with --server-pid it is read and checked).
+server. chat-bench raises its own soft limit to the hard limit; past it,
+`connections --workers N` spreads the sockets over N tool processes (or
+raise the hard limit, `ulimit -Hn`), and check the server's own limit (with
+--server-pid it is read and checked). Each (source address, server) pair
+has its own range of about 28,000 ephemeral ports: past that, give several
+--source-addr 127.0.0.x.
 
 Several --url instances must share one database and one CHAT_JWT_SECRET
 (users are signed up on one instance and connect to another), and live
@@ -88,6 +91,12 @@ struct Cli {
     /// Signups in flight at once.
     #[arg(long, global = true, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024))]
     signup_concurrency: u32,
+
+    /// A source address for the tool's connections (e.g. 127.0.0.2).
+    /// Repeat to spread connections over several: each (source, server)
+    /// pair has its own range of ephemeral ports, about 28,000 here.
+    #[arg(long = "source-addr", global = true, value_name = "IP")]
+    source_addrs: Vec<std::net::IpAddr>,
 
     /// What to run.
     #[command(subcommand)]
@@ -135,6 +144,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         urls: cli.urls,
         password: cli.password,
         signup_concurrency: cli.signup_concurrency as usize,
+        source_addrs: cli.source_addrs,
     })?;
     // Every scenario may hold many sockets.
     if let Err(e) = sys::raise_nofile_limit() {

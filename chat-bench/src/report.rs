@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::sys;
 use crate::verify::Verdict;
@@ -56,7 +56,7 @@ pub(crate) struct RssSample {
 
 /// A server's memory before and after a scenario, and the CPU it used in
 /// between.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct ServerMemory {
     /// The process.
     pub(crate) pid: u32,
@@ -113,7 +113,7 @@ pub(crate) fn merge(into: &mut Histogram<u64>, other: &Histogram<u64>) {
 }
 
 /// Percentiles of a latency histogram, in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct LatencySummary {
     /// Samples.
     pub(crate) count: u64,

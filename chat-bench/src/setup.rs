@@ -2,6 +2,7 @@
 //! up through the API under a fresh prefix, and WebSockets spread over the
 //! instances round-robin.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,9 @@ pub(crate) struct BenchOptions {
     pub(crate) password: String,
     /// Signups in flight at once.
     pub(crate) signup_concurrency: usize,
+    /// Source addresses to spread connections over (none: the system
+    /// picks).
+    pub(crate) source_addrs: Vec<IpAddr>,
 }
 
 /// The servers of a run and the prefix of its users. Cheap to clone.
@@ -33,7 +37,8 @@ pub(crate) struct Bench {
 
 #[derive(Debug)]
 struct Inner {
-    clients: Vec<ChatClient>,
+    /// Per instance, one client per source address (or one client).
+    clients: Vec<Vec<ChatClient>>,
     prefix: String,
     password: String,
     signup_concurrency: usize,
@@ -59,7 +64,21 @@ impl Bench {
         let clients = options
             .urls
             .iter()
-            .map(|u| ChatClient::new(u).with_context(|| format!("bad --url {u}")))
+            .map(|u| {
+                if options.source_addrs.is_empty() {
+                    return Ok(vec![
+                        ChatClient::new(u).with_context(|| format!("bad --url {u}"))?,
+                    ]);
+                }
+                options
+                    .source_addrs
+                    .iter()
+                    .map(|a| {
+                        ChatClient::with_local_address(u, *a)
+                            .with_context(|| format!("bad --url {u} or --source-addr {a}"))
+                    })
+                    .collect()
+            })
             .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -100,9 +119,12 @@ impl Bench {
     }
 
     /// The client of the instance that the `i`-th connection or request
-    /// goes to (round-robin).
+    /// goes to (round-robin), and of its source address (round-robin over
+    /// the connections of that instance).
     pub(crate) fn client(&self, i: usize) -> &ChatClient {
-        &self.inner.clients[i % self.inner.clients.len()]
+        let instances = self.inner.clients.len();
+        let per_address = &self.inner.clients[i % instances];
+        &per_address[(i / instances) % per_address.len()]
     }
 
     /// Opens a WebSocket for `user` on the instance of connection `i`.
@@ -249,10 +271,32 @@ mod tests {
             urls: vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()],
             password: "Bench-pass-1!".into(),
             signup_concurrency: 8,
+            source_addrs: vec![],
         })
         .expect("bench");
         assert_eq!(bench.instances(), 2);
         assert_eq!(bench.client(0).base_url(), "http://127.0.0.1:1");
         assert_eq!(bench.client(3).base_url(), "http://127.0.0.1:2");
+    }
+
+    #[test]
+    fn source_addresses_are_spread_within_each_instance() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        let bench = Bench::new(BenchOptions {
+            urls: vec!["http://127.0.0.1:1".into(), "http://127.0.0.1:2".into()],
+            password: "Bench-pass-1!".into(),
+            signup_concurrency: 8,
+            source_addrs: vec![ip("127.0.0.2"), ip("127.0.0.3")],
+        })
+        .expect("bench");
+        // Connections 0, 2, 4, 6 go to the first instance, from .2, .3, .2, .3.
+        let first: Vec<*const ChatClient> = [0, 2, 4, 6]
+            .iter()
+            .map(|&i| std::ptr::from_ref(bench.client(i)))
+            .collect();
+        assert_ne!(first[0], first[1]);
+        assert_eq!(first[0], first[2]);
+        assert_eq!(first[1], first[3]);
+        assert_eq!(bench.client(1).base_url(), "http://127.0.0.1:2");
     }
 }

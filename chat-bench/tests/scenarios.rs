@@ -199,3 +199,35 @@ async fn direct_max_steps_up_until_a_rate_falls_short() {
     assert!(steps.iter().all(|s| s["sustained"] == true), "{r}");
     assert_eq!(r["sustained_rate"], 40.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_spread_over_worker_processes_and_source_addresses() {
+    let server = spawn_server().await;
+    let r = bench(
+        &server,
+        &[
+            "--source-addr",
+            "127.0.0.2",
+            "--source-addr",
+            "127.0.0.3",
+            "connections",
+            "--count",
+            "30",
+            "--rate",
+            "300",
+            "--hold",
+            "1",
+            "--users",
+            "4",
+            "--workers",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(r["workers"], 3);
+    assert_eq!(r["count"], 30);
+    assert_eq!(r["connected"], 30);
+    assert_eq!(r["failed"], 0);
+    assert_eq!(r["closed_early"], 0);
+    assert_eq!(r["users"], 3, "one user per worker: 4 / 3 rounds down");
+}

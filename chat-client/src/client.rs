@@ -2,6 +2,7 @@
 //! the way to an authenticated [`UserClient`] and a [`WsConnection`].
 
 use std::fmt;
+use std::net::IpAddr;
 
 use chat_core::UserId;
 use reqwest::Method;
@@ -18,6 +19,8 @@ use crate::ws::WsConnection;
 #[derive(Debug, Clone)]
 pub struct ChatClient {
     rest: Rest,
+    /// The source address of every connection, when one is set.
+    local: Option<IpAddr>,
 }
 
 /// The tokens of a logged-in session, from signup, login or refresh.
@@ -59,7 +62,21 @@ impl ChatClient {
     /// [`ClientError::Http`](crate::ClientError::Http) when the HTTP client
     /// cannot be set up.
     pub fn new(base_url: &str) -> Result<Self> {
-        Self::with_http_client(base_url, Rest::default_http()?)
+        Self::with_http_client(base_url, Rest::default_http(None)?)
+    }
+
+    /// Like [`new`](Self::new), with every connection (HTTP and WebSocket)
+    /// made from `local`, e.g. one of the 127.0.0.x loopback addresses: a
+    /// load tool holding tens of thousands of sockets to one server spreads
+    /// them over several source addresses to stay clear of the ephemeral
+    /// port range.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_local_address(base_url: &str, local: IpAddr) -> Result<Self> {
+        let mut client = Self::with_http_client(base_url, Rest::default_http(Some(local))?)?;
+        client.local = Some(local);
+        Ok(client)
     }
 
     /// Like [`new`](Self::new), with a `reqwest::Client` configured by the
@@ -71,6 +88,7 @@ impl ChatClient {
     pub fn with_http_client(base_url: &str, http: reqwest::Client) -> Result<Self> {
         Ok(Self {
             rest: Rest::new(base_url, http)?,
+            local: None,
         })
     }
 
@@ -148,7 +166,7 @@ impl ChatClient {
     /// [`ClientError::WebSocket`](crate::ClientError::WebSocket) when the
     /// server cannot be reached.
     pub async fn connect(&self, access_token: &str) -> Result<WsConnection> {
-        WsConnection::connect(&self.rest.ws_url(access_token)?).await
+        WsConnection::connect(&self.rest.ws_url(access_token)?, self.local).await
     }
 
     async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Session> {

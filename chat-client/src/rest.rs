@@ -2,6 +2,7 @@
 //! [`UserClient`](crate::UserClient): the base URL, one connection pool,
 //! and turning answers into values or [`ClientError`]s.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use reqwest::{Method, RequestBuilder, Url};
@@ -65,7 +66,7 @@ impl Rest {
     }
 
     /// The default HTTP client: connections are pooled and reused.
-    pub(crate) fn default_http() -> Result<reqwest::Client> {
+    pub(crate) fn default_http(local: Option<IpAddr>) -> Result<reqwest::Client> {
         Ok(reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             // The server closes connections idle for its header timeout
@@ -73,6 +74,7 @@ impl Rest {
             // request on a connection the server is closing.
             .pool_idle_timeout(std::time::Duration::from_secs(5))
             .tcp_nodelay(true)
+            .local_address(local)
             .build()?)
     }
 

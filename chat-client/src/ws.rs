@@ -14,7 +14,9 @@ use std::time::Duration;
 use chat_core::protocol::{ClientFrame, ServerFrame, close};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt as _, Stream, StreamExt as _};
-use tokio::net::TcpStream;
+use std::net::{IpAddr, SocketAddr};
+
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
@@ -59,7 +61,7 @@ pub struct WsReceiver {
 
 impl WsConnection {
     /// Opens the WebSocket at `url` (`ws://.../ws?token=...`).
-    pub(crate) async fn connect(url: &str) -> Result<Self> {
+    pub(crate) async fn connect(url: &str, local: Option<IpAddr>) -> Result<Self> {
         // Nagle's algorithm would hold back small frames for up to 40 ms.
         // Small buffers: tungstenite's defaults (128 KiB read buffer,
         // allocated up front) would cost a load tool holding thousands of
@@ -67,8 +69,18 @@ impl WsConnection {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
             .write_buffer_size(WRITE_BUFFER_BYTES);
-        let (socket, _) =
-            tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
+        let (socket, _) = match local {
+            None => tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?,
+            Some(local) => {
+                let stream = tcp_from(url, local).await?;
+                tokio_tungstenite::client_async_with_config(
+                    url,
+                    MaybeTlsStream::Plain(stream),
+                    Some(config),
+                )
+                .await?
+            }
+        };
         Ok(Self {
             socket,
             ended: false,
@@ -233,6 +245,42 @@ impl fmt::Debug for WsReceiver {
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
+}
+
+/// A TCP connection to `url`'s host from `local` (port chosen by the
+/// system), without Nagle's delay.
+async fn tcp_from(url: &str, local: IpAddr) -> Result<TcpStream> {
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| ClientError::InvalidUrl(format!("`{url}`: {e}")))?;
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| ClientError::InvalidUrl(format!("`{url}` has no host")))?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let io = |e: std::io::Error| ClientError::from(tungstenite::Error::Io(e));
+    let mut last = None;
+    for addr in tokio::net::lookup_host((host, port)).await.map_err(io)? {
+        if addr.is_ipv4() != local.is_ipv4() {
+            continue;
+        }
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(io)?;
+        socket.bind(SocketAddr::new(local, 0)).map_err(io)?;
+        match socket.connect(addr).await {
+            Ok(stream) => {
+                stream.set_nodelay(true).map_err(io)?;
+                return Ok(stream);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || ClientError::InvalidUrl(format!("`{url}` has no address of {local}'s family")),
+        io,
+    ))
 }
 
 fn normal_close() -> CloseFrame {

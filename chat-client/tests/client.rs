@@ -390,3 +390,31 @@ fn a_bad_base_url_is_refused() {
     let e = ChatClient::new("localhost:8080").expect_err("no scheme");
     assert_eq!(e.code(), "INVALID_URL");
 }
+
+#[tokio::test]
+async fn a_local_address_is_the_source_of_every_connection() -> Result<()> {
+    let local: std::net::IpAddr = "127.0.0.2".parse().expect("ip");
+    // A bare listener shows where connections come from.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let client = ChatClient::with_local_address(&format!("http://{addr}/"), local)?;
+    let attempt = tokio::spawn(async move { client.connect("token").await.map(|_| ()) });
+    let (_, peer) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("a connection")
+        .expect("accept");
+    assert_eq!(peer.ip(), local);
+    attempt.abort();
+
+    // And against a real server, REST and the WebSocket both work from it.
+    let server = spawn_server().await;
+    let base = server.client.base_url().to_owned();
+    let from_local = ChatClient::with_local_address(&base, local)?;
+    let dana = from_local
+        .signup("dana", "dana@example.com", &password("dana"))
+        .await?;
+    let mut ws = from_local.connect(&dana.access_token).await?;
+    ws.send(&frames::ping()).await?;
+    next_where(&mut ws, |f| matches!(f, ServerFrame::Pong).then_some(())).await;
+    Ok(())
+}

@@ -6,6 +6,8 @@
 //! reason), connections the server closed early, and with `--server-pid`
 //! the server's resident memory before and after, per connection.
 
+mod workers;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -50,6 +52,41 @@ pub(crate) struct Args {
     /// Seconds before a connection attempt counts as failed.
     #[arg(long, default_value_t = 15)]
     connect_timeout: u64,
+    /// Tool processes to spread the connections over (each holds its share
+    /// of --count, --rate and --users), for more connections than one
+    /// process may open files. They start together, and the servers are
+    /// measured while all of them hold their connections.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    workers: u32,
+    /// Set by the tool on its worker processes: which share this one is.
+    #[arg(long, hide = true)]
+    worker_index: Option<u32>,
+}
+
+/// One process's part of the connections: `count` of them at `rate` per
+/// second over `users` users, with connection indexes `first`,
+/// `first + stride`, ... (which pick the instance and source address).
+#[derive(Debug, Clone, Copy)]
+struct Share {
+    count: usize,
+    rate: f64,
+    users: usize,
+    first: usize,
+    stride: usize,
+}
+
+impl Share {
+    /// Worker `index` of `workers`' share of `args`.
+    fn of(args: &Args, index: usize, workers: usize) -> Self {
+        let count = args.count / workers + usize::from(index < args.count % workers);
+        Self {
+            count,
+            rate: args.rate * count as f64 / args.count as f64,
+            users: (args.users / workers).clamp(1, count.max(1)),
+            first: index,
+            stride: workers,
+        }
+    }
 }
 
 /// Counters shared by the connection tasks.
@@ -72,8 +109,9 @@ impl Stats {
 }
 
 /// The `connections` report.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 struct Report {
+    #[serde(skip_deserializing)]
     scenario: &'static str,
     instances: usize,
     users: usize,
@@ -96,108 +134,47 @@ struct Report {
     server_bytes_per_connection: Option<f64>,
     client_rss_before: Option<u64>,
     client_rss_after: Option<u64>,
+    /// Tool processes the connections were spread over.
+    workers: u32,
 }
 
-/// Runs the scenario.
+/// Runs the scenario: in this process, or over `--workers` processes.
 pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.count > 0, "--count must be at least 1");
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
+    let workers = args.workers as usize;
+    anyhow::ensure!(args.count >= workers, "--count must be at least --workers");
+    if let Some(index) = args.worker_index {
+        return workers::child(bench, out, args, Share::of(args, index as usize, workers)).await;
+    }
+    if workers > 1 {
+        check_file_limits(out, Share::of(args, 0, workers).count)?;
+        return workers::parent(bench, out, args).await;
+    }
     check_file_limits(out, args.count)?;
-
-    let users = Arc::new(bench.create_users(args.users.clamp(1, args.count)).await?);
+    let mut holder = Holder::prepare(bench, out, args, Share::of(args, 0, 1)).await?;
     let before = out.sample_servers();
-    let client_before = sys::own_rss_bytes();
-
-    let stats = Arc::new(Stats {
-        connected: AtomicU64::new(0),
-        failed: AtomicU64::new(0),
-        closed_early: AtomicU64::new(0),
-        frames: AtomicU64::new(0),
-        opening_done: AtomicBool::new(false),
-        connect_latency: Mutex::new(report::histogram()),
-        failures: Mutex::new(BTreeMap::new()),
-        early_closes: Mutex::new(BTreeMap::new()),
-    });
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let pending = Arc::new(Semaphore::new(args.max_pending.max(1)));
-    let connect_timeout = Duration::from_secs(args.connect_timeout);
-    out.progress(&format!(
-        "opening {} connections at {}/s over {} users on {} instance(s)",
-        args.count,
-        args.rate,
-        users.len(),
-        bench.instances()
-    ));
-    let progress = tokio::spawn(print_progress(stats.clone(), args.count as u64));
-
-    let started = Instant::now();
-    let mut tasks = JoinSet::new();
-    for k in 0..args.count {
-        let due = started + Duration::from_secs_f64(k as f64 / args.rate);
-        tokio::time::sleep_until(due).await;
-        let permit = pending
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("the semaphore is never closed");
-        let (bench, users, stats, stop) =
-            (bench.clone(), users.clone(), stats.clone(), stop_rx.clone());
-        tasks.spawn(async move {
-            let user = &users[k % users.len()];
-            hold_one(&bench, k, user, connect_timeout, &stats, stop, permit).await;
-        });
-    }
-    while stats.resolved() < args.count as u64 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let open_secs = started.elapsed().as_secs_f64();
-    stats.opening_done.store(true, Ordering::Relaxed);
-    let _ = progress.await;
-    let connected = stats.connected.load(Ordering::Relaxed);
-    out.progress(&format!(
-        "{connected} open after {open_secs:.1} s; holding {} s",
-        args.hold
-    ));
-
+    holder.open(out).await;
     tokio::time::sleep(Duration::from_secs(args.hold)).await;
     let after = out.sample_servers();
-    let client_after = sys::own_rss_bytes();
-    let still_open = connected.saturating_sub(stats.closed_early.load(Ordering::Relaxed));
-    let _ = stop_tx.send(true);
-    out.progress(&format!("closing {still_open} connections"));
-    let closing = async { while tasks.join_next().await.is_some() {} };
-    if tokio::time::timeout(Duration::from_secs(30), closing)
-        .await
-        .is_err()
-    {
-        out.progress("warning: some connections did not close within 30 s");
-    }
+    let report = holder.close(out).await;
+    finish(report, &before, &after, out)
+}
 
-    let servers = report::server_memory(&before, &after);
-    let delta_sum: Option<i64> = servers.iter().map(|s| s.delta).sum();
-    let report = Report {
-        scenario: "connections",
-        instances: bench.instances(),
-        users: users.len(),
-        count: args.count,
-        target_rate: args.rate,
-        hold_secs: args.hold,
-        connected,
-        failed: stats.failed.load(Ordering::Relaxed),
-        open_secs,
-        connect_rate: report::per_second(connected, open_secs),
-        connect_latency: LatencySummary::of(&lock(&stats.connect_latency)),
-        closed_early: stats.closed_early.load(Ordering::Relaxed),
-        frames_received: stats.frames.load(Ordering::Relaxed),
-        failures: lock(&stats.failures).clone(),
-        early_closes: lock(&stats.early_closes).clone(),
-        server_bytes_per_connection: delta_sum
-            .filter(|_| still_open > 0 && !servers.is_empty())
-            .map(|d| d as f64 / still_open as f64),
-        servers,
-        client_rss_before: client_before,
-        client_rss_after: client_after,
-    };
+/// Adds the servers' figures to `report`, prints it, and says how the run
+/// went.
+fn finish(
+    mut report: Report,
+    before: &[report::RssSample],
+    after: &[report::RssSample],
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let still_open = report.connected.saturating_sub(report.closed_early);
+    report.servers = report::server_memory(before, after);
+    let delta_sum: Option<i64> = report.servers.iter().map(|s| s.delta).sum();
+    report.server_bytes_per_connection = delta_sum
+        .filter(|_| still_open > 0 && !report.servers.is_empty())
+        .map(|d| d as f64 / still_open as f64);
     if out.json {
         report::print_json(&report)?;
     } else {
@@ -218,6 +195,148 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One process's connections, from signup to close.
+struct Holder {
+    bench: Bench,
+    share: Share,
+    hold_secs: u64,
+    instances: usize,
+    connect_timeout: Duration,
+    max_pending: usize,
+    users: Arc<Vec<BenchUser>>,
+    stats: Arc<Stats>,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    open_secs: f64,
+    client_before: Option<u64>,
+}
+
+impl Holder {
+    /// Signs up the share's users.
+    async fn prepare(
+        bench: &Bench,
+        out: &Output,
+        args: &Args,
+        share: Share,
+    ) -> anyhow::Result<Self> {
+        let users = Arc::new(bench.create_users(share.users).await?);
+        out.progress(&format!(
+            "{} users ready for {} connections",
+            users.len(),
+            share.count
+        ));
+        Ok(Self {
+            bench: bench.clone(),
+            share,
+            hold_secs: args.hold,
+            instances: bench.instances(),
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            max_pending: args.max_pending.max(1),
+            users,
+            stats: Arc::new(Stats {
+                connected: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                closed_early: AtomicU64::new(0),
+                frames: AtomicU64::new(0),
+                opening_done: AtomicBool::new(false),
+                connect_latency: Mutex::new(report::histogram()),
+                failures: Mutex::new(BTreeMap::new()),
+                early_closes: Mutex::new(BTreeMap::new()),
+            }),
+            stop: watch::channel(false).0,
+            tasks: JoinSet::new(),
+            open_secs: 0.0,
+            client_before: sys::own_rss_bytes(),
+        })
+    }
+
+    /// Opens the share's connections at its rate and returns once every
+    /// attempt has resolved.
+    async fn open(&mut self, out: &Output) {
+        let share = self.share;
+        let pending = Arc::new(Semaphore::new(self.max_pending));
+        out.progress(&format!(
+            "opening {} connections at {:.0}/s over {} users on {} instance(s)",
+            share.count,
+            share.rate,
+            self.users.len(),
+            self.instances
+        ));
+        let progress = tokio::spawn(print_progress(self.stats.clone(), share.count as u64));
+        let started = Instant::now();
+        for k in 0..share.count {
+            let due = started + Duration::from_secs_f64(k as f64 / share.rate);
+            tokio::time::sleep_until(due).await;
+            let permit = pending
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let (bench, users, stats, stop) = (
+                self.bench.clone(),
+                self.users.clone(),
+                self.stats.clone(),
+                self.stop.subscribe(),
+            );
+            let (index, timeout) = (share.first + k * share.stride, self.connect_timeout);
+            self.tasks.spawn(async move {
+                let user = &users[k % users.len()];
+                hold_one(&bench, index, user, timeout, &stats, stop, permit).await;
+            });
+        }
+        while self.stats.resolved() < share.count as u64 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.open_secs = started.elapsed().as_secs_f64();
+        self.stats.opening_done.store(true, Ordering::Relaxed);
+        let _ = progress.await;
+        out.progress(&format!(
+            "{} open after {:.1} s",
+            self.stats.connected.load(Ordering::Relaxed),
+            self.open_secs
+        ));
+    }
+
+    /// Closes every connection and reports (without server figures).
+    async fn close(mut self, out: &Output) -> Report {
+        let client_after = sys::own_rss_bytes();
+        let stats = &self.stats;
+        let connected = stats.connected.load(Ordering::Relaxed);
+        let still_open = connected.saturating_sub(stats.closed_early.load(Ordering::Relaxed));
+        let _ = self.stop.send(true);
+        out.progress(&format!("closing {still_open} connections"));
+        let closing = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(30), closing)
+            .await
+            .is_err()
+        {
+            out.progress("warning: some connections did not close within 30 s");
+        }
+        Report {
+            scenario: "connections",
+            instances: self.instances,
+            users: self.users.len(),
+            count: self.share.count,
+            target_rate: self.share.rate,
+            hold_secs: self.hold_secs,
+            connected,
+            failed: stats.failed.load(Ordering::Relaxed),
+            open_secs: self.open_secs,
+            connect_rate: report::per_second(connected, self.open_secs),
+            connect_latency: LatencySummary::of(&lock(&stats.connect_latency)),
+            closed_early: stats.closed_early.load(Ordering::Relaxed),
+            frames_received: stats.frames.load(Ordering::Relaxed),
+            failures: lock(&stats.failures).clone(),
+            early_closes: lock(&stats.early_closes).clone(),
+            servers: Vec::new(),
+            server_bytes_per_connection: None,
+            client_rss_before: self.client_before,
+            client_rss_after: client_after,
+            workers: 1,
+        }
+    }
 }
 
 /// Opens connection `k`, records the outcome, then reads until told to
@@ -314,7 +433,7 @@ fn check_file_limits(out: &Output, count: usize) -> anyhow::Result<()> {
         needed <= limit,
         "{count} connections need about {needed} open files, but this process may open only \
          {limit} (`ulimit -Hn`). Raise the hard limit (e.g. `ulimit -n 65536` as root, or \
-         LimitNOFILE= in systemd), or split the load over several chat-bench processes."
+         LimitNOFILE= in systemd), or spread the connections over worker processes (--workers)."
     );
     for &pid in &out.server_pids {
         match sys::nofile_limit_of(pid) {
@@ -334,6 +453,7 @@ fn table(r: &Report, still_open: u64) -> Table {
         "connections: {} over {} users, {} instance(s), target {}/s, hold {} s",
         r.count, r.users, r.instances, r.target_rate, r.hold_secs
     ))
+    .row("tool processes", r.workers)
     .row("connected", r.connected)
     .row("failed", r.failed)
     .row(
