@@ -10,6 +10,8 @@ use anyhow::Context as _;
 use chat_client::{ChatClient, ClientError, Session, WsConnection};
 use futures::StreamExt as _;
 
+use crate::sys;
+
 /// Signup attempts per user before giving up.
 const SIGNUP_ATTEMPTS: u32 = 3;
 /// WebSockets opened at once while setting up.
@@ -74,7 +76,7 @@ impl Bench {
                     .source_addrs
                     .iter()
                     .map(|a| {
-                        ChatClient::with_local_address(u, *a)
+                        ChatClient::with_local_ports(u, *a, sys::ports_below_ephemeral())
                             .with_context(|| format!("bad --url {u} or --source-addr {a}"))
                     })
                     .collect()

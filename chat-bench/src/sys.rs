@@ -70,6 +70,20 @@ pub(crate) fn open_files(pid: u32) -> Option<u64> {
     Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64)
 }
 
+/// Lowest source port the tool binds itself.
+const OWN_PORTS_FROM: u16 = 10_000;
+
+/// The source ports the tool binds on its `--source-addr`s: from 10,000 up
+/// to just below the kernel's ephemeral range, so its sockets never take
+/// ports other programs' connections need.
+pub(crate) fn ports_below_ephemeral() -> std::ops::RangeInclusive<u16> {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32_768);
+    OWN_PORTS_FROM..=ephemeral_start.saturating_sub(1).max(OWN_PORTS_FROM)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +111,12 @@ mod tests {
         assert!(rss_bytes(std::process::id()).is_ok_and(|b| b > 0));
         assert!(nofile_limit_of(std::process::id()).is_some_and(|n| n > 0));
         assert!(cpu_seconds(std::process::id()).is_some());
+    }
+
+    #[test]
+    fn own_ports_stay_below_the_ephemeral_range() {
+        let ports = ports_below_ephemeral();
+        assert_eq!(*ports.start(), OWN_PORTS_FROM);
+        assert!(ports.end() >= ports.start());
     }
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::Result;
+use crate::local::LocalBind;
 use crate::rest::{self, Rest};
 use crate::users::UserClient;
 use crate::ws::WsConnection;
@@ -20,7 +21,7 @@ use crate::ws::WsConnection;
 pub struct ChatClient {
     rest: Rest,
     /// The source address of every connection, when one is set.
-    local: Option<IpAddr>,
+    local: Option<LocalBind>,
 }
 
 /// The tokens of a logged-in session, from signup, login or refresh.
@@ -75,7 +76,27 @@ impl ChatClient {
     /// As [`new`](Self::new).
     pub fn with_local_address(base_url: &str, local: IpAddr) -> Result<Self> {
         let mut client = Self::with_http_client(base_url, Rest::default_http(Some(local))?)?;
-        client.local = Some(local);
+        client.local = Some(LocalBind::new(local, None));
+        Ok(client)
+    }
+
+    /// Like [`with_local_address`](Self::with_local_address), with the
+    /// WebSockets' source ports taken in turn from `ports` (skipping ports
+    /// in use). A socket bound to a port the system picks holds that port
+    /// of the ephemeral range for itself, whatever its destination, so
+    /// tens of thousands of them starve the other programs of the machine;
+    /// a range below the ephemeral one (`/proc/sys/net/ipv4/ip_local_port_range`)
+    /// does not.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_local_ports(
+        base_url: &str,
+        local: IpAddr,
+        ports: std::ops::RangeInclusive<u16>,
+    ) -> Result<Self> {
+        let mut client = Self::with_http_client(base_url, Rest::default_http(Some(local))?)?;
+        client.local = Some(LocalBind::new(local, Some(ports)));
         Ok(client)
     }
 
@@ -166,7 +187,7 @@ impl ChatClient {
     /// [`ClientError::WebSocket`](crate::ClientError::WebSocket) when the
     /// server cannot be reached.
     pub async fn connect(&self, access_token: &str) -> Result<WsConnection> {
-        WsConnection::connect(&self.rest.ws_url(access_token)?, self.local).await
+        WsConnection::connect(&self.rest.ws_url(access_token)?, self.local.as_ref()).await
     }
 
     async fn post_json(&self, path: &str, body: &serde_json::Value) -> Result<Session> {

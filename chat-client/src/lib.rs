@@ -56,6 +56,7 @@
 pub mod client;
 pub mod error;
 pub mod frames;
+mod local;
 mod rest;
 pub mod users;
 pub mod ws;

@@ -14,15 +14,14 @@ use std::time::Duration;
 use chat_core::protocol::{ClientFrame, ServerFrame, close};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt as _, Stream, StreamExt as _};
-use std::net::{IpAddr, SocketAddr};
-
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::error::{ClientError, Result};
+use crate::local::LocalBind;
 
 /// Bytes read from the socket at a time.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
@@ -61,7 +60,7 @@ pub struct WsReceiver {
 
 impl WsConnection {
     /// Opens the WebSocket at `url` (`ws://.../ws?token=...`).
-    pub(crate) async fn connect(url: &str, local: Option<IpAddr>) -> Result<Self> {
+    pub(crate) async fn connect(url: &str, local: Option<&LocalBind>) -> Result<Self> {
         // Nagle's algorithm would hold back small frames for up to 40 ms.
         // Small buffers: tungstenite's defaults (128 KiB read buffer,
         // allocated up front) would cost a load tool holding thousands of
@@ -247,9 +246,8 @@ impl fmt::Debug for WsReceiver {
     }
 }
 
-/// A TCP connection to `url`'s host from `local` (port chosen by the
-/// system), without Nagle's delay.
-async fn tcp_from(url: &str, local: IpAddr) -> Result<TcpStream> {
+/// A TCP connection to `url`'s host from `local`, without Nagle's delay.
+async fn tcp_from(url: &str, local: &LocalBind) -> Result<TcpStream> {
     let parsed =
         reqwest::Url::parse(url).map_err(|e| ClientError::InvalidUrl(format!("`{url}`: {e}")))?;
     let host = parsed
@@ -259,17 +257,10 @@ async fn tcp_from(url: &str, local: IpAddr) -> Result<TcpStream> {
     let io = |e: std::io::Error| ClientError::from(tungstenite::Error::Io(e));
     let mut last = None;
     for addr in tokio::net::lookup_host((host, port)).await.map_err(io)? {
-        if addr.is_ipv4() != local.is_ipv4() {
+        if addr.is_ipv4() != local.ip().is_ipv4() {
             continue;
         }
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()
-        } else {
-            TcpSocket::new_v6()
-        }
-        .map_err(io)?;
-        socket.bind(SocketAddr::new(local, 0)).map_err(io)?;
-        match socket.connect(addr).await {
+        match local.connect(addr).await {
             Ok(stream) => {
                 stream.set_nodelay(true).map_err(io)?;
                 return Ok(stream);
@@ -278,7 +269,7 @@ async fn tcp_from(url: &str, local: IpAddr) -> Result<TcpStream> {
         }
     }
     Err(last.map_or_else(
-        || ClientError::InvalidUrl(format!("`{url}` has no address of {local}'s family")),
+        || ClientError::InvalidUrl(format!("`{url}` has no address of {}'s family", local.ip())),
         io,
     ))
 }

@@ -406,6 +406,17 @@ async fn a_local_address_is_the_source_of_every_connection() -> Result<()> {
     assert_eq!(peer.ip(), local);
     attempt.abort();
 
+    // With a port range, the source port comes from it.
+    let client = ChatClient::with_local_ports(&format!("http://{addr}/"), local, 21_000..=21_009)?;
+    let attempt = tokio::spawn(async move { client.connect("token").await.map(|_| ()) });
+    let (_, peer) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("a connection")
+        .expect("accept");
+    assert_eq!(peer.ip(), local);
+    assert!((21_000..=21_009).contains(&peer.port()), "{peer}");
+    attempt.abort();
+
     // And against a real server, REST and the WebSocket both work from it.
     let server = spawn_server().await;
     let base = server.client.base_url().to_owned();
