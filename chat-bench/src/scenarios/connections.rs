@@ -472,7 +472,9 @@ fn table(r: &Report, still_open: u64) -> Table {
     for (reason, n) in &r.early_closes {
         t.row(format!("early close x{n}"), reason);
     }
-    t.servers(&r.servers, still_open, "connection");
+    // Connections go to the instances round-robin: each holds its share.
+    let per_server = still_open / (r.servers.len().max(1) as u64);
+    t.servers(&r.servers, per_server, "connection");
     if let Some(b) = r.server_bytes_per_connection {
         t.row(
             "server bytes per connection (all servers)",
