@@ -135,7 +135,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
         };
         let store = PgStore::connect(&url, pool)
             .await
-            .map_err(|e| ServerError::Store(error_chain(&e)))?;
+            .map_err(|e| ServerError::Store(error_chain(&e)))?
+            .with_writers(config.db_writers as usize);
         tracing::info!(backend = "postgres", "store ready");
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {

@@ -62,6 +62,13 @@ pub struct Config {
     #[arg(long, env = "CHAT_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 5_000)]
     pub db_acquire_timeout_ms: u64,
 
+    /// PostgreSQL: message batches written at once, each on its own
+    /// connection (more help many conversations at once, hurt a few busy
+    /// ones; see docs/benchmarks.md).
+    #[arg(long, env = "CHAT_DB_WRITERS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub db_writers: u32,
+
     /// HS256 secret for access tokens (at least 32 bytes). Without it a
     /// secret is generated once and kept in `<data-dir>/jwt_secret`.
     #[arg(long, env = "CHAT_JWT_SECRET", hide_env_values = true)]

@@ -123,6 +123,10 @@ impl PgStore {
 
 #[async_trait]
 impl MessageStore for PgStore {
+    fn write_concurrency(&self) -> usize {
+        self.writers
+    }
+
     /// Stores a message with the conversation's next seq, atomically: the
     /// seq is `last_seq + 1`, `last_seq` and `last_activity_at` move with
     /// it, and concurrent inserts (from any number of instances) get
