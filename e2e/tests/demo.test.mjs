@@ -228,7 +228,10 @@ describe('direct conversations', () => {
     await send(amy, probe);
     await ben.page.waitForFunction((t) => [...document.querySelectorAll('.content')].some((n) => n.textContent === t), probe);
     assert.equal(await ben.page.locator('#message-list img, #message-list script').count(), 0);
-    assert.equal(await ben.page.locator('.conversation-item .item-preview', { hasText: '<img src=x' }).count(), 1);
+    // The conversation list redraws its preview after the message list does.
+    const preview = ben.page.locator('.conversation-item .item-preview', { hasText: '<img src=x' });
+    await preview.first().waitFor();
+    assert.equal(await preview.count(), 1);
     await ben.page.waitForTimeout(300);
     assert.deepEqual(ben.dialogs, []);
   });
