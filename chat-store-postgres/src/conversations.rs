@@ -272,45 +272,6 @@ fn ordered_pair(a: UserId, b: UserId) -> (Uuid, Uuid) {
     }
 }
 
-/// The conversation's row, if it exists.
-pub(crate) async fn fetch_conversation(
-    executor: impl PgExecutor<'_>,
-    conversation: ConversationId,
-) -> Result<Option<Conversation>> {
-    let row: Option<ConversationRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        conversation_columns!(),
-        " FROM conversations c WHERE c.conversation_id = $1"
-    ))
-    .bind(conversation.as_uuid())
-    .fetch_optional(executor)
-    .await
-    .map_err(to_chat_error)?;
-    row.map(ConversationRow::into_model).transpose()
-}
-
-/// The user's member row, locked until the end of the transaction
-/// (`NO KEY UPDATE`, the lock an update of its cursors takes anyway).
-pub(crate) async fn lock_member(
-    executor: impl PgExecutor<'_>,
-    conversation: ConversationId,
-    user: UserId,
-) -> Result<Option<Member>> {
-    let row: Option<MemberRow> = sqlx::query_as(concat!(
-        "SELECT ",
-        member_columns!(),
-        " FROM conversation_members m \
-          WHERE m.conversation_id = $1 AND m.user_id = $2 \
-          FOR NO KEY UPDATE"
-    ))
-    .bind(conversation.as_uuid())
-    .bind(user.as_uuid())
-    .fetch_optional(executor)
-    .await
-    .map_err(to_chat_error)?;
-    row.map(MemberRow::into_model).transpose()
-}
-
 /// Locks the conversation's row until the end of the transaction and
 /// returns its `last_seq`, or `None` when it does not exist.
 ///

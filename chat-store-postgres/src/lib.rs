@@ -40,7 +40,10 @@ use sqlx::migrate::{MigrateDatabase as _, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Postgres};
 
+// Its column-list macros serve the batch modules too.
+#[macro_use]
 mod conversations;
+mod cursor_batch;
 pub mod error;
 mod health;
 mod message_batch;

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
-use crate::conversations::{fetch_conversation, lock_member};
 use crate::{PgStore, from_sql_count, to_chat_error, to_sql_count};
 
 /// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
@@ -89,10 +88,9 @@ impl PgStore {
         cursor: Cursor,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
         let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        // Member rows in one order, so concurrent writers cannot deadlock;
-        // the messages' conversations and senders are locked first.
-        let mut order: Vec<usize> = (0..moves.len()).collect();
-        order.sort_by_key(|&i| (moves[i].conversation, moves[i].user));
+        // The messages' conversations and senders are locked first, then
+        // the moves' member rows in one order (cursor_batch.rs), so
+        // concurrent writers cannot deadlock.
         let inserted = if messages.is_empty() {
             Ok(Vec::new())
         } else {
@@ -105,17 +103,13 @@ impl PgStore {
                 return Err(e);
             }
         };
-        let mut moved = vec![None; moves.len()];
-        for i in order {
-            let m = moves[i];
-            match advance_in(&mut tx, m.conversation, m.user, m.seq, at, cursor).await {
-                Ok(after) => moved[i] = after,
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(e);
-                }
+        let moved = match crate::cursor_batch::advance_many(&mut tx, moves, at, cursor).await {
+            Ok(moved) => moved,
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                return Err(e);
             }
-        }
+        };
         tx.commit().await.map_err(to_chat_error)?;
         Ok((inserted, moved))
     }
@@ -412,73 +406,4 @@ async fn insert_in(
     .fetch_one(&mut *conn)
     .await?;
     Ok(InsertOutcome::Created(Message::from(row)))
-}
-
-/// One cursor move inside the caller's transaction.
-async fn advance_in(
-    conn: &mut sqlx::PgConnection,
-    conversation: ConversationId,
-    user: UserId,
-    seq: u64,
-    at: Timestamp,
-    cursor: Cursor,
-) -> Result<Option<Membership>> {
-    // The member row's lock queues concurrent moves of the same
-    // cursors, and the sender's own cursor update in `insert_message`.
-    // `last_seq` is read after the lock is granted, by a new statement,
-    // so it includes every message committed before, and the member's
-    // own messages up to it are all committed too (their sender would
-    // need this row's lock to finish). No conversation lock is taken:
-    // this only ever waits for member rows, never the other way round.
-    let Some(mut member) = lock_member(&mut *conn, conversation, user).await? else {
-        return Ok(None);
-    };
-    let Some(conv) = fetch_conversation(&mut *conn, conversation).await? else {
-        return Ok(None);
-    };
-    let Some(plan) = member.plan_advance(cursor, seq, conv.last_seq) else {
-        return Ok(Some(Membership {
-            conversation: conv,
-            member,
-        }));
-    };
-    let own_newly_read = match plan.newly_read {
-        // The member's own messages that are now read no longer count
-        // in `own_unread` (an index-only range of messages_sender).
-        Some((from, to)) => {
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM messages \
-                 WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4",
-            )
-            .bind(user.as_uuid())
-            .bind(conversation.as_uuid())
-            .bind(to_sql_count(from))
-            .bind(to_sql_count(to))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(to_chat_error)?;
-            from_sql_count(count)
-        }
-        None => 0,
-    };
-    member.apply_advance(plan, own_newly_read, at);
-    sqlx::query(
-        "UPDATE conversation_members SET read_seq = $3, read_at = $4, own_unread = $5, \
-             delivered_seq = $6, delivered_at = $7 \
-         WHERE conversation_id = $1 AND user_id = $2",
-    )
-    .bind(conversation.as_uuid())
-    .bind(user.as_uuid())
-    .bind(to_sql_count(member.read_seq))
-    .bind(member.read_at.map(|t| t.as_datetime()))
-    .bind(to_sql_count(member.own_unread))
-    .bind(to_sql_count(member.delivered_seq))
-    .bind(member.delivered_at.map(|t| t.as_datetime()))
-    .execute(&mut *conn)
-    .await
-    .map_err(to_chat_error)?;
-    Ok(Some(Membership {
-        conversation: conv,
-        member,
-    }))
 }
