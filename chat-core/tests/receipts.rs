@@ -12,9 +12,10 @@ use std::time::Duration;
 use chat_core::memory::MemoryEventBus;
 use chat_core::protocol::ServerFrame;
 use chat_core::realtime::{EventKind, LocalHub};
+use chat_core::testkit::fixtures::create_user;
 use chat_core::{
-    AckTarget, ChatEngine, ConversationConfig, ConversationRef, Email, ExternalUser, GroupName,
-    OutgoingMessage, RateLimit, SessionId, UserId, Username,
+    AckTarget, ChatEngine, ConversationConfig, ConversationRef, GroupName, OutgoingMessage,
+    RateLimit, SessionId, UserId,
 };
 
 /// The sender's queue: room for the messages, not for every receipt.
@@ -23,16 +24,7 @@ const MESSAGES: u64 = 20;
 const MEMBERS: usize = 4;
 
 async fn user(engine: &ChatEngine, name: &str) -> UserId {
-    let u = engine
-        .auth()
-        .provision_user(ExternalUser {
-            username: Username::parse(name).expect("username"),
-            email: Email::parse(&format!("{name}@example.com")).expect("email"),
-            display_name: None,
-        })
-        .await
-        .expect("user");
-    u.id
+    create_user(engine.store().as_ref(), name).await.id
 }
 
 #[tokio::test]
@@ -135,20 +127,6 @@ async fn a_receipt_storm_is_dropped_not_fatal_and_messages_still_arrive() {
     }
 }
 
-/// The `message.delivered` frames waiting on a connection, as
-/// (member, seq).
-fn receipts(device: &mut chat_core::Connection) -> Vec<(UserId, u64)> {
-    let mut out = Vec::new();
-    while let Some(event) = device.subscription.try_recv() {
-        if let EventKind::Frame(f) = event.kind()
-            && let Ok(ServerFrame::Delivered(r)) = serde_json::from_slice::<ServerFrame>(&f.json)
-        {
-            out.push((r.user_id, r.seq));
-        }
-    }
-    out
-}
-
 /// Alice's group with Bob and Carol; Alice and Bob have a device each.
 struct Trio {
     alice: UserId,
@@ -233,19 +211,20 @@ async fn a_group_receipt_goes_to_the_senders_of_what_it_newly_covers() {
     send(alice, "one").await;
     send(bob, "two").await;
     ack(2).await;
-    assert_eq!(receipts(&mut alice_device), vec![(carol, 2)]);
-    assert_eq!(receipts(&mut bob_device), vec![(carol, 2)]);
+    assert_eq!(receipts(&mut alice_device), vec![("delivered", carol, 2)]);
+    assert_eq!(receipts(&mut bob_device), vec![("delivered", carol, 2)]);
 
     // Only alice's message is new to carol's next acknowledgement: bob
     // already knows carol has his.
     send(alice, "three").await;
     ack(3).await;
-    assert_eq!(receipts(&mut alice_device), vec![(carol, 3)]);
+    assert_eq!(receipts(&mut alice_device), vec![("delivered", carol, 3)]);
     assert_eq!(receipts(&mut bob_device), vec![]);
 }
 
-/// The receipt frames waiting on a connection, as (kind, member, seq).
-fn all_receipts(device: &mut chat_core::Connection) -> Vec<(&'static str, UserId, u64)> {
+/// The receipt frames waiting on a connection, as (kind, member, seq);
+/// other frames are skipped.
+fn receipts(device: &mut chat_core::Connection) -> Vec<(&'static str, UserId, u64)> {
     let mut out = Vec::new();
     while let Some(event) = device.subscription.try_recv() {
         if let EventKind::Frame(f) = event.kind() {
@@ -300,12 +279,12 @@ async fn past_the_configured_size_a_group_has_no_live_receipts_from_others() {
         .expect("read");
 
     assert_eq!(
-        all_receipts(&mut alice_device),
+        receipts(&mut alice_device),
         vec![],
         "three members are past two"
     );
     assert_eq!(
-        all_receipts(&mut bob_device),
+        receipts(&mut bob_device),
         vec![],
         "nor does any other member"
     );

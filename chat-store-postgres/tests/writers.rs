@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
+use chat_core::testkit::fixtures::create_user;
 use chat_core::{
-    ChatEngine, ConversationConfig, ConversationRef, Email, ExternalUser, OutgoingMessage,
-    PageRequest, RateLimit, UserId, Username,
+    ChatEngine, ConversationConfig, ConversationRef, OutgoingMessage, PageRequest, RateLimit,
+    UserId,
 };
 use chat_store_postgres::PgTestDatabase;
 
@@ -15,16 +16,7 @@ const PAIRS: usize = 6;
 const PER_SENDER: usize = 40;
 
 async fn user(engine: &ChatEngine, name: &str) -> UserId {
-    engine
-        .auth()
-        .provision_user(ExternalUser {
-            username: Username::parse(name).expect("username"),
-            email: Email::parse(&format!("{name}@example.com")).expect("email"),
-            display_name: None,
-        })
-        .await
-        .expect("user")
-        .id
+    create_user(engine.store().as_ref(), name).await.id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
