@@ -391,6 +391,18 @@ fn a_bad_base_url_is_refused() {
     assert_eq!(e.code(), "INVALID_URL");
 }
 
+/// Where `client`'s WebSocket attempt to `listener` comes from (the
+/// attempt itself is dropped: the listener is no server).
+async fn peer_of(client: ChatClient, listener: &TcpListener) -> std::net::SocketAddr {
+    let attempt = tokio::spawn(async move { client.connect("token").await.map(|_| ()) });
+    let (_, peer) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("a connection")
+        .expect("accept");
+    attempt.abort();
+    peer
+}
+
 #[tokio::test]
 async fn a_local_address_is_the_source_of_every_connection() -> Result<()> {
     let local: std::net::IpAddr = "127.0.0.2".parse().expect("ip");
@@ -398,24 +410,14 @@ async fn a_local_address_is_the_source_of_every_connection() -> Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let client = ChatClient::with_local_address(&format!("http://{addr}/"), local)?;
-    let attempt = tokio::spawn(async move { client.connect("token").await.map(|_| ()) });
-    let (_, peer) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .expect("a connection")
-        .expect("accept");
+    let peer = peer_of(client, &listener).await;
     assert_eq!(peer.ip(), local);
-    attempt.abort();
 
     // With a port range, the source port comes from it.
     let client = ChatClient::with_local_ports(&format!("http://{addr}/"), local, 21_000..=21_009)?;
-    let attempt = tokio::spawn(async move { client.connect("token").await.map(|_| ()) });
-    let (_, peer) = tokio::time::timeout(WAIT, listener.accept())
-        .await
-        .expect("a connection")
-        .expect("accept");
+    let peer = peer_of(client, &listener).await;
     assert_eq!(peer.ip(), local);
     assert!((21_000..=21_009).contains(&peer.port()), "{peer}");
-    attempt.abort();
 
     // And against a real server, REST and the WebSocket both work from it.
     let server = spawn_server().await;

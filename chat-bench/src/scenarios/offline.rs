@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -104,7 +104,8 @@ struct Shared {
     failed: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
     messages: u64,
-    storm: Mutex<Option<Instant>>,
+    /// When the storm started (set once, before it does).
+    storm: OnceLock<Instant>,
 }
 
 /// Runs the scenario.
@@ -129,7 +130,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         failed: AtomicU64::new(0),
         errors: Mutex::default(),
         messages: args.messages,
-        storm: Mutex::new(None),
+        storm: OnceLock::new(),
     });
 
     out.progress(&format!("opening {senders} sender WebSockets"));
@@ -192,7 +193,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     ));
     let before = out.sample_servers();
     let storm = Instant::now();
-    *shared.storm.lock().unwrap_or_else(|e| e.into_inner()) = Some(storm);
+    let _ = shared.storm.set(storm);
     let ctx = Storm {
         bench: bench.clone(),
         messages: args.messages,
@@ -388,8 +389,9 @@ async fn read_sender(
                     .or_default() += 1;
             }
             Ok(Some(ServerFrame::Delivered(receipt))) if receipt.seq >= shared.messages => {
-                let storm = *shared.storm.lock().unwrap_or_else(|e| e.into_inner());
-                if let (Some(&i), Some(storm)) = (shared.index_of.get(&receipt.user_id), storm) {
+                if let (Some(&i), Some(storm)) =
+                    (shared.index_of.get(&receipt.user_id), shared.storm.get())
+                {
                     let micros = u64::try_from(storm.elapsed().as_micros()).unwrap_or(u64::MAX);
                     let first = shared.receipt_micros[i]
                         .compare_exchange(0, micros.max(1), Ordering::Relaxed, Ordering::Relaxed)
