@@ -225,12 +225,38 @@ async fn a_group_receipt_goes_to_the_senders_of_what_it_newly_covers() {
 /// The receipt frames waiting on a connection, as (kind, member, seq);
 /// other frames are skipped.
 fn receipts(device: &mut chat_core::Connection) -> Vec<(&'static str, UserId, u64)> {
+    receipt_frames(device)
+        .into_iter()
+        .map(|r| (r.kind, r.user, r.seq))
+        .collect()
+}
+
+/// A receipt frame, as much as the tests check.
+struct Seen {
+    kind: &'static str,
+    user: UserId,
+    seq: u64,
+    message: chat_core::MessageId,
+}
+
+/// The receipt frames waiting on a connection; other frames are skipped.
+fn receipt_frames(device: &mut chat_core::Connection) -> Vec<Seen> {
     let mut out = Vec::new();
     while let Some(event) = device.subscription.try_recv() {
         if let EventKind::Frame(f) = event.kind() {
             match serde_json::from_slice::<ServerFrame>(&f.json) {
-                Ok(ServerFrame::Delivered(r)) => out.push(("delivered", r.user_id, r.seq)),
-                Ok(ServerFrame::Read(r)) => out.push(("read", r.user_id, r.seq)),
+                Ok(ServerFrame::Delivered(r)) => out.push(Seen {
+                    kind: "delivered",
+                    user: r.user_id,
+                    seq: r.seq,
+                    message: r.message_id,
+                }),
+                Ok(ServerFrame::Read(r)) => out.push(Seen {
+                    kind: "read",
+                    user: r.user_id,
+                    seq: r.seq,
+                    message: r.message_id,
+                }),
                 _ => {}
             }
         }
@@ -300,4 +326,69 @@ async fn past_the_configured_size_a_group_has_no_live_receipts_from_others() {
         .find(|e| e.member.user_id == carol)
         .expect("carol");
     assert_eq!((c.member.delivered_seq, c.member.read_seq), (1, 1));
+}
+
+/// How many times the engine read `messages_before` from the store.
+fn messages_before_reads(engine: &ChatEngine) -> u64 {
+    let text = engine.metrics().render();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("chat_store_read_seconds_count{op=\"messages_before\"}"))
+        .expect("the read is counted");
+    line.rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count")
+}
+
+#[tokio::test]
+async fn receipts_for_the_newest_message_name_it_without_reading_it_back() {
+    let engine = ChatEngine::builder().build().expect("engine");
+    let alice = user(&engine, "alice").await;
+    let bob = user(&engine, "bob").await;
+    let (mut alice_device, _) = engine
+        .delivery()
+        .connect(alice, SessionId::new())
+        .await
+        .expect("connect");
+    let mut sent = Vec::new();
+    for text in ["one", "two"] {
+        let m = OutgoingMessage::parse(text, None, None).expect("valid");
+        let s = engine
+            .conversations()
+            .send(alice, ConversationRef::Direct(bob), m)
+            .await
+            .expect("send");
+        sent.push(s.message);
+    }
+    let conversation = sent[0].conversation_id;
+    let frames = |device: &mut chat_core::Connection| {
+        receipt_frames(device)
+            .into_iter()
+            .map(|r| (r.kind, r.message, r.seq))
+            .collect::<Vec<_>>()
+    };
+    let reads_before = messages_before_reads(&engine);
+
+    // An older message is read from the store to be named.
+    let through = |seq| AckTarget::Through { conversation, seq };
+    engine.delivery().ack(bob, through(1)).await.expect("ack");
+    assert_eq!(
+        frames(&mut alice_device),
+        vec![("delivered", sent[0].id, 1)]
+    );
+    assert_eq!(messages_before_reads(&engine), reads_before + 1);
+
+    // The newest is held: delivered and read receipts name it, no read.
+    engine.delivery().ack(bob, through(2)).await.expect("ack");
+    engine
+        .conversations()
+        .mark_read(bob, conversation, None)
+        .await
+        .expect("read");
+    assert_eq!(
+        frames(&mut alice_device),
+        vec![("delivered", sent[1].id, 2), ("read", sent[1].id, 2)]
+    );
+    assert_eq!(messages_before_reads(&engine), reads_before + 1);
 }

@@ -53,7 +53,7 @@ pub struct Config {
     pub db_min_connections: u32,
 
     /// PostgreSQL pool: most connections opened.
-    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 100)]
+    #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
 
     /// PostgreSQL pool: how long a request waits for a connection (and

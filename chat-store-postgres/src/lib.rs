@@ -72,8 +72,12 @@ pub struct PgPoolConfig {
     /// Connections kept open even when idle, so a burst after a quiet
     /// period does not wait for connection set-up. Default 10.
     pub min_connections: u32,
-    /// Upper bound on open connections; keep the sum over all instances
-    /// below the server's `max_connections`. Default 100.
+    /// Upper bound on open connections for reads and single writes; the
+    /// writers have their own besides ([`PgStore::with_writers`], one
+    /// each). Keep the sum over all instances below the server's
+    /// `max_connections`. Default 20: on a small machine more connections
+    /// only queue in PostgreSQL instead of in the pool (with 100, a
+    /// 2-core machine ran about half as many messages a second).
     pub max_connections: u32,
     /// How long a query waits for a free connection before failing with
     /// `STORE_UNAVAILABLE`. Default 5 s.
@@ -84,7 +88,7 @@ impl Default for PgPoolConfig {
     fn default() -> Self {
         Self {
             min_connections: 10,
-            max_connections: 100,
+            max_connections: 20,
             acquire_timeout: Duration::from_secs(5),
         }
     }
@@ -108,6 +112,10 @@ fn from_sql_count(value: i64) -> u64 {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The writers' own connections, one per writer, apart from `pool`:
+    /// a batch that queued for a connection behind hundreds of reads
+    /// would hold up every message in it.
+    writes: PgPool,
     /// Message batches written at once (see [`PgStore::with_writers`]).
     writers: usize,
 }
@@ -164,7 +172,12 @@ impl PgStore {
     /// migrations this build does not know.
     pub async fn from_pool(pool: PgPool) -> Result<Self, PgStoreError> {
         MIGRATOR.run(&pool).await.map_err(PgStoreError::Migrate)?;
-        Ok(Self { pool, writers: 1 })
+        let writes = write_pool(&pool, 1);
+        Ok(Self {
+            pool,
+            writes,
+            writers: 1,
+        })
     }
 
     /// The store, writing up to `writers` batches of messages and cursor
@@ -178,13 +191,42 @@ impl PgStore {
     #[must_use]
     pub fn with_writers(mut self, writers: usize) -> Self {
         self.writers = writers.max(1);
+        self.writes = write_pool(&self.pool, self.writers);
         self
     }
 
-    /// The underlying pool, e.g. to close it on shutdown.
+    /// The underlying pool (the writers have their own connections
+    /// beside it; [`close`](Self::close) closes both).
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Closes every connection of the store, waiting for those in use.
+    pub async fn close(&self) {
+        self.writes.close().await;
+        self.pool.close().await;
+    }
+}
+
+/// A pool of `writers` connections to the database of `pool`, opened on
+/// first use and kept while the store lives. Their statements are planned
+/// afresh each time (`force_custom_plan`): a batch's statements join
+/// arrays against tables that grow from empty, and a plan cached while a
+/// table was small would scan it whole for as long as the connection
+/// lives. Planning costs far less than such a scan.
+fn write_pool(pool: &PgPool, writers: usize) -> PgPool {
+    let writers = u32::try_from(writers).unwrap_or(u32::MAX).max(1);
+    PgPoolOptions::new()
+        .max_connections(writers)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_lazy_with(
+            (*pool.connect_options())
+                .clone()
+                .options([("plan_cache_mode", "force_custom_plan")]),
+        )
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use chat_core::model::{Cursor, DeliveryMove, InsertOutcome, Membership, Message,
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::{PgStore, from_sql_count, to_chat_error, to_sql_count};
@@ -79,15 +79,18 @@ impl PgStore {
     /// Stores `messages` (a fixed number of statements, see
     /// `message_batch.rs`), then moves one cursor per entry of `moves`, all
     /// in one transaction: one commit, one WAL flush. Every write of this
-    /// store but single inserts goes through here.
+    /// store but single inserts goes through here, on `pool`: the
+    /// writers' own for the message writer's work, the shared one for
+    /// read cursors.
     async fn write(
         &self,
         messages: &[NewMessage],
         moves: &[DeliveryMove],
         at: Timestamp,
         cursor: Cursor,
+        pool: &PgPool,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
-        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
+        let mut tx = pool.begin().await.map_err(to_chat_error)?;
         // The messages' conversations and senders are locked first, then
         // the moves' member rows in one order (cursor_batch.rs), so
         // concurrent writers cannot deadlock.
@@ -126,7 +129,9 @@ impl MessageStore for PgStore {
     /// it, and concurrent inserts (from any number of instances) get
     /// distinct, gap-free seqs in commit order.
     async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
-        let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
+        // Called by the message writer (alone, or to retry a failed batch
+        // one by one): on the writers' connections.
+        let mut tx = self.writes.begin().await.map_err(to_chat_error)?;
         match insert_in(&mut tx, &new).await {
             Ok(outcome) => {
                 tx.commit().await.map_err(to_chat_error)?;
@@ -247,7 +252,7 @@ impl MessageStore for PgStore {
             seq,
         };
         Ok(self
-            .write(&[], &[m], at, Cursor::Read)
+            .write(&[], &[m], at, Cursor::Read, &self.pool)
             .await?
             .1
             .pop()
@@ -270,7 +275,7 @@ impl MessageStore for PgStore {
             seq,
         };
         Ok(self
-            .write(&[], &[m], at, Cursor::Delivered)
+            .write(&[], &[m], at, Cursor::Delivered, &self.writes)
             .await?
             .1
             .pop()
@@ -284,7 +289,8 @@ impl MessageStore for PgStore {
         moves: Vec<DeliveryMove>,
         at: Timestamp,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
-        self.write(&messages, &moves, at, Cursor::Delivered).await
+        self.write(&messages, &moves, at, Cursor::Delivered, &self.writes)
+            .await
     }
 }
 

@@ -114,13 +114,13 @@ impl PgTestDatabase {
         &self.url
     }
 
-    /// Closes the store's pool and drops the database, even if other
+    /// Closes the store's connections and drops the database, even if other
     /// connections to it are still open (`WITH (FORCE)`).
     ///
     /// Failures are printed, not raised: a leftover `chat_test_*` database
     /// is untidy but does not make a passed test wrong.
     pub async fn teardown(&self) {
-        self.store.pool().close().await;
+        self.store.close().await;
         let result = drop_database(&self.admin, &self.name).await;
         if let Err(e) = result {
             eprintln!("warning: cannot drop test database {}: {e}", self.name);

@@ -96,3 +96,49 @@ async fn parallel_writers_keep_seqs_gap_free_and_each_senders_order() {
     }
     db.teardown().await;
 }
+
+/// The writers have their own connections: a batch of messages commits
+/// while every connection of the shared pool is taken (by slow reads, say),
+/// instead of queueing behind them until the acquire timeout.
+#[tokio::test]
+async fn batches_commit_while_the_shared_pool_is_exhausted() {
+    use chat_core::model::{DeliveryMove, InsertOutcome};
+    use chat_core::store::MessageStore as _;
+    use chat_core::testkit::fixtures::{create_direct, new_message, t0};
+    use chat_store_postgres::{PgPoolConfig, PgStore};
+
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let config = PgPoolConfig {
+        min_connections: 0,
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(3),
+    };
+    let store = PgStore::connect(db.url(), config).await.expect("store");
+    let alice = create_user(&store, "alice").await.id;
+    let bob = create_user(&store, "bob").await.id;
+    let conversation = create_direct(&store, alice, bob).await;
+
+    let held = store
+        .pool()
+        .acquire()
+        .await
+        .expect("the only shared connection");
+    let message = new_message(conversation, alice, "while the pool is busy", t0());
+    let delivered = DeliveryMove {
+        conversation,
+        user: bob,
+        seq: 1,
+    };
+    let (inserted, moved) = store
+        .write_batch(vec![message], vec![delivered], t0())
+        .await
+        .expect("the batch does not wait for the shared pool");
+    assert!(matches!(inserted[..], [InsertOutcome::Created(ref m)] if m.seq == 1));
+    let after = moved[0].as_ref().expect("bob is a member");
+    assert_eq!(after.member.delivered_seq, 1);
+    drop(held);
+    store.close().await;
+    db.teardown().await;
+}

@@ -232,6 +232,7 @@ impl ConversationService {
         match self.insert(new).await? {
             InsertOutcome::Created(message) => {
                 self.metrics.message_accepted();
+                self.newest.stored(&message);
                 self.fanout.message(&message, &members, origin).await;
                 Ok(SentMessage {
                     message,
@@ -365,8 +366,10 @@ impl ConversationService {
     async fn announce_read(&self, after: &Membership, up_to: Option<MessageId>, now: Timestamp) {
         let conversation = after.conversation.id;
         let seq = after.member.read_seq;
-        // With `up_to`, the cursor moved exactly onto that message.
-        let message_id = match up_to {
+        // With `up_to`, the cursor moved exactly onto that message; else
+        // onto the newest, usually held.
+        let held = || self.newest.at(conversation, seq).map(|n| n.id);
+        let message_id = match up_to.or_else(held) {
             Some(id) => Some(id),
             None => match self
                 .deps
@@ -478,20 +481,25 @@ impl ConversationService {
                 None => RECEIPT_SENDERS_WINDOW,
             },
         };
-        let recent = match self
-            .deps
-            .messages
-            .messages_before(conversation, seq, window)
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the messages of a delivery receipt");
-                return;
-            }
-        };
-        let Some(newest) = recent.first() else {
-            return;
+        // A receipt covering only the newest message needs no read.
+        let held = self.newest.at(conversation, seq).filter(|_| window == 1);
+        let (message_id, covered_senders) = match held {
+            Some(n) => (n.id, vec![n.sender]),
+            None => match self
+                .deps
+                .messages
+                .messages_before(conversation, seq, window)
+                .await
+            {
+                Ok(recent) => match recent.first() {
+                    Some(newest) => (newest.id, recent.iter().map(|m| m.sender_id).collect()),
+                    None => return,
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read the messages of a delivery receipt");
+                    return;
+                }
+            },
         };
         let mut senders: Vec<UserId> = match after.conversation.kind {
             ConversationKind::Direct => match self.fanout.members(conversation).await {
@@ -501,16 +509,12 @@ impl ConversationService {
                     return;
                 }
             },
-            ConversationKind::Group => recent
-                .iter()
-                .map(|m| m.sender_id)
-                .filter(|s| *s != user)
-                .collect(),
+            ConversationKind::Group => covered_senders.into_iter().filter(|s| *s != user).collect(),
         };
         senders.sort_unstable();
         senders.dedup();
         let receipt = DeliveryReceipt {
-            message_id: newest.id,
+            message_id,
             conversation_id: conversation,
             user_id: user,
             seq,

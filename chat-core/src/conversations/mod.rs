@@ -11,9 +11,11 @@
 //! (`CONVERSATION_NOT_FOUND`), so membership does not leak.
 
 mod announced;
+mod bounded_map;
 mod direct;
 mod groups;
 mod messages;
+mod newest;
 mod page;
 mod timed_reads;
 mod writer;
@@ -98,6 +100,9 @@ pub struct ConversationDeps {
 /// each).
 const ANNOUNCED_ENTRIES: usize = 200_000;
 
+/// Conversations whose newest message is remembered (about 60 bytes each).
+const NEWEST_ENTRIES: usize = 200_000;
+
 /// Conversations, groups and messages.
 ///
 /// Cheap to clone; clones share everything.
@@ -109,6 +114,8 @@ pub struct ConversationService {
     writes: writer::Writer<writer::StoreWrites>,
     /// Where each group member's delivery receipts stand.
     announced: Arc<announced::Announced>,
+    /// The newest message of each conversation, for receipts.
+    newest: Arc<newest::NewestMessages>,
     metrics: Metrics,
 }
 
@@ -155,6 +162,7 @@ impl ConversationService {
             fanout,
             writes,
             announced: Arc::new(announced::Announced::new(ANNOUNCED_ENTRIES)),
+            newest: Arc::new(newest::NewestMessages::new(NEWEST_ENTRIES)),
             metrics,
         })
     }
