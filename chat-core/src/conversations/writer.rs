@@ -14,8 +14,8 @@
 //! batch fails, its operations are retried one by one, so one bad
 //! operation cannot fail the others.
 //!
-//! The tasks start on the runtime of the first operation and stop when
-//! the engine is dropped; an engine must not outlive that runtime.
+//! The tasks start on first use, on a thread and runtime of their own
+//! (see `start`), and stop when the engine is dropped.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -98,13 +98,9 @@ impl<O: BatchOp> Writer<O> {
     /// The store's errors for this operation.
     pub(crate) async fn run(&self, item: O::Item) -> Result<O::Out> {
         let jobs = self.jobs.get_or_init(|| {
-            (0..self.shards)
-                .map(|_| {
-                    let (tx, rx) = mpsc::channel(QUEUE);
-                    tokio::spawn(work(self.op.clone(), rx, self.metrics.clone()));
-                    tx
-                })
-                .collect()
+            let (senders, receivers) = (0..self.shards).map(|_| mpsc::channel(QUEUE)).unzip();
+            start(&self.op, receivers, &self.metrics);
+            senders
         });
         let shard = (O::key(&item) % jobs.len() as u64) as usize;
         let (reply, answer) = oneshot::channel();
@@ -125,6 +121,54 @@ fn key_of(conversation: ConversationId) -> u64 {
 
 fn writer_gone() -> ChatError {
     ChatError::Internal("a store writer stopped".into())
+}
+
+/// Starts the writer tasks on a thread of their own, with a runtime of
+/// its own: every message waits for a commit, and a commit for the
+/// writer's few round trips to the store, so they must not queue behind
+/// the hundreds of connection tasks of the server's runtime (under a
+/// group's fan-out they did, by hundreds of milliseconds). Where no thread
+/// can be started, they run on the caller's runtime.
+fn start<O: BatchOp>(op: &Arc<O>, receivers: Vec<mpsc::Receiver<Job<O>>>, metrics: &Metrics) {
+    let tasks: Vec<_> = receivers
+        .into_iter()
+        .map(|rx| work(op.clone(), rx, metrics.clone()))
+        .collect();
+    // Taken by the thread, or back here if it cannot start.
+    let slot = Arc::new(std::sync::Mutex::new(Some(tasks)));
+    let taken = slot.clone();
+    let started = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .and_then(|runtime| {
+            std::thread::Builder::new()
+                .name("chat-writer".to_owned())
+                .spawn(move || {
+                    let tasks = taken
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take()
+                        .unwrap_or_default();
+                    // Ends when every sender (the engine) is gone.
+                    runtime.block_on(async move {
+                        let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+                        for handle in handles {
+                            let _ = handle.await;
+                        }
+                    });
+                })
+        });
+    if let Err(e) = started {
+        tracing::warn!(error = %e, "cannot start the writers' thread; they share the caller's runtime");
+        let tasks = slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        for task in tasks {
+            tokio::spawn(task);
+        }
+    }
 }
 
 async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>, metrics: Metrics) {
@@ -270,5 +314,35 @@ mod tests {
         }
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=50).collect::<Vec<u64>>());
+    }
+
+    #[tokio::test]
+    async fn writes_are_answered_while_the_callers_runtime_is_blocked() {
+        let store = Arc::new(MemoryStore::new());
+        let a = fixtures::create_user(&*store, "alice").await.id;
+        let b = fixtures::create_user(&*store, "bob").await.id;
+        let conversation = fixtures::create_direct(&*store, a, b).await;
+        let writer = Writer::new(StoreWrites(store), 1, Metrics::new());
+        // The first write starts the writer tasks, from this runtime.
+        let first = fixtures::new_message(conversation, a, "first", fixtures::t0());
+        writer.run(Write::Insert(first)).await.expect("first write");
+        let message = fixtures::new_message(conversation, a, "hi", fixtures::t0());
+        let (answer, answered) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let write = writer.run(Write::Insert(message));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("a runtime to wait on");
+            let _ = answer.send(runtime.block_on(write));
+        });
+        // This test's runtime has one thread, blocked here: writer tasks
+        // on it could not run, and the write would never be answered.
+        let written = answered
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("answered by the writers' own runtime");
+        assert!(matches!(
+            written,
+            Ok(Written::Inserted(InsertOutcome::Created(_)))
+        ));
     }
 }
