@@ -49,7 +49,10 @@ Every open connection costs a file descriptor in this process and in the
 server. chat-bench raises its own soft limit to the hard limit; past it,
 `connections --workers N` spreads the sockets over N tool processes (or
 raise the hard limit, `ulimit -Hn`), and check the server's own limit (with
---server-pid it is read and checked). Each (source address, server) pair
+--server-pid it is read and checked). The other scenarios run in one
+process; for more clients than it may open, start several chat-bench
+processes side by side: each signs up its own users (a fresh name prefix)
+and verifies what its own clients receive, and their rates add up. Each (source address, server) pair
 has its own range of about 28,000 ephemeral ports: past that, give several
 --source-addr 127.0.0.x.
 
