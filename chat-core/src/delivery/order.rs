@@ -70,28 +70,27 @@ impl MessageOrder {
     /// Decides about the live event of `seq` in `conversation`, and records
     /// it as sent unless the answer is [`Admission::Skip`].
     pub fn admit(&mut self, conversation: ConversationId, seq: u64) -> Admission {
-        let Some(p) = self.positions.get_mut(&conversation) else {
+        let admission = self.peek(conversation, seq);
+        let p = self.positions.entry(conversation).or_insert(Position {
             // The first event of a conversation joined since the snapshot.
-            self.positions.insert(
-                conversation,
-                Position {
-                    floor: seq.saturating_sub(1),
-                    last: seq,
-                },
-            );
-            return Admission::Send;
-        };
-        if seq <= p.floor {
-            Admission::Send
-        } else if seq <= p.last {
-            Admission::Skip
-        } else if seq == p.last + 1 {
-            p.last = seq;
-            Admission::Send
-        } else {
-            let after = p.last;
-            p.last = seq;
-            Admission::FillGap { after, before: seq }
+            floor: seq.saturating_sub(1),
+            last: seq,
+        });
+        p.last = p.last.max(seq);
+        admission
+    }
+
+    /// What [`admit`](Self::admit) would answer, without recording anything.
+    pub fn peek(&self, conversation: ConversationId, seq: u64) -> Admission {
+        match self.positions.get(&conversation) {
+            None => Admission::Send,
+            Some(p) if seq <= p.floor => Admission::Send,
+            Some(p) if seq <= p.last => Admission::Skip,
+            Some(p) if seq == p.last + 1 => Admission::Send,
+            Some(p) => Admission::FillGap {
+                after: p.last,
+                before: seq,
+            },
         }
     }
 
@@ -120,6 +119,24 @@ mod tests {
             .positions
             .insert(conversation, Position { floor, last });
         order
+    }
+
+    #[test]
+    fn peek_answers_as_admit_would_and_records_nothing() {
+        let c = ConversationId::new();
+        let mut order = order_with(c, 2, 2);
+        assert_eq!(
+            order.peek(c, 5),
+            Admission::FillGap {
+                after: 2,
+                before: 5
+            }
+        );
+        assert_eq!(order.last(c), Some(2), "nothing recorded");
+        assert_eq!(order.peek(c, 3), Admission::Send);
+        assert_eq!(order.admit(c, 3), Admission::Send);
+        assert_eq!(order.peek(c, 3), Admission::Skip);
+        assert_eq!(order.peek(ConversationId::new(), 9), Admission::Send);
     }
 
     #[test]

@@ -301,8 +301,25 @@ impl DeliveryService {
         target: ConversationRef,
         message: OutgoingMessage,
     ) -> Result<SentMessage> {
+        self.send_from(connection.user_id, connection.id, target, message)
+            .await
+    }
+
+    /// [`send`](Self::send) from the connection `origin` of `user`, for a
+    /// caller that keeps using its [`Connection`] while the send runs (a
+    /// WebSocket session keeps writing events meanwhile).
+    ///
+    /// # Errors
+    /// As [`ConversationService::send`].
+    pub async fn send_from(
+        &self,
+        user: UserId,
+        origin: ConnectionId,
+        target: ConversationRef,
+        message: OutgoingMessage,
+    ) -> Result<SentMessage> {
         self.conversations
-            .send_from(connection.user_id, target, message, Some(connection.id))
+            .send_from(user, target, message, Some(origin))
             .await
     }
 

@@ -1,6 +1,10 @@
 //! What each client frame does.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use chat_core::Admission;
+use chat_core::conversations::SentMessage;
 use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame, close};
 use chat_core::{
     AckTarget, ChatError, ConversationRef, OutgoingMessage, TypingTarget, ValidationError,
@@ -16,6 +20,15 @@ pub(super) enum Outcome {
     Nothing,
     /// Close the connection.
     Close(u16, &'static str),
+    /// A send is under way: answer with [`sent`] when it ends.
+    Sending(PendingSend),
+}
+
+/// A message being stored and fanned out. The session keeps writing
+/// events meanwhile, and reads no further frame until it ends.
+pub(super) struct PendingSend {
+    pub(super) send: Pin<Box<dyn Future<Output = chat_core::Result<SentMessage>> + Send>>,
+    pub(super) client_msg_id: Option<String>,
 }
 
 fn error(e: &ChatError, client_msg_id: Option<String>) -> Outcome {
@@ -39,7 +52,7 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
             client_msg_id,
         } => {
             let target = ConversationRef::Direct(recipient_id);
-            send(session, target, &content, message_type, client_msg_id).await
+            send(session, target, &content, message_type, client_msg_id)
         }
         ClientFrame::GroupSend {
             group_id,
@@ -48,7 +61,7 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
             client_msg_id,
         } => {
             let target = ConversationRef::Group(group_id);
-            send(session, target, &content, message_type, client_msg_id).await
+            send(session, target, &content, message_type, client_msg_id)
         }
         ClientFrame::Read {
             message_id,
@@ -150,7 +163,7 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
     }
 }
 
-async fn send(
+fn send(
     session: &mut Session,
     target: ConversationRef,
     content: &str,
@@ -162,8 +175,21 @@ async fn send(
             Ok(m) => m,
             Err(e) => return error(&e.into(), client_msg_id),
         };
-    let delivery = session.state.engine.delivery();
-    match delivery.send(&session.connection, target, message).await {
+    let delivery = session.state.engine.delivery().clone();
+    let (user, origin) = (session.connection.user_id, session.connection.id);
+    Outcome::Sending(PendingSend {
+        send: Box::pin(async move { delivery.send_from(user, origin, target, message).await }),
+        client_msg_id,
+    })
+}
+
+/// The answer to a send that ended.
+pub(super) async fn sent(
+    session: &mut Session,
+    result: chat_core::Result<SentMessage>,
+    client_msg_id: Option<String>,
+) -> Outcome {
+    match result {
         Ok(sent) => {
             session.refused_in_a_row = 0;
             let m = sent.message;

@@ -1,6 +1,8 @@
 //! One WebSocket connection, from upgrade to close.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use std::collections::VecDeque;
+
 use bytes::Bytes;
 use chat_core::auth::AuthContext;
 use chat_core::protocol::{DecodeError, ErrorFrame, ServerFrame, close, decode_client_frame};
@@ -11,13 +13,16 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::acks::Acks;
-use super::dispatch::{self, Outcome};
+use super::dispatch::{self, Outcome, PendingSend};
 use crate::state::AppState;
 
 /// Events written before one flush when several are ready.
 const WRITE_BATCH: usize = 64;
 /// Ack error frames held for the session before more are dropped.
 const ACK_ERRORS: usize = 16;
+/// Events held while a send is under way before the connection counts as
+/// overflowed, as its queue would.
+const HELD_MAX: usize = 1024;
 
 /// Why a session ends: a close frame to send, or nothing when the peer is
 /// already gone.
@@ -37,6 +42,10 @@ pub(super) struct Session {
     pub(super) acks: Acks,
     /// Error frames from the ack worker.
     ack_errors: mpsc::Receiver<Box<ErrorFrame>>,
+    /// The send under way, if any.
+    sending: Option<PendingSend>,
+    /// Events that wait for it (see `must_hold`).
+    held: VecDeque<Event>,
     last_heard: Instant,
 }
 
@@ -72,6 +81,8 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         refused_in_a_row: 0,
         acks,
         ack_errors,
+        sending: None,
+        held: VecDeque::new(),
         last_heard: Instant::now(),
     };
     let ending = session.serve().await;
@@ -95,6 +106,16 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
     session.state.engine.metrics().connection_closed();
     let delivery = session.state.engine.delivery().clone();
     Box::pin(delivery.disconnect(session.connection)).await;
+}
+
+/// The end of the send under way; never, without one.
+async fn wait_sent(
+    sending: &mut Option<PendingSend>,
+) -> chat_core::Result<chat_core::conversations::SentMessage> {
+    match sending {
+        Some(pending) => pending.send.as_mut().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn close_message(code: u16, reason: &'static str) -> Message {
@@ -122,7 +143,8 @@ impl Session {
         tokio::pin!(expiry);
         loop {
             tokio::select! {
-                incoming = self.socket.recv() => {
+                // One frame at a time: the next is read once a send ends.
+                incoming = self.socket.recv(), if self.sending.is_none() => {
                     let message = match incoming {
                         None => return None,
                         Some(Ok(m)) => m,
@@ -135,6 +157,12 @@ impl Session {
                     }
                     if self.expires_at != before {
                         expiry.as_mut().reset(self.expiry_deadline());
+                    }
+                }
+                result = wait_sent(&mut self.sending), if self.sending.is_some() => {
+                    let client_msg_id = self.sending.take().and_then(|p| p.client_msg_id);
+                    if let Err(ending) = Box::pin(self.on_sent(result, client_msg_id)).await {
+                        return ending;
                     }
                 }
                 event = self.connection.subscription.recv() => {
@@ -222,7 +250,32 @@ impl Session {
             Outcome::Reply(frame) => self.send_frame(&frame).await,
             Outcome::Nothing => Ok(()),
             Outcome::Close(code, reason) => Err(Some((code, reason))),
+            Outcome::Sending(pending) => {
+                self.sending = Some(pending);
+                Ok(())
+            }
         }
+    }
+
+    /// Answers a send that ended, then writes the events held meanwhile.
+    async fn on_sent(
+        &mut self,
+        result: chat_core::Result<chat_core::conversations::SentMessage>,
+        client_msg_id: Option<String>,
+    ) -> Result<(), Ending> {
+        match dispatch::sent(self, result, client_msg_id).await {
+            Outcome::Reply(frame) => self.send_frame(&frame).await?,
+            Outcome::Close(code, reason) => return Err(Some((code, reason))),
+            Outcome::Nothing | Outcome::Sending(_) => {}
+        }
+        let mut written = 0;
+        while let Some(event) = self.held.pop_front() {
+            written += self.write_event(event).await?;
+        }
+        if written > 0 {
+            self.socket.flush().await.map_err(|_| None)?;
+        }
+        Ok(())
     }
 
     /// Writes `first` and whatever other events are ready, then flushes.
@@ -230,38 +283,80 @@ impl Session {
         let mut next = Some(first);
         let mut written = 0;
         while let Some(event) = next.take() {
-            match event.kind() {
-                EventKind::Frame(frame) if frame.origin == Some(self.connection.id) => {}
-                EventKind::Frame(frame) => {
-                    let admission = frame
-                        .message
-                        .map(|(c, seq)| (c, self.connection.order.admit(c, seq)));
-                    if let Some((conversation, Admission::FillGap { after, before })) = admission {
-                        written += self.fill_gap(conversation, after, before).await?;
-                    }
-                    if !matches!(admission, Some((_, Admission::Skip))) {
-                        self.feed(&frame.json).await?;
-                        written += 1;
-                        if frame.message.is_some() {
-                            self.state.engine.metrics().messages_delivered(1);
-                        }
-                    }
+            if self.must_hold(&event) {
+                if self.held.len() >= HELD_MAX {
+                    return Err(Some((
+                        close::TRY_AGAIN_LATER,
+                        "too slow to keep up; reconnect to catch up",
+                    )));
                 }
-                EventKind::SessionRevoked(session) if *session == self.connection.session_id => {
-                    let _ = self.socket.flush().await;
-                    return Err(Some((close::AUTH_EXPIRED, "session revoked")));
-                }
-                EventKind::SessionRevoked(_) => {}
-                EventKind::Resync => {
-                    self.socket.flush().await.map_err(|_| None)?;
-                    self.resync().await?;
-                }
+                self.held.push_back(event);
+            } else {
+                written += self.write_event(event).await?;
             }
             if written < WRITE_BATCH {
                 next = self.connection.subscription.try_recv();
             }
         }
         self.socket.flush().await.map_err(|_| None)
+    }
+
+    /// Whether an event waits for the send under way. A message with a
+    /// seq past the next one would make the session fill the gap from the
+    /// store, and the gap may hold this device's own message, which it
+    /// must get as `message.sent`, never as `message.new`. So it waits,
+    /// and so does a resync (its catch-up could hold that message too), and
+    /// everything after them, to keep their order.
+    fn must_hold(&self, event: &Event) -> bool {
+        if self.sending.is_none() {
+            return false;
+        }
+        if !self.held.is_empty() {
+            return true;
+        }
+        match event.kind() {
+            EventKind::Frame(frame) => frame.message.is_some_and(|(c, seq)| {
+                matches!(
+                    self.connection.order.peek(c, seq),
+                    Admission::FillGap { .. }
+                )
+            }),
+            EventKind::Resync => true,
+            EventKind::SessionRevoked(_) => false,
+        }
+    }
+
+    /// Queues one event for the next flush; returns the frames queued.
+    async fn write_event(&mut self, event: Event) -> Result<usize, Ending> {
+        let mut written = 0;
+        match event.kind() {
+            EventKind::Frame(frame) if frame.origin == Some(self.connection.id) => {}
+            EventKind::Frame(frame) => {
+                let admission = frame
+                    .message
+                    .map(|(c, seq)| (c, self.connection.order.admit(c, seq)));
+                if let Some((conversation, Admission::FillGap { after, before })) = admission {
+                    written += self.fill_gap(conversation, after, before).await?;
+                }
+                if !matches!(admission, Some((_, Admission::Skip))) {
+                    self.feed(&frame.json).await?;
+                    written += 1;
+                    if frame.message.is_some() {
+                        self.state.engine.metrics().messages_delivered(1);
+                    }
+                }
+            }
+            EventKind::SessionRevoked(session) if *session == self.connection.session_id => {
+                let _ = self.socket.flush().await;
+                return Err(Some((close::AUTH_EXPIRED, "session revoked")));
+            }
+            EventKind::SessionRevoked(_) => {}
+            EventKind::Resync => {
+                self.socket.flush().await.map_err(|_| None)?;
+                self.resync().await?;
+            }
+        }
+        Ok(written)
     }
 
     /// Queues a frame's text for the next flush.

@@ -30,3 +30,4 @@ mod ws_client;
 mod ws_connect;
 mod ws_delivery;
 mod ws_limits;
+mod ws_sending;
