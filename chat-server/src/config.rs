@@ -52,7 +52,8 @@ pub struct Config {
     #[arg(long, env = "CHAT_DB_MIN_CONNECTIONS", default_value_t = 10)]
     pub db_min_connections: u32,
 
-    /// PostgreSQL pool: most connections opened.
+    /// PostgreSQL pool: most connections opened for reads and single
+    /// writes; the message writers have one each besides.
     #[arg(long, env = "CHAT_DB_MAX_CONNECTIONS", default_value_t = 20)]
     pub db_max_connections: u32,
 

@@ -164,7 +164,7 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
 }
 
 fn send(
-    session: &mut Session,
+    session: &Session,
     target: ConversationRef,
     content: &str,
     message_type: Option<String>,
