@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::realtime::{EventBus, OfflineQueue, Presence};
-use chat_core::testkit::backends_required;
+use chat_core::testkit::backend_unavailable;
 use chat_core::testkit::realtime::TestRealtime;
 
 use crate::{RedisBackend, RedisConfig};
@@ -27,15 +27,16 @@ pub async fn redis_url() -> Option<String> {
     }
 }
 
+/// Skips (says why, records the skip, returns `None`) or, when backends
+/// are required, panics. The throwaway servers need `redis-server`, the
+/// shared one `REDIS_URL`; the advice names both.
 fn unavailable<T>(why: &str) -> Option<T> {
-    if backends_required() {
-        panic!(
-            "Redis is required (CHAT_REQUIRE_BACKENDS=1) but unavailable: {why}; \
-             set REDIS_URL to a server that answers"
-        );
-    }
-    eprintln!("skipping: Redis unavailable (set REDIS_URL): {why}");
-    None
+    backend_unavailable(
+        "Redis",
+        why,
+        "set REDIS_URL to a server that answers, or install redis-server \
+         (Debian: apt-get install redis-server)",
+    )
 }
 
 async fn ping(url: &str) -> Result<(), String> {

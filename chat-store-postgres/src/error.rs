@@ -17,7 +17,9 @@ pub enum PgStoreError {
     /// `PG_INVALID_CONFIG`: the pool settings are unusable.
     #[error("invalid PostgreSQL pool configuration: {0}")]
     InvalidConfig(String),
-    /// `PG_CREATE_DATABASE`: the database did not exist and could not be created.
+    /// `PG_CREATE_DATABASE`: the database did not exist and could not be
+    /// created. Another instance creating it at the same moment is not
+    /// this error: the database then exists, as wanted.
     #[error("cannot create the PostgreSQL database")]
     CreateDatabase(#[source] sqlx::Error),
     /// `PG_CONNECT`: the server could not be reached or refused the login.
@@ -46,6 +48,24 @@ impl PgStoreError {
 /// 57P01-57P03 (shutting down, crashed, starting up).
 fn is_unavailable_state(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03")
+}
+
+/// True when `CREATE DATABASE` failed because the database exists, which
+/// for a start-up that wanted it to exist is success. Instances starting
+/// together on a missing database all see it missing, and all but one lose
+/// the race to create it, in one of two ways: 42P04 (duplicate_database)
+/// when the winner had committed before their `CREATE DATABASE` began, or
+/// 23505 (unique_violation) on `pg_database_datname_index` when it
+/// committed while theirs was under way.
+pub(crate) fn is_database_already_there(e: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = e else {
+        return false;
+    };
+    match db.code().as_deref() {
+        Some("42P04") => true,
+        Some("23505") => db.constraint() == Some("pg_database_datname_index"),
+        _ => false,
+    }
 }
 
 /// Maps a query error to [`ChatError`].
@@ -85,6 +105,12 @@ mod tests {
     #[test]
     fn other_failures_are_internal() {
         assert_eq!(to_chat_error(sqlx::Error::RowNotFound).code(), "INTERNAL");
+    }
+
+    #[test]
+    fn only_database_errors_can_mean_the_database_is_there() {
+        assert!(!is_database_already_there(&sqlx::Error::RowNotFound));
+        assert!(!is_database_already_there(&sqlx::Error::PoolTimedOut));
     }
 
     #[test]

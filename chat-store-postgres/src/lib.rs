@@ -125,8 +125,9 @@ impl PgStore {
     /// with a pool configured by `config`, creating the database if it does
     /// not exist, and applies pending migrations.
     ///
-    /// Migrations take an advisory lock, so instances starting together
-    /// apply them once.
+    /// Instances may start together, even on a database that does not
+    /// exist yet: one creates it, the others find it there, and the
+    /// migrations, which run under an advisory lock, are applied once.
     ///
     /// # Errors
     /// `PG_INVALID_URL`, `PG_INVALID_CONFIG` (no connections allowed, or
@@ -143,10 +144,15 @@ impl PgStore {
         // Like SQLite's create-if-missing: a fresh deployment needs no
         // `createdb`. When the check itself fails (no access to the
         // maintenance database), connecting below reports the real problem.
+        // Instances starting together all find the database missing and
+        // all try to create it; those that lose the race find it there,
+        // which is what they wanted.
         if let Ok(false) = Postgres::database_exists(url).await {
-            Postgres::create_database(url)
-                .await
-                .map_err(PgStoreError::CreateDatabase)?;
+            match Postgres::create_database(url).await {
+                Ok(()) => {}
+                Err(e) if error::is_database_already_there(&e) => {}
+                Err(e) => return Err(PgStoreError::CreateDatabase(e)),
+            }
         }
         // One direct connection first: a pool that cannot connect reports
         // only "timed out", while this reports the cause (refused, bad
@@ -165,13 +171,16 @@ impl PgStore {
         Self::from_pool(pool).await
     }
 
-    /// A store over an existing pool, after applying pending migrations.
+    /// A store over an existing pool, after applying pending migrations
+    /// (under an advisory lock, so instances starting together apply them
+    /// once).
     ///
     /// # Errors
+    /// `PG_CONNECT` when no connection can be had from the pool;
     /// `PG_MIGRATE` when a migration fails or the database holds
     /// migrations this build does not know.
     pub async fn from_pool(pool: PgPool) -> Result<Self, PgStoreError> {
-        MIGRATOR.run(&pool).await.map_err(PgStoreError::Migrate)?;
+        migrate(&pool).await?;
         let writes = write_pool(&pool, 1);
         Ok(Self {
             pool,
@@ -208,6 +217,33 @@ impl PgStore {
     }
 }
 
+/// Applies pending migrations, once however many instances start together.
+///
+/// sqlx's migrator serialises them itself: with `locking` on (the default
+/// of `sqlx::migrate!`, checked by a test below) it holds a PostgreSQL
+/// advisory lock keyed on the database's name from before it creates its
+/// `_sqlx_migrations` table until the last migration is applied. An
+/// instance that waited for the lock then finds every migration applied
+/// and applies none. The migrations are the only DDL the store runs at
+/// start-up.
+///
+/// The lock belongs to the connection's session, and the migrator does not
+/// release it when a migration fails. So the migration runs on a
+/// connection of its own that is closed, not returned to the pool, on
+/// failure: otherwise a pool kept by the caller would hold the lock and
+/// every other instance would wait for it forever.
+async fn migrate(pool: &PgPool) -> Result<(), PgStoreError> {
+    let mut conn = pool.acquire().await.map_err(PgStoreError::Connect)?;
+    match MIGRATOR.run(&mut *conn).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            // Best-effort: the migration's error is what to report.
+            let _ = conn.detach().close().await;
+            Err(PgStoreError::Migrate(e))
+        }
+    }
+}
+
 /// A pool of `writers` connections to the database of `pool`, opened on
 /// first use and kept while the store lives. Their statements are planned
 /// afresh each time (`force_custom_plan`): a batch's statements join
@@ -232,6 +268,13 @@ fn write_pool(pool: &PgPool, writers: usize) -> PgPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Instances starting together rely on the migrator's advisory lock
+    /// (see [`migrate`]).
+    #[test]
+    fn migrations_run_under_the_migrators_advisory_lock() {
+        assert!(MIGRATOR.locking);
+    }
 
     #[tokio::test]
     async fn unusable_pool_sizes_are_refused_before_connecting() {

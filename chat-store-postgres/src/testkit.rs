@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::Store;
-use chat_core::testkit::{TestStore, backends_required};
+use chat_core::testkit::{TestStore, backend_unavailable};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{ConnectOptions, Connection, Executor};
 use uuid::Uuid;
@@ -52,8 +52,10 @@ impl PgTestDatabase {
     /// and connects a migrated [`PgStore`] to it with a small pool (at most
     /// 5 connections, none kept idle).
     ///
-    /// Returns `None`, after printing why, when `DATABASE_URL` is unset or
-    /// the server does not answer, so the calling test can skip.
+    /// Returns `None`, after saying why and recording the skip (see
+    /// [`backend_unavailable`](chat_core::testkit::backend_unavailable)),
+    /// when `DATABASE_URL` is unset or the server does not answer, so the
+    /// calling test can skip.
     ///
     /// # Panics
     /// - Instead of returning `None`, when backends are required
@@ -148,16 +150,14 @@ impl TestStore for PgTestDatabase {
     }
 }
 
-/// Skips (prints and returns `None`) or, when backends are required, panics.
+/// Skips (says why, records the skip, returns `None`) or, when backends
+/// are required, panics.
 fn unavailable(why: &str) -> Option<PgTestDatabase> {
-    if backends_required() {
-        panic!(
-            "PostgreSQL is required (CHAT_REQUIRE_BACKENDS=1) but unavailable: {why}; \
-             set DATABASE_URL to a server that answers"
-        );
-    }
-    eprintln!("skipping: PostgreSQL unavailable (set DATABASE_URL): {why}");
-    None
+    backend_unavailable(
+        "PostgreSQL",
+        why,
+        "set DATABASE_URL to a server that answers",
+    )
 }
 
 /// Drops `name`, disconnecting whoever is still connected to it.

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use chat_core::testkit::backends_required;
+use chat_core::testkit::backend_unavailable;
 
 /// A private PostgreSQL cluster (`initdb` in a temporary directory, trust
 /// authentication, user `postgres`) listening on 127.0.0.1 and a free port.
@@ -174,12 +174,12 @@ fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+/// Skips (says why, records the skip, returns `None`) or, when backends
+/// are required, panics.
 fn unavailable<T>(why: &str) -> Option<T> {
-    if backends_required() {
-        panic!(
-            "a throwaway PostgreSQL is required (CHAT_REQUIRE_BACKENDS=1) but cannot start: {why}"
-        );
-    }
-    eprintln!("skipping: cannot start a throwaway PostgreSQL: {why}");
-    None
+    backend_unavailable(
+        "PostgreSQL",
+        &format!("cannot start a throwaway PostgreSQL: {why}"),
+        "install PostgreSQL's server programs (Debian: apt-get install postgresql)",
+    )
 }

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! The setup returns `None` when the backend is unavailable and skipping is
-//! allowed (it prints why); backends that must run panic instead.
+//! allowed (it says why, and records the skip for `scripts/test`'s summary:
+//! see [`backend_unavailable`]); backends that must run panic instead.
 
 use std::sync::Arc;
 
@@ -28,7 +29,10 @@ pub mod messages;
 pub mod password_resets;
 pub mod realtime;
 pub mod sessions;
+mod skip;
 pub mod users;
+
+pub use skip::{SKIPPED_TESTS_FILE, backend_unavailable, record_skip};
 
 /// A fresh store for one test case, and how to clean up after it.
 #[async_trait]
@@ -52,7 +56,8 @@ impl TestStore for Plain {
 }
 
 /// True when backend tests must run rather than skip
-/// (`CHAT_REQUIRE_BACKENDS=1`, set by CI).
+/// (`CHAT_REQUIRE_BACKENDS=1`, set by CI). Setup functions call
+/// [`backend_unavailable`], which checks it.
 pub fn backends_required() -> bool {
     std::env::var("CHAT_REQUIRE_BACKENDS").is_ok_and(|v| v == "1" || v == "true")
 }
