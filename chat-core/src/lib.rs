@@ -46,6 +46,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod ids;
+mod log_throttle;
 pub mod mailer;
 pub mod memory;
 pub mod metrics;
@@ -62,9 +63,7 @@ pub mod users;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use auth::{
-    AuthConfig, AuthContext, AuthService, ExternalUser, PasswordChange, Signup, TokenPair,
-};
+pub use auth::{AuthConfig, AuthContext, AuthService, ExternalUser, Signup, TokenPair};
 pub use conversations::{
     ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
 };

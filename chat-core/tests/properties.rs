@@ -2,6 +2,7 @@
 //! any input, they accept exactly what the documented rules allow, keep
 //! what they accept verbatim, and never panic.
 
+use chat_core::domain::field_with_forbidden_control;
 use chat_core::ids::{ConversationId, MessageId, UserId};
 use chat_core::protocol::{ClientFrame, decode_client_frame};
 use chat_core::{MessageContent, Password, Username};
@@ -9,7 +10,12 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 /// Error codes the decoder may answer with (docs/protocol.md).
-const DECODE_CODES: [&str; 3] = ["INVALID_JSON", "UNKNOWN_TYPE", "INVALID_MESSAGE"];
+const DECODE_CODES: [&str; 4] = [
+    "INVALID_JSON",
+    "UNKNOWN_TYPE",
+    "INVALID_MESSAGE",
+    "INVALID_TEXT",
+];
 
 fn any_text() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -91,9 +97,18 @@ proptest! {
     }
 
     #[test]
-    fn every_frame_a_client_can_send_decodes_to_itself(frame in client_frame()) {
+    fn every_frame_a_client_can_send_decodes_to_itself_unless_its_text_has_controls(
+        frame in client_frame(),
+    ) {
         let text = serde_json::to_string(&frame).expect("serialize");
-        prop_assert_eq!(decode_client_frame(&text).expect("decode"), frame);
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        match field_with_forbidden_control(&value) {
+            None => prop_assert_eq!(decode_client_frame(&text).expect("decode"), frame),
+            Some(_) => prop_assert_eq!(
+                decode_client_frame(&text).expect_err("refused").code,
+                "INVALID_TEXT"
+            ),
+        }
     }
 }
 

@@ -331,4 +331,8 @@ impl EventBus for RedisEventBus {
     fn is_connected_here(&self, user: UserId) -> bool {
         self.inner.inbox.hub.is_connected(user)
     }
+
+    fn is_linked(&self) -> bool {
+        self.inner.link.is_up()
+    }
 }

@@ -20,9 +20,16 @@ pub enum ServerError {
     /// A setting is unusable.
     #[error("configuration: {0}")]
     Config(String),
-    /// The database could not be opened or migrated.
-    #[error("store: {0}")]
-    Store(String),
+    /// The database could not be created, opened or migrated.
+    #[error("store: {message}")]
+    Store {
+        /// The store's own code (`PG_CONNECT`, `PG_CREATE_DATABASE`,
+        /// `PG_MIGRATE`, `SQLITE_CONNECT`, ...), so an operator sees which
+        /// step failed.
+        code: &'static str,
+        /// What failed, with its causes.
+        message: String,
+    },
     /// Redis could not be reached or the Redis settings are unusable.
     #[error("redis: {0}")]
     Redis(String),
@@ -39,7 +46,7 @@ impl ServerError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Config(_) => "INVALID_CONFIG",
-            Self::Store(_) => "STORE_UNAVAILABLE",
+            Self::Store { code, .. } => code,
             Self::Redis(_) => "REDIS_UNAVAILABLE",
             Self::Io(_) => "IO_ERROR",
             Self::Engine(e) => e.code(),
@@ -135,14 +142,20 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
         };
         let store = PgStore::connect(&url, pool)
             .await
-            .map_err(|e| ServerError::Store(error_chain(&e)))?
+            .map_err(|e| ServerError::Store {
+                code: e.code(),
+                message: error_chain(&e),
+            })?
             .with_writers(config.db_writers as usize);
         tracing::info!(backend = "postgres", "store ready");
         Ok(Arc::new(store))
     } else if url.starts_with("sqlite:") {
         let store = SqliteStore::connect(&url)
             .await
-            .map_err(|e| ServerError::Store(error_chain(&e)))?;
+            .map_err(|e| ServerError::Store {
+                code: e.code(),
+                message: error_chain(&e),
+            })?;
         tracing::info!(backend = "sqlite", %url, "store ready");
         Ok(Arc::new(store))
     } else {

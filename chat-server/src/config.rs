@@ -130,6 +130,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_RESET_MAX_PER_EMAIL", default_value_t = 3)]
     pub reset_max_per_email: u32,
 
+    /// Email or password changes one user may attempt per hour (each
+    /// needs the current password); past it 429 RATE_LIMITED.
+    #[arg(long, env = "CHAT_ACCOUNT_CHANGES_PER_HOUR", default_value_t = 10)]
+    pub account_changes_per_hour: u32,
+
     /// Most members a group may have.
     #[arg(long, env = "CHAT_MAX_GROUP_MEMBERS", default_value_t = 1_000)]
     pub max_group_members: u32,
@@ -142,10 +147,20 @@ pub struct Config {
     #[arg(long, env = "CHAT_MESSAGES_PER_MINUTE", default_value_t = 100)]
     pub messages_per_minute: u32,
 
-    /// Seconds between the server's WebSocket pings (seed 002: 30); a
+    /// Seconds between the server's WebSocket pings (30 by default); a
     /// connection silent for two intervals is closed.
     #[arg(long, env = "CHAT_WS_PING_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     pub ws_ping_interval_secs: u64,
+
+    /// Milliseconds one write to a WebSocket may wait for the client to
+    /// read; a client that reads nothing for longer is closed with 1013.
+    #[arg(long, env = "CHAT_WS_WRITE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub ws_write_timeout_ms: u64,
+
+    /// Most WebSockets one user may hold on this instance; one more is
+    /// refused at the upgrade with 429 TOO_MANY_CONNECTIONS.
+    #[arg(long, env = "CHAT_WS_MAX_SOCKETS_PER_USER", default_value_t = crate::state::DEFAULT_WS_MAX_SOCKETS_PER_USER, value_parser = clap::value_parser!(u32).range(1..))]
+    pub ws_max_sockets_per_user: u32,
 
     /// Proxies whose `X-Forwarded-For` is believed (comma-separated IPs or
     /// CIDRs). Empty: the peer address is the client address.
@@ -255,6 +270,7 @@ impl Config {
             reset_client_limit: RateLimit::new(self.reset_max_per_client, HOUR),
             signup_client_limit: RateLimit::new(self.signup_max_per_client, HOUR),
             reset_email_limit: RateLimit::new(self.reset_max_per_email, HOUR),
+            account_change_limit: RateLimit::new(self.account_changes_per_hour, HOUR),
             argon2: Argon2Params {
                 memory_kib: self.argon2_memory_kib,
                 iterations: self.argon2_iterations,
@@ -283,6 +299,8 @@ impl Config {
     pub fn ws_settings(&self) -> WsSettings {
         WsSettings {
             ping_interval: Duration::from_secs(self.ws_ping_interval_secs),
+            write_timeout: Duration::from_millis(self.ws_write_timeout_ms),
+            max_sockets_per_user: self.ws_max_sockets_per_user,
             ..WsSettings::default()
         }
     }

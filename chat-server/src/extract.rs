@@ -7,12 +7,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{
     ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Path, Query, Request,
 };
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
+use bytes::Bytes;
+use chat_core::domain::{field_with_forbidden_control, json_has_forbidden_control};
 use chat_core::{AuthContext, ChatError};
 use serde::de::DeserializeOwned;
 
@@ -65,11 +67,14 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(&req) {
+            return Err(unsupported_media_type());
+        }
         within(BodyTimeout::of(&req), async {
-            match <axum::Json<T> as FromRequest<S>>::from_request(req, state).await {
-                Ok(axum::Json(v)) => Ok(Self(v)),
-                Err(rejection) => Err(json_rejection(rejection)),
-            }
+            let bytes = Bytes::from_request(req, state)
+                .await
+                .map_err(bytes_rejection)?;
+            parse_body(&bytes).map(Self)
         })
         .await
     }
@@ -85,13 +90,88 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        within(BodyTimeout::of(&req), async {
-            match <axum::Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
-                Ok(v) => Ok(v.map(|axum::Json(v)| Self(v))),
-                Err(rejection) => Err(json_rejection(rejection)),
-            }
-        })
-        .await
+        if !req.headers().contains_key(header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
+    }
+}
+
+/// `application/json`, or another `application/*+json` type.
+fn has_json_content_type(req: &Request) -> bool {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::request(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "expected Content-Type: application/json",
+    )
+}
+
+fn bytes_rejection(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::request(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            "the request body is too large",
+        )
+    } else {
+        ApiError::request(StatusCode::BAD_REQUEST, "INVALID_BODY", e.body_text())
+    }
+}
+
+/// A body's value. Every body is a JSON object: serde would also read a
+/// struct from an array (`[null]` as the first field set to null), so
+/// anything else is refused before it can. A string holding NUL or another
+/// control character is refused wherever it is (see
+/// [`chat_core::domain::json_has_forbidden_control`]).
+fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let starts_as_object = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if (!starts_as_object || json_has_forbidden_control(bytes))
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        if !value.is_object() {
+            return Err(ApiError::request(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_BODY",
+                "the request body must be a JSON object",
+            ));
+        }
+        if let Some(field) = field_with_forbidden_control(&value) {
+            return Err(ApiError::Request {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "INVALID_TEXT",
+                message: format!(
+                    "`{field}` must not contain NUL or other control characters (newline and tab are allowed)"
+                ),
+                field: Some(field),
+            });
+        }
+    }
+    match axum::Json::<T>::from_bytes(bytes) {
+        Ok(axum::Json(v)) => Ok(v),
+        Err(rejection) => Err(json_rejection(rejection)),
     }
 }
 
@@ -107,23 +187,14 @@ fn json_rejection(r: JsonRejection) -> ApiError {
             "INVALID_BODY",
             e.body_text(),
         ),
-        JsonRejection::MissingJsonContentType(_) => ApiError::request(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "expected Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::request(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
-                "the request body is too large",
-            )
-        }
+        JsonRejection::MissingJsonContentType(_) => unsupported_media_type(),
+        JsonRejection::BytesRejection(e) => bytes_rejection(e),
         other => ApiError::request(StatusCode::BAD_REQUEST, "INVALID_BODY", other.body_text()),
     }
 }
 
-/// Query parameters; bad values are `400 INVALID_QUERY`.
+/// Query parameters; bad values, and values holding control characters,
+/// are `400 INVALID_QUERY`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
 
@@ -135,6 +206,13 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(query_has_forbidden_control) {
+            return Err(ApiError::request(
+                StatusCode::BAD_REQUEST,
+                "INVALID_QUERY",
+                "query parameters must not contain NUL or other control characters",
+            ));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| Self(v))
@@ -142,6 +220,31 @@ where
                 ApiError::request(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text())
             })
     }
+}
+
+/// Whether a query string, once percent-decoded, holds a control
+/// character other than newline and tab.
+fn query_has_forbidden_control(query: &str) -> bool {
+    let bytes = query.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    chat_core::domain::has_forbidden_control(&String::from_utf8_lossy(&decoded))
 }
 
 /// Path parameters; an id that is not a UUID is `400 INVALID_ID`.
@@ -180,7 +283,12 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ChatError::Unauthenticated)?;
-        Ok(Self(state.engine.auth().authenticate(token)?))
+        let auth = state.engine.auth();
+        let ctx = auth.authenticate(token)?;
+        // A logout on another instance is not heard while the link to
+        // them is down: then the store decides.
+        auth.check_live_if_cut_off(&ctx).await?;
+        Ok(Self(ctx))
     }
 }
 

@@ -53,7 +53,7 @@ pub use bootstrap::ServerError;
 pub use config::Config;
 pub use error::ApiError;
 pub use serve::serve_router;
-pub use state::{AppState, HttpSettings, Instance};
+pub use state::{AppState, HttpSettings, Instance, WsSettings};
 
 /// Which optional parts [`app_with`] serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,6 +40,35 @@ pub fn apply(router: Router, instance_id: &str, metrics: Metrics, limits: HeadLi
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(middleware::from_fn(drop_unfit_request_id))
+}
+
+/// Longest `X-Request-Id` kept from a client.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a client's request id can go into a log line as it is: 1 to 64
+/// letters, digits, `-`, `_`, `.` or `:` (UUIDs, ULIDs, trace ids).
+fn is_fit_request_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_REQUEST_ID
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Drops a client's `X-Request-Id` that is not fit to log (spaces, quotes,
+/// `key=value` text that would forge fields in a text log line, or a very
+/// long one), so the server makes its own for the request.
+async fn drop_unfit_request_id(mut req: Request, next: Next) -> Response {
+    let unfit = req
+        .headers()
+        .get_all(&REQUEST_ID)
+        .iter()
+        .any(|v| !is_fit_request_id(v.as_bytes()));
+    if unfit {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
 }
 
 /// The CORS policy for `origins`: `None` (no CORS headers, so browsers

@@ -26,6 +26,15 @@ use tower::ServiceExt as _;
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The kernel's send buffer of each connection (it doubles the figure
+/// for its own bookkeeping). Left to autotuning, a connection whose client
+/// reads nothing grows it to `net.ipv4.tcp_wmem`'s maximum, 4 MiB: 500
+/// such WebSockets held 1.7 GiB of kernel memory, past the host's TCP
+/// memory pressure point, until their write timeout closed them
+/// (docs/benchmarks.md, "Slow readers"). Chat frames are small; this is
+/// ample for them, and for a REST answer.
+const SEND_BUFFER_BYTES: usize = 128 * 1024;
+
 /// Pause after an accept error (such as running out of file
 /// descriptors) before accepting again, so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -76,6 +85,9 @@ pub async fn serve_router(
         // delayed ACK.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+        if let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(SEND_BUFFER_BYTES) {
+            tracing::debug!(error = %e, "cannot set SO_SNDBUF");
         }
         let app = app.clone();
         let builder = builder.clone();

@@ -7,6 +7,8 @@ use chat_core::ChatEngine;
 use chat_queue_redis::RedisBackend;
 use ipnet::IpNet;
 
+use crate::ws::{FrameRate, SocketSeats};
+
 /// What handlers share: the engine, the HTTP settings and the shutdown
 /// signal. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -20,6 +22,9 @@ pub struct AppState {
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
     /// Which instance this is, and its Redis link when it has one.
     pub instance: Arc<Instance>,
+    /// The WebSocket sockets each user holds here, capped at
+    /// [`WsSettings::max_sockets_per_user`].
+    pub sockets: SocketSeats,
 }
 
 /// This server instance among several.
@@ -83,19 +88,48 @@ pub struct HttpSettings {
 /// Settings of the WebSocket gateway.
 #[derive(Debug, Clone)]
 pub struct WsSettings {
-    /// How often the server pings each connection (seed 002: 30 seconds);
-    /// a connection silent for two intervals is closed.
+    /// How often the server pings each connection (30 seconds by
+    /// default); a connection silent for two intervals is closed.
     pub ping_interval: Duration,
     /// Sends refused by the rate limit, in a row, that are answered with
     /// `RATE_LIMITED`; the next one closes the connection with 1008.
     pub flood_limit: u32,
+    /// How long one write to a socket may wait for the client to read
+    /// (`CHAT_WS_WRITE_TIMEOUT_MS`). A client that stops reading fills
+    /// the kernel's buffers, then the server's write waits; past this it
+    /// is closed with 1013, so it cannot hold memory indefinitely.
+    pub write_timeout: Duration,
+    /// Most sockets one user may hold on this instance
+    /// (`CHAT_WS_MAX_SOCKETS_PER_USER`); one more is refused at the
+    /// upgrade with `429 TOO_MANY_CONNECTIONS`.
+    pub max_sockets_per_user: u32,
+    /// How many `sync` frames a connection may send; past it they are
+    /// answered with `RATE_LIMITED`.
+    pub sync_rate: FrameRate,
+    /// How many `typing` frames a connection may send; past it they are
+    /// answered with `RATE_LIMITED`.
+    pub typing_rate: FrameRate,
 }
+
+/// Default [`WsSettings::write_timeout`].
+pub const DEFAULT_WS_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default [`WsSettings::max_sockets_per_user`]: a user with a phone, a
+/// laptop and a dozen tabs stays well under it.
+pub const DEFAULT_WS_MAX_SOCKETS_PER_USER: u32 = 20;
 
 impl Default for WsSettings {
     fn default() -> Self {
         Self {
             ping_interval: Duration::from_secs(30),
             flood_limit: 100,
+            write_timeout: DEFAULT_WS_WRITE_TIMEOUT,
+            max_sockets_per_user: DEFAULT_WS_MAX_SOCKETS_PER_USER,
+            // A client checks its gaps in a few conversations after a
+            // reconnect; a steady stream of syncs is a scraper.
+            sync_rate: FrameRate::new(30, 10.0),
+            // Clients send one on each start and stop of typing.
+            typing_rate: FrameRate::new(10, 2.0),
         }
     }
 }
@@ -125,6 +159,7 @@ impl AppState {
     pub fn with_settings(engine: ChatEngine, http: HttpSettings) -> Self {
         Self {
             engine,
+            sockets: SocketSeats::new(http.ws.max_sockets_per_user),
             http: Arc::new(http),
             shutdown: Arc::new(tokio::sync::watch::channel(false).0),
             instance: Arc::new(Instance::standalone()),

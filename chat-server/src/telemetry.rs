@@ -1,6 +1,11 @@
 //! Log set-up.
 
+use tracing::Subscriber;
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::{Config, LogFormat};
 
@@ -10,28 +15,88 @@ const PAYLOAD_LOGGERS: [&str; 2] = ["tungstenite", "tokio_tungstenite"];
 /// Installs the global `tracing` subscriber described by `config`
 /// (`RUST_LOG`, when set, overrides `--log`).
 pub fn init(config: &Config) {
-    let mut filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&config.log))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    // Whatever the level asked for, never the WebSocket library's frame
-    // dumps: at `trace` it logs every message received, tokens (the
-    // in-band `auth` frame) and people's private messages included.
-    for target in PAYLOAD_LOGGERS {
-        if let Ok(directive) = format!("{target}=debug").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    // Colours only on a terminal: escape codes in a log file or a pipe get
-    // in the way of anyone reading or searching it.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi);
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| config.log.clone());
     let result = match config.log_format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => text_subscriber(&filter).try_init(),
+        LogFormat::Json => json_subscriber(&filter).try_init(),
     };
     if let Err(e) = result {
         eprintln!("logging was already initialised: {e}");
+    }
+}
+
+/// The filter a log line must pass: the level asked for (`info` when it
+/// cannot be parsed).
+fn env_filter(filter: &str) -> EnvFilter {
+    EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"))
+}
+
+/// A second filter, on top of the one asked for: whatever the level, never
+/// the WebSocket library's frame dumps. At `trace` it logs every message
+/// received, tokens (the in-band `auth` frame) and people's private
+/// messages included. It only caps: at `info`, the library logs nothing
+/// below `info` either.
+fn payload_cap() -> Targets {
+    PAYLOAD_LOGGERS.iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |t, target| t.with_target(*target, LevelFilter::DEBUG),
+    )
+}
+
+/// Colours only on a terminal: escape codes in a log file or a pipe get
+/// in the way of anyone reading or searching it.
+fn ansi() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout())
+}
+
+fn text_subscriber(filter: &str) -> impl Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter(filter))
+        .with_ansi(ansi())
+        .finish()
+        .with(payload_cap())
+}
+
+fn json_subscriber(filter: &str) -> impl Subscriber + Send + Sync {
+    tracing_subscriber::fmt()
+        .with_env_filter(env_filter(filter))
+        .with_ansi(ansi())
+        .json()
+        .flatten_event(true)
+        .finish()
+        .with(payload_cap())
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    /// Whether `target` logs at `level` under `filter`.
+    fn logs(filter: &str, target: &str, level: Level) -> bool {
+        let subscriber = text_subscriber(filter);
+        tracing::subscriber::with_default(subscriber, || match (target, level) {
+            ("tungstenite", Level::TRACE) => tracing::enabled!(target: "tungstenite", Level::TRACE),
+            ("tungstenite", Level::DEBUG) => tracing::enabled!(target: "tungstenite", Level::DEBUG),
+            ("tungstenite", _) => tracing::enabled!(target: "tungstenite", Level::INFO),
+            (_, Level::DEBUG) => tracing::enabled!(target: "chat_server", Level::DEBUG),
+            _ => tracing::enabled!(target: "chat_server", Level::INFO),
+        })
+    }
+
+    #[test]
+    fn at_info_the_websocket_library_logs_no_debug_lines() {
+        assert!(!logs("info", "tungstenite", Level::DEBUG));
+        assert!(logs("info", "tungstenite", Level::INFO));
+        assert!(logs("info", "chat_server", Level::INFO));
+        assert!(!logs("info", "chat_server", Level::DEBUG));
+    }
+
+    #[test]
+    fn at_trace_the_websocket_library_is_capped_at_debug() {
+        assert!(!logs("trace", "tungstenite", Level::TRACE));
+        assert!(logs("trace", "tungstenite", Level::DEBUG));
+        assert!(logs("trace", "chat_server", Level::DEBUG));
     }
 }

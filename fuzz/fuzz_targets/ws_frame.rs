@@ -8,7 +8,12 @@ use chat_core::protocol::decode_client_frame;
 use libfuzzer_sys::fuzz_target;
 
 /// The codes docs/protocol.md documents for undecodable frames.
-const CODES: [&str; 3] = ["INVALID_JSON", "UNKNOWN_TYPE", "INVALID_MESSAGE"];
+const CODES: [&str; 4] = [
+    "INVALID_JSON",
+    "UNKNOWN_TYPE",
+    "INVALID_MESSAGE",
+    "INVALID_TEXT",
+];
 
 fuzz_target!(|data: &[u8]| {
     // The gateway hands the decoder text frames, which WebSocket requires

@@ -51,6 +51,10 @@ pub struct AuthConfig {
     /// requests are answered as usual but send nothing, so nobody can
     /// flood an inbox and the answer reveals nothing.
     pub reset_email_limit: RateLimit,
+    /// Changes of email or password one user may attempt (default 10 per
+    /// hour); each needs the current password, so this also bounds
+    /// guesses of it, and probes of which emails are taken.
+    pub account_change_limit: RateLimit,
     /// argon2id cost.
     pub argon2: Argon2Params,
     /// Password hashes computed at once; further logins wait their turn so
@@ -73,6 +77,7 @@ impl Default for AuthConfig {
             reset_client_limit: RateLimit::new(10, Duration::from_secs(3600)),
             signup_client_limit: RateLimit::new(20, Duration::from_secs(3600)),
             reset_email_limit: RateLimit::new(3, Duration::from_secs(3600)),
+            account_change_limit: RateLimit::new(10, Duration::from_secs(3600)),
             argon2: Argon2Params::default(),
             max_concurrent_hashes: (cores / 2).max(1),
             public_url: "http://127.0.0.1:8080".to_owned(),

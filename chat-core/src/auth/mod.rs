@@ -19,4 +19,4 @@ pub mod tokens;
 mod service_tests;
 
 pub use config::{Argon2Params, AuthConfig};
-pub use service::{AuthContext, AuthService, ExternalUser, PasswordChange, Signup, TokenPair};
+pub use service::{AuthContext, AuthService, ExternalUser, Signup, TokenPair};

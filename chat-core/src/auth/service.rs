@@ -12,8 +12,8 @@ use crate::error::{ChatError, Result};
 use crate::ids::{PasswordResetId, RefreshTokenId, SessionId, UserId};
 use crate::mailer::{Mailer, OutgoingMail};
 use crate::model::{
-    NewPasswordReset, NewRefreshToken, NewSession, NewUser, ProfileUpdate, RefreshTokenRecord,
-    ResetConsumption, User,
+    NewPasswordReset, NewRefreshToken, NewSession, NewUser, RefreshTokenRecord, ResetConsumption,
+    User,
 };
 use crate::rate_limit::{RateDecision, RateLimiter};
 use crate::realtime::{Event, EventBus, Notice};
@@ -77,15 +77,6 @@ impl std::fmt::Debug for TokenPair {
     }
 }
 
-/// A password change: the current password, and the new one.
-#[derive(Debug, Clone, Copy)]
-pub struct PasswordChange<'a> {
-    /// The password in force, as typed.
-    pub current: &'a str,
-    /// The new password.
-    pub new: &'a Password,
-}
-
 /// Who a verified access token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthContext {
@@ -96,6 +87,9 @@ pub struct AuthContext {
     /// When the presented access token expires.
     pub expires_at: Timestamp,
 }
+
+mod account;
+mod liveness;
 
 /// The stores and helpers [`AuthService`] is built from.
 pub(crate) struct AuthDeps {
@@ -468,7 +462,8 @@ impl AuthService {
         let email = email.clone();
         tokio::spawn(async move {
             let per_email = this.inner.config.reset_email_limit;
-            let key = format!("reset-email:{}", email.key());
+            // Hashed: the limiter's keys (in Redis) should not list addresses.
+            let key = format!("reset-email:{}", secrets::hash(&email.key()));
             match this.inner.deps.limiter.hit(&key, per_email).await {
                 Ok(RateDecision::Allowed { .. }) => {}
                 Ok(RateDecision::Limited { .. }) => {
@@ -514,54 +509,6 @@ impl AuthService {
         self.revoke_user_sessions(user_id, None).await?;
         tracing::info!(%user_id, "password reset; all sessions revoked");
         Ok(())
-    }
-
-    /// Updates the caller's profile and, optionally, password, all or
-    /// nothing as far as the caller can cause: everything that can be
-    /// refused (the current password, then the profile's own checks such as
-    /// a taken email) is settled before the password is written. A password
-    /// change revokes every other session of the user.
-    ///
-    /// # Errors
-    /// `INVALID_CURRENT_PASSWORD`, `EMAIL_TAKEN`, `USER_NOT_FOUND`.
-    pub async fn update_account(
-        &self,
-        ctx: &AuthContext,
-        profile: ProfileUpdate,
-        password: Option<PasswordChange<'_>>,
-    ) -> Result<User> {
-        let d = &self.inner.deps;
-        let creds = d
-            .users
-            .credentials_by_id(ctx.user_id)
-            .await?
-            .filter(|c| c.user.is_active)
-            .ok_or(ChatError::UserNotFound)?;
-        let new_hash = match password {
-            Some(change) => {
-                if !self
-                    .inner
-                    .hasher
-                    .verify(change.current, Some(&creds.password_hash))
-                    .await?
-                {
-                    return Err(ChatError::InvalidCurrentPassword);
-                }
-                Some(self.inner.hasher.hash(change.new.expose()).await?)
-            }
-            None => None,
-        };
-        let user = if profile.is_empty() {
-            creds.user
-        } else {
-            d.users.update_profile(ctx.user_id, profile).await?
-        };
-        if let Some(hash) = new_hash {
-            d.users.set_password_hash(ctx.user_id, hash).await?;
-            self.revoke_user_sessions(ctx.user_id, Some(ctx.session_id))
-                .await?;
-        }
-        Ok(user)
     }
 
     /// Loads sessions revoked within the last access-token lifetime into

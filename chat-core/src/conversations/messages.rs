@@ -12,6 +12,7 @@ use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::ConnectionId;
 use crate::ids::{ConversationId, MessageId, UserId};
+use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::model::{
     ConversationKind, DeliveryMove, InsertOutcome, Member, Membership, Message, MessageView,
     NewDirectConversation, NewMessage, Receipt,
@@ -429,7 +430,10 @@ impl ConversationService {
             .remove_through(user, conversation, after.member.delivered_seq)
             .await
         {
-            tracing::warn!(error = %e, "could not clear acknowledged queue entries");
+            static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+            if let Some(held_back) = THROTTLE.check() {
+                tracing::warn!(error = %cause(&e), held_back, "could not clear acknowledged entries from the offline queue (the cursor moved; they expire by themselves)");
+            }
         }
         if moved && after.member.delivered_seq > 0 {
             let at = after.member.delivered_at.unwrap_or(now);

@@ -12,7 +12,9 @@
 //!
 //! An operation is answered only after its batch has committed. If a
 //! batch fails, its operations are retried one by one, so one bad
-//! operation cannot fail the others.
+//! operation cannot fail the others; but when the store is unavailable,
+//! the batch and everything waiting behind it fail at once with
+//! `STORE_UNAVAILABLE` (see `fail_waiting`).
 //!
 //! The tasks start on first use, on a thread and runtime of their own
 //! (see `start`), and stop when the engine is dropped.
@@ -175,12 +177,50 @@ async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>, metrics:
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (size, started) = (batch.len(), Instant::now());
-        write(&*op, std::mem::take(&mut batch)).await;
+        let unavailable = write(&*op, std::mem::take(&mut batch)).await;
         metrics.write_batch(size, started.elapsed());
+        if let Some(error) = unavailable {
+            fail_waiting(&mut jobs, &error, &metrics);
+        }
     }
 }
 
-async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) {
+/// Answers every operation already waiting with the outage that just
+/// failed a batch. Each would otherwise wait for a connection as long as
+/// that batch did (the pool's acquire timeout), one batch after another:
+/// behind a queue of 1,000 operations a sender waited minutes for its
+/// answer. Failing them at once answers every send within about one
+/// acquire timeout; nothing was written, so a client's retry (with the
+/// same `client_msg_id`) is safe. Operations that arrive afterwards try
+/// the store again, which is how the writer notices it is back.
+fn fail_waiting<O: BatchOp>(
+    jobs: &mut mpsc::Receiver<Job<O>>,
+    error: &ChatError,
+    metrics: &Metrics,
+) {
+    let mut failed = 0;
+    while let Ok(job) = jobs.try_recv() {
+        let _ = job.reply.send(Err(same_outage(error)));
+        failed += 1;
+    }
+    if failed > 0 {
+        metrics.write_batch_abandoned(failed);
+        tracing::warn!(
+            failed,
+            "the store is unavailable; failed the writes waiting for it"
+        );
+    }
+}
+
+/// Another answer for the outage `e`, which is `STORE_UNAVAILABLE`.
+fn same_outage(e: &ChatError) -> ChatError {
+    let cause = std::error::Error::source(e).map_or_else(|| e.to_string(), ToString::to_string);
+    ChatError::StoreUnavailable(cause.into())
+}
+
+/// Runs a batch and answers its operations. Returns the error when the
+/// store was unavailable, so the caller can fail what waits behind it.
+async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) -> Option<ChatError> {
     if batch.len() > 1 {
         let items = batch.iter().map(|j| j.item.clone()).collect();
         match op.many(items).await {
@@ -188,18 +228,35 @@ async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) {
                 for (job, out) in batch.into_iter().zip(outs) {
                     let _ = job.reply.send(Ok(out));
                 }
-                return;
+                return None;
             }
             Ok(_) => tracing::error!("a batch returned the wrong number of results"),
+            // An outage fails every operation alike: running them one by
+            // one would make each wait for a connection in turn.
+            Err(e @ ChatError::StoreUnavailable(_)) => {
+                tracing::warn!(error = %e, size = batch.len(), "a batch failed: the store is unavailable");
+                for job in batch {
+                    let _ = job.reply.send(Err(same_outage(&e)));
+                }
+                return Some(e);
+            }
             Err(e) => {
                 tracing::warn!(error = %e, size = batch.len(), "a batch failed; running it one by one");
             }
         }
     }
+    let mut unavailable = None;
     for job in batch {
-        let out = op.one(job.item).await;
+        let out = match &unavailable {
+            Some(e) => Err(same_outage(e)),
+            None => op.one(job.item).await,
+        };
+        if let Err(e @ ChatError::StoreUnavailable(_)) = &out {
+            unavailable.get_or_insert_with(|| same_outage(e));
+        }
         let _ = job.reply.send(out);
     }
+    unavailable
 }
 
 /// One write of the conversation service.

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::members::{MemberCache, MemberSet};
 use crate::error::Result;
 use crate::ids::{ConnectionId, ConversationId, UserId};
+use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Message, MessageTarget, MessageView};
 use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
@@ -158,7 +159,10 @@ impl Fanout {
         self.publish(&members.users, event).await;
         let others = members.others(message.sender_id);
         if let Err(e) = self.queue_for_offline(message, members.kind, &others).await {
-            tracing::warn!(error = %e, message_id = %message.id, "could not queue a message for offline members");
+            static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+            if let Some(held_back) = THROTTLE.check() {
+                tracing::warn!(error = %cause(&e), message_id = %message.id, held_back, "could not queue a message for offline members (it is stored; they get it at their catch-up)");
+            }
         }
         self.metrics.fanout(started.elapsed());
     }
@@ -253,7 +257,10 @@ impl Fanout {
             return;
         }
         if let Err(e) = self.deps.bus.publish(to, event).await {
-            tracing::warn!(error = %e, recipients = to.len(), "could not publish an event");
+            static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+            if let Some(held_back) = THROTTLE.check() {
+                tracing::warn!(error = %cause(&e), recipients = to.len(), held_back, "could not publish an event to other instances");
+            }
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::conversations::{
 use crate::error::{ChatError, Result};
 use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 use crate::model::{ConversationKind, Message};
-use crate::protocol::{MAX_BATCH, OfflineMessage, ServerFrame, SyncResult};
+use crate::protocol::{MAX_BATCH, MAX_BATCH_BYTES, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, Subscription};
 
 /// Live delivery for transports (the WebSocket gateway): connections,
@@ -254,8 +254,9 @@ impl DeliveryService {
             .await
     }
 
-    /// The next `messages.offline` batch (at most 100 messages), or `None`
-    /// when the catch-up is complete.
+    /// The next `messages.offline` batch (at most [`MAX_BATCH`] messages
+    /// and [`MAX_BATCH_BYTES`] of content), or `None` when the catch-up
+    /// is complete.
     ///
     /// # Errors
     /// Store errors; the catch-up can be retried from where it stopped.
@@ -264,15 +265,23 @@ impl DeliveryService {
         catch_up: &mut CatchUp,
     ) -> Result<Option<Vec<OfflineMessage>>> {
         let mut batch = Vec::new();
+        let mut bytes = 0;
         while batch.len() < MAX_BATCH {
             let Some(range) = catch_up.ranges.front_mut() else {
                 break;
             };
             let want = (MAX_BATCH - batch.len()) as u64;
             let upto = range.last.min(range.next + want - 1);
-            let page = self
+            let mut page = self
                 .messages_in(range.conversation, range.next, upto)
                 .await?;
+            let fit = fitting(&page, &mut bytes, batch.is_empty());
+            let full = fit == page.len();
+            page.truncate(fit);
+            range.next = match page.last() {
+                Some(m) if !full => m.seq + 1,
+                _ => upto + 1,
+            };
             let members = super::MemberSet {
                 kind: range.kind,
                 users: range.users.clone(),
@@ -281,9 +290,11 @@ impl DeliveryService {
                 kind: range.kind,
                 message: live_view(m, &members),
             }));
-            range.next = upto + 1;
             if range.next > range.last {
                 catch_up.ranges.pop_front();
+            }
+            if !full {
+                break;
             }
         }
         Ok((!batch.is_empty()).then_some(batch))
@@ -433,18 +444,21 @@ impl DeliveryService {
             .ok_or(ChatError::ConversationNotFound)?;
         let last = me.conversation.last_seq;
         let upto = last.min(after_seq.saturating_add(u64::from(limit)));
-        let messages = if upto > after_seq {
+        let mut messages = if upto > after_seq {
             self.messages_in(conversation, after_seq + 1, upto).await?
         } else {
             Vec::new()
         };
+        let fit = fitting(&messages, &mut 0, true);
+        let cut = fit < messages.len();
+        messages.truncate(fit);
         Ok(SyncResult {
             conversation_id: conversation,
             messages: messages
                 .into_iter()
                 .map(|m| live_view(m, &members))
                 .collect(),
-            has_more: upto < last,
+            has_more: upto < last || cut,
         })
     }
 
@@ -455,4 +469,21 @@ impl DeliveryService {
     pub async fn statuses(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
         self.fanout().deps.presence.statuses(users).await
     }
+}
+
+/// How many of `messages`, from the first, fit in a batch that already
+/// holds `bytes` of content, keeping it within [`MAX_BATCH_BYTES`]; adds
+/// theirs to `bytes`. An `empty` batch takes its first message whatever
+/// its size, so every batch makes progress.
+fn fitting(messages: &[Message], bytes: &mut usize, empty: bool) -> usize {
+    let mut fit = 0;
+    for m in messages {
+        let size = m.content.len();
+        if (fit > 0 || !empty) && *bytes + size > MAX_BATCH_BYTES {
+            break;
+        }
+        *bytes += size;
+        fit += 1;
+    }
+    fit
 }

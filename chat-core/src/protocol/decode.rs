@@ -1,13 +1,16 @@
 //! Decoding client frames, with an error that says what was wrong.
 
 use super::client::ClientFrame;
+use crate::domain::{field_with_forbidden_control, json_has_forbidden_control};
 
 /// Why a client frame could not be decoded. The connection stays open and
 /// the client gets an `error` frame with this code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeError {
-    /// `INVALID_JSON` (not a JSON object), `UNKNOWN_TYPE`, or
-    /// `INVALID_MESSAGE` (a field is missing or has the wrong type).
+    /// `INVALID_JSON` (not a JSON object), `UNKNOWN_TYPE`,
+    /// `INVALID_MESSAGE` (a field is missing or has the wrong type), or
+    /// `INVALID_TEXT` (a string holds NUL or another control character
+    /// than newline and tab).
     pub code: &'static str,
     /// What was wrong.
     pub message: String,
@@ -21,9 +24,32 @@ pub struct DecodeError {
 /// # Errors
 /// A [`DecodeError`] that names the problem.
 pub fn decode_client_frame(text: &str) -> Result<ClientFrame, DecodeError> {
-    // The common case costs one parse; a failure is parsed again, loosely,
-    // only to say what was wrong.
+    // The common case costs one pass over the bytes and one parse; a
+    // failure is parsed again, loosely, only to say what was wrong.
+    if json_has_forbidden_control(text.as_bytes())
+        && let Some(refusal) = control_refusal(text)
+    {
+        return Err(refusal);
+    }
     serde_json::from_str::<ClientFrame>(text).map_err(|e| explain(text, &e))
+}
+
+/// The error for a frame with a control character in one of its strings;
+/// `None` when it turns out to be no JSON object (the usual errors say so).
+fn control_refusal(text: &str) -> Option<DecodeError> {
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let field = field_with_forbidden_control(&value)?;
+    Some(DecodeError {
+        code: "INVALID_TEXT",
+        message: format!(
+            "`{field}` must not contain NUL or other control characters (newline and tab are allowed)"
+        ),
+        client_msg_id: value
+            .get("client_msg_id")
+            .and_then(|v| v.as_str())
+            .filter(|id| !crate::domain::has_forbidden_control(id))
+            .map(str::to_owned),
+    })
 }
 
 fn explain(text: &str, error: &serde_json::Error) -> DecodeError {
@@ -125,6 +151,20 @@ mod tests {
         assert_eq!(
             decode_client_frame(r#"{"type":"ping"}"#),
             Ok(ClientFrame::Ping)
+        );
+    }
+
+    #[test]
+    fn a_control_character_in_any_string_is_invalid_text() {
+        let frame = r#"{"type":"message.send","recipient_id":"x","content":"a\u0000b","client_msg_id":"c-1"}"#;
+        let error = decode_client_frame(frame).expect_err("refused");
+        assert_eq!(error.code, "INVALID_TEXT");
+        assert!(error.message.contains("`content`"), "{}", error.message);
+        assert_eq!(error.client_msg_id.as_deref(), Some("c-1"));
+        let frame = r#"{"type":"typing","conversation_id":"\r","is_typing":true}"#;
+        assert_eq!(
+            decode_client_frame(frame).expect_err("refused").code,
+            "INVALID_TEXT"
         );
     }
 }

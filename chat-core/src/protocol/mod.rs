@@ -25,9 +25,17 @@ pub use server::{
 /// connection with [`close::MESSAGE_TOO_BIG`].
 pub const MAX_CLIENT_FRAME_BYTES: usize = 64 * 1024;
 
-/// Most messages in one `messages.offline` batch (seed 002 section 8.4) or
-/// one `messages.sync` answer.
+/// Most messages in one `messages.offline` batch or one `messages.sync`
+/// answer.
 pub const MAX_BATCH: usize = 100;
+
+/// Most message content, in bytes, in one `messages.offline` batch or one
+/// `messages.sync` answer (a batch holds at least one message, whatever
+/// its size). A hundred messages of 10,000 four-byte characters would
+/// make a 4 MB frame, which a client that stops reading leaves in the
+/// server's memory until its write timeout; fewer, smaller batches cost
+/// nothing (a hundred typical messages are far below this).
+pub const MAX_BATCH_BYTES: usize = 64 * 1024;
 
 /// WebSocket close codes the server uses.
 pub mod close {
@@ -35,6 +43,8 @@ pub mod close {
     pub const NORMAL: u16 = 1000;
     /// The server is shutting down; reconnect to another instance or later.
     pub const GOING_AWAY: u16 = 1001;
+    /// A text frame was not UTF-8.
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// The client broke the rules past the point of warnings (it kept
     /// sending far beyond its rate limit).
     pub const POLICY_VIOLATION: u16 = 1008;
@@ -42,8 +52,9 @@ pub mod close {
     pub const MESSAGE_TOO_BIG: u16 = 1009;
     /// The server failed; reconnect.
     pub const INTERNAL_ERROR: u16 = 1011;
-    /// The client did not read its events fast enough; reconnect, and the
-    /// catch-up delivers what it missed.
+    /// The client did not read its events fast enough (its queue
+    /// overflowed, or one write waited past the write timeout); reconnect,
+    /// and the catch-up delivers what it missed.
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// The access token expired without an in-band `auth`, or the session
     /// was revoked (logout, password reset, refresh token reuse).

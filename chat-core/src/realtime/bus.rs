@@ -39,6 +39,14 @@ pub trait EventBus: Send + Sync {
     /// True when `user` has a live connection on this instance. A user
     /// connected here is online without asking a shared presence backend.
     fn is_connected_here(&self, user: UserId) -> bool;
+
+    /// Whether this instance hears the others: events and notices
+    /// (revocations above all) published elsewhere reach it. A bus that
+    /// lives in one process is always linked; a shared one is not while
+    /// its server is out of reach, until it resyncs.
+    fn is_linked(&self) -> bool {
+        true
+    }
 }
 
 /// The receiving end of one connection's events. Dropping it unregisters

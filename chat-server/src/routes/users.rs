@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use chat_core::model::{ProfileUpdate, User, UserSummary};
 use chat_core::realtime::PresenceStatus;
-use chat_core::{DisplayName, Email, Password, PasswordChange, Timestamp, UserId, ValidationError};
+use chat_core::{DisplayName, Email, Password, Timestamp, UserId};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::ApiError;
@@ -111,10 +111,10 @@ pub struct UpdateMeRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     display_name: Option<Option<String>>,
-    /// New email address.
+    /// New email address (needs `current_password`).
     #[serde(default)]
     email: Option<String>,
-    /// The current password, required to set a new one.
+    /// The current password, required to set a new email or password.
     #[serde(default)]
     current_password: Option<String>,
     /// New password.
@@ -187,8 +187,11 @@ async fn search(
 
 /// Change the caller's display name, email or password.
 ///
-/// A new password needs `current_password`; changing it revokes the other
-/// sessions.
+/// A new email or password needs `current_password` (an access token alone
+/// must not take the account over); changing the password revokes the
+/// other sessions, and a new email is announced to the old address. A
+/// user may attempt 10 email or password changes an hour
+/// (`CHAT_ACCOUNT_CHANGES_PER_HOUR`), then `429 RATE_LIMITED`.
 #[utoipa::path(
     put,
     path = "/me",
@@ -217,18 +220,6 @@ async fn update_me(
         .as_deref()
         .map(|p| Password::parse_field(p, "new_password"))
         .transpose()?;
-    let password = match (&new_password, req.current_password.as_deref()) {
-        (None, _) => None,
-        (Some(new), Some(current)) => Some(PasswordChange { current, new }),
-        (Some(_), None) => {
-            return Err(ValidationError::new(
-                "current_password",
-                "CURRENT_PASSWORD_REQUIRED",
-                "changing the password requires the current password",
-            )
-            .into());
-        }
-    };
     let user = state
         .engine
         .auth()
@@ -238,7 +229,8 @@ async fn update_me(
                 display_name,
                 email,
             },
-            password,
+            req.current_password.as_deref(),
+            new_password.as_ref(),
         )
         .await?;
     Ok(Json(Profile::private(user)))

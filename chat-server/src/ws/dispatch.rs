@@ -4,11 +4,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chat_core::Admission;
+use chat_core::auth::AuthContext;
 use chat_core::conversations::SentMessage;
 use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame, close};
 use chat_core::{
     AckTarget, ChatError, ConversationRef, OutgoingMessage, TypingTarget, ValidationError,
 };
+use tokio::time::Instant;
 
 use super::session::Session;
 
@@ -25,7 +27,7 @@ pub(super) enum Outcome {
 }
 
 /// A message being stored and fanned out. The session keeps writing
-/// events meanwhile, and reads no further frame until it ends.
+/// events and reading frames meanwhile; further sends wait their turn.
 pub(super) struct PendingSend {
     pub(super) send: Pin<Box<dyn Future<Output = chat_core::Result<SentMessage>> + Send>>,
     pub(super) client_msg_id: Option<String>,
@@ -36,6 +38,19 @@ fn error(e: &ChatError, client_msg_id: Option<String>) -> Outcome {
         tracing::error!(error = %e, source = ?std::error::Error::source(e), "websocket request failed");
     }
     Outcome::Reply(ServerFrame::Error(ErrorFrame::from_error(e, client_msg_id)))
+}
+
+/// The answer to a send that was not tried because the store just failed
+/// the one before it.
+pub(super) fn store_unavailable(client_msg_id: Option<String>) -> ServerFrame {
+    let e = ChatError::StoreUnavailable("the store failed the send before this one".into());
+    ServerFrame::Error(ErrorFrame::from_error(&e, client_msg_id))
+}
+
+/// `RATE_LIMITED` for a frame past its connection's budget.
+fn over_budget(retry_after: std::time::Duration) -> Outcome {
+    let e = ChatError::RateLimited { retry_after };
+    Outcome::Reply(ServerFrame::Error(ErrorFrame::from_error(&e, None)))
 }
 
 fn invalid(field: &'static str, message: &str) -> ChatError {
@@ -122,6 +137,9 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
                     );
                 }
             };
+            if let Err(retry_after) = session.typing_budget.take(Instant::now()) {
+                return over_budget(retry_after);
+            }
             let delivery = session.state.engine.delivery();
             match delivery
                 .typing(&session.connection, target, is_typing)
@@ -136,6 +154,9 @@ pub(super) async fn handle(session: &mut Session, frame: ClientFrame) -> Outcome
             after_seq,
             limit,
         } => {
+            if let Err(retry_after) = session.sync_budget.take(Instant::now()) {
+                return over_budget(retry_after);
+            }
             let user = session.connection.user_id;
             match session
                 .state
@@ -176,9 +197,20 @@ fn send(
             Err(e) => return error(&e.into(), client_msg_id),
         };
     let delivery = session.state.engine.delivery().clone();
+    let auth = session.state.engine.auth().clone();
     let (user, origin) = (session.connection.user_id, session.connection.id);
+    let ctx = AuthContext {
+        user_id: user,
+        session_id: session.connection.session_id,
+        expires_at: session.expires_at,
+    };
     Outcome::Sending(PendingSend {
-        send: Box::pin(async move { delivery.send_from(user, origin, target, message).await }),
+        send: Box::pin(async move {
+            // A logout elsewhere is not heard while this instance is cut
+            // off from the others: then the store decides.
+            auth.check_live_if_cut_off(&ctx).await?;
+            delivery.send_from(user, origin, target, message).await
+        }),
         client_msg_id,
     })
 }
@@ -212,6 +244,7 @@ pub(super) async fn sent(
                 created_at: m.created_at,
             }))
         }
+        Err(ChatError::SessionRevoked) => Outcome::Close(close::AUTH_EXPIRED, "session revoked"),
         Err(e @ ChatError::RateLimited { .. }) => {
             session.refused_in_a_row += 1;
             if session.refused_in_a_row > session.state.http.ws.flood_limit {

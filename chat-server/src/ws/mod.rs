@@ -1,5 +1,5 @@
-//! The WebSocket gateway at `/ws` (seed 002 section 4.5; the protocol is
-//! in `docs/protocol.md` and [`chat_core::protocol`]).
+//! The WebSocket gateway at `/ws` (the protocol is in `docs/protocol.md`
+//! and [`chat_core::protocol`]).
 //!
 //! - `upgrade`: `GET /ws?token=...`: the token is checked before the
 //!   upgrade, so a bad one gets HTTP 401 and no socket.
@@ -7,10 +7,17 @@
 //!   the connection's events, the heartbeat, token expiry and shutdown.
 //! - `dispatch`: what each client frame does.
 //! - `acks`: acknowledgements, written by a worker beside the session.
+//! - `seats`: the cap on sockets per user; `budget`: the rates of `sync`
+//!   and `typing` frames.
 
 mod acks;
+mod budget;
 mod dispatch;
+mod seats;
 mod session;
+
+pub use budget::FrameRate;
+pub use seats::{Seat, SocketSeats};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};
@@ -59,7 +66,7 @@ struct WsQuery {
     params(WsQuery),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = "4XX", description = "Refused: `error.code` says why (401 for a bad token, 400 `WEBSOCKET_UPGRADE_REQUIRED` without an upgrade)", body = ErrorBody<'static>)
+        (status = "4XX", description = "Refused: `error.code` says why (401 for a bad token, 400 `WEBSOCKET_UPGRADE_REQUIRED` without an upgrade, 429 `TOO_MANY_CONNECTIONS` when the user holds `CHAT_WS_MAX_SOCKETS_PER_USER` sockets on this instance)", body = ErrorBody<'static>)
     )
 )]
 async fn upgrade(
@@ -72,11 +79,24 @@ async fn upgrade(
         .filter(|t| !t.is_empty())
         .ok_or(chat_core::ChatError::Unauthenticated)?;
     let auth = state.engine.auth().authenticate(&token)?;
+    // While the link to the other instances is down, a logout there is
+    // not announced here: ask the store.
+    state.engine.auth().check_live_if_cut_off(&auth).await?;
     let ws = ws.map_err(|e| {
         ApiError::request(
             StatusCode::BAD_REQUEST,
             "WEBSOCKET_UPGRADE_REQUIRED",
             format!("this endpoint speaks WebSocket only: {e}"),
+        )
+    })?;
+    let seat = state.sockets.take(auth.user_id).ok_or_else(|| {
+        ApiError::request(
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_CONNECTIONS",
+            format!(
+                "this user already holds {} sockets on this server; close one first",
+                state.sockets.max_per_user()
+            ),
         )
     })?;
     Ok(ws
@@ -85,5 +105,5 @@ async fn upgrade(
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
         .max_frame_size(MAX_CLIENT_FRAME_BYTES)
-        .on_upgrade(move |socket| session::run(socket, state, auth)))
+        .on_upgrade(move |socket| session::run(socket, state, auth, seat)))
 }

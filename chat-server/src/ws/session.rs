@@ -2,6 +2,7 @@
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use bytes::Bytes;
 use chat_core::auth::AuthContext;
@@ -13,7 +14,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::acks::Acks;
+use super::budget::Bucket;
 use super::dispatch::{self, Outcome, PendingSend};
+use super::seats::Seat;
 use crate::state::AppState;
 
 /// Events written before one flush when several are ready.
@@ -23,6 +26,15 @@ const ACK_ERRORS: usize = 16;
 /// Events held while a send is under way before the connection counts as
 /// overflowed, as its queue would.
 const HELD_MAX: usize = 1024;
+/// Sends read while another is under way, waiting their turn. While they
+/// wait, the session goes on reading (so it answers pings and every other
+/// frame); with this many waiting it stops reading until one is answered.
+const QUEUED_SENDS_MAX: usize = 32;
+/// How long a closing server waits for the client's close frame after
+/// sending its own. Dropping the connection at once would reset it while
+/// the client's frames are still arriving, and a reset can destroy the
+/// close frame before the client reads it.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Why a session ends: a close frame to send, or nothing when the peer is
 /// already gone.
@@ -44,13 +56,23 @@ pub(super) struct Session {
     ack_errors: mpsc::Receiver<Box<ErrorFrame>>,
     /// The send under way, if any.
     sending: Option<PendingSend>,
+    /// Sends that wait for it, in the order they were read.
+    queued: VecDeque<PendingSend>,
     /// Events that wait for it (see `must_hold`).
     held: VecDeque<Event>,
+    /// `sync` frames this connection may still send.
+    pub(super) sync_budget: Bucket,
+    /// `typing` frames this connection may still send.
+    pub(super) typing_budget: Bucket,
+    /// How long one write may wait for the client to read.
+    write_timeout: Duration,
     last_heard: Instant,
+    /// This socket's place among its user's (freed when the session ends).
+    _seat: Seat,
 }
 
 /// Runs a connection until it closes, then unregisters it.
-pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
+pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext, seat: Seat) {
     let delivery = state.engine.delivery();
     let (connection, catch_up) = match Box::pin(delivery.connect(auth.user_id, auth.session_id))
         .await
@@ -59,12 +81,11 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         Err(e) => {
             tracing::error!(error = %e, instance_id = %state.instance.id, user_id = %auth.user_id, "cannot open a connection");
             let mut socket = socket;
-            let _ = socket
-                .send(close_message(
-                    close::INTERNAL_ERROR,
-                    "server error; reconnect",
-                ))
-                .await;
+            close_socket(
+                &mut socket,
+                Some((close::INTERNAL_ERROR, "server error; reconnect")),
+            )
+            .await;
             return;
         }
     };
@@ -72,6 +93,9 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
     state.engine.metrics().connection_opened();
     let (errors, ack_errors) = mpsc::channel(ACK_ERRORS);
     let acks = Acks::new(auth.user_id, errors);
+    let ws = &state.http.ws;
+    let (sync_budget, typing_budget) = (Bucket::new(ws.sync_rate), Bucket::new(ws.typing_rate));
+    let write_timeout = ws.write_timeout;
     let mut session = Session {
         socket,
         state,
@@ -82,20 +106,21 @@ pub(super) async fn run(socket: WebSocket, state: AppState, auth: AuthContext) {
         acks,
         ack_errors,
         sending: None,
+        queued: VecDeque::new(),
         held: VecDeque::new(),
+        sync_budget,
+        typing_budget,
+        write_timeout,
         last_heard: Instant::now(),
+        _seat: seat,
     };
     let ending = session.serve().await;
-    match ending {
-        Some((code, reason)) => {
-            let _ = session.socket.send(close_message(code, reason)).await;
-        }
-        // The peer closed (or vanished): flush the close reply tungstenite
-        // queued, so a client that said goodbye sees a clean handshake.
-        None => {
-            let _ = session.socket.flush().await;
-        }
+    // A revoked or expired session's sends are not stored; any other
+    // ending stores what the client sent before it.
+    if !matches!(ending, Some((close::AUTH_EXPIRED, _))) {
+        session.finish_sends().await;
     }
+    close_socket(&mut session.socket, ending).await;
     tracing::debug!(
         instance_id = %session.state.instance.id,
         user_id = %session.connection.user_id,
@@ -125,6 +150,47 @@ fn close_message(code: u16, reason: &'static str) -> Message {
     }))
 }
 
+/// Ends a connection. With a close to send: sends it, then reads (and
+/// drops) what the client still sends until its own close frame arrives,
+/// for at most [`CLOSE_GRACE`], so the connection ends with the close
+/// handshake and not a reset. Without one (the peer closed or vanished):
+/// flushes the close reply tungstenite queued. Every step is bounded, so a
+/// client that reads nothing cannot hold the session.
+async fn close_socket(socket: &mut WebSocket, ending: Ending) {
+    let Some((code, reason)) = ending else {
+        let _ = tokio::time::timeout(CLOSE_GRACE, socket.flush()).await;
+        return;
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        if socket.send(close_message(code, reason)).await.is_err() {
+            return;
+        }
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Runs one write to the socket within `limit`. A failed write means the
+/// peer is gone; a write that waits past `limit` means the client stopped
+/// reading, and it is closed with 1013.
+async fn within<T>(
+    limit: Duration,
+    write: impl Future<Output = Result<T, axum::Error>>,
+) -> Result<T, Ending> {
+    match tokio::time::timeout(limit, write).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(_)) => Err(None),
+        Err(_) => Err(Some((
+            close::TRY_AGAIN_LATER,
+            "too slow to read; reconnect to catch up",
+        ))),
+    }
+}
+
 impl Session {
     /// The connection's loop. Its future lives as long as the connection,
     /// so everything that runs only now and then (handling a frame,
@@ -143,8 +209,9 @@ impl Session {
         tokio::pin!(expiry);
         loop {
             tokio::select! {
-                // One frame at a time: the next is read once a send ends.
-                incoming = self.socket.recv(), if self.sending.is_none() => {
+                // Frames are read while a send is under way; sends among
+                // them wait their turn, up to a bound.
+                incoming = self.socket.recv(), if self.queued.len() < QUEUED_SENDS_MAX => {
                     let message = match incoming {
                         None => return None,
                         Some(Ok(m)) => m,
@@ -164,6 +231,7 @@ impl Session {
                     if let Err(ending) = Box::pin(self.on_sent(result, client_msg_id)).await {
                         return ending;
                     }
+                    self.sending = self.queued.pop_front();
                 }
                 event = self.connection.subscription.recv() => {
                     let Some(event) = event else {
@@ -187,11 +255,19 @@ impl Session {
                     if self.last_heard.elapsed() >= interval * 2 {
                         return Some((close::NORMAL, "no heartbeat"));
                     }
-                    if Box::pin(self.socket.send(Message::Ping(Default::default()))).await.is_err() {
-                        return None;
+                    let ping = self.socket.send(Message::Ping(Default::default()));
+                    if let Err(ending) = Box::pin(within(self.write_timeout, ping)).await {
+                        return ending;
                     }
                     if let Err(e) = Box::pin(self.state.engine.delivery().heartbeat(&self.connection)).await {
                         tracing::warn!(error = %e, "could not refresh presence");
+                    }
+                    // Cut off from the other instances, this one hears no
+                    // logout of theirs: ask the store now and then.
+                    if self.state.engine.auth().is_cut_off()
+                        && let Err(ending) = Box::pin(self.check_session()).await
+                    {
+                        return ending;
                     }
                 }
                 () = &mut expiry => {
@@ -251,9 +327,44 @@ impl Session {
             Outcome::Nothing => Ok(()),
             Outcome::Close(code, reason) => Err(Some((code, reason))),
             Outcome::Sending(pending) => {
-                self.sending = Some(pending);
+                if self.sending.is_none() {
+                    self.sending = Some(pending);
+                } else {
+                    self.queued.push_back(pending);
+                }
                 Ok(())
             }
+        }
+    }
+
+    /// Runs the send under way and those waiting, in order, to the end:
+    /// they were read before the connection ended (a client that sends a
+    /// message and closes at once), so they are stored even though their
+    /// answers cannot be written; a retry with the same `client_msg_id`
+    /// gets the original. After a `STORE_UNAVAILABLE` the rest are not
+    /// tried. Each send is bounded by the store's own timeouts.
+    async fn finish_sends(&mut self) {
+        let pending = self.sending.take().into_iter().chain(self.queued.drain(..));
+        for send in pending {
+            if let Err(chat_core::ChatError::StoreUnavailable(_)) = send.send.await {
+                break;
+            }
+        }
+    }
+
+    /// Closes the connection with 4001 when the store says its session
+    /// was revoked; a store that cannot answer changes nothing.
+    async fn check_session(&mut self) -> Result<(), Ending> {
+        let auth = self.state.engine.auth();
+        match auth.check_live_in_store(self.connection.session_id).await {
+            Err(chat_core::ChatError::SessionRevoked) => {
+                Err(Some((close::AUTH_EXPIRED, "session revoked")))
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not check the session in the store");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
         }
     }
 
@@ -263,17 +374,27 @@ impl Session {
         result: chat_core::Result<chat_core::conversations::SentMessage>,
         client_msg_id: Option<String>,
     ) -> Result<(), Ending> {
+        let outage = matches!(&result, Err(chat_core::ChatError::StoreUnavailable(_)));
         match dispatch::sent(self, result, client_msg_id).await {
             Outcome::Reply(frame) => self.send_frame(&frame).await?,
             Outcome::Close(code, reason) => return Err(Some((code, reason))),
             Outcome::Nothing | Outcome::Sending(_) => {}
+        }
+        // The sends waiting behind it would each wait for the store as
+        // long again: they get the same answer now, and the client retries
+        // them (with their client_msg_id, so nothing is stored twice).
+        if outage {
+            while let Some(pending) = self.queued.pop_front() {
+                let refusal = dispatch::store_unavailable(pending.client_msg_id);
+                self.send_frame(&refusal).await?;
+            }
         }
         let mut written = 0;
         while let Some(event) = self.held.pop_front() {
             written += self.write_event(event).await?;
         }
         if written > 0 {
-            self.socket.flush().await.map_err(|_| None)?;
+            within(self.write_timeout, self.socket.flush()).await?;
         }
         Ok(())
     }
@@ -298,7 +419,7 @@ impl Session {
                 next = self.connection.subscription.try_recv();
             }
         }
-        self.socket.flush().await.map_err(|_| None)
+        within(self.write_timeout, self.socket.flush()).await
     }
 
     /// Whether an event waits for the send under way. A message with a
@@ -347,12 +468,15 @@ impl Session {
                 }
             }
             EventKind::SessionRevoked(session) if *session == self.connection.session_id => {
-                let _ = self.socket.flush().await;
+                within(self.write_timeout, self.socket.flush()).await?;
                 return Err(Some((close::AUTH_EXPIRED, "session revoked")));
             }
             EventKind::SessionRevoked(_) => {}
             EventKind::Resync => {
-                self.socket.flush().await.map_err(|_| None)?;
+                within(self.write_timeout, self.socket.flush()).await?;
+                // A logout elsewhere while this instance was cut off was
+                // never announced here.
+                self.check_session().await?;
                 self.resync().await?;
             }
         }
@@ -363,10 +487,7 @@ impl Session {
     async fn feed(&mut self, json: &Bytes) -> Result<(), Ending> {
         let text = Utf8Bytes::try_from(json.clone())
             .map_err(|_| Some((close::INTERNAL_ERROR, "server error")))?;
-        self.socket
-            .feed(Message::Text(text))
-            .await
-            .map_err(|_| None)
+        within(self.write_timeout, self.socket.feed(Message::Text(text))).await
     }
 
     /// Feeds the messages a live event skipped past (they are in the store,
@@ -387,10 +508,8 @@ impl Session {
             }
         };
         for frame in &frames {
-            self.socket
-                .feed(Message::Text(frame.to_json().into()))
-                .await
-                .map_err(|_| None)?;
+            let text = Message::Text(frame.to_json().into());
+            within(self.write_timeout, self.socket.feed(text)).await?;
         }
         self.state
             .engine
@@ -426,10 +545,8 @@ impl Session {
             ServerFrame::Error(e) => metrics.error(&e.code),
             _ => {}
         }
-        self.socket
-            .send(Message::Text(frame.to_json().into()))
-            .await
-            .map_err(|_| None)
+        let text = Message::Text(frame.to_json().into());
+        within(self.write_timeout, self.socket.send(text)).await
     }
 }
 
@@ -439,6 +556,7 @@ fn ending_for(error: &axum::Error) -> Ending {
     use tokio_tungstenite::tungstenite::Error as WsError;
     match std::error::Error::source(error).and_then(|e| e.downcast_ref::<WsError>()) {
         Some(WsError::Capacity(_)) => Some((close::MESSAGE_TOO_BIG, "frame larger than 64 KiB")),
+        Some(WsError::Utf8(_)) => Some((close::INVALID_PAYLOAD, "text frames must be UTF-8")),
         _ => {
             tracing::debug!(error = %error, "websocket read failed");
             None

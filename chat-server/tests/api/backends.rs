@@ -104,3 +104,88 @@ async fn an_unknown_database_scheme_is_a_configuration_error() {
         .expect_err("unsupported");
     assert_eq!(err.code(), "INVALID_CONFIG");
 }
+
+/// NUL and other control characters in every kind of input: login and
+/// signup bodies, a query string, a WebSocket frame. PostgreSQL cannot
+/// store NUL in text and failed with a 500 (and the failed login was not
+/// counted); every backend now gets the same refusal before the store.
+async fn control_characters_are_refused_before_the_store(config: Config) {
+    let app = start(&config).await;
+    let alice = app.signup("alice").await;
+    for (path, body) in [
+        (
+            "/api/v1/auth/login",
+            json!({"username": "al\u{0}ice", "password": "x"}),
+        ),
+        (
+            "/api/v1/auth/login",
+            json!({"username": "alice", "password": "pass\u{0}word1!"}),
+        ),
+        (
+            "/api/v1/auth/signup",
+            json!({"username": "bob", "email": "b\u{0}@example.com", "password": "s3cret!pass"}),
+        ),
+        (
+            "/api/v1/auth/forgot-password",
+            json!({"email": "alice@example.com\u{1b}"}),
+        ),
+        (
+            "/api/v1/auth/session/refresh",
+            json!({"refresh_token": "\u{0}"}),
+        ),
+    ] {
+        let (status, body) = app.post(path, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "INVALID_TEXT", "{path}: {body}");
+        assert!(body["error"]["field"].is_string(), "{path}: {body}");
+    }
+    assert_error(
+        &app.get_as(&alice.access, "/api/v1/users/search?q=al%00ice")
+            .await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY",
+    );
+    let mut ws = app.ws(&alice.access).await;
+    ws.send_text(
+        r#"{"type":"message.send","recipient_id":"x","content":"a\u0000b","client_msg_id":"c1"}"#,
+    )
+    .await;
+    let error = ws.next().await;
+    assert_eq!(error["code"], "INVALID_TEXT", "{error}");
+    assert_eq!(error["client_msg_id"], "c1");
+    // The server is fine, and the refused logins did not count as failures.
+    let (status, _) = app.login("alice", &password_of("alice")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn on_sqlite_control_characters_are_refused_before_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    control_characters_are_refused_before_the_store(config(dir.path(), None)).await;
+}
+
+#[tokio::test]
+async fn on_postgres_control_characters_are_refused_before_the_store() {
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    control_characters_are_refused_before_the_store(config(dir.path(), Some(db.url().to_owned())))
+        .await;
+    db.teardown().await;
+}
+
+#[tokio::test]
+async fn a_store_that_cannot_start_names_the_step_that_failed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut unreachable = config(
+        dir.path(),
+        Some("postgres://postgres@127.0.0.1:1/chat".into()),
+    );
+    unreachable.db_acquire_timeout_ms = 500;
+    let err = bootstrap::build_state(&unreachable)
+        .await
+        .expect_err("nothing listens on port 1");
+    // Not STORE_UNAVAILABLE, the code of a request refused at run time.
+    assert_eq!(err.code(), "PG_CONNECT", "{err}");
+}

@@ -371,6 +371,50 @@ async fn the_failed_login_limit_holds_across_instances() {
 }
 
 #[tokio::test]
+async fn the_reset_email_limit_keeps_no_address_in_redis() {
+    let Some(c) = Cluster::start(2, ClusterSettings::default()).await else {
+        return;
+    };
+    let Some((url, prefix)) = c.redis() else {
+        panic!("the cluster shares a Redis");
+    };
+    c.nodes[0].signup("alice").await;
+    let (status, _) = c.nodes[1]
+        .post(
+            "/api/v1/auth/forgot-password",
+            json!({"email": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    // The limit is counted in the background: wait for the reset email.
+    for _ in 0..100 {
+        if !c.nodes[1].mailer.outbox().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.nodes[1].mailer.outbox().len(), 1);
+    let mut conn = redis::Client::open(url)
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert!(keys.iter().any(|k| k.contains("reset-email")), "{keys:?}");
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains("alice") || k.contains("example.com")),
+        "{keys:?}"
+    );
+    c.teardown().await;
+}
+
+#[tokio::test]
 async fn logout_on_one_instance_stops_the_session_on_every_instance() {
     let Some(c) = Cluster::start(2, ClusterSettings::default()).await else {
         return;

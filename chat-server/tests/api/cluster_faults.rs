@@ -102,6 +102,57 @@ async fn instances_keep_serving_while_redis_is_down_and_resync_when_it_returns()
 }
 
 #[tokio::test]
+async fn a_logout_while_redis_is_down_holds_on_the_other_instance_too() {
+    // Default pings (30 s): the sockets below are checked by their sends
+    // and by the resync, not by the periodic check.
+    let Some((mut redis, c)) = on_throwaway_redis(ClusterSettings::default()).await else {
+        return;
+    };
+    let (a, b) = (&c.nodes[0], &c.nodes[1]);
+    let alice = a.signup("alice").await;
+    let bob = a.signup("bob").await;
+    // Two sockets of the session, opened on B before the outage: one that
+    // sends, one that only listens.
+    let mut sender = b.ws(&alice.access).await;
+    let mut listener = b.ws(&alice.access).await;
+
+    redis.stop();
+    wait_ready(a, "degraded").await;
+    wait_ready(b, "degraded").await;
+    let (status, body) = a
+        .post(
+            "/api/v1/auth/logout",
+            json!({"refresh_token": alice.refresh}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // B never heard of the logout, but asks the store while cut off.
+    let (status, body) = b.get("/api/v1/auth/me", Some(&alice.access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "SESSION_REVOKED");
+    assert_eq!(b.ws_refusal(&alice.access).await, 401);
+    sender.send(direct(&bob, "after logout", "x1")).await;
+    assert_eq!(sender.close_code().await, 4001);
+
+    // When Redis returns, every socket checks its session again.
+    redis.restart().await;
+    wait_ready(b, "ready").await;
+    assert_eq!(listener.close_code().await, 4001);
+    let (status, _) = b.get("/api/v1/auth/me", Some(&alice.access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Nothing was sent in the revoked session's name.
+    let (_, history) = a
+        .get_as(
+            &bob.access,
+            &format!("/api/v1/messages/conversation/{}", alice.user_id),
+        )
+        .await;
+    assert!(!history.to_string().contains("after logout"), "{history}");
+    c.teardown().await;
+}
+
+#[tokio::test]
 async fn a_flushed_redis_loses_nothing() {
     let Some((redis, c)) = on_throwaway_redis(fast_pings()).await else {
         return;

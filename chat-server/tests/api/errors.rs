@@ -61,6 +61,27 @@ async fn every_response_carries_a_request_id() {
 }
 
 #[tokio::test]
+async fn a_request_id_unfit_for_the_log_is_replaced_by_the_servers_own() {
+    let app = spawn_app().await;
+    // Spaces, quotes and `key=value` would forge fields in a text log line.
+    for forged in [
+        r#"x" user_id=00000000-0000-0000-0000-000000000000 level="ERROR"#,
+        "a b",
+        &"x".repeat(65),
+    ] {
+        let r = app
+            .http
+            .get(app.url("/healthz"))
+            .header("x-request-id", forged)
+            .send()
+            .await
+            .expect("send");
+        let id = r.headers()["x-request-id"].to_str().expect("ascii");
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{forged:?} became {id}");
+    }
+}
+
+#[tokio::test]
 async fn health_and_readiness_answer() {
     let app = spawn_app().await;
     let (status, body) = app.get("/healthz", None).await;

@@ -31,3 +31,4 @@ mod ws_connect;
 mod ws_delivery;
 mod ws_limits;
 mod ws_sending;
+mod ws_slow_readers;

@@ -198,7 +198,8 @@ async fn bad_messages_are_refused_with_the_field_named() {
         ),
         (
             json!({"recipient_id": to, "content": "nul\u{0}byte"}),
-            "INVALID_CONTENT",
+            // Refused at the edge, as any text with NUL is (docs/api.md).
+            "INVALID_TEXT",
             "content",
         ),
         (

@@ -31,22 +31,27 @@ async fn rest_send(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn a_database_outage_gives_clear_errors_and_the_server_recovers() {
-    let Some(pg) = ThrowawayPostgres::start().await else {
-        return;
-    };
+/// The binary on `pg`, waiting at most `acquire_ms` for a connection.
+async fn server_on(pg: &ThrowawayPostgres, acquire_ms: &str) -> ServerProcess {
     let url = pg.url();
     let mut env = FAST.to_vec();
     env.extend([
         ("CHAT_DATABASE_URL", url.as_str()),
         ("CHAT_DB_MIN_CONNECTIONS", "0"),
         ("CHAT_DB_MAX_CONNECTIONS", "4"),
-        // Fail fast while the database is away (the default waits 5 s, as
-        // long as the test client waits for a frame).
-        ("CHAT_DB_ACQUIRE_TIMEOUT_MS", "1000"),
+        ("CHAT_DB_ACQUIRE_TIMEOUT_MS", acquire_ms),
     ]);
-    let server = ServerProcess::spawn(&env).await;
+    ServerProcess::spawn(&env).await
+}
+
+#[tokio::test]
+async fn a_database_outage_gives_clear_errors_and_the_server_recovers() {
+    let Some(pg) = ThrowawayPostgres::start().await else {
+        return;
+    };
+    // Fail fast while the database is away (the default waits 5 s, as
+    // long as the test client waits for a frame).
+    let server = server_on(&pg, "1000").await;
     let alice = server.signup("alice").await;
     let bob = server.signup("bob").await;
     let mut alice_ws = ws_at(&server.base, &alice).await;
@@ -123,4 +128,56 @@ async fn a_database_outage_gives_clear_errors_and_the_server_recovers() {
         .filter_map(|m| m["seq"].as_u64())
         .collect();
     assert_eq!(seqs, [3, 2, 1], "no seq was spent on a failed write");
+}
+
+#[tokio::test]
+async fn during_an_outage_every_socket_send_is_answered_within_the_acquire_timeout() {
+    let Some(pg) = ThrowawayPostgres::start().await else {
+        return;
+    };
+    let server = server_on(&pg, "3000").await;
+    let bob = server.signup("bob").await;
+    let mut senders = Vec::new();
+    for i in 0..4 {
+        let user = server.signup(&format!("sender{i}")).await;
+        let mut ws = ws_at(&server.base, &user).await;
+        ws.send(direct(&bob, "before", &format!("s{i}-0"))).await;
+        ws.next_of("message.sent").await;
+        senders.push(ws);
+    }
+
+    pg.stop().await;
+
+    // Each socket sends 8 messages in one go, then a ping.
+    let started = tokio::time::Instant::now();
+    for (i, ws) in senders.iter_mut().enumerate() {
+        for k in 1..=8 {
+            ws.send(direct(&bob, "during", &format!("s{i}-{k}"))).await;
+        }
+        ws.send(json!({"type": "ping"})).await;
+    }
+    // Each socket is read at once, beside the others.
+    let readers = senders.into_iter().map(|mut ws| async move {
+        let mut pong = None;
+        let mut answered = 0;
+        while answered < 8 || pong.is_none() {
+            let frame = ws.next().await;
+            match frame["type"].as_str() {
+                Some("pong") => pong = Some(started.elapsed()),
+                Some("error") => {
+                    assert_eq!(frame["code"], "STORE_UNAVAILABLE", "{frame}");
+                    answered += 1;
+                }
+                other => panic!("unexpected {other:?}: {frame}"),
+            }
+        }
+        (pong.expect("pong"), started.elapsed())
+    });
+    for (pong, all) in futures::future::join_all(readers).await {
+        // Sends waiting for the store do not stop the socket from reading:
+        // the ping is answered before the first send could fail.
+        assert!(pong < Duration::from_millis(2_500), "pong after {pong:?}");
+        // One after another, 8 sends would take 8 acquire timeouts (24 s).
+        assert!(all < Duration::from_secs(9), "answered after {all:?}");
+    }
 }

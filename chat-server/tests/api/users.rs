@@ -123,7 +123,7 @@ async fn the_display_name_and_email_can_be_changed_and_cleared() {
         .put(
             "/api/v1/users/me",
             &t.access,
-            json!({"display_name": "Dave D", "email": "dave@new.example"}),
+            json!({"display_name": "Dave D", "email": "dave@new.example", "current_password": password_of("dave")}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -145,7 +145,7 @@ async fn the_display_name_and_email_can_be_changed_and_cleared() {
         &app.put(
             "/api/v1/users/me",
             &t.access,
-            json!({"email": "ERIN@example.com"}),
+            json!({"email": "ERIN@example.com", "current_password": password_of("dave")}),
         )
         .await,
         StatusCode::CONFLICT,
@@ -262,4 +262,138 @@ async fn a_refused_profile_update_changes_nothing_at_all() {
     );
     let (_, me) = app.get("/api/v1/auth/me", Some(&t.access)).await;
     assert!(me["display_name"].is_null(), "{me}");
+}
+
+#[tokio::test]
+async fn an_email_change_needs_the_current_password_and_is_told_to_the_old_address() {
+    let app = spawn_app().await;
+    let t = app.signup("ivan").await;
+
+    // An access token alone cannot redirect reset emails elsewhere.
+    assert_error(
+        &app.put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"email": "thief@example.com"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "CURRENT_PASSWORD_REQUIRED",
+    );
+    assert_error(
+        &app.put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"email": "thief@example.com", "current_password": "wrong1!pw"}),
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "INVALID_CURRENT_PASSWORD",
+    );
+    let (_, me) = app.get("/api/v1/auth/me", Some(&t.access)).await;
+    assert_eq!(me["email"], "ivan@example.com");
+    // The same address in another case is no change, and needs nothing.
+    let (status, _) = app
+        .put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"email": "IVAN@example.com", "display_name": "Ivan"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = app
+        .put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"email": "ivan@new.example", "current_password": password_of("ivan")}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["email"], "ivan@new.example");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let notice = loop {
+        let outbox = app.mailer.outbox();
+        if let Some(mail) = outbox
+            .into_iter()
+            .find(|m| m.to.eq_ignore_ascii_case("ivan@example.com"))
+        {
+            break mail;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no email to the old address"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(notice.body.contains("ivan@new.example"), "{}", notice.body);
+}
+
+#[tokio::test]
+async fn email_and_password_changes_are_limited_per_user() {
+    let app = spawn_app().await;
+    let t = app.signup("judy").await;
+    app.signup("karl").await;
+    // Probing which emails are taken: 409 or 200 each time, until the limit.
+    for _ in 0..10 {
+        let (status, body) = app
+            .put(
+                "/api/v1/users/me",
+                &t.access,
+                json!({"email": "karl@example.com", "current_password": password_of("judy")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    }
+    assert_error(
+        &app.put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"email": "karl@example.com", "current_password": password_of("judy")}),
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+    );
+    // Guessing the password through the same endpoint is limited alike.
+    assert_error(
+        &app.put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"current_password": "guess1!pw", "new_password": "another1!pw"}),
+        )
+        .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "RATE_LIMITED",
+    );
+    // Other changes are not.
+    let (status, _) = app
+        .put(
+            "/api/v1/users/me",
+            &t.access,
+            json!({"display_name": "Judy"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_json_array_is_not_a_body() {
+    let app = spawn_app().await;
+    let t = app.signup("lena").await;
+    app.put(
+        "/api/v1/users/me",
+        &t.access,
+        json!({"display_name": "Lena"}),
+    )
+    .await;
+
+    // `[null]` would set the first field, the display name, to null.
+    assert_error(
+        &app.put("/api/v1/users/me", &t.access, json!([null])).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "INVALID_BODY",
+    );
+    let (_, me) = app.get("/api/v1/auth/me", Some(&t.access)).await;
+    assert_eq!(me["display_name"], "Lena");
 }

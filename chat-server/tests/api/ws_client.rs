@@ -83,6 +83,31 @@ impl Ws {
         }
     }
 
+    /// Opens a WebSocket whose socket has a receive buffer of a few KiB,
+    /// so the server's writes to it soon wait while the test reads nothing.
+    pub(crate) async fn connect_with_small_window(base: &str, token: &str) -> Ws {
+        let addr = base
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a socket address");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("small buffer");
+        let tcp = socket.connect(addr).await.expect("connect");
+        let url = format!("{}/ws?token={token}", base.replacen("http", "ws", 1));
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp))
+            .await
+            .expect("upgrade");
+        Ws {
+            stream,
+            pending: VecDeque::new(),
+        }
+    }
+
+    /// Sends a message as it is (a raw frame, say).
+    pub(crate) async fn send_message(&mut self, message: Message) {
+        self.stream.send(message).await.expect("send frame");
+    }
+
     pub(crate) async fn send(&mut self, frame: Value) {
         self.send_text(&frame.to_string()).await;
     }
@@ -121,6 +146,17 @@ impl Ws {
                 return v;
             }
         }
+    }
+
+    /// Reads until `n` frames of `kind` have come; returns `n`.
+    pub(crate) async fn count_of(&mut self, kind: &str, n: usize) -> usize {
+        let mut seen = 0;
+        while seen < n {
+            if self.next().await["type"] == kind {
+                seen += 1;
+            }
+        }
+        seen
     }
 
     /// The contents of the next `n` messages, whether they arrive live

@@ -312,3 +312,42 @@ async fn rest_sends_are_delivered_live_too() {
     app.send_direct(&alice, &bob, "over REST").await;
     assert_eq!(b.next_of("message.new").await["content"], "over REST");
 }
+
+#[tokio::test]
+async fn messages_sent_just_before_the_client_closes_are_stored_in_order() {
+    let app = spawn_app_with_conversations(ConversationConfig {
+        message_limit: RateLimit::new(1_000, Duration::from_secs(60)),
+        ..ConversationConfig::default()
+    })
+    .await;
+    let (alice, bob, mut ws, _bob_ws) = app.connected_pair().await;
+
+    // The server reads on while a send is stored: the close arrives while
+    // most of these still wait their turn.
+    for i in 0..20 {
+        ws.send(json!({"type": "message.send", "recipient_id": bob.user_id, "content": format!("m{i}"), "client_msg_id": format!("c{i}")}))
+            .await;
+    }
+    ws.close().await;
+
+    let expected: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    let path = format!("/api/v1/messages/conversation/{}?limit=100", bob.user_id);
+    for _ in 0..100 {
+        let (_, history) = app.get_as(&alice.access, &path).await;
+        let mut contents: Vec<String> = history["messages"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|m| m["content"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        contents.reverse();
+        if contents.len() == expected.len() {
+            assert_eq!(contents, expected);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the sends read before the close were not all stored");
+}

@@ -11,6 +11,7 @@ use chat_server::state::WsSettings;
 use serde_json::json;
 
 use crate::helpers::{spawn_app, spawn_app_custom};
+use crate::ws_client::Ws;
 
 #[tokio::test]
 async fn malformed_unknown_and_invalid_frames_get_errors_and_the_socket_stays_open() {
@@ -63,22 +64,28 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     assert_eq!(ws.close_code().await, 1009);
 }
 
-#[tokio::test]
-async fn the_rate_limit_answers_rate_limited_and_a_flood_is_closed_with_1008() {
+/// A server allowing 5 messages a minute, closing a socket after
+/// `flood_limit` refused sends in a row.
+async fn flood_app(flood_limit: u32) -> crate::helpers::TestApp {
     let http = HttpSettings {
         ws: WsSettings {
-            flood_limit: 3,
+            flood_limit,
             ..WsSettings::default()
         },
         ..HttpSettings::default()
     };
-    let app = spawn_app_custom(http, |b| {
+    spawn_app_custom(http, |b| {
         b.conversation_config(ConversationConfig {
             message_limit: RateLimit::new(5, Duration::from_secs(60)),
             ..ConversationConfig::default()
         })
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_rate_limited_and_a_flood_is_closed_with_1008() {
+    let app = flood_app(3).await;
     let alice = app.signup("alice").await;
     let bob = app.signup("bob").await;
     let mut ws = app.ws(&alice.access).await;
@@ -104,6 +111,43 @@ async fn the_rate_limit_answers_rate_limited_and_a_flood_is_closed_with_1008() {
     assert_eq!(ws.close_code().await, 1008);
 }
 
+#[tokio::test]
+async fn a_client_still_sending_when_the_server_closes_gets_the_close_code() {
+    // Arrange: 5 sends allowed, then 200 refusals before the flood closes.
+    let app = flood_app(200).await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let mut ws = Ws::connect_with_small_window(&app.base, &alice.access).await;
+
+    // Act: 300 sends in one go, reading nothing meanwhile: the answers
+    // fill the small window, so the close frame waits in the server's
+    // send buffer while the last sends are still unread on its side.
+    for i in 0..300 {
+        ws.send(json!({"type": "message.send", "recipient_id": bob.user_id, "content": "x", "client_msg_id": format!("k{i}")}))
+            .await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Assert: a server that dropped the connection at once would reset
+    // it, and the reset throws away the close frame before it is sent.
+    assert_eq!(ws.close_code().await, 1008);
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_the_socket_with_1007() {
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let app = spawn_app().await;
+    let alice = app.signup("alice").await;
+    let mut ws = app.ws(&alice.access).await;
+    let invalid = vec![b'{', 0xff, 0xfe, b'}'];
+    let frame = Frame::message(invalid, OpCode::Data(Data::Text), true);
+    ws.send_message(Message::Frame(frame)).await;
+    assert_eq!(ws.close_code().await, 1007);
+}
+
 /// Enough 10 KB messages to fill loopback socket buffers several times.
 const MESSAGES: usize = 1_500;
 
@@ -127,15 +171,7 @@ async fn a_slow_consumer_is_cut_off_with_1013_while_others_keep_receiving() {
 
     let mut slow = app.ws(&bob.access).await;
     let mut fast = app.ws(&carol.access).await;
-    let reader = tokio::spawn(async move {
-        let mut n = 0;
-        while n < MESSAGES {
-            if fast.next().await["type"] == "message.group.new" {
-                n += 1;
-            }
-        }
-        n
-    });
+    let reader = tokio::spawn(async move { fast.count_of("message.group.new", MESSAGES).await });
     // Big messages fill the slow reader's socket buffers, then its queue.
     let content = "y".repeat(10_000);
     for _ in 0..MESSAGES {
