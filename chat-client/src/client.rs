@@ -4,7 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use chat_core::UserId;
+use chat_types::UserId;
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::json;

@@ -38,7 +38,7 @@ pub enum ClientError {
     #[error("cannot decode the server's answer: {0}")]
     Decode(String),
     /// The server closed the WebSocket with a code other than 1000 (see
-    /// `chat_core::protocol::close`). Code `CLOSED`.
+    /// `chat_types::protocol::close`). Code `CLOSED`.
     #[error("the server closed the connection ({code:?}): {reason}")]
     Closed {
         /// The close code, when the close frame had one.

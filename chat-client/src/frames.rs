@@ -1,8 +1,8 @@
 //! Constructors for the [`ClientFrame`]s a client sends most, so callers
 //! need not spell out every optional field.
 
-use chat_core::protocol::ClientFrame;
-use chat_core::{ConversationId, MessageId, UserId};
+use chat_types::protocol::ClientFrame;
+use chat_types::{ConversationId, MessageId, UserId};
 
 /// `message.send`: a direct message to `to`. With a `client_msg_id`, a
 /// resend returns the original message.

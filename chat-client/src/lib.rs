@@ -1,7 +1,7 @@
 //! A typed Rust client for the chat server: the REST API under `/api/v1`
 //! and the WebSocket at `/ws`.
 //!
-//! The wire types are `chat-core`'s own ([`ClientFrame`], [`ServerFrame`],
+//! The wire types are `chat-types`' own ([`ClientFrame`], [`ServerFrame`],
 //! [`MessageView`], the typed ids), the same ones the server serializes, so
 //! client and server cannot drift apart. Every failure is a
 //! [`ClientError`] with a stable [`code`](ClientError::code): the
@@ -61,9 +61,9 @@ mod rest;
 pub mod users;
 pub mod ws;
 
-pub use chat_core::model::MessageView;
-pub use chat_core::protocol::{ClientFrame, ServerFrame};
-pub use chat_core::{ConversationId, MessageId, Timestamp, UserId};
+pub use chat_types::model::MessageView;
+pub use chat_types::protocol::{ClientFrame, ServerFrame};
+pub use chat_types::{ConversationId, MessageId, Timestamp, UserId};
 pub use client::{ChatClient, Session};
 pub use error::{ClientError, Result};
 pub use users::{HistoryPage, Sent, UserClient, UserHit};

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use chat_core::model::MessageView;
-use chat_core::{ConversationId, MessageId, Timestamp, UserId};
+use chat_types::model::MessageView;
+use chat_types::{ConversationId, MessageId, Timestamp, UserId};
 use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

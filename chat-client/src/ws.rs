@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use chat_core::protocol::{ClientFrame, ServerFrame, close};
+use chat_types::protocol::{ClientFrame, ServerFrame, close};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt as _, Stream, StreamExt as _};
 use tokio::net::TcpStream;

@@ -10,12 +10,19 @@
 //!
 //! # Layout
 //!
+//! The shared vocabulary lives in `chat-types` (so a client can use it
+//! without the engine) and is re-exported here under the same paths:
+//!
 //! - [`ids`], [`time`]: typed ids (UUIDv7) and millisecond timestamps with
 //!   an injectable [`Clock`].
 //! - [`domain`]: validated value types ([`Username`], [`Email`],
 //!   [`Password`], [`DisplayName`]), parsed once at the edge.
 //! - [`error`]: [`ChatError`] with stable machine codes.
 //! - [`model`]: plain records passed between services and stores.
+//! - [`protocol`]: the WebSocket frames, shared with `chat-client`.
+//!
+//! The engine itself:
+//!
 //! - [`store`]: the storage traits, one concern per file, combined into
 //!   [`Store`].
 //! - [`mailer`], [`rate_limit`]: the [`Mailer`] and [`RateLimiter`] traits.
@@ -27,37 +34,30 @@
 //!   traits, and the per-instance hub of live connections.
 //! - [`delivery`]: [`DeliveryService`] (connections, catch-up, acks,
 //!   typing, presence) and the fan-out every service publishes through.
-//! - [`protocol`]: the WebSocket frames, shared with `chat-client`.
 //! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
 //! - [`memory`]: in-memory implementations of every trait.
 //! - [`metrics`]: the engine's counters and histograms ([`Metrics`]),
 //!   rendered in the Prometheus text format.
 //! - `testkit` (feature `testkit`): the conformance suite every backend runs.
-//! - `openapi` (feature `openapi`): `utoipa` schemas of the types the REST
-//!   API returns, for `chat-server`'s OpenAPI document.
+//! - feature `openapi`: `utoipa` schemas of the types the REST API returns,
+//!   for `chat-server`'s OpenAPI document.
 //!
 //! With the `mock` feature every backend trait also has a `mockall` mock
 //! (`MockUserStore`, `MockSessionStore`, ...).
 
+pub use chat_types::{domain, error, ids, model, protocol, time};
+
 pub mod auth;
 pub mod conversations;
 pub mod delivery;
-pub mod domain;
 pub mod engine;
-pub mod error;
-pub mod ids;
 mod log_throttle;
 pub mod mailer;
 pub mod memory;
 pub mod metrics;
-pub mod model;
-#[cfg(feature = "openapi")]
-mod openapi;
-pub mod protocol;
 pub mod rate_limit;
 pub mod realtime;
 pub mod store;
-pub mod time;
 pub mod users;
 
 #[cfg(feature = "testkit")]

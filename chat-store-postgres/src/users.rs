@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use chat_core::model::{NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
+use chat_core::model::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
 use chat_core::store::UserStore;
 use chat_core::{ChatError, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
@@ -50,7 +50,7 @@ impl From<CredentialsRow> for UserCredentials {
     fn from(row: CredentialsRow) -> Self {
         UserCredentials {
             user: row.user.into(),
-            password_hash: row.password_hash,
+            credential: Credential::from_stored(row.password_hash),
         }
     }
 }
@@ -115,7 +115,7 @@ impl UserStore for PgStore {
         .bind(new.email.key())
         .bind(display_name)
         .bind(new.display_name.as_ref().map(|d| d.key()))
-        .bind(&new.password_hash)
+        .bind(new.credential.as_stored())
         .bind(new.created_at.as_datetime())
         .fetch_one(&self.pool)
         .await

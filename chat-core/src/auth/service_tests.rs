@@ -12,7 +12,7 @@ use crate::domain::{Email, Password, Username};
 use crate::error::ChatError;
 use crate::ids::{RefreshTokenId, SessionId, UserId};
 use crate::mailer::MockMailer;
-use crate::model::{RefreshTokenRecord, ResetConsumption, User, UserCredentials};
+use crate::model::{Credential, RefreshTokenRecord, ResetConsumption, User, UserCredentials};
 use crate::rate_limit::{MockRateLimiter, RateDecision};
 use crate::store::{MockPasswordResetStore, MockSessionStore, MockUserStore};
 use crate::time::{Clock, ManualClock, Timestamp};
@@ -170,7 +170,7 @@ async fn an_inactive_account_cannot_log_in_even_with_the_right_password() {
                     is_active: false,
                     ..user(UserId::new())
                 },
-                password_hash: hash.clone(),
+                credential: Credential::Password(hash.clone()),
             }))
         });
     m.limiter
@@ -193,7 +193,7 @@ async fn a_taken_username_is_reported_without_hashing_or_inserting() {
         .returning(move |_| {
             Ok(Some(UserCredentials {
                 user: user(id),
-                password_hash: "x".into(),
+                credential: Credential::Password("x".into()),
             }))
         });
     // No create_user expectation: inserting would panic.
@@ -307,7 +307,7 @@ async fn logout_makes_the_sessions_access_tokens_fail_at_once() {
         .returning(move |_| {
             Ok(Some(UserCredentials {
                 user: user(user_id),
-                password_hash: hash.clone(),
+                credential: Credential::Password(hash.clone()),
             }))
         });
     m.users.expect_touch_last_seen().returning(|_, _| Ok(()));

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use crate::error::{ChatError, Result};
 use crate::ids::{PasswordResetId, RefreshTokenId, SessionId, UserId};
 use crate::model::{
-    NewPasswordReset, NewRefreshToken, NewSession, NewUser, ProfileUpdate, RefreshTokenRecord,
-    ResetConsumption, Session, User, UserCredentials, UserSummary,
+    Credential, NewPasswordReset, NewRefreshToken, NewSession, NewUser, ProfileUpdate,
+    RefreshTokenRecord, ResetConsumption, Session, User, UserCredentials, UserSummary,
 };
 use crate::store::{PasswordResetStore, SessionStore, StoreHealth, UserStore};
 use crate::time::Timestamp;
@@ -36,7 +36,7 @@ pub(super) struct State {
 struct StoredUser {
     user: User,
     display_name_key: Option<String>,
-    password_hash: String,
+    credential: Credential,
 }
 
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ impl State {
         let stored = self.users.get(id?)?;
         Some(UserCredentials {
             user: stored.user.clone(),
-            password_hash: stored.password_hash.clone(),
+            credential: stored.credential.clone(),
         })
     }
 
@@ -140,7 +140,7 @@ impl UserStore for MemoryStore {
             StoredUser {
                 user: user.clone(),
                 display_name_key: new.display_name.as_ref().map(|d| d.key()),
-                password_hash: new.password_hash,
+                credential: new.credential,
             },
         );
         Ok(user)
@@ -195,7 +195,7 @@ impl UserStore for MemoryStore {
     async fn set_password_hash(&self, id: UserId, password_hash: String) -> Result<()> {
         let mut st = self.state();
         let stored = st.users.get_mut(&id).ok_or(ChatError::UserNotFound)?;
-        stored.password_hash = password_hash;
+        stored.credential = Credential::Password(password_hash);
         Ok(())
     }
 

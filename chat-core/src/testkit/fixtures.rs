@@ -5,8 +5,8 @@ use std::time::Duration;
 use crate::domain::{DisplayName, Email, GroupName, MessageContent, MessageType, Username};
 use crate::ids::{ConversationId, MessageId, PasswordResetId, RefreshTokenId, SessionId, UserId};
 use crate::model::{
-    InsertOutcome, MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
-    NewMessage, NewPasswordReset, NewRefreshToken, NewSession, NewUser, User,
+    Credential, InsertOutcome, MemberRole, Membership, Message, NewDirectConversation, NewGroup,
+    NewMember, NewMessage, NewPasswordReset, NewRefreshToken, NewSession, NewUser, User,
 };
 use crate::store::Store;
 use crate::time::Timestamp;
@@ -31,7 +31,7 @@ pub fn new_user(username: &str) -> NewUser {
         username: Username::parse(username).expect("valid username"),
         email: Email::parse(&format!("{username}@example.com")).expect("valid email"),
         display_name: None,
-        password_hash: format!("hash-of-{username}"),
+        credential: Credential::Password(format!("hash-of-{username}")),
         created_at: t0(),
     }
 }

@@ -6,7 +6,7 @@ use super::fixtures::{at, create_user, new_user, new_user_named, t0};
 use crate::domain::{DisplayName, Email};
 use crate::error::ChatError;
 use crate::ids::UserId;
-use crate::model::ProfileUpdate;
+use crate::model::{Credential, ProfileUpdate};
 use crate::store::Store;
 
 /// A created user reads back identically by id, username, email, and as credentials by id.
@@ -29,7 +29,10 @@ pub async fn users_create_and_fetch(store: Arc<dyn Store>) {
         .expect("by username")
         .expect("found");
     assert_eq!(by_name.user, created);
-    assert_eq!(by_name.password_hash, "hash-of-Alice");
+    assert_eq!(
+        by_name.credential,
+        Credential::Password("hash-of-Alice".into())
+    );
     let by_email = store
         .credentials_by_email("alice@example.com")
         .await
@@ -41,7 +44,10 @@ pub async fn users_create_and_fetch(store: Arc<dyn Store>) {
         .await
         .expect("creds by id")
         .expect("found");
-    assert_eq!(by_id.password_hash, "hash-of-Alice");
+    assert_eq!(
+        by_id.credential,
+        Credential::Password("hash-of-Alice".into())
+    );
 }
 
 /// Usernames are unique whatever their case.
@@ -185,7 +191,7 @@ pub async fn users_set_password_hash(store: Arc<dyn Store>) {
         .await
         .expect("ok")
         .expect("found");
-    assert_eq!(creds.password_hash, "new-hash");
+    assert_eq!(creds.credential, Credential::Password("new-hash".into()));
     let err = store
         .set_password_hash(UserId::new(), "x".to_owned())
         .await

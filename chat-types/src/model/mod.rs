@@ -15,4 +15,4 @@ pub use conversation::{
     NewMember, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
-pub use user::{NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
+pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};

@@ -49,7 +49,7 @@ pub struct NewMessage {
     pub created_at: Timestamp,
 }
 
-/// The result of [`MessageStore::insert_message`](crate::store::MessageStore::insert_message).
+/// The result of `MessageStore::insert_message` (in `chat-core`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InsertOutcome {
     /// Stored with the next seq.
