@@ -105,6 +105,18 @@ impl ChatEngine {
         self.inner.conversations.metrics()
     }
 
+    /// Every figure of the engine in the Prometheus text format: its
+    /// [`Metrics`](crate::metrics::Metrics), and the counters of this
+    /// instance's hub of live connections (events dropped, queues
+    /// overflowed) when the bus has one.
+    pub fn render_metrics(&self) -> String {
+        let mut out = self.metrics().render();
+        if let Some(hub) = self.inner.realtime.bus.local_hub() {
+            hub.render_metrics(&mut out);
+        }
+        out
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -276,10 +276,7 @@ impl Metrics {
         let r = &*self.inner;
         let mut out = String::with_capacity(4096);
         let single = |out: &mut String, name: &str, kind: &str, help: &str, value: String| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-            );
+            write_single(out, name, kind, help, value);
         };
         single(
             &mut out,
@@ -366,6 +363,20 @@ impl Metrics {
         );
         out
     }
+}
+
+/// Writes one series with its `HELP` and `TYPE` lines.
+pub(crate) fn write_single(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    value: impl std::fmt::Display,
+) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
 }
 
 #[cfg(test)]

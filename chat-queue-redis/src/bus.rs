@@ -335,4 +335,8 @@ impl EventBus for RedisEventBus {
     fn is_linked(&self) -> bool {
         self.inner.link.is_up()
     }
+
+    fn local_hub(&self) -> Option<Arc<LocalHub>> {
+        Some(self.inner.inbox.hub.clone())
+    }
 }

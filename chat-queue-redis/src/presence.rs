@@ -280,13 +280,17 @@ impl Presence for RedisPresence {
             })
             .await
             .and_then(|flat| {
-                flat.chunks(2)
-                    .map(|pair| {
-                        let online: bool = redis::from_redis_value_ref(&pair[0])?;
-                        let seen: Option<i64> = redis::from_redis_value_ref(&pair[1])?;
-                        Ok((online, seen))
-                    })
-                    .collect()
+                // Two replies per user; a missing second one (a short
+                // reply) reads as no last-seen time, not a panic.
+                let mut values = flat.iter();
+                let mut pairs = Vec::with_capacity(flat.len() / 2);
+                while let Some(online) = values.next() {
+                    let seen = values.next().unwrap_or(&redis::Value::Nil);
+                    let online: bool = redis::from_redis_value_ref(online)?;
+                    let seen: Option<i64> = redis::from_redis_value_ref(seen)?;
+                    pairs.push((online, seen));
+                }
+                Ok(pairs)
             });
         match replies {
             Ok(replies) => Ok(replies

@@ -61,4 +61,8 @@ impl EventBus for MemoryEventBus {
     fn is_connected_here(&self, user: UserId) -> bool {
         self.hub.is_connected(user)
     }
+
+    fn local_hub(&self) -> Option<Arc<LocalHub>> {
+        Some(self.hub.clone())
+    }
 }

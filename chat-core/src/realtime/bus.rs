@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use super::event::Event;
-use super::hub::Outbox;
+use super::hub::{LocalHub, Outbox};
 use super::notice::{Notice, NoticeHandler};
 use crate::error::Result;
 use crate::ids::{ConnectionId, UserId};
@@ -46,6 +46,13 @@ pub trait EventBus: Send + Sync {
     /// its server is out of reach, until it resyncs.
     fn is_linked(&self) -> bool {
         true
+    }
+
+    /// This instance's hub of live connections, for its counters (events
+    /// dropped, queues overflowed) in `/metrics`; `None` for a bus without
+    /// one.
+    fn local_hub(&self) -> Option<std::sync::Arc<LocalHub>> {
+        None
     }
 }
 

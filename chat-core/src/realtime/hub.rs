@@ -197,6 +197,24 @@ impl LocalHub {
         self.overflows.load(Ordering::Relaxed)
     }
 
+    /// Appends the hub's counters to a Prometheus text exposition.
+    pub fn render_metrics(&self, out: &mut String) {
+        crate::metrics::write_single(
+            out,
+            "chat_events_dropped_total",
+            "counter",
+            "Typing, presence and receipt events dropped because a connection's queue was half full.",
+            self.dropped_ephemeral(),
+        );
+        crate::metrics::write_single(
+            out,
+            "chat_connection_overflows_total",
+            "counter",
+            "Connections cut off (closed with 1013) because their queue was full.",
+            self.overflows(),
+        );
+    }
+
     /// Removes a connection; true when it was the user's last here.
     fn remove(&self, user: UserId, connection: ConnectionId) -> bool {
         let mut shard = self.shard(user);
@@ -275,6 +293,13 @@ mod tests {
         assert_eq!(hub.deliver(&[user], &frame(FrameClass::Durable)), 0);
         assert!(sub.has_overflowed());
         assert!(sub.recv().await.is_none(), "an overflowed connection ends");
+        let mut text = String::new();
+        hub.render_metrics(&mut text);
+        assert!(text.contains("\nchat_events_dropped_total 1\n"), "{text}");
+        assert!(
+            text.contains("\nchat_connection_overflows_total 1\n"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

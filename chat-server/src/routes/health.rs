@@ -39,7 +39,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.engine.metrics().render(),
+        state.engine.render_metrics(),
     )
 }
 

@@ -35,6 +35,9 @@ async fn the_series_follow_connections_messages_and_errors() {
     let before = scrape(&app).await;
     assert_eq!(value(&before, "chat_connections"), 0.0);
     assert_eq!(value(&before, "chat_messages_accepted_total"), 0.0);
+    // The hub's counters are there too (docs/operations.md).
+    assert_eq!(value(&before, "chat_events_dropped_total"), 0.0);
+    assert_eq!(value(&before, "chat_connection_overflows_total"), 0.0);
 
     let (alice, bob, _alice_ws, mut bob_ws) = app.connected_pair().await;
     let during = scrape(&app).await;
