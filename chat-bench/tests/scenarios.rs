@@ -6,31 +6,18 @@
 use std::process::Output;
 use std::time::Duration;
 
-use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::auth::AuthConfig;
 use chat_core::conversations::ConversationConfig;
 use chat_core::{ChatEngine, RateLimit};
+use chat_server::testing::TestServer;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-
-/// A running server; it stops when this is dropped.
-struct TestServer {
-    url: String,
-    _shutdown: oneshot::Sender<()>,
-}
 
 async fn spawn_server() -> TestServer {
     let unlimited = RateLimit::new(100_000_000, Duration::from_secs(60));
     let engine = ChatEngine::builder()
         .auth_config(AuthConfig {
-            argon2: Argon2Params {
-                memory_kib: 256,
-                iterations: 1,
-                parallelism: 1,
-            },
-            max_concurrent_hashes: 4,
             signup_client_limit: unlimited,
-            ..AuthConfig::default()
+            ..chat_server::testing::fast_auth_config()
         })
         .conversation_config(ConversationConfig {
             message_limit: unlimited,
@@ -39,27 +26,15 @@ async fn spawn_server() -> TestServer {
         .jwt_secret(b"bench-test-secret-bench-test-secret!".to_vec())
         .build()
         .expect("engine");
-    let state = chat_server::AppState::new(engine);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        chat_server::serve(listener, state, async {
-            let _ = rx.await;
-        })
+    TestServer::start(chat_server::AppState::new(engine))
         .await
-        .expect("serve");
-    });
-    TestServer {
-        url: format!("http://{addr}"),
-        _shutdown: tx,
-    }
+        .expect("a test server")
 }
 
 /// Runs `chat-bench --json --url <server> <args>` and returns its report.
 async fn bench(server: &TestServer, args: &[&str]) -> Value {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_chat-bench"));
-    cmd.args(["--json", "--url", &server.url]).args(args);
+    cmd.args(["--json", "--url", &server.base]).args(args);
     let out: Output = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .expect("chat-bench finished in time")

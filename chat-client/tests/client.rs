@@ -7,12 +7,9 @@ use chat_client::{
     ChatClient, ClientError, Result, ServerFrame, Session, WsConnection, WsReceiver, frames,
 };
 use chat_core::ChatEngine;
-use chat_core::RateLimit;
-use chat_core::auth::{Argon2Params, AuthConfig};
 use chat_core::model::MessageTarget;
 use chat_core::protocol::close;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// How long a test waits for a frame it expects.
 const WAIT: Duration = Duration::from_secs(5);
@@ -20,45 +17,21 @@ const WAIT: Duration = Duration::from_secs(5);
 /// A running server; it stops when this is dropped.
 struct TestServer {
     client: ChatClient,
-    _shutdown: oneshot::Sender<()>,
-}
-
-/// Cheap argon2 so tests run fast (as chat-server's own tests do).
-fn test_auth_config() -> AuthConfig {
-    AuthConfig {
-        argon2: Argon2Params {
-            memory_kib: 256,
-            iterations: 1,
-            parallelism: 1,
-        },
-        max_concurrent_hashes: 4,
-        public_url: "http://chat.test".to_owned(),
-        // Every test user signs up from 127.0.0.1.
-        signup_client_limit: RateLimit::new(1_000_000, Duration::from_secs(3600)),
-        ..AuthConfig::default()
-    }
+    _server: chat_server::testing::TestServer,
 }
 
 async fn spawn_server() -> TestServer {
     let engine = ChatEngine::builder()
-        .auth_config(test_auth_config())
+        .auth_config(chat_server::testing::fast_auth_config())
         .jwt_secret(b"test-secret-test-secret-test-secret!".to_vec())
         .build()
         .expect("engine");
-    let state = chat_server::AppState::new(engine);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        chat_server::serve(listener, state, async {
-            let _ = rx.await;
-        })
+    let server = chat_server::testing::TestServer::start(chat_server::AppState::new(engine))
         .await
-        .expect("serve");
-    });
+        .expect("a test server");
     TestServer {
-        client: ChatClient::new(&format!("http://{addr}/")).expect("client"),
-        _shutdown: tx,
+        client: ChatClient::new(&format!("{}/", server.base)).expect("client"),
+        _server: server,
     }
 }
 

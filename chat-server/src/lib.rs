@@ -25,6 +25,8 @@
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
 //! - [`web`]: the browser demo, embedded in the binary and served at `/`.
 //! - [`telemetry`]: log set-up.
+//! - [`testing`]: [`TestServer`](testing::TestServer), a real server on a
+//!   free port for tests, and cheap authentication settings for them.
 
 pub mod bootstrap;
 pub mod config;
@@ -37,6 +39,7 @@ mod serve;
 pub mod smtp;
 pub mod state;
 pub mod telemetry;
+pub mod testing;
 pub mod web;
 pub mod ws;
 

@@ -1,19 +1,16 @@
 //! `spawn_app()`: a real server on port 0 with in-memory backends, a
 //! recording mailer and a clock the test moves.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::RateLimit;
-use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::auth::AuthConfig;
 use chat_core::memory::{MemoryMailer, MemoryStore};
 use chat_core::{ChatEngine, ChatEngineBuilder, ConversationConfig, ManualClock, Store, Timestamp};
+use chat_server::testing::TestServer;
 use chat_server::{AppState, HttpSettings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 /// A running server and what a test needs to drive it.
 pub(crate) struct TestApp {
@@ -22,7 +19,7 @@ pub(crate) struct TestApp {
     pub(crate) mailer: Arc<MemoryMailer>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) engine: ChatEngine,
-    _shutdown: oneshot::Sender<()>,
+    _server: TestServer,
 }
 
 /// Tokens from signup or login.
@@ -36,18 +33,7 @@ pub(crate) struct Tokens {
 /// Cheap argon2 so tests run fast; the production parameters are covered
 /// by chat-core's own tests and the benchmarks.
 pub(crate) fn test_auth_config() -> AuthConfig {
-    AuthConfig {
-        argon2: Argon2Params {
-            memory_kib: 256,
-            iterations: 1,
-            parallelism: 1,
-        },
-        max_concurrent_hashes: 4,
-        public_url: "http://chat.test".to_owned(),
-        // Every test user signs up from 127.0.0.1.
-        signup_client_limit: RateLimit::new(1_000_000, Duration::from_secs(3600)),
-        ..AuthConfig::default()
-    }
+    chat_server::testing::fast_auth_config()
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
@@ -100,24 +86,15 @@ pub(crate) async fn serve_state(
     mailer: Arc<MemoryMailer>,
     clock: Arc<ManualClock>,
 ) -> TestApp {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr: SocketAddr = listener.local_addr().expect("addr");
-    let (tx, rx) = oneshot::channel::<()>();
     let engine = state.engine.clone();
-    tokio::spawn(async move {
-        chat_server::serve(listener, state, async {
-            let _ = rx.await;
-        })
-        .await
-        .expect("serve");
-    });
+    let server = TestServer::start(state).await.expect("a test server");
     TestApp {
-        base: format!("http://{addr}"),
+        base: server.base.clone(),
         http: reqwest::Client::new(),
         mailer,
         clock,
         engine,
-        _shutdown: tx,
+        _server: server,
     }
 }
 

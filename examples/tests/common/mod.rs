@@ -3,19 +3,18 @@
 use chat_client::{ChatClient, Session};
 use chat_core::ChatEngine;
 use chat_server::AppState;
-use tokio::net::TcpListener;
+use chat_server::testing::TestServer;
 
 /// A chat server (in-memory engine) on a free port, and a client for it.
+/// The server lives as long as the test's runtime.
 pub(crate) async fn server() -> ChatClient {
     let engine = ChatEngine::builder().build().expect("engine");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(chat_server::serve(
-        listener,
-        AppState::new(engine),
-        std::future::pending(),
-    ));
-    ChatClient::new(&format!("http://{addr}")).expect("client")
+    let server = TestServer::start(AppState::new(engine))
+        .await
+        .expect("a test server");
+    let client = ChatClient::new(&server.base).expect("client");
+    server.detach();
+    client
 }
 
 /// Signs `name` up.
