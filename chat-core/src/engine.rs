@@ -117,6 +117,15 @@ impl ChatEngine {
         out
     }
 
+    /// Stops the engine's background work once what is queued is done:
+    /// the store writers write every message and cursor move already
+    /// handed to them, then stop. Call it after the transports have
+    /// stopped taking requests (the server binary does, on SIGTERM);
+    /// messages sent afterwards fail with `INTERNAL`.
+    pub async fn shutdown(&self) {
+        self.inner.conversations.shutdown().await;
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

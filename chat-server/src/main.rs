@@ -24,7 +24,10 @@ async fn run(config: Config) -> Result<(), ServerError> {
     let state = bootstrap::build_state(&config).await?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, "chat server listening");
+    let engine = state.engine.clone();
     serve(listener, state, shutdown_signal()).await?;
+    // Connections are closed: write what is still queued, then stop.
+    engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::page::{invalid_before, limit_or_default};
-use super::writer::{Write, Written};
 use super::{ConversationRef, ConversationService, PageRequest};
 use crate::delivery::MemberSet;
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
@@ -418,11 +417,15 @@ impl ConversationService {
             user,
             seq,
         };
-        let written = self.writes.run(Write::Delivered(m, now)).await?;
-        let Written::Delivered(after) = written else {
-            return Err(ChatError::Internal("a cursor move stored a message".into()));
-        };
-        let (after, moved) = after.ok_or(ChatError::ConversationNotFound)?;
+        let after = self
+            .deps
+            .messages
+            .advance_delivered(m.conversation, m.user, m.seq, now)
+            .await?
+            .ok_or(ChatError::ConversationNotFound)?;
+        // A cursor that moved now records this time, or the later one of a
+        // batch it shared (see `BatchedWrites::advance_delivered`).
+        let moved = after.member.delivered_at.is_some_and(|t| t >= now);
         if let Err(e) = self
             .fanout
             .deps
@@ -442,14 +445,9 @@ impl ConversationService {
         Ok(after)
     }
 
-    /// Stores a message through the shared writer.
+    /// Stores a message (through the batching writers under the store).
     async fn insert(&self, new: NewMessage) -> Result<InsertOutcome> {
-        match self.writes.run(Write::Insert(new)).await? {
-            Written::Inserted(outcome) => Ok(outcome),
-            Written::Delivered(_) => Err(ChatError::Internal(
-                "a message insert moved a cursor".into(),
-            )),
-        }
+        self.deps.messages.insert_message(new).await
     }
 
     /// Whether members of a conversation with `members` see each other's

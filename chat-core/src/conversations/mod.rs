@@ -29,6 +29,7 @@ pub use messages::{
 };
 pub use page::PageRequest;
 pub(crate) use page::sync_limit;
+pub use writer::BatchedWrites;
 
 use crate::delivery::{Fanout, RealtimeDeps};
 use crate::error::{ChatError, Result};
@@ -111,7 +112,8 @@ pub struct ConversationService {
     deps: ConversationDeps,
     config: Arc<ConversationConfig>,
     fanout: Fanout,
-    writes: writer::Writer<writer::StoreWrites>,
+    /// The batching writers under `deps.messages`, kept to shut them down.
+    writes: Arc<writer::BatchedWrites>,
     /// Where each group member's delivery receipts stand.
     announced: Arc<announced::Announced>,
     /// The newest message of each conversation, for receipts.
@@ -131,7 +133,8 @@ impl ConversationService {
     /// A service over `deps`.
     ///
     /// # Errors
-    /// `INVALID_CONFIG` when the group member limit is below 1.
+    /// `INVALID_CONFIG` when the group member limit is below 1; `INTERNAL`
+    /// when the writers' thread cannot be started.
     pub fn new(mut deps: ConversationDeps, config: ConversationConfig) -> Result<Self> {
         if config.max_group_members == 0 {
             return Err(ChatError::InvalidConfig(
@@ -146,14 +149,13 @@ impl ConversationService {
             metrics.clone(),
         ));
         deps.messages = Arc::new(timed_reads::TimedReads::new(deps.messages, metrics.clone()));
+        // Inserts and delivery-cursor moves share transactions; the writers
+        // start here, with the engine, and stop with `shutdown`.
+        let writes = writer::BatchedWrites::start(deps.messages.clone(), metrics.clone())?;
+        deps.messages = writes.clone();
         let fanout = Fanout::new(
             deps.realtime.clone(),
             deps.conversations.clone(),
-            metrics.clone(),
-        );
-        let writes = writer::Writer::new(
-            writer::StoreWrites(deps.messages.clone()),
-            deps.messages.write_concurrency(),
             metrics.clone(),
         );
         Ok(Self {
@@ -165,6 +167,12 @@ impl ConversationService {
             newest: Arc::new(newest::NewestMessages::new(NEWEST_ENTRIES)),
             metrics,
         })
+    }
+
+    /// Stops the store writers once what is queued is written; messages
+    /// sent afterwards fail with `INTERNAL`.
+    pub async fn shutdown(&self) {
+        self.writes.shutdown().await;
     }
 
     /// The figures of this service and of everything built on it (the

@@ -1,4 +1,4 @@
-//! Writers that let concurrent operations share transactions.
+//! [`BatchedWrites`]: a message store whose writes share transactions.
 //!
 //! Each stored message, and each moved delivery cursor, would otherwise
 //! cost a commit, and a commit costs a disk flush (SQLite
@@ -6,9 +6,13 @@
 //! milliseconds that cap the whole server's rate. A writer is one task
 //! that takes every operation waiting when it becomes free and runs them
 //! with one batch call ([`MessageStore::write_batch`]: messages and
-//! delivery cursors together), so the number of commits per
-//! second stays about the same while the work per commit grows with the
-//! load. An idle server runs each operation at once, alone.
+//! delivery cursors together), so the number of commits per second stays
+//! about the same while the work per commit grows with the load. An idle
+//! server runs each operation at once, alone.
+//!
+//! [`BatchedWrites`] wraps a store: `insert_message` and
+//! `advance_delivered` go through the writers, everything else straight
+//! to the store, so callers see an ordinary [`MessageStore`].
 //!
 //! An operation is answered only after its batch has committed. If a
 //! batch fails, its operations are retried one by one, so one bad
@@ -16,19 +20,21 @@
 //! the batch and everything waiting behind it fail at once with
 //! `STORE_UNAVAILABLE` (see `fail_waiting`).
 //!
-//! The tasks start on first use, on a thread and runtime of their own
-//! (see `start`), and stop when the engine is dropped.
+//! The writers run on a thread and runtime of their own, started with the
+//! engine ([`BatchedWrites::start`]) and stopped by
+//! [`shutdown`](BatchedWrites::shutdown) (`ChatEngine::shutdown`) once
+//! what is queued is written.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{ChatError, Result};
-use crate::ids::ConversationId;
+use crate::ids::{ConversationId, MessageId, UserId};
 use crate::metrics::Metrics;
-use crate::model::{DeliveryMove, InsertOutcome, Membership, NewMessage};
+use crate::model::{DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
 use crate::store::MessageStore;
 use crate::time::Timestamp;
 
@@ -38,146 +44,242 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// Operations waiting for a writer before callers wait for room.
 const QUEUE: usize = 4 * MAX_BATCH;
 
-/// An operation that can run alone or in a batch.
-#[async_trait]
-pub(crate) trait BatchOp: Send + Sync + 'static {
-    /// One operation's input.
-    type Item: Clone + Send + 'static;
-    /// One operation's result.
-    type Out: Send + 'static;
-    /// Runs one operation in its own transaction.
-    async fn one(&self, item: Self::Item) -> Result<Self::Out>;
-    /// Runs several in one transaction; results in input order.
-    async fn many(&self, items: Vec<Self::Item>) -> Result<Vec<Self::Out>>;
-    /// Which writer an operation goes to. Operations with one key run in
-    /// order on one writer; writers with different keys run in parallel.
-    fn key(item: &Self::Item) -> u64;
+/// One operation, with where its answer goes.
+enum Job {
+    Insert {
+        message: NewMessage,
+        reply: oneshot::Sender<Result<InsertOutcome>>,
+    },
+    Deliver {
+        movement: DeliveryMove,
+        at: Timestamp,
+        reply: oneshot::Sender<Result<Option<Membership>>>,
+    },
 }
 
-struct Job<O: BatchOp> {
-    item: O::Item,
-    reply: oneshot::Sender<Result<O::Out>>,
+impl Job {
+    /// Which writer takes it: one conversation's operations stay in order
+    /// on one writer; writers of different conversations run in parallel.
+    fn conversation(&self) -> ConversationId {
+        match self {
+            Self::Insert { message, .. } => message.conversation_id,
+            Self::Deliver { movement, .. } => movement.conversation,
+        }
+    }
+
+    fn fail(self, error: ChatError) {
+        match self {
+            Self::Insert { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+            Self::Deliver { reply, .. } => {
+                let _ = reply.send(Err(error));
+            }
+        }
+    }
 }
 
-/// The handle operations go through. Cheap to clone; clones share the
-/// writer tasks, started on first use (so an engine can be built outside a
-/// runtime). There are as many tasks as the store can usefully write
-/// with at once ([`MessageStore::write_concurrency`]); an operation's key
-/// (its conversation) picks one, so one conversation's operations stay in
-/// order.
-pub(crate) struct Writer<O: BatchOp> {
-    op: Arc<O>,
-    shards: usize,
-    jobs: Arc<OnceLock<Vec<mpsc::Sender<Job<O>>>>>,
+/// A [`MessageStore`] whose message inserts and delivery-cursor moves are
+/// batched into shared transactions by writer tasks. Shared behind an
+/// `Arc`.
+pub struct BatchedWrites {
+    inner: Arc<dyn MessageStore>,
+    /// One queue per writer; `None` once shut down. A std mutex, held only
+    /// to clone a sender.
+    queues: Mutex<Option<Vec<mpsc::Sender<Job>>>>,
+    /// Fires when the writers' thread has finished.
+    stopped: Mutex<Option<oneshot::Receiver<()>>>,
     metrics: Metrics,
 }
 
-impl<O: BatchOp> Clone for Writer<O> {
-    fn clone(&self) -> Self {
-        Self {
-            op: self.op.clone(),
-            shards: self.shards,
-            jobs: self.jobs.clone(),
-            metrics: self.metrics.clone(),
-        }
+impl std::fmt::Debug for BatchedWrites {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchedWrites").finish_non_exhaustive()
     }
 }
 
-impl<O: BatchOp> Writer<O> {
-    pub(crate) fn new(op: O, shards: usize, metrics: Metrics) -> Self {
-        Self {
-            op: Arc::new(op),
-            shards: shards.max(1),
-            jobs: Arc::new(OnceLock::new()),
+impl BatchedWrites {
+    /// Wraps `inner` and starts its writers (as many as it can write with
+    /// at once, [`MessageStore::write_concurrency`]) on a thread and
+    /// runtime of their own: every message waits for a commit, and a
+    /// commit for the writer's few round trips to the store, so they must
+    /// not queue behind the hundreds of connection tasks of the server's
+    /// runtime (under a group's fan-out they did, by hundreds of
+    /// milliseconds). Needs no runtime of the caller's.
+    ///
+    /// # Errors
+    /// `INTERNAL` when the thread or its runtime cannot be started.
+    pub fn start(inner: Arc<dyn MessageStore>, metrics: Metrics) -> Result<Arc<Self>> {
+        let shards = inner.write_concurrency().max(1);
+        let (senders, receivers): (Vec<_>, Vec<_>) =
+            (0..shards).map(|_| mpsc::channel(QUEUE)).unzip();
+        let tasks: Vec<_> = receivers
+            .into_iter()
+            .map(|rx| work(inner.clone(), rx, metrics.clone()))
+            .collect();
+        let (done, stopped) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ChatError::internal)?;
+        std::thread::Builder::new()
+            .name("chat-writer".to_owned())
+            .spawn(move || {
+                // Ends when every queue is closed and drained.
+                runtime.block_on(async move {
+                    let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
+                    for handle in handles {
+                        let _ = handle.await;
+                    }
+                });
+                let _ = done.send(());
+            })
+            .map_err(ChatError::internal)?;
+        Ok(Arc::new(Self {
+            inner,
+            queues: Mutex::new(Some(senders)),
+            stopped: Mutex::new(Some(stopped)),
             metrics,
+        }))
+    }
+
+    /// Stops the writers once what is queued is written; writes asked for
+    /// afterwards fail with `INTERNAL`. Completes when the writers' thread
+    /// has ended.
+    pub async fn shutdown(&self) {
+        drop(
+            self.queues
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
+        let stopped = self
+            .stopped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(stopped) = stopped {
+            let _ = stopped.await;
         }
     }
 
-    /// Runs an operation, in a transaction shared with whatever else is
-    /// waiting at the moment.
-    ///
-    /// # Errors
-    /// The store's errors for this operation.
-    pub(crate) async fn run(&self, item: O::Item) -> Result<O::Out> {
-        let jobs = self.jobs.get_or_init(|| {
-            let (senders, receivers) = (0..self.shards).map(|_| mpsc::channel(QUEUE)).unzip();
-            start(&self.op, receivers, &self.metrics);
-            senders
-        });
-        let shard = (O::key(&item) % jobs.len() as u64) as usize;
-        let (reply, answer) = oneshot::channel();
+    /// Queues `job` on its conversation's writer.
+    async fn queue(&self, job: Job) -> Result<()> {
+        let sender = {
+            let queues = self
+                .queues
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(queues) = queues.as_ref() else {
+                return Err(writer_gone());
+            };
+            // UUIDv7: the low bits are random.
+            let key = job.conversation().as_uuid().as_u64_pair().1;
+            queues[(key % queues.len() as u64) as usize].clone()
+        };
         self.metrics.write_queued();
-        if jobs[shard].send(Job { item, reply }).await.is_err() {
+        if sender.send(job).await.is_err() {
             // Never queued: take it back off the gauge.
             self.metrics.write_batch_abandoned(1);
             return Err(writer_gone());
         }
-        answer.await.map_err(|_| writer_gone())?
+        Ok(())
     }
-}
-
-fn key_of(conversation: ConversationId) -> u64 {
-    // UUIDv7: the low bits are random.
-    conversation.as_uuid().as_u64_pair().1
 }
 
 fn writer_gone() -> ChatError {
-    ChatError::Internal("a store writer stopped".into())
+    ChatError::Internal("the store writers stopped".into())
 }
 
-/// Starts the writer tasks on a thread of their own, with a runtime of
-/// its own: every message waits for a commit, and a commit for the
-/// writer's few round trips to the store, so they must not queue behind
-/// the hundreds of connection tasks of the server's runtime (under a
-/// group's fan-out they did, by hundreds of milliseconds). Where no thread
-/// can be started, they run on the caller's runtime.
-fn start<O: BatchOp>(op: &Arc<O>, receivers: Vec<mpsc::Receiver<Job<O>>>, metrics: &Metrics) {
-    let tasks: Vec<_> = receivers
-        .into_iter()
-        .map(|rx| work(op.clone(), rx, metrics.clone()))
-        .collect();
-    // Taken by the thread, or back here if it cannot start.
-    let slot = Arc::new(std::sync::Mutex::new(Some(tasks)));
-    let taken = slot.clone();
-    let started = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .and_then(|runtime| {
-            std::thread::Builder::new()
-                .name("chat-writer".to_owned())
-                .spawn(move || {
-                    let tasks = taken
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .take()
-                        .unwrap_or_default();
-                    // Ends when every sender (the engine) is gone.
-                    runtime.block_on(async move {
-                        let handles: Vec<_> = tasks.into_iter().map(tokio::spawn).collect();
-                        for handle in handles {
-                            let _ = handle.await;
-                        }
-                    });
-                })
-        });
-    if let Err(e) = started {
-        tracing::warn!(error = %e, "cannot start the writers' thread; they share the caller's runtime");
-        let tasks = slot
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .unwrap_or_default();
-        for task in tasks {
-            tokio::spawn(task);
-        }
+#[async_trait]
+impl MessageStore for BatchedWrites {
+    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.queue(Job::Insert { message, reply }).await?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    fn write_concurrency(&self) -> usize {
+        self.inner.write_concurrency()
+    }
+
+    async fn message(
+        &self,
+        conversation: ConversationId,
+        id: MessageId,
+    ) -> Result<Option<Message>> {
+        self.inner.message(conversation, id).await
+    }
+
+    async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {
+        self.inner.messages_by_ids(ids).await
+    }
+
+    async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        max_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.inner
+            .messages_before(conversation, max_seq, limit)
+            .await
+    }
+
+    async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
+        self.inner.unread_messages(user, limit).await
+    }
+
+    async fn advance_read(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>> {
+        self.inner.advance_read(conversation, user, seq, at).await
+    }
+
+    /// Moves the cursor in a batch shared with other writes. The batch
+    /// records the latest time of its moves, so a membership that moved
+    /// has a `delivered_at` at or after `at`.
+    async fn advance_delivered(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        seq: u64,
+        at: Timestamp,
+    ) -> Result<Option<Membership>> {
+        let (reply, answer) = oneshot::channel();
+        let movement = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        self.queue(Job::Deliver {
+            movement,
+            at,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    async fn write_batch(
+        &self,
+        messages: Vec<NewMessage>,
+        moves: Vec<DeliveryMove>,
+        at: Timestamp,
+    ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
+        self.inner.write_batch(messages, moves, at).await
     }
 }
 
-async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>, metrics: Metrics) {
+async fn work(store: Arc<dyn MessageStore>, mut jobs: mpsc::Receiver<Job>, metrics: Metrics) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let (size, started) = (batch.len(), Instant::now());
-        let unavailable = write(&*op, std::mem::take(&mut batch)).await;
+        let unavailable = write(&*store, std::mem::take(&mut batch)).await;
         metrics.write_batch(size, started.elapsed());
         if let Some(error) = unavailable {
             fail_waiting(&mut jobs, &error, &metrics);
@@ -193,14 +295,10 @@ async fn work<O: BatchOp>(op: Arc<O>, mut jobs: mpsc::Receiver<Job<O>>, metrics:
 /// acquire timeout; nothing was written, so a client's retry (with the
 /// same `client_msg_id`) is safe. Operations that arrive afterwards try
 /// the store again, which is how the writer notices it is back.
-fn fail_waiting<O: BatchOp>(
-    jobs: &mut mpsc::Receiver<Job<O>>,
-    error: &ChatError,
-    metrics: &Metrics,
-) {
+fn fail_waiting(jobs: &mut mpsc::Receiver<Job>, error: &ChatError, metrics: &Metrics) {
     let mut failed = 0;
     while let Ok(job) = jobs.try_recv() {
-        let _ = job.reply.send(Err(same_outage(error)));
+        job.fail(same_outage(error));
         failed += 1;
     }
     if failed > 0 {
@@ -220,13 +318,42 @@ fn same_outage(e: &ChatError) -> ChatError {
 
 /// Runs a batch and answers its operations. Returns the error when the
 /// store was unavailable, so the caller can fail what waits behind it.
-async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) -> Option<ChatError> {
+async fn write(store: &dyn MessageStore, batch: Vec<Job>) -> Option<ChatError> {
     if batch.len() > 1 {
-        let items = batch.iter().map(|j| j.item.clone()).collect();
-        match op.many(items).await {
-            Ok(outs) if outs.len() == batch.len() => {
-                for (job, out) in batch.into_iter().zip(outs) {
-                    let _ = job.reply.send(Ok(out));
+        let mut messages = Vec::new();
+        let mut moves = Vec::new();
+        let mut at = None;
+        for job in &batch {
+            match job {
+                Job::Insert { message, .. } => messages.push(message.clone()),
+                Job::Deliver {
+                    movement, at: t, ..
+                } => {
+                    moves.push(*movement);
+                    at = at.max(Some(*t));
+                }
+            }
+        }
+        let at = at.unwrap_or_else(Timestamp::now);
+        let (message_count, move_count) = (messages.len(), moves.len());
+        match store.write_batch(messages, moves, at).await {
+            Ok((inserted, moved))
+                if inserted.len() == message_count && moved.len() == move_count =>
+            {
+                let (mut inserted, mut moved) = (inserted.into_iter(), moved.into_iter());
+                for job in batch {
+                    match job {
+                        Job::Insert { reply, .. } => {
+                            if let Some(outcome) = inserted.next() {
+                                let _ = reply.send(Ok(outcome));
+                            }
+                        }
+                        Job::Deliver { reply, .. } => {
+                            if let Some(membership) = moved.next() {
+                                let _ = reply.send(Ok(membership));
+                            }
+                        }
+                    }
                 }
                 return None;
             }
@@ -236,7 +363,7 @@ async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) -> Option<ChatError> {
             Err(e @ ChatError::StoreUnavailable(_)) => {
                 tracing::warn!(error = %e, size = batch.len(), "a batch failed: the store is unavailable");
                 for job in batch {
-                    let _ = job.reply.send(Err(same_outage(&e)));
+                    job.fail(same_outage(&e));
                 }
                 return Some(e);
             }
@@ -245,101 +372,43 @@ async fn write<O: BatchOp>(op: &O, batch: Vec<Job<O>>) -> Option<ChatError> {
             }
         }
     }
-    let mut unavailable = None;
+    let mut unavailable: Option<ChatError> = None;
     for job in batch {
-        let out = match &unavailable {
-            Some(e) => Err(same_outage(e)),
-            None => op.one(job.item).await,
-        };
-        if let Err(e @ ChatError::StoreUnavailable(_)) = &out {
-            unavailable.get_or_insert_with(|| same_outage(e));
+        if let Some(e) = &unavailable {
+            job.fail(same_outage(e));
+            continue;
         }
-        let _ = job.reply.send(out);
+        let failed = match job {
+            Job::Insert { message, reply } => {
+                let out = store.insert_message(message).await;
+                let failed = outage_of(&out);
+                let _ = reply.send(out);
+                failed
+            }
+            Job::Deliver {
+                movement,
+                at,
+                reply,
+            } => {
+                let out = store
+                    .advance_delivered(movement.conversation, movement.user, movement.seq, at)
+                    .await;
+                let failed = outage_of(&out);
+                let _ = reply.send(out);
+                failed
+            }
+        };
+        unavailable = failed;
     }
     unavailable
 }
 
-/// One write of the conversation service.
-#[derive(Debug, Clone)]
-pub(crate) enum Write {
-    /// Store a message.
-    Insert(NewMessage),
-    /// Move a delivery cursor, at this time.
-    Delivered(DeliveryMove, Timestamp),
-}
-
-/// The result of a [`Write`].
-#[derive(Debug)]
-pub(crate) enum Written {
-    /// What storing the message did.
-    Inserted(InsertOutcome),
-    /// The membership after the move, and whether the cursor moved in this
-    /// batch (its `delivered_at` is the batch's time); `None` for a
-    /// non-member.
-    Delivered(Option<(Membership, bool)>),
-}
-
-/// Messages and cursor moves, batched together: a single-writer store
-/// (SQLite) pays one commit for both.
-pub(crate) struct StoreWrites(pub(crate) Arc<dyn MessageStore>);
-
-#[async_trait]
-impl BatchOp for StoreWrites {
-    type Item = Write;
-    type Out = Written;
-
-    async fn one(&self, item: Write) -> Result<Written> {
-        match item {
-            Write::Insert(m) => self.0.insert_message(m).await.map(Written::Inserted),
-            Write::Delivered(m, at) => {
-                let after = self
-                    .0
-                    .advance_delivered(m.conversation, m.user, m.seq, at)
-                    .await?;
-                Ok(Written::Delivered(moved_at(after, at)))
-            }
-        }
+/// The outage a result reports, if it is one.
+fn outage_of<T>(result: &Result<T>) -> Option<ChatError> {
+    match result {
+        Err(e @ ChatError::StoreUnavailable(_)) => Some(same_outage(e)),
+        _ => None,
     }
-
-    async fn many(&self, items: Vec<Write>) -> Result<Vec<Written>> {
-        let mut messages = Vec::new();
-        let mut moves = Vec::new();
-        let mut at = None;
-        for item in &items {
-            match item {
-                Write::Insert(m) => messages.push(m.clone()),
-                Write::Delivered(m, t) => {
-                    moves.push(*m);
-                    at = at.max(Some(*t));
-                }
-            }
-        }
-        let at = at.unwrap_or_else(Timestamp::now);
-        let (inserted, moved) = self.0.write_batch(messages, moves, at).await?;
-        let (mut inserted, mut moved) = (inserted.into_iter(), moved.into_iter());
-        items
-            .iter()
-            .map(|item| match item {
-                Write::Insert(_) => inserted.next().map(Written::Inserted),
-                Write::Delivered(..) => moved.next().map(|m| Written::Delivered(moved_at(m, at))),
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ChatError::Internal("a batch returned too few results".into()))
-    }
-
-    fn key(item: &Write) -> u64 {
-        match item {
-            Write::Insert(m) => key_of(m.conversation_id),
-            Write::Delivered(m, _) => key_of(m.conversation),
-        }
-    }
-}
-
-fn moved_at(after: Option<Membership>, at: Timestamp) -> Option<(Membership, bool)> {
-    after.map(|a| {
-        let moved = a.member.delivered_at == Some(at);
-        (a, moved)
-    })
 }
 
 #[cfg(test)]
@@ -354,18 +423,18 @@ mod tests {
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
-        let writer = Writer::new(StoreWrites(store.clone()), 3, Metrics::new());
+        let writes = BatchedWrites::start(store.clone(), Metrics::new()).expect("writers");
         let sends = (0..50).map(|i| {
-            let writer = writer.clone();
+            let writes = writes.clone();
             let sender = if i % 2 == 0 { a } else { b };
             let message =
                 fixtures::new_message(conversation, sender, &format!("m{i}"), fixtures::t0());
-            tokio::spawn(async move { writer.run(Write::Insert(message)).await })
+            tokio::spawn(async move { writes.insert_message(message).await })
         });
         let mut seqs = Vec::new();
         for send in sends {
             match send.await.expect("task").expect("insert") {
-                Written::Inserted(InsertOutcome::Created(m)) => seqs.push(m.seq),
+                InsertOutcome::Created(m) => seqs.push(m.seq),
                 other => panic!("not created: {other:?}"),
             }
         }
@@ -379,27 +448,55 @@ mod tests {
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
-        let writer = Writer::new(StoreWrites(store), 1, Metrics::new());
-        // The first write starts the writer tasks, from this runtime.
-        let first = fixtures::new_message(conversation, a, "first", fixtures::t0());
-        writer.run(Write::Insert(first)).await.expect("first write");
+        let writes = BatchedWrites::start(store, Metrics::new()).expect("writers");
         let message = fixtures::new_message(conversation, a, "hi", fixtures::t0());
         let (answer, answered) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let write = writer.run(Write::Insert(message));
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .expect("a runtime to wait on");
-            let _ = answer.send(runtime.block_on(write));
+            let _ = answer.send(runtime.block_on(writes.insert_message(message)));
         });
         // This test's runtime has one thread, blocked here: writer tasks
         // on it could not run, and the write would never be answered.
         let written = answered
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("answered by the writers' own runtime");
-        assert!(matches!(
-            written,
-            Ok(Written::Inserted(InsertOutcome::Created(_)))
-        ));
+        assert!(matches!(written, Ok(InsertOutcome::Created(_))));
+    }
+
+    #[tokio::test]
+    async fn shutdown_writes_what_is_queued_then_refuses_more() {
+        let store = Arc::new(MemoryStore::new());
+        let a = fixtures::create_user(&*store, "alice").await.id;
+        let b = fixtures::create_user(&*store, "bob").await.id;
+        let conversation = fixtures::create_direct(&*store, a, b).await;
+        let writes = BatchedWrites::start(store.clone(), Metrics::new()).expect("writers");
+        let queued: Vec<_> = (0..20)
+            .map(|i| {
+                let writes = writes.clone();
+                let message =
+                    fixtures::new_message(conversation, a, &format!("m{i}"), fixtures::t0());
+                tokio::spawn(async move { writes.insert_message(message).await })
+            })
+            .collect();
+        // Every send reaches its queue (this runtime runs them before it
+        // comes back here), then the writers are told to stop.
+        tokio::task::yield_now().await;
+        writes.shutdown().await;
+        for send in queued {
+            assert!(
+                send.await.expect("task").is_ok(),
+                "a queued write is written"
+            );
+        }
+        let late = fixtures::new_message(conversation, a, "late", fixtures::t0());
+        let refused = writes.insert_message(late).await;
+        assert_eq!(refused.map(|_| ()).expect_err("refused").code(), "INTERNAL");
+        let stored = store
+            .messages_before(conversation, u64::MAX, 100)
+            .await
+            .expect("history");
+        assert_eq!(stored.len(), 20);
     }
 }
