@@ -25,7 +25,7 @@ pub struct RedisConfig {
     /// expire with their heartbeats.
     pub instance_id: String,
     /// How long a connection counts as live after its last heartbeat
-    /// (default 5 minutes, seed 002's `online:` TTL).
+    /// (default 5 minutes; also the TTL of the `online:` key).
     pub presence_ttl: Duration,
     /// How long an offline queue lives after its last push (default 30
     /// days).
@@ -110,17 +110,17 @@ impl Keys {
         }
     }
 
-    /// Seed 002's `offline_queue:{user_id}` LIST.
+    /// The user's `offline_queue:{user_id}` LIST.
     pub(crate) fn offline_queue(&self, user: UserId) -> String {
         format!("{}:offline_queue:{{{user}}}", self.prefix)
     }
 
-    /// Seed 002's `online:{user_id}` STRING.
+    /// The user's `online:{user_id}` STRING.
     pub(crate) fn online(&self, user: UserId) -> String {
         format!("{}:online:{{{user}}}", self.prefix)
     }
 
-    /// Seed 002's `ws_connections`, one HASH per user (connection id →
+    /// `ws_connections`, one HASH per user (connection id →
     /// `instance|deadline`), since a user has several devices and a hash
     /// per user keeps to the user's slot.
     pub(crate) fn connections(&self, user: UserId) -> String {

@@ -50,7 +50,7 @@ redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3])
 return 1
 "#;
 
-/// Presence in seed 002's keys: `online:{user_id}` (a STRING with the
+/// Presence in two keys per user: `online:{user_id}` (a STRING with the
 /// presence TTL, refreshed by heartbeats) and the user's `ws_connections`
 /// hash (connection → `instance|deadline`), so a user is online while any
 /// connection on any instance lives, and the connections of an instance

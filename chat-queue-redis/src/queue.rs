@@ -1,4 +1,4 @@
-//! [`RedisOfflineQueue`]: seed 002's `offline_queue:{user_id}` lists.
+//! [`RedisOfflineQueue`]: `offline_queue:{user_id}` lists, one per user.
 
 use std::sync::Arc;
 
@@ -38,7 +38,7 @@ if ttl > 0 and #kept > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return removed
 "#;
 
-/// Per-user queues in Redis, in seed 002's layout: a LIST of JSON entries
+/// Per-user queues in Redis, each a LIST of JSON entries
 /// `{message_id, type, timestamp, conversation_id, seq}`, pushed with LPUSH
 /// (so the oldest entry is at the tail), trimmed to the newest
 /// `queue_max_len`, with the time to live refreshed on every push.

@@ -1,10 +1,10 @@
 //! [`ConversationService`]: direct conversations, groups, messages, history,
 //! read cursors and receipts.
 //!
-//! One model serves both seeds: a conversation is `direct` (two members)
+//! One model serves all of the API: a conversation is `direct` (two members)
 //! or `group` (named, with roles); every message has a per-conversation
 //! `seq`; each member has read and delivery cursors. See
-//! `docs/architecture.md` for how seed 002's tables map onto it.
+//! `docs/architecture.md` for how the original design's tables map onto it.
 //!
 //! Every operation checks membership first. A conversation the caller is
 //! not in answers exactly as one that does not exist
@@ -45,8 +45,7 @@ use crate::time::Clock;
 pub struct ConversationConfig {
     /// Most members a group may have (default 1,000).
     pub max_group_members: u32,
-    /// Messages one user may send (default 100 per minute, seed 002
-    /// section 7.2).
+    /// Messages one user may send (default 100 per minute).
     pub message_limit: RateLimit,
     /// Groups with more members than this get no live receipts from
     /// others (default 100): no `message.delivered` to senders and no
@@ -71,12 +70,12 @@ impl Default for ConversationConfig {
 /// Which conversation a call is about, as the API names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConversationRef {
-    /// The direct conversation with this user (seed 002's
+    /// The direct conversation with this user (for the
     /// `/messages/...` endpoints).
     Direct(UserId),
     /// A group by id; a direct conversation's id is not found.
     Group(ConversationId),
-    /// Any conversation by id (seed 000's `/conversations/...`).
+    /// Any conversation by id (for the `/conversations/...` endpoints).
     Id(ConversationId),
 }
 

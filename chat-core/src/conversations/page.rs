@@ -5,7 +5,7 @@ use crate::ids::MessageId;
 /// `offset`, older than `before` when given.
 ///
 /// `before` is a cursor that stays correct while new messages arrive;
-/// `offset` is what seed 002 asks for. Both are resolved to a seq bound, so
+/// `offset` is a plain count to skip. Both are resolved to a seq bound, so
 /// any page costs one index range read however deep it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
@@ -18,7 +18,7 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// Page size when none is given (seed 002 section 8.4).
+    /// Page size when none is given.
     pub const DEFAULT_LIMIT: u32 = 50;
     /// Largest page.
     pub const MAX_LIMIT: u32 = 100;

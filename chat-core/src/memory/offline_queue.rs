@@ -11,14 +11,14 @@ use crate::ids::{ConversationId, UserId};
 use crate::realtime::{OfflineQueue, QueuedMessage};
 use crate::time::{Clock, SystemClock, Timestamp};
 
-/// Entries older than this are dropped (seed 002: 30 days).
+/// Entries older than this are dropped (30 days).
 pub const OFFLINE_QUEUE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Most entries kept per user; the oldest go first. Nothing is lost by
 /// trimming: catch-up reads the store's delivery cursors.
 pub const MAX_QUEUED_PER_USER: usize = 10_000;
 
-/// Per-user queues in process memory, with seed 002's 30-day lifetime
+/// Per-user queues in process memory, with a 30-day lifetime
 /// (a queue expires when nothing was pushed to it for that long).
 #[derive(Debug)]
 pub struct MemoryOfflineQueue {

@@ -1,5 +1,5 @@
 //! The [`OfflineQueue`] trait: what waits for a user who has no live
-//! connection (seed 002 sections 3.3 and 6.2).
+//! connection.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::ConversationKind;
 use crate::time::Timestamp;
 
-/// One queue entry: seed 002's `{message_id, type, timestamp}`, plus the
+/// One queue entry: `{message_id, type, timestamp}`, plus the
 /// conversation and seq so an acknowledgement (which moves a per
 /// conversation cursor) can clear entries without reading the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,7 +32,7 @@ pub struct QueuedMessage {
 /// The store stays the source of truth: delivery cursors say what each
 /// user has, and a connecting device catches up from them even if queue
 /// entries were lost or expired. The queue is the record of what is
-/// waiting, in seed 002's layout, for operators and for consumers such as
+/// waiting, one list per user, for operators and for consumers such as
 /// push notifications; entries leave it once the user acknowledges them.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]

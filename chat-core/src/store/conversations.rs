@@ -8,8 +8,8 @@ use crate::model::{
 };
 use crate::time::Timestamp;
 
-/// Conversations and their members (seed 000's `conversations` and
-/// `conversation_participants`; seed 002's `groups` and `group_members`).
+/// Conversations and their members, direct and group alike (see
+/// `docs/architecture.md` for how the original design's tables map onto them).
 ///
 /// Membership checks and role rules live in the service; the store
 /// guarantees what needs atomicity: one direct conversation per pair, the

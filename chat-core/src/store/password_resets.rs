@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::model::{NewPasswordReset, ResetConsumption};
 use crate::time::Timestamp;
 
-/// Password reset tokens (seed 002 `password_reset_tokens`), stored hashed.
+/// Password reset tokens, stored hashed.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait PasswordResetStore: Send + Sync {

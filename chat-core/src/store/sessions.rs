@@ -5,7 +5,7 @@ use crate::ids::{RefreshTokenId, SessionId, UserId};
 use crate::model::{NewRefreshToken, NewSession, RefreshTokenRecord, Session};
 use crate::time::Timestamp;
 
-/// Login sessions and their refresh tokens (seed 002 `refresh_tokens`).
+/// Login sessions and their refresh tokens.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait SessionStore: Send + Sync {

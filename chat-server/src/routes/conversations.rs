@@ -1,4 +1,4 @@
-//! `/api/v1/conversations/*`: seed 000's conversation endpoints, for
+//! `/api/v1/conversations/*`: the conversation endpoints, for
 //! direct conversations and groups alike.
 
 use axum::Json;

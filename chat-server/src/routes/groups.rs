@@ -1,4 +1,4 @@
-//! `/api/v1/groups/*`: seed 002's group endpoints.
+//! `/api/v1/groups/*`: the group endpoints.
 
 use axum::Json;
 use axum::extract::State;

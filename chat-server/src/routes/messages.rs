@@ -1,4 +1,4 @@
-//! `/api/v1/messages/*`: seed 002's direct-message endpoints.
+//! `/api/v1/messages/*`: the direct-message endpoints.
 
 use axum::Json;
 use axum::extract::State;

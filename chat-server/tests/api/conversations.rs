@@ -1,4 +1,4 @@
-//! Seed 000's conversation endpoints: list, open direct, read, receipts.
+//! The conversation endpoints: list, open direct, read, receipts.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

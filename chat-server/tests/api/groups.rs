@@ -1,4 +1,4 @@
-//! Seed 002's group endpoints: creation, members and roles, messages.
+//! The group endpoints: creation, members and roles, messages.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

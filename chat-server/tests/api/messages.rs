@@ -1,4 +1,4 @@
-//! Seed 002's direct-message endpoints: send, history, unread.
+//! The direct-message endpoints: send, history, unread.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

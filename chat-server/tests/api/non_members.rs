@@ -88,7 +88,7 @@ async fn a_stranger_sees_nothing_of_others_conversations() {
     let nothing = uuid::Uuid::now_v7().to_string();
     assert_all_hidden(&app, &eve.access, &nothing, &nothing, &bob.user_id).await;
 
-    // Her lists are empty, and seed 002's by-user history shows only her
+    // Her lists are empty, and the by-user history shows only her
     // own (empty) conversation with alice.
     let (_, list) = app.get_as(&eve.access, "/api/v1/conversations").await;
     assert_eq!(list["conversations"], json!([]));

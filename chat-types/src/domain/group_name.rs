@@ -9,7 +9,7 @@ use crate::error::ValidationError;
 pub struct GroupName(String);
 
 impl GroupName {
-    /// Maximum length in characters (seed 002's `VARCHAR(100)`).
+    /// Maximum length in characters.
     pub const MAX_LEN: usize = 100;
 
     /// Validates and trims a group name.

@@ -15,7 +15,7 @@ use crate::error::ValidationError;
 pub struct MessageContent(String);
 
 impl MessageContent {
-    /// Maximum length in characters (seed 002 section 7.3).
+    /// Maximum length in characters.
     pub const MAX_LEN: usize = 10_000;
 
     /// Validates message content.
@@ -72,7 +72,7 @@ impl fmt::Debug for MessageContent {
 pub struct MessageType(String);
 
 impl MessageType {
-    /// Maximum length in characters (seed 002's `VARCHAR(20)`).
+    /// Maximum length in characters.
     pub const MAX_LEN: usize = 20;
 
     /// The default type, `text`.

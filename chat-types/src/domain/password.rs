@@ -2,7 +2,7 @@ use std::fmt;
 
 use crate::error::ValidationError;
 
-/// A new password that meets the rules of seed 002 section 7.1: 8 to 128
+/// A new password that meets the rules: 8 to 128
 /// characters with at least one digit and one special character.
 ///
 /// `Debug` never prints the password.

@@ -125,7 +125,7 @@ pub struct Member {
     /// The conversation's `last_seq` when the user joined: earlier messages
     /// are not unread for them and their receipts do not list them.
     pub joined_seq: u64,
-    /// Read cursor (seed 000's `last_read_message_id`, as a seq).
+    /// Read cursor: everything up to this seq has been read.
     pub read_seq: u64,
     /// When `read_seq` last moved because the member read something.
     pub read_at: Option<Timestamp>,

@@ -81,7 +81,7 @@ pub struct MessageView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MessageTarget {
-    /// A direct message (seed 002's `messages` row).
+    /// A direct message.
     Direct {
         /// The other member.
         recipient_id: UserId,
@@ -92,7 +92,7 @@ pub enum MessageTarget {
         /// message.
         read_at: Option<Timestamp>,
     },
-    /// A group message (seed 002's `group_messages` row).
+    /// A group message.
     Group {
         /// The group (the conversation id).
         group_id: ConversationId,
@@ -139,8 +139,8 @@ impl MessageView {
     }
 }
 
-/// Who has a message, by member: seed 002's `delivered_at`/`read_at` and
-/// `group_message_reads`, served from the cursors.
+/// Who has a message, by member: `delivered_at` and `read_at` for each,
+/// served from the cursors.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {

@@ -9,7 +9,7 @@ use crate::ids::{ConversationId, MessageId, UserId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ClientFrame {
-    /// Sends a direct message (seed 002).
+    /// Sends a direct message.
     #[serde(rename = "message.send")]
     Send {
         /// The other user.
@@ -23,7 +23,7 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
     },
-    /// Sends a group message (seed 002).
+    /// Sends a group message.
     #[serde(rename = "message.group.send")]
     GroupSend {
         /// The group.
@@ -37,7 +37,7 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
     },
-    /// Moves the read cursor to a message (seed 002), or with
+    /// Moves the read cursor to a message, or with
     /// `conversation_id` alone to the newest message.
     #[serde(rename = "message.read")]
     Read {
@@ -66,7 +66,7 @@ pub enum ClientFrame {
     /// `conversation_id`. Never stored.
     #[serde(rename = "typing")]
     Typing {
-        /// The other user of a direct conversation (seed 002).
+        /// The other user of a direct conversation.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         recipient_id: Option<UserId>,
         /// A group.

@@ -102,7 +102,7 @@ mod tests {
     use crate::ids::UserId;
 
     #[test]
-    fn a_seed_002_send_frame_decodes() {
+    fn a_send_frame_of_the_original_design_decodes() {
         let user = UserId::new();
         let text = format!(
             r#"{{"type":"message.send","recipient_id":"{user}","content":"Hello World","message_type":"text"}}"#

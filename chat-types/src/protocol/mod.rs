@@ -5,10 +5,10 @@
 //! cannot drift apart. `docs/protocol.md` describes every frame with an
 //! example, the close codes ([`close`]) and the delivery guarantees.
 //!
-//! The types and fields of seed 002 section 4.5 are kept as they are;
+//! The frame types and fields of the original design are kept as they are;
 //! additions (`client_msg_id`, `conversation_id`, `seq`, acks, receipts,
 //! presence, `sync`, in-band `auth`) are new fields and new types, so a
-//! client written against the seed still works.
+//! client written against that design still works.
 
 mod client;
 mod decode;

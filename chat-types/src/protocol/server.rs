@@ -10,8 +10,8 @@ use crate::time::Timestamp;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum ServerFrame {
-    /// A new direct message, to both members' connections (seed 002 plus
-    /// `conversation_id`, `seq`, `recipient_id`).
+    /// A new direct message, to both members' connections (the original
+    /// design's fields plus `conversation_id`, `seq`, `recipient_id`).
     #[serde(rename = "message.new")]
     MessageNew(MessageView),
     /// A new group message, to every member's connections.
@@ -71,7 +71,7 @@ pub struct MessageSent {
     pub created_at: Timestamp,
 }
 
-/// One message of a `messages.offline` batch: seed 002's `type`
+/// One message of a `messages.offline` batch: a `type`
 /// (`direct` or `group`) plus the message as `message.new` carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfflineMessage {
