@@ -283,12 +283,7 @@ impl FromRequestParts<AppState> for AuthUser {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts).ok_or(ChatError::Unauthenticated)?;
-        let auth = state.engine.auth();
-        let ctx = auth.authenticate(token)?;
-        // A logout on another instance is not heard while the link to
-        // them is down: then the store decides.
-        auth.check_live_if_cut_off(&ctx).await?;
-        Ok(Self(ctx))
+        Ok(Self(state.engine.auth().authenticate_live(token).await?))
     }
 }
 

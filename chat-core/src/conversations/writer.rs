@@ -84,9 +84,11 @@ impl Job {
 /// `Arc`.
 pub struct BatchedWrites {
     inner: Arc<dyn MessageStore>,
-    /// One queue per writer; `None` once shut down. A std mutex, held only
-    /// to clone a sender.
-    queues: Mutex<Option<Vec<mpsc::Sender<Job>>>>,
+    /// One queue per writer. Fixed for the writers' life, so a write takes
+    /// no lock: shutting down closes the queues from the writers' side.
+    queues: Vec<mpsc::Sender<Job>>,
+    /// Tells the writers to close their queues and finish.
+    stop: tokio::sync::watch::Sender<bool>,
     /// Fires when the writers' thread has finished.
     stopped: Mutex<Option<oneshot::Receiver<()>>>,
     metrics: Metrics,
@@ -113,9 +115,10 @@ impl BatchedWrites {
         let shards = inner.write_concurrency().max(1);
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| mpsc::channel(QUEUE)).unzip();
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let tasks: Vec<_> = receivers
             .into_iter()
-            .map(|rx| work(inner.clone(), rx, metrics.clone()))
+            .map(|rx| work(inner.clone(), rx, stopping.clone(), metrics.clone()))
             .collect();
         let (done, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -137,7 +140,8 @@ impl BatchedWrites {
             .map_err(ChatError::internal)?;
         Ok(Arc::new(Self {
             inner,
-            queues: Mutex::new(Some(senders)),
+            queues: senders,
+            stop,
             stopped: Mutex::new(Some(stopped)),
             metrics,
         }))
@@ -147,12 +151,7 @@ impl BatchedWrites {
     /// afterwards fail with `INTERNAL`. Completes when the writers' thread
     /// has ended.
     pub async fn shutdown(&self) {
-        drop(
-            self.queues
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
+        let _ = self.stop.send(true);
         let stopped = self
             .stopped
             .lock()
@@ -165,20 +164,11 @@ impl BatchedWrites {
 
     /// Queues `job` on its conversation's writer.
     async fn queue(&self, job: Job) -> Result<()> {
-        let sender = {
-            let queues = self
-                .queues
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let Some(queues) = queues.as_ref() else {
-                return Err(writer_gone());
-            };
-            // UUIDv7: the low bits are random.
-            let key = job.conversation().as_uuid().as_u64_pair().1;
-            queues[(key % queues.len() as u64) as usize].clone()
-        };
+        // UUIDv7: the low bits are random.
+        let key = job.conversation().as_uuid().as_u64_pair().1;
+        let queue = &self.queues[(key % self.queues.len() as u64) as usize];
         self.metrics.write_queued();
-        if sender.send(job).await.is_err() {
+        if queue.send(job).await.is_err() {
             // Never queued: take it back off the gauge.
             self.metrics.write_batch_abandoned(1);
             return Err(writer_gone());
@@ -275,9 +265,30 @@ impl MessageStore for BatchedWrites {
     }
 }
 
-async fn work(store: Arc<dyn MessageStore>, mut jobs: mpsc::Receiver<Job>, metrics: Metrics) {
+async fn work(
+    store: Arc<dyn MessageStore>,
+    mut jobs: mpsc::Receiver<Job>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+    metrics: Metrics,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut open = true;
+    loop {
+        let taken = tokio::select! {
+            // Closing refuses further writes; those already queued are
+            // still taken below, and the loop ends when none is left.
+            changed = stopping.changed(), if open => {
+                if changed.is_err() || *stopping.borrow() {
+                    jobs.close();
+                    open = false;
+                }
+                continue;
+            }
+            taken = jobs.recv_many(&mut batch, MAX_BATCH) => taken,
+        };
+        if taken == 0 {
+            break;
+        }
         let (size, started) = (batch.len(), Instant::now());
         let unavailable = write(&*store, std::mem::take(&mut batch)).await;
         metrics.write_batch(size, started.elapsed());
@@ -417,12 +428,18 @@ mod tests {
     use crate::memory::MemoryStore;
     use crate::testkit::fixtures;
 
-    #[tokio::test]
-    async fn concurrent_messages_are_all_stored_with_distinct_seqs() {
+    /// A store with Alice, Bob and their direct conversation.
+    async fn alice_and_bob() -> (Arc<MemoryStore>, UserId, UserId, ConversationId) {
         let store = Arc::new(MemoryStore::new());
         let a = fixtures::create_user(&*store, "alice").await.id;
         let b = fixtures::create_user(&*store, "bob").await.id;
         let conversation = fixtures::create_direct(&*store, a, b).await;
+        (store, a, b, conversation)
+    }
+
+    #[tokio::test]
+    async fn concurrent_messages_are_all_stored_with_distinct_seqs() {
+        let (store, a, b, conversation) = alice_and_bob().await;
         let writes = BatchedWrites::start(store.clone(), Metrics::new()).expect("writers");
         let sends = (0..50).map(|i| {
             let writes = writes.clone();
@@ -444,10 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_are_answered_while_the_callers_runtime_is_blocked() {
-        let store = Arc::new(MemoryStore::new());
-        let a = fixtures::create_user(&*store, "alice").await.id;
-        let b = fixtures::create_user(&*store, "bob").await.id;
-        let conversation = fixtures::create_direct(&*store, a, b).await;
+        let (store, a, _, conversation) = alice_and_bob().await;
         let writes = BatchedWrites::start(store, Metrics::new()).expect("writers");
         let message = fixtures::new_message(conversation, a, "hi", fixtures::t0());
         let (answer, answered) = std::sync::mpsc::channel();
@@ -467,10 +481,7 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_writes_what_is_queued_then_refuses_more() {
-        let store = Arc::new(MemoryStore::new());
-        let a = fixtures::create_user(&*store, "alice").await.id;
-        let b = fixtures::create_user(&*store, "bob").await.id;
-        let conversation = fixtures::create_direct(&*store, a, b).await;
+        let (store, a, _, conversation) = alice_and_bob().await;
         let writes = BatchedWrites::start(store.clone(), Metrics::new()).expect("writers");
         let queued: Vec<_> = (0..20)
             .map(|i| {

@@ -78,10 +78,7 @@ async fn upgrade(
         .token
         .filter(|t| !t.is_empty())
         .ok_or(chat_core::ChatError::Unauthenticated)?;
-    let auth = state.engine.auth().authenticate(&token)?;
-    // While the link to the other instances is down, a logout there is
-    // not announced here: ask the store.
-    state.engine.auth().check_live_if_cut_off(&auth).await?;
+    let auth = state.engine.auth().authenticate_live(&token).await?;
     let ws = ws.map_err(|e| {
         ApiError::request(
             StatusCode::BAD_REQUEST,

@@ -21,6 +21,19 @@ impl AuthService {
         !self.inner.deps.bus.is_linked()
     }
 
+    /// [`authenticate`](AuthService::authenticate), then, while this
+    /// instance is cut off from the others, the session's revocation in
+    /// the store: what a transport calls for every request that presents
+    /// an access token.
+    ///
+    /// # Errors
+    /// As `authenticate`; `SESSION_REVOKED` from the store; store errors.
+    pub async fn authenticate_live(&self, access_token: &str) -> Result<AuthContext> {
+        let ctx = self.authenticate(access_token)?;
+        self.check_live_if_cut_off(&ctx).await?;
+        Ok(ctx)
+    }
+
     /// Checks `ctx`'s session against the store while this instance is
     /// cut off from the others; does nothing (no store access) otherwise.
     ///
