@@ -2,10 +2,11 @@
 //! line): commands and messages read line by line, events printed as they
 //! arrive. Input and output are parameters, so the tests can script it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
+use std::time::Duration;
 
-use chat_client::{ChatClient, ClientError, ServerFrame, Session, UserClient, frames};
+use chat_client::{ChatClient, ClientError, ServerFrame, Session, UserClient, WsSender, frames};
 use chat_core::ConversationId;
 use chat_core::UserId;
 use chat_core::model::{MessageTarget, MessageView};
@@ -35,7 +36,13 @@ struct Terminal<W> {
     names: HashMap<UserId, String>,
     target: Option<Target>,
     sent: u64,
+    /// The `client_msg_id`s of sends the server has not answered yet:
+    /// `/quit` waits for them, so a line typed just before it is not lost.
+    unanswered: HashSet<String>,
 }
+
+/// How long `/quit` waits for the server to confirm the last sends.
+const QUIT_GRACE: Duration = Duration::from_secs(10);
 
 impl<W: Write> Terminal<W> {
     fn say(&mut self, line: &str) {
@@ -146,6 +153,9 @@ impl<W: Write> Terminal<W> {
             _ => {
                 self.sent += 1;
                 let id = format!("tc-{}-{}", self.me, self.sent);
+                if self.target.is_some() {
+                    self.unanswered.insert(id.clone());
+                }
                 return Some(match &self.target {
                     Some(Target::Direct { user, .. }) => {
                         Some(frames::send_direct(*user, line, Some(&id)))
@@ -192,10 +202,12 @@ where
         names: HashMap::new(),
         target: None,
         sent: 0,
+        unanswered: HashSet::new(),
     };
     let mut lines = input.lines();
     term.say("connected; /help lists the commands");
-    loop {
+    let mut open = true;
+    while open {
         tokio::select! {
             line = lines.next_line() => {
                 let Ok(Some(line)) = line else { break };
@@ -205,34 +217,82 @@ where
                     Some(None) => {}
                 }
             }
-            frame = rx.next() => {
-                let Some(frame) = frame? else {
-                    term.say("the server closed the connection");
-                    break;
-                };
-                match frame {
-                    ServerFrame::MessageNew(view) | ServerFrame::GroupMessageNew(view) => {
-                        term.show(&view).await;
-                        tx.send(&frames::ack_through(view.message.conversation_id, view.message.seq)).await?;
-                    }
-                    ServerFrame::Offline { messages } => {
-                        term.say(&format!("-- {} message(s) while you were away --", messages.len()));
-                        let ids = messages.iter().map(|m| m.message.message.id).collect();
-                        for m in &messages {
-                            term.show(&m.message).await;
-                        }
-                        tx.send(&frames::ack_ids(ids)).await?;
-                    }
-                    ServerFrame::Typing(t) if t.is_typing => {
-                        let who = term.name_of(t.user_id).await;
-                        term.say(&format!("({who} is typing…)"));
-                    }
-                    ServerFrame::Error(e) => term.say(&format!("! {}: {}", e.code, e.message)),
-                    _ => {}
-                }
+            frame = rx.next() => open = term.on_frame(frame?, &mut tx).await?,
+        }
+    }
+    if open && !term.unanswered.is_empty() {
+        let waiting = term.unanswered.len();
+        term.say(&format!(
+            "-- waiting for {waiting} message(s) to be sent --"
+        ));
+        let deadline = tokio::time::sleep(QUIT_GRACE);
+        tokio::pin!(deadline);
+        while open && !term.unanswered.is_empty() {
+            tokio::select! {
+                () = &mut deadline => break,
+                frame = rx.next() => open = term.on_frame(frame?, &mut tx).await?,
             }
+        }
+        if !term.unanswered.is_empty() {
+            let lost = term.unanswered.len();
+            term.say(&format!(
+                "! {lost} message(s) were not confirmed by the server"
+            ));
         }
     }
     let _ = tx.close().await;
     Ok(())
+}
+
+impl<W: Write> Terminal<W> {
+    /// Shows one server frame (`None`: the server closed the connection)
+    /// and answers it; returns whether the connection is still open.
+    async fn on_frame(
+        &mut self,
+        frame: Option<ServerFrame>,
+        tx: &mut WsSender,
+    ) -> chat_client::Result<bool> {
+        let Some(frame) = frame else {
+            self.say("the server closed the connection");
+            return Ok(false);
+        };
+        match frame {
+            ServerFrame::MessageNew(view) | ServerFrame::GroupMessageNew(view) => {
+                self.show(&view).await;
+                tx.send(&frames::ack_through(
+                    view.message.conversation_id,
+                    view.message.seq,
+                ))
+                .await?;
+            }
+            ServerFrame::Offline { messages } => {
+                self.say(&format!(
+                    "-- {} message(s) while you were away --",
+                    messages.len()
+                ));
+                let ids = messages.iter().map(|m| m.message.message.id).collect();
+                for m in &messages {
+                    self.show(&m.message).await;
+                }
+                tx.send(&frames::ack_ids(ids)).await?;
+            }
+            ServerFrame::MessageSent(sent) => {
+                if let Some(id) = &sent.client_msg_id {
+                    self.unanswered.remove(id);
+                }
+            }
+            ServerFrame::Typing(t) if t.is_typing => {
+                let who = self.name_of(t.user_id).await;
+                self.say(&format!("({who} is typing…)"));
+            }
+            ServerFrame::Error(e) => {
+                if let Some(id) = &e.client_msg_id {
+                    self.unanswered.remove(id);
+                }
+                self.say(&format!("! {}: {}", e.code, e.message));
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
 }
