@@ -5,15 +5,18 @@ use std::sync::{Arc, Weak};
 use crate::auth::service::AuthDeps;
 use crate::auth::{AuthConfig, AuthService};
 use crate::conversations::{ConversationConfig, ConversationDeps, ConversationService};
-use crate::delivery::{DeliveryService, RealtimeDeps};
+use crate::delivery::{DeliveryDeps, DeliveryService};
 use crate::error::Result;
+use crate::fanout::Fanout;
 use crate::mailer::{LogMailer, Mailer};
+use crate::members::Members;
 use crate::memory::{
     MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
 };
+use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
-use crate::realtime::{EventBus, OfflineQueue, Presence};
-use crate::store::Store;
+use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
+use crate::store::{BatchedWrites, ConversationStore, MessageStore, Store, TimedReads};
 use crate::time::{Clock, SystemClock};
 use crate::users::UserService;
 
@@ -55,6 +58,10 @@ struct EngineInner {
     conversations: ConversationService,
     delivery: DeliveryService,
     realtime: RealtimeDeps,
+    members: Arc<Members>,
+    /// The batching writers under the services' message store.
+    writes: Arc<BatchedWrites>,
+    metrics: Metrics,
     clock: Arc<dyn Clock>,
 }
 
@@ -102,7 +109,7 @@ impl ChatEngine {
     /// The engine's figures (messages, connections, latencies, errors),
     /// renderable in the Prometheus text format.
     pub fn metrics(&self) -> &crate::metrics::Metrics {
-        self.inner.conversations.metrics()
+        &self.inner.metrics
     }
 
     /// Every figure of the engine in the Prometheus text format: its
@@ -123,7 +130,7 @@ impl ChatEngine {
     /// stopped taking requests (the server binary does, on SIGTERM);
     /// messages sent afterwards fail with `INTERNAL`.
     pub async fn shutdown(&self) {
-        self.inner.conversations.shutdown().await;
+        self.inner.writes.shutdown().await;
     }
 
     /// The store.
@@ -256,17 +263,46 @@ impl ChatEngineBuilder {
             bus: realtime.bus.clone(),
         };
         let auth = AuthService::new(deps, self.auth_config, &secret)?;
+        // Every read of the two hot stores is timed, by whichever service
+        // makes it; message inserts and delivery-cursor moves share
+        // transactions through the writers, which start here and stop
+        // with `ChatEngine::shutdown`.
+        let metrics = Metrics::new();
+        let conversation_store: Arc<dyn ConversationStore> =
+            Arc::new(TimedReads::new(store.clone(), metrics.clone()));
+        let timed_messages: Arc<dyn MessageStore> =
+            Arc::new(TimedReads::new(store.clone(), metrics.clone()));
+        let writes = BatchedWrites::start(timed_messages, metrics.clone())?;
+        let messages: Arc<dyn MessageStore> = writes.clone();
+        let members = Arc::new(Members::new(
+            conversation_store.clone(),
+            realtime.bus.clone(),
+        ));
+        let fanout = Fanout::new(realtime.clone(), metrics.clone());
         let conversations = ConversationService::new(
             ConversationDeps {
                 users: store.clone(),
-                conversations: store.clone(),
-                messages: store.clone(),
+                conversations: conversation_store.clone(),
+                messages: messages.clone(),
                 limiter,
                 clock: clock.clone(),
-                realtime: realtime.clone(),
+                members: members.clone(),
+                fanout: fanout.clone(),
+                queue: realtime.queue.clone(),
             },
             self.conversation_config,
+            metrics.clone(),
         )?;
+        let delivery = DeliveryService::new(DeliveryDeps {
+            conversations: conversations.clone(),
+            conversation_store,
+            messages,
+            members: members.clone(),
+            fanout,
+            realtime: realtime.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+        });
         let bus = realtime.bus.clone();
         let inner = Arc::new_cyclic(|engine: &Weak<EngineInner>| {
             // Weak: the bus keeps its handlers, and the engine keeps the bus.
@@ -274,14 +310,17 @@ impl ChatEngineBuilder {
             bus.on_notice(Arc::new(move |notice| {
                 if let Some(engine) = engine.upgrade() {
                     engine.auth.on_notice(notice);
-                    engine.conversations.fanout().on_notice(notice);
+                    engine.members.on_notice(notice);
                 }
             }));
             EngineInner {
-                delivery: DeliveryService::new(conversations.clone()),
+                delivery,
                 realtime,
                 users: UserService::new(store.clone()),
                 conversations,
+                members,
+                writes,
+                metrics,
                 store,
                 auth,
                 clock,

@@ -24,7 +24,8 @@
 //! The engine itself:
 //!
 //! - [`store`]: the storage traits, one concern per file, combined into
-//!   [`Store`].
+//!   [`Store`], and the decorators the engine puts over every backend
+//!   (read timing, batched writes).
 //! - [`mailer`], [`rate_limit`]: the [`Mailer`] and [`RateLimiter`] traits.
 //! - [`auth`]: [`AuthService`] (signup, login, token rotation, resets).
 //! - [`users`]: [`UserService`] (profiles, search).
@@ -33,7 +34,11 @@
 //! - [`realtime`]: the [`EventBus`], [`OfflineQueue`] and [`Presence`]
 //!   traits, and the per-instance hub of live connections.
 //! - [`delivery`]: [`DeliveryService`] (connections, catch-up, acks,
-//!   typing, presence) and the fan-out every service publishes through.
+//!   typing, presence).
+//! - `members` (internal): who is in each conversation, cached for
+//!   routing; the store decides membership.
+//! - `fanout` (internal): publishes what the services did to every
+//!   connection that must see it, and queues it for members with none.
 //! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
 //! - [`memory`]: in-memory implementations of every trait.
 //! - [`metrics`]: the engine's counters and histograms ([`Metrics`]),
@@ -51,8 +56,10 @@ pub mod auth;
 pub mod conversations;
 pub mod delivery;
 pub mod engine;
+mod fanout;
 mod log_throttle;
 pub mod mailer;
+mod members;
 pub mod memory;
 pub mod metrics;
 pub mod rate_limit;
@@ -68,8 +75,7 @@ pub use conversations::{
     ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
 };
 pub use delivery::{
-    AckTarget, Admission, CatchUp, Connection, DeliveryService, MessageOrder, RealtimeDeps,
-    TypingTarget,
+    AckTarget, Admission, CatchUp, Connection, DeliveryService, MessageOrder, TypingTarget,
 };
 pub use domain::{
     ClientMsgId, DisplayName, Email, GroupName, MessageContent, MessageType, Password, Username,
@@ -80,7 +86,7 @@ pub use ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 pub use mailer::{LogMailer, Mailer, OutgoingMail};
 pub use metrics::Metrics;
 pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
-pub use realtime::{EventBus, OfflineQueue, Presence};
+pub use realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use users::UserService;

@@ -11,48 +11,9 @@ use chat_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 use crate::error::error_chain;
+use crate::server_error::ServerError;
 use crate::smtp::SmtpMailer;
 use crate::state::{AppState, HttpSettings, Instance};
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// A setting is unusable.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// The database could not be created, opened or migrated.
-    #[error("store: {message}")]
-    Store {
-        /// The store's own code (`PG_CONNECT`, `PG_CREATE_DATABASE`,
-        /// `PG_MIGRATE`, `SQLITE_CONNECT`, ...), so an operator sees which
-        /// step failed.
-        code: &'static str,
-        /// What failed, with its causes.
-        message: String,
-    },
-    /// Redis could not be reached or the Redis settings are unusable.
-    #[error("redis: {0}")]
-    Redis(String),
-    /// A file or socket operation failed.
-    #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The engine refused its configuration.
-    #[error("engine: {0}")]
-    Engine(#[from] chat_core::ChatError),
-}
-
-impl ServerError {
-    /// Stable machine code.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Config(_) => "INVALID_CONFIG",
-            Self::Store { code, .. } => code,
-            Self::Redis(_) => "REDIS_UNAVAILABLE",
-            Self::Io(_) => "IO_ERROR",
-            Self::Engine(e) => e.code(),
-        }
-    }
-}
 
 /// File in the data directory that keeps the generated JWT secret.
 pub const SECRET_FILE: &str = "jwt_secret";

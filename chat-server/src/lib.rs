@@ -36,6 +36,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 mod serve;
+mod server_error;
 pub mod smtp;
 pub mod state;
 pub mod telemetry;
@@ -52,7 +53,7 @@ use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use bootstrap::ServerError;
+pub use server_error::ServerError;
 pub use config::Config;
 pub use error::ApiError;
 pub use serve::serve_router;

@@ -6,7 +6,7 @@ use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::bootstrap::ServerError;
+use crate::server_error::ServerError;
 
 /// Sends email through an SMTP server.
 ///

@@ -115,7 +115,7 @@ impl ConversationService {
             .conversations
             .add_members(group, new, now, self.config.max_group_members)
             .await;
-        self.fanout.members_changed(group).await;
+        self.deps.members.changed(group).await;
         added
     }
 
@@ -154,7 +154,7 @@ impl ConversationService {
             }
         }
         let removed = self.deps.conversations.remove_member(group, target).await;
-        self.fanout.members_changed(group).await;
+        self.deps.members.changed(group).await;
         removed?.ok_or(ChatError::MemberNotFound)
     }
 

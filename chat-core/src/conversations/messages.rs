@@ -1,4 +1,11 @@
 //! Sending, history, unread messages, cursors and receipts.
+//!
+//! The order of work for a message is: validate (at the edge), authorize,
+//! persist (the message gets its seq, and the store confirms membership in
+//! the same transaction), fan out to every connection of every member (the
+//! sender's other devices included) and queue it for members with none,
+//! then answer the sender. Persisting first means a message is never shown
+//! that history does not have; see `docs/architecture.md`.
 
 use std::collections::HashMap;
 
@@ -6,12 +13,12 @@ use serde::Serialize;
 
 use super::page::{invalid_before, limit_or_default};
 use super::{ConversationRef, ConversationService, PageRequest};
-use crate::delivery::MemberSet;
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::ConnectionId;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
+use crate::members::MemberSet;
 use crate::model::{
     ConversationKind, DeliveryMove, InsertOutcome, Member, Membership, Message, MessageView,
     NewDirectConversation, NewMessage, Receipt,
@@ -158,12 +165,26 @@ impl ConversationService {
         target: ConversationRef,
         message: OutgoingMessage,
     ) -> Result<SentMessage> {
-        self.send_from(sender, target, message, None).await
+        self.send_as(sender, target, message, None).await
     }
 
-    /// [`send`](Self::send) from a live connection, which gets no echo of
-    /// its own message.
-    pub(crate) async fn send_from(
+    /// [`send`](Self::send) from the live connection `origin`, which gets
+    /// no `message.new` echo of its own message (its transport answers
+    /// with `message.sent`).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub async fn send_from(
+        &self,
+        sender: UserId,
+        origin: ConnectionId,
+        target: ConversationRef,
+        message: OutgoingMessage,
+    ) -> Result<SentMessage> {
+        self.send_as(sender, target, message, Some(origin)).await
+    }
+
+    async fn send_as(
         &self,
         sender: UserId,
         target: ConversationRef,
@@ -187,7 +208,7 @@ impl ConversationService {
                 }
                 // Only the first message of a pair pays for the recipient
                 // check and the get-or-create write; later ones are a read.
-                let id = match self.fanout.direct_between(sender, recipient).await? {
+                let id = match d.members.direct_between(sender, recipient).await? {
                     Some(id) => id,
                     None => {
                         if d.users.user_summaries(&[recipient]).await?.is_empty() {
@@ -200,24 +221,19 @@ impl ConversationService {
                             created_at: now,
                         };
                         let id = d.conversations.create_direct(new).await?.0;
-                        self.fanout.remember_direct(id, sender, recipient);
+                        d.members.remember_direct(id, sender, recipient);
                         id
                     }
                 };
-                (id, self.fanout.members(id).await?)
+                (id, d.members.of(id).await?)
             }
             ConversationRef::Group(id) | ConversationRef::Id(id) => {
-                // The cached member list authorizes the common case without
-                // a query; the insert checks membership again in its
-                // transaction, so a stale entry cannot let a non-member in.
-                let members = self.fanout.members(id).await?;
-                let group_only = matches!(target, ConversationRef::Group(_));
-                if !members.contains(sender)
-                    || (group_only && members.kind != ConversationKind::Group)
-                {
-                    return Err(ChatError::ConversationNotFound);
-                }
-                (id, members)
+                // The cached member list routes the message; the store
+                // confirms membership in the insert's transaction, and a
+                // cached "not a member" is checked with the store first.
+                let kind =
+                    matches!(target, ConversationRef::Group(_)).then_some(ConversationKind::Group);
+                (id, d.members.require(id, sender, kind).await?)
             }
         };
         let new = NewMessage {
@@ -233,7 +249,7 @@ impl ConversationService {
             InsertOutcome::Created(message) => {
                 self.metrics.message_accepted();
                 self.newest.stored(&message);
-                self.fanout.message(&message, &members, origin).await;
+                d.fanout.message(&message, &members, origin).await;
                 Ok(SentMessage {
                     message,
                     replayed: false,
@@ -244,7 +260,8 @@ impl ConversationService {
                 replayed: true,
             }),
             InsertOutcome::NotMember => {
-                self.fanout.members_changed(conversation_id).await;
+                // The cached list named a member who has left.
+                d.members.changed(conversation_id).await;
                 Err(ChatError::ConversationNotFound)
             }
         }
@@ -384,7 +401,8 @@ impl ConversationService {
                 }
             },
         };
-        let (Some(message_id), Ok(members)) = (message_id, self.fanout.members(conversation).await)
+        let (Some(message_id), Ok(members)) =
+            (message_id, self.deps.members.of(conversation).await)
         else {
             return;
         };
@@ -397,7 +415,10 @@ impl ConversationService {
             read_at: now,
         };
         if self.receipts_live(&members) {
-            self.fanout.read(receipt, &members.others(reader)).await;
+            self.deps
+                .fanout
+                .read(receipt, &members.others(reader))
+                .await;
         }
     }
 
@@ -427,7 +448,6 @@ impl ConversationService {
         // batch it shared (see `BatchedWrites::advance_delivered`).
         let moved = after.member.delivered_at.is_some_and(|t| t >= now);
         if let Err(e) = self
-            .fanout
             .deps
             .queue
             .remove_through(user, conversation, after.member.delivered_seq)
@@ -461,7 +481,7 @@ impl ConversationService {
     async fn announce_delivered(&self, after: &Membership, now: Timestamp) {
         let conversation = after.conversation.id;
         if after.conversation.kind == ConversationKind::Group {
-            match self.fanout.members(conversation).await {
+            match self.deps.members.of(conversation).await {
                 Ok(members) if self.receipts_live(&members) => {}
                 Ok(_) => return,
                 Err(e) => {
@@ -504,7 +524,7 @@ impl ConversationService {
             },
         };
         let mut senders: Vec<UserId> = match after.conversation.kind {
-            ConversationKind::Direct => match self.fanout.members(conversation).await {
+            ConversationKind::Direct => match self.deps.members.of(conversation).await {
                 Ok(members) => members.others(user),
                 Err(e) => {
                     tracing::warn!(error = %e, "could not read the members of a delivery receipt");
@@ -522,7 +542,7 @@ impl ConversationService {
             seq,
             delivered_at: now,
         };
-        self.fanout.delivered(receipt, &senders).await;
+        self.deps.fanout.delivered(receipt, &senders).await;
     }
 
     /// Who has a message delivered and read, with times.

@@ -17,8 +17,6 @@ mod groups;
 mod messages;
 mod newest;
 mod page;
-mod timed_reads;
-mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,14 +27,15 @@ pub use messages::{
 };
 pub use page::PageRequest;
 pub(crate) use page::sync_limit;
-pub use writer::BatchedWrites;
 
-use crate::delivery::{Fanout, RealtimeDeps};
 use crate::error::{ChatError, Result};
+use crate::fanout::Fanout;
 use crate::ids::{ConversationId, UserId};
+use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
 use crate::rate_limit::{RateLimit, RateLimiter};
+use crate::realtime::OfflineQueue;
 use crate::store::{ConversationStore, MessageStore, UserStore};
 use crate::time::Clock;
 
@@ -79,21 +78,26 @@ pub enum ConversationRef {
     Id(ConversationId),
 }
 
-/// The backends [`ConversationService`] uses.
+/// What [`ConversationService`] works with: the stores (as the engine
+/// wraps them), who is in each conversation, and the fan-out.
 #[derive(Clone)]
-pub struct ConversationDeps {
+pub(crate) struct ConversationDeps {
     /// Accounts, to check members and recipients exist.
-    pub users: Arc<dyn UserStore>,
+    pub(crate) users: Arc<dyn UserStore>,
     /// Conversations and members.
-    pub conversations: Arc<dyn ConversationStore>,
+    pub(crate) conversations: Arc<dyn ConversationStore>,
     /// Messages and cursors.
-    pub messages: Arc<dyn MessageStore>,
+    pub(crate) messages: Arc<dyn MessageStore>,
     /// Per-user send limits.
-    pub limiter: Arc<dyn RateLimiter>,
+    pub(crate) limiter: Arc<dyn RateLimiter>,
     /// Server time.
-    pub clock: Arc<dyn Clock>,
-    /// Live delivery: bus, offline queue, presence.
-    pub realtime: RealtimeDeps,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Member lists, cached.
+    pub(crate) members: Arc<Members>,
+    /// Publishes what happened.
+    pub(crate) fanout: Fanout,
+    /// What waits for users with no connection (cleared as they acknowledge).
+    pub(crate) queue: Arc<dyn OfflineQueue>,
 }
 
 /// Group members whose last delivery receipt is remembered (about 40 bytes
@@ -110,9 +114,6 @@ const NEWEST_ENTRIES: usize = 200_000;
 pub struct ConversationService {
     deps: ConversationDeps,
     config: Arc<ConversationConfig>,
-    fanout: Fanout,
-    /// The batching writers under `deps.messages`, kept to shut them down.
-    writes: Arc<writer::BatchedWrites>,
     /// Where each group member's delivery receipts stand.
     announced: Arc<announced::Announced>,
     /// The newest message of each conversation, for receipts.
@@ -129,63 +130,27 @@ impl std::fmt::Debug for ConversationService {
 }
 
 impl ConversationService {
-    /// A service over `deps`.
+    /// A service over `deps`, counting into `metrics`.
     ///
     /// # Errors
-    /// `INVALID_CONFIG` when the group member limit is below 1; `INTERNAL`
-    /// when the writers' thread cannot be started.
-    pub fn new(mut deps: ConversationDeps, config: ConversationConfig) -> Result<Self> {
+    /// `INVALID_CONFIG` when the group member limit is below 1.
+    pub(crate) fn new(
+        deps: ConversationDeps,
+        config: ConversationConfig,
+        metrics: Metrics,
+    ) -> Result<Self> {
         if config.max_group_members == 0 {
             return Err(ChatError::InvalidConfig(
                 "max_group_members must be at least 1".to_owned(),
             ));
         }
-        let metrics = Metrics::new();
-        // Every read of the two hot stores is timed, by whoever makes it
-        // (this service, the delivery service, the fan-out).
-        deps.conversations = Arc::new(timed_reads::TimedReads::new(
-            deps.conversations,
-            metrics.clone(),
-        ));
-        deps.messages = Arc::new(timed_reads::TimedReads::new(deps.messages, metrics.clone()));
-        // Inserts and delivery-cursor moves share transactions; the writers
-        // start here, with the engine, and stop with `shutdown`.
-        let writes = writer::BatchedWrites::start(deps.messages.clone(), metrics.clone())?;
-        deps.messages = writes.clone();
-        let fanout = Fanout::new(
-            deps.realtime.clone(),
-            deps.conversations.clone(),
-            metrics.clone(),
-        );
         Ok(Self {
             deps,
             config: Arc::new(config),
-            fanout,
-            writes,
             announced: Arc::new(announced::Announced::new(ANNOUNCED_ENTRIES)),
             newest: Arc::new(newest::NewestMessages::new(NEWEST_ENTRIES)),
             metrics,
         })
-    }
-
-    /// Stops the store writers once what is queued is written; messages
-    /// sent afterwards fail with `INTERNAL`.
-    pub async fn shutdown(&self) {
-        self.writes.shutdown().await;
-    }
-
-    /// The figures of this service and of everything built on it (the
-    /// delivery service, the server's connections).
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
-    }
-
-    pub(crate) fn deps(&self) -> &ConversationDeps {
-        &self.deps
-    }
-
-    pub(crate) fn fanout(&self) -> &Fanout {
-        &self.fanout
     }
 
     /// The settings.

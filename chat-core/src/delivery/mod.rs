@@ -1,5 +1,6 @@
 //! Real-time delivery: [`DeliveryService`] for transports that hold live
-//! connections, and the fan-out every service publishes through.
+//! connections (connect, catch-up, sync, acknowledgements, typing,
+//! presence).
 //!
 //! The order of work for a message is: validate, authorize, persist (the
 //! message gets its seq), fan out to every connection of every member (the
@@ -8,15 +9,10 @@
 //! that history does not have; see `docs/architecture.md`.
 
 mod catch_up;
-mod fanout;
-mod members;
 mod order;
 mod service;
 
 pub use catch_up::CatchUp;
-pub use fanout::RealtimeDeps;
 pub use order::{Admission, MessageOrder};
+pub(crate) use service::DeliveryDeps;
 pub use service::{AckTarget, Connection, DeliveryService, TypingTarget};
-
-pub(crate) use fanout::Fanout;
-pub(crate) use members::MemberSet;

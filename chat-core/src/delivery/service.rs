@@ -1,27 +1,51 @@
 //! [`DeliveryService`]: what a transport holding live connections calls.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::catch_up::CatchUp;
-use super::fanout::{Fanout, live_frame, live_view};
 use super::order::MessageOrder;
-use crate::conversations::{
-    ConversationDeps, ConversationRef, ConversationService, OutgoingMessage, ReadState, SentMessage,
-};
+use crate::conversations::{ConversationService, ReadState};
 use crate::error::{ChatError, Result};
+use crate::fanout::{Fanout, live_frame, live_view};
 use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
+use crate::members::{MemberSet, Members};
+use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Message};
 use crate::protocol::{MAX_BATCH, MAX_BATCH_BYTES, OfflineMessage, ServerFrame, SyncResult};
-use crate::realtime::{PresenceStatus, Subscription};
+use crate::realtime::{PresenceStatus, RealtimeDeps, Subscription};
+use crate::store::{ConversationStore, MessageStore};
+use crate::time::Clock;
 
 /// Live delivery for transports (the WebSocket gateway): connections,
-/// catch-up, acknowledgements, typing and presence. Sending and reading go
-/// through the [`ConversationService`], which fans out to every transport.
+/// catch-up, acknowledgements, typing and presence. Sending goes through
+/// [`ConversationService::send_from`], which fans out to every transport.
 ///
 /// Cheap to clone; clones share everything.
 #[derive(Clone)]
 pub struct DeliveryService {
-    conversations: ConversationService,
+    deps: DeliveryDeps,
+}
+
+/// What [`DeliveryService`] works with.
+#[derive(Clone)]
+pub(crate) struct DeliveryDeps {
+    /// Cursor moves (acknowledgements, reads) and their receipts.
+    pub(crate) conversations: ConversationService,
+    /// Conversations and members, as the engine wraps the store.
+    pub(crate) conversation_store: Arc<dyn ConversationStore>,
+    /// Messages, as the engine wraps the store.
+    pub(crate) messages: Arc<dyn MessageStore>,
+    /// Member lists, cached.
+    pub(crate) members: Arc<Members>,
+    /// Publishes typing and presence.
+    pub(crate) fanout: Fanout,
+    /// Bus subscriptions and presence records.
+    pub(crate) realtime: RealtimeDeps,
+    /// Server time.
+    pub(crate) clock: Arc<dyn Clock>,
+    /// Catch-up backlog figures.
+    pub(crate) metrics: Metrics,
 }
 
 impl std::fmt::Debug for DeliveryService {
@@ -70,16 +94,8 @@ pub enum TypingTarget {
 }
 
 impl DeliveryService {
-    pub(crate) fn new(conversations: ConversationService) -> Self {
-        Self { conversations }
-    }
-
-    fn fanout(&self) -> &Fanout {
-        self.conversations.fanout()
-    }
-
-    fn deps(&self) -> &ConversationDeps {
-        self.conversations.deps()
+    pub(crate) fn new(deps: DeliveryDeps) -> Self {
+        Self { deps }
     }
 
     /// Opens a connection: subscribes to the user's events first (so
@@ -92,11 +108,11 @@ impl DeliveryService {
     /// Backend errors from the bus, presence or the store.
     pub async fn connect(&self, user: UserId, session: SessionId) -> Result<(Connection, CatchUp)> {
         let id = ConnectionId::new();
-        let rt = &self.fanout().deps;
+        let rt = &self.deps.realtime;
         let subscription = rt.bus.subscribe(user, id).await?;
-        let now = self.deps().clock.now();
+        let now = self.deps.clock.now();
         let first = rt.presence.connect(user, id, now).await?;
-        let overviews = self.deps().conversations.overviews(user, None).await?;
+        let overviews = self.deps.conversation_store.overviews(user, None).await?;
         let connection = Connection {
             id,
             user_id: user,
@@ -113,14 +129,12 @@ impl DeliveryService {
                 online: true,
                 last_seen: None,
             };
-            self.fanout().presence(user, online, &peers).await;
+            self.deps.fanout.presence(user, online, &peers).await;
         }
         let catch_up = CatchUp::plan(user, &overviews, |o| {
             Some(o.membership.member.delivered_seq)
         });
-        self.conversations
-            .metrics()
-            .catch_up_backlog(catch_up.remaining());
+        self.deps.metrics.catch_up_backlog(catch_up.remaining());
         Ok((connection, catch_up))
     }
 
@@ -133,7 +147,7 @@ impl DeliveryService {
     /// Store errors.
     pub async fn resync(&self, connection: &mut Connection) -> Result<CatchUp> {
         let user = connection.user_id;
-        let overviews = self.deps().conversations.overviews(user, None).await?;
+        let overviews = self.deps.conversation_store.overviews(user, None).await?;
         let order = &connection.order;
         let catch_up = CatchUp::plan(user, &overviews, |o| {
             let c = &o.membership.conversation;
@@ -167,7 +181,7 @@ impl DeliveryService {
         if before <= after + 1 {
             return Ok(Vec::new());
         }
-        let members = self.fanout().members(conversation).await?;
+        let members = self.deps.members.of(conversation).await?;
         let mut frames = Vec::with_capacity((before - after - 1) as usize);
         let mut next = after + 1;
         while next < before {
@@ -188,7 +202,7 @@ impl DeliveryService {
         to: u64,
     ) -> Result<Vec<Message>> {
         let mut page = self
-            .deps()
+            .deps
             .messages
             .messages_before(conversation, to, (to + 1 - from) as u32)
             .await?;
@@ -201,10 +215,10 @@ impl DeliveryService {
     pub async fn disconnect(&self, connection: Connection) {
         let Connection { id, user_id, .. } = connection;
         drop(connection.subscription);
-        let now = self.deps().clock.now();
+        let now = self.deps.clock.now();
         let last = match self
-            .fanout()
             .deps
+            .realtime
             .presence
             .disconnect(user_id, id, now)
             .await
@@ -224,7 +238,7 @@ impl DeliveryService {
                     online: false,
                     last_seen: Some(now),
                 };
-                self.fanout().presence(user_id, offline, &peers).await;
+                self.deps.fanout.presence(user_id, offline, &peers).await;
             }
             Err(e) => tracing::warn!(error = %e, %user_id, "could not announce going offline"),
         }
@@ -232,8 +246,8 @@ impl DeliveryService {
 
     async fn direct_peers(&self, user: UserId) -> Result<Vec<UserId>> {
         Ok(self
-            .deps()
-            .conversations
+            .deps
+            .conversation_store
             .overviews(user, Some(ConversationKind::Direct))
             .await?
             .into_iter()
@@ -246,9 +260,9 @@ impl DeliveryService {
     /// # Errors
     /// Presence backend errors.
     pub async fn heartbeat(&self, connection: &Connection) -> Result<()> {
-        let now = self.deps().clock.now();
-        self.fanout()
-            .deps
+        let now = self.deps.clock.now();
+        self.deps
+            .realtime
             .presence
             .heartbeat(connection.user_id, connection.id, now)
             .await
@@ -282,7 +296,7 @@ impl DeliveryService {
                 Some(m) if !full => m.seq + 1,
                 _ => upto + 1,
             };
-            let members = super::MemberSet {
+            let members = MemberSet {
                 kind: range.kind,
                 users: range.users.clone(),
             };
@@ -300,40 +314,6 @@ impl DeliveryService {
         Ok((!batch.is_empty()).then_some(batch))
     }
 
-    /// Sends a message from a connection: as
-    /// [`ConversationService::send`], except that the sending connection
-    /// gets no `message.new` echo (it gets `message.sent`).
-    ///
-    /// # Errors
-    /// As [`ConversationService::send`].
-    pub async fn send(
-        &self,
-        connection: &Connection,
-        target: ConversationRef,
-        message: OutgoingMessage,
-    ) -> Result<SentMessage> {
-        self.send_from(connection.user_id, connection.id, target, message)
-            .await
-    }
-
-    /// [`send`](Self::send) from the connection `origin` of `user`, for a
-    /// caller that keeps using its [`Connection`] while the send runs (a
-    /// WebSocket session keeps writing events meanwhile).
-    ///
-    /// # Errors
-    /// As [`ConversationService::send`].
-    pub async fn send_from(
-        &self,
-        user: UserId,
-        origin: ConnectionId,
-        target: ConversationRef,
-        message: OutgoingMessage,
-    ) -> Result<SentMessage> {
-        self.conversations
-            .send_from(user, target, message, Some(origin))
-            .await
-    }
-
     /// Records that the user's device has messages: moves delivery cursors,
     /// clears queue entries, and sends `message.delivered` to the senders.
     /// Messages of conversations the user is not in are ignored.
@@ -345,7 +325,7 @@ impl DeliveryService {
         let through: HashMap<ConversationId, u64> = match target {
             AckTarget::Through { conversation, seq } => HashMap::from([(conversation, seq)]),
             AckTarget::Messages(ids) => {
-                let messages = self.deps().messages.messages_by_ids(&ids).await?;
+                let messages = self.deps.messages.messages_by_ids(&ids).await?;
                 if messages.is_empty() && !ids.is_empty() {
                     return Err(ChatError::MessageNotFound);
                 }
@@ -360,6 +340,7 @@ impl DeliveryService {
         let single = through.len() == 1;
         for (conversation, seq) in through {
             match self
+                .deps
                 .conversations
                 .mark_delivered(user, conversation, seq)
                 .await
@@ -379,9 +360,10 @@ impl DeliveryService {
     /// # Errors
     /// `MESSAGE_NOT_FOUND`, `CONVERSATION_NOT_FOUND`.
     pub async fn read_message(&self, user: UserId, message: MessageId) -> Result<ReadState> {
-        let found = self.deps().messages.messages_by_ids(&[message]).await?;
+        let found = self.deps.messages.messages_by_ids(&[message]).await?;
         let m = found.first().ok_or(ChatError::MessageNotFound)?;
-        self.conversations
+        self.deps
+            .conversations
             .mark_read(user, m.conversation_id, Some(m.id))
             .await
             .map_err(|e| match e {
@@ -407,16 +389,15 @@ impl DeliveryService {
         let conversation = match target {
             TypingTarget::Conversation(id) => id,
             TypingTarget::Direct(peer) => self
-                .fanout()
+                .deps
+                .members
                 .direct_between(user, peer)
                 .await?
                 .ok_or(ChatError::ConversationNotFound)?,
         };
-        let members = self.fanout().members(conversation).await?;
-        if !members.contains(user) {
-            return Err(ChatError::ConversationNotFound);
-        }
-        self.fanout()
+        let members = self.deps.members.require(conversation, user, None).await?;
+        self.deps
+            .fanout
             .typing(user, conversation, is_typing, &members, connection.id)
             .await;
         Ok(())
@@ -435,10 +416,10 @@ impl DeliveryService {
         limit: Option<u32>,
     ) -> Result<SyncResult> {
         let limit = crate::conversations::sync_limit(limit)?;
-        let members = self.fanout().members(conversation).await?;
+        let members = self.deps.members.of(conversation).await?;
         let me = self
-            .deps()
-            .conversations
+            .deps
+            .conversation_store
             .membership(conversation, user)
             .await?
             .ok_or(ChatError::ConversationNotFound)?;
@@ -467,7 +448,7 @@ impl DeliveryService {
     /// # Errors
     /// Presence backend errors.
     pub async fn statuses(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
-        self.fanout().deps.presence.statuses(users).await
+        self.deps.realtime.presence.statuses(users).await
     }
 }
 

@@ -9,6 +9,7 @@
 //! slow consumer.
 
 mod bus;
+mod deps;
 mod event;
 mod hub;
 mod notice;
@@ -16,6 +17,7 @@ mod offline_queue;
 mod presence;
 
 pub use bus::{EventBus, Subscription};
+pub use deps::RealtimeDeps;
 pub use event::{Event, EventKind, Frame, FrameClass};
 pub use hub::{LocalHub, OUTBOX_CAPACITY};
 pub use notice::{Notice, NoticeHandler, NoticeHandlers};

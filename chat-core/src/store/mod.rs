@@ -4,12 +4,19 @@
 //! (the things only a database can guarantee across instances) and leave
 //! rules and orchestration to the services. Every implementation lists the
 //! methods in the order the traits declare them.
+//!
+//! Two decorators sit between the services and every backend (the engine
+//! puts them there at start-up): [`TimedReads`] times each read, and
+//! [`BatchedWrites`] makes message inserts and delivery-cursor moves share
+//! transactions.
 
+mod batched_writes;
 mod conversations;
 mod health;
 mod messages;
 mod password_resets;
 mod sessions;
+mod timed_reads;
 mod users;
 
 pub use conversations::ConversationStore;
@@ -18,6 +25,9 @@ pub use messages::MessageStore;
 pub use password_resets::PasswordResetStore;
 pub use sessions::SessionStore;
 pub use users::UserStore;
+
+pub use batched_writes::BatchedWrites;
+pub(crate) use timed_reads::TimedReads;
 
 #[cfg(any(test, feature = "mock"))]
 pub use {

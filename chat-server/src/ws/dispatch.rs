@@ -196,7 +196,7 @@ fn send(
             Ok(m) => m,
             Err(e) => return error(&e.into(), client_msg_id),
         };
-    let delivery = session.state.engine.delivery().clone();
+    let conversations = session.state.engine.conversations().clone();
     let auth = session.state.engine.auth().clone();
     let (user, origin) = (session.connection.user_id, session.connection.id);
     let ctx = AuthContext {
@@ -209,7 +209,7 @@ fn send(
             // A logout elsewhere is not heard while this instance is cut
             // off from the others: then the store decides.
             auth.check_live_if_cut_off(&ctx).await?;
-            delivery.send_from(user, origin, target, message).await
+            conversations.send_from(user, origin, target, message).await
         }),
         client_msg_id,
     })

@@ -1,28 +1,10 @@
-//! The member lists that fan-out reads, cached.
+//! The in-process maps behind [`Members`](super::Members).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use super::MemberSet;
 use crate::ids::{ConversationId, UserId};
-use crate::model::ConversationKind;
-
-/// A conversation's kind and current members.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct MemberSet {
-    pub(crate) kind: ConversationKind,
-    pub(crate) users: Vec<UserId>,
-}
-
-impl MemberSet {
-    pub(crate) fn contains(&self, user: UserId) -> bool {
-        self.users.contains(&user)
-    }
-
-    /// Everyone but `user`.
-    pub(crate) fn others(&self, user: UserId) -> Vec<UserId> {
-        self.users.iter().copied().filter(|u| *u != user).collect()
-    }
-}
 
 /// Member lists by conversation, so a group message does not cost a
 /// members query. Every membership change, on any instance, invalidates the

@@ -1,141 +1,38 @@
 //! [`Fanout`]: turns what happened into frames for every connection that
 //! must see it, and queue entries for members who have none.
+//!
+//! The services decide what happened and to whom (with [`crate::members`]);
+//! the fan-out only publishes. It reads nothing from the store.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::members::{MemberCache, MemberSet};
 use crate::error::Result;
 use crate::ids::{ConnectionId, ConversationId, UserId};
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
+use crate::members::MemberSet;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Message, MessageTarget, MessageView};
 use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
-use crate::realtime::{
-    Event, EventBus, Frame, FrameClass, Notice, OfflineQueue, Presence, PresenceStatus,
-    QueuedMessage,
-};
-use crate::store::ConversationStore;
+use crate::realtime::{Event, Frame, FrameClass, PresenceStatus, QueuedMessage, RealtimeDeps};
 
-/// The backends real-time delivery uses.
-#[derive(Clone)]
-pub struct RealtimeDeps {
-    /// Carries events to connections.
-    pub bus: Arc<dyn EventBus>,
-    /// Records what waits for users with no connection.
-    pub queue: Arc<dyn OfflineQueue>,
-    /// Who is connected.
-    pub presence: Arc<dyn Presence>,
-}
-
-/// Publishes the consequences of engine operations. Shared by the
-/// conversation service (messages, receipts, membership) and the delivery
-/// service (typing, presence).
+/// Publishes the consequences of engine operations: messages, receipts,
+/// typing and presence. Shared by the conversation service and the
+/// delivery service.
 ///
 /// Fan-out happens after the store has committed. Its failures are logged
 /// and never undo or fail the operation: the store is the source of truth,
 /// and a device that missed an event catches up from its cursor.
 #[derive(Clone)]
 pub(crate) struct Fanout {
-    pub(crate) deps: RealtimeDeps,
-    conversations: Arc<dyn ConversationStore>,
-    members: Arc<MemberCache>,
+    deps: RealtimeDeps,
     metrics: Metrics,
 }
 
-/// Conversations whose members are cached.
-const MEMBER_CACHE_ENTRIES: usize = 100_000;
-
 impl Fanout {
-    pub(crate) fn new(
-        deps: RealtimeDeps,
-        conversations: Arc<dyn ConversationStore>,
-        metrics: Metrics,
-    ) -> Self {
-        Self {
-            deps,
-            conversations,
-            members: Arc::new(MemberCache::new(MEMBER_CACHE_ENTRIES)),
-            metrics,
-        }
-    }
-
-    /// The members of a conversation, from the cache or the store.
-    pub(crate) async fn members(&self, conversation: ConversationId) -> Result<Arc<MemberSet>> {
-        if let Some(set) = self.members.get(conversation) {
-            return Ok(set);
-        }
-        let entries = self.conversations.members(conversation).await?;
-        let Some(first) = entries.first() else {
-            return Ok(Arc::new(MemberSet {
-                kind: ConversationKind::Group,
-                users: Vec::new(),
-            }));
-        };
-        let kind = self
-            .conversations
-            .membership(conversation, first.member.user_id)
-            .await?
-            .map_or(ConversationKind::Group, |m| m.conversation.kind);
-        let set = Arc::new(MemberSet {
-            kind,
-            users: entries.iter().map(|e| e.member.user_id).collect(),
-        });
-        if !set.users.is_empty() {
-            self.members.insert(conversation, set.clone());
-        }
-        Ok(set)
-    }
-
-    /// The direct conversation of two users, from the cache or the store
-    /// (`None` when they have none yet).
-    pub(crate) async fn direct_between(
-        &self,
-        a: UserId,
-        b: UserId,
-    ) -> Result<Option<ConversationId>> {
-        if let Some(id) = self.members.direct(a, b) {
-            return Ok(Some(id));
-        }
-        let found = self.conversations.direct_between(a, b).await?;
-        if let Some(id) = found {
-            self.remember_direct(id, a, b);
-        }
-        Ok(found)
-    }
-
-    /// Remembers a direct conversation and its two members.
-    pub(crate) fn remember_direct(&self, conversation: ConversationId, a: UserId, b: UserId) {
-        self.members.insert_direct(a, b, conversation);
-        let set = MemberSet {
-            kind: ConversationKind::Direct,
-            users: vec![a, b],
-        };
-        self.members.insert(conversation, Arc::new(set));
-    }
-
-    /// Tells every instance that a conversation's members changed, so they
-    /// forget their cached list (this instance's is gone when it returns).
-    pub(crate) async fn members_changed(&self, conversation: ConversationId) {
-        let notice = Notice::MembersChanged {
-            conversation_id: conversation,
-        };
-        if let Err(e) = self.deps.bus.announce(notice).await {
-            // The other instances drop their caches when the bus comes
-            // back (a resync); the store rechecks membership on every send.
-            tracing::warn!(error = %e, %conversation, "could not announce a membership change");
-        }
-    }
-
-    /// Acts on an instance-wide notice about cached data.
-    pub(crate) fn on_notice(&self, notice: &Notice) {
-        match notice {
-            Notice::MembersChanged { conversation_id } => self.members.invalidate(*conversation_id),
-            Notice::Resync => self.members.clear(),
-            Notice::SessionRevoked { .. } => {}
-        }
+    pub(crate) fn new(deps: RealtimeDeps, metrics: Metrics) -> Self {
+        Self { deps, metrics }
     }
 
     /// A new message: `message.new` or `message.group.new` to every
