@@ -53,10 +53,10 @@ use axum::{Extension, Router};
 use tokio::net::TcpListener;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use server_error::ServerError;
 pub use config::Config;
 pub use error::ApiError;
 pub use serve::serve_router;
+pub use server_error::ServerError;
 pub use state::{AppState, HttpSettings, Instance, WsSettings};
 
 /// Which optional parts [`app_with`] serves.

@@ -13,21 +13,13 @@
 use std::collections::HashMap;
 
 use chat_core::Result;
-use chat_core::model::{InsertOutcome, Message, NewMessage};
+use chat_core::model::{InsertOutcome, Message, NewMessage, SenderCursors};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::messages::MessageRow;
 use crate::{from_sql_count, to_chat_error, to_sql_count};
-
-/// A sender's cursors as the batch moves them.
-#[derive(Debug, Clone, Copy)]
-struct SenderCursors {
-    read_seq: i64,
-    delivered_seq: i64,
-    own_unread: i64,
-}
 
 /// Stores `batch` inside the caller's transaction; outcomes in batch order.
 ///
@@ -78,9 +70,9 @@ pub(crate) async fn insert_batch(
         .into_iter()
         .map(|(c, u, read_seq, delivered_seq, own_unread)| {
             let cursors = SenderCursors {
-                read_seq,
-                delivered_seq,
-                own_unread,
+                read_seq: from_sql_count(read_seq),
+                delivered_seq: from_sql_count(delivered_seq),
+                own_unread: from_sql_count(own_unread),
             };
             ((c, u), cursors)
         })
@@ -110,17 +102,7 @@ pub(crate) async fn insert_batch(
             continue;
         }
         *seq += 1;
-        // As a single insert does: a sender who had read (received)
-        // everything before this message has read (received) it too;
-        // otherwise it is one more of their own messages after the cursor.
-        if cursor.read_seq == *seq - 1 {
-            cursor.read_seq = *seq;
-        } else {
-            cursor.own_unread += 1;
-        }
-        if cursor.delivered_seq == *seq - 1 {
-            cursor.delivered_seq = *seq;
-        }
+        cursor.after_own_message(from_sql_count(*seq));
         let at = activity
             .entry(conversation)
             .or_insert(new.created_at.as_datetime());
@@ -287,9 +269,9 @@ async fn update_senders(
     for ((c, u), k) in cursors {
         cs.push(*c);
         us.push(*u);
-        rs.push(k.read_seq);
-        ds.push(k.delivered_seq);
-        os.push(k.own_unread);
+        rs.push(to_sql_count(k.read_seq));
+        ds.push(to_sql_count(k.delivered_seq));
+        os.push(to_sql_count(k.own_unread));
     }
     sqlx::query(
         "UPDATE conversation_members m SET read_seq = v.r, delivered_seq = v.d, \

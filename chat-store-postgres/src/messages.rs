@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use chat_core::model::{Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
+use chat_core::model::{
+    Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage, SenderCursors,
+};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
@@ -357,18 +359,20 @@ async fn insert_in(
 ) -> std::result::Result<InsertOutcome, Conflict> {
     let conversation = new.conversation_id;
     let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str());
-    let locked: Option<(i64, bool)> = sqlx::query_as(
-        "SELECT c.last_seq, EXISTS (SELECT 1 FROM conversation_members m \
-                                    WHERE m.conversation_id = c.conversation_id \
-                                      AND m.user_id = $2) \
-         FROM conversations c WHERE c.conversation_id = $1 \
-         FOR NO KEY UPDATE OF c",
+    // The conversation row and the sender's member row, both locked: no
+    // row when the sender is not a member.
+    let locked: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.last_seq, m.read_seq, m.delivered_seq, m.own_unread \
+         FROM conversations c JOIN conversation_members m \
+           ON m.conversation_id = c.conversation_id AND m.user_id = $2 \
+         WHERE c.conversation_id = $1 \
+         FOR NO KEY UPDATE OF c, m",
     )
     .bind(conversation.as_uuid())
     .bind(new.sender_id.as_uuid())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((last_seq, true)) = locked else {
+    let Some((last_seq, read_seq, delivered_seq, own_unread)) = locked else {
         return Ok(InsertOutcome::NotMember);
     };
     if let Some(key) = client_msg_id
@@ -379,21 +383,22 @@ async fn insert_in(
         return Ok(InsertOutcome::Existing(original));
     }
     let seq = last_seq + 1;
+    let mut cursors = SenderCursors {
+        read_seq: from_sql_count(read_seq),
+        delivered_seq: from_sql_count(delivered_seq),
+        own_unread: from_sql_count(own_unread),
+    };
+    cursors.after_own_message(from_sql_count(seq));
     // One round trip: the message, the conversation's seq and activity, and
-    // the sender's cursors. A sender who had read (or received) everything
-    // before this message has read (received) it too; otherwise it is one
-    // more of their own messages after their read cursor. SET expressions
-    // see the row as it was, so `read_seq` in the second CASE is the old one.
+    // the sender's cursors.
     let row: MessageRow = sqlx::query_as(concat!(
         "WITH conv AS ( \
              UPDATE conversations SET last_seq = $3, \
                  last_activity_at = GREATEST(last_activity_at, $8) \
              WHERE conversation_id = $2), \
          sender AS ( \
-             UPDATE conversation_members SET \
-                 read_seq = CASE WHEN read_seq = $3 - 1 THEN $3 ELSE read_seq END, \
-                 own_unread = CASE WHEN read_seq = $3 - 1 THEN own_unread ELSE own_unread + 1 END, \
-                 delivered_seq = CASE WHEN delivered_seq = $3 - 1 THEN $3 ELSE delivered_seq END \
+             UPDATE conversation_members SET read_seq = $9, delivered_seq = $10, \
+                 own_unread = $11 \
              WHERE conversation_id = $2 AND user_id = $4) \
          INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
              message_type, client_msg_id, created_at) \
@@ -409,6 +414,9 @@ async fn insert_in(
     .bind(new.message_type.as_str())
     .bind(client_msg_id)
     .bind(new.created_at.as_datetime())
+    .bind(to_sql_count(cursors.read_seq))
+    .bind(to_sql_count(cursors.delivered_seq))
+    .bind(to_sql_count(cursors.own_unread))
     .fetch_one(&mut *conn)
     .await?;
     Ok(InsertOutcome::Created(Message::from(row)))

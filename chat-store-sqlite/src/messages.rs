@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use chat_core::model::{Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
+use chat_core::model::{
+    Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage, SenderCursors,
+};
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
@@ -367,17 +369,19 @@ async fn insert_in(
 ) -> std::result::Result<InsertOutcome, Conflict> {
     let conversation = new.conversation_id;
     let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
-    let is_member: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM conversation_members \
-                        WHERE conversation_id = ?1 AND user_id = ?2)",
+    // The sender's row: they must be a member, and their cursors move
+    // with the message.
+    let sender: Option<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT read_seq, delivered_seq, own_unread FROM conversation_members \
+         WHERE conversation_id = ?1 AND user_id = ?2",
     )
     .bind(conversation.as_uuid())
     .bind(new.sender_id.as_uuid())
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    if !is_member {
+    let Some((read_seq, delivered_seq, own_unread)) = sender else {
         return Ok(InsertOutcome::NotMember);
-    }
+    };
     // Checked before taking a seq, so a retry consumes none.
     if let Some(key) = &client_msg_id
         && let Some(original) = message_by_client_id(&mut *conn, conversation, new.sender_id, key)
@@ -417,20 +421,21 @@ async fn insert_in(
     .fetch_one(&mut *conn)
     .await;
     let message = Message::from(inserted?);
-    // A sender who had read (or received) everything before this
-    // message has read (received) it too; otherwise it is one more of
-    // their own messages after their read cursor. SET expressions see
-    // the row as it was, so `read_seq` in the second CASE is the old one.
+    let mut cursors = SenderCursors {
+        read_seq: from_sql_count(read_seq),
+        delivered_seq: from_sql_count(delivered_seq),
+        own_unread: from_sql_count(own_unread),
+    };
+    cursors.after_own_message(message.seq);
     sqlx::query(
-        "UPDATE conversation_members SET \
-             read_seq = CASE WHEN read_seq = ?3 - 1 THEN ?3 ELSE read_seq END, \
-             own_unread = CASE WHEN read_seq = ?3 - 1 THEN own_unread ELSE own_unread + 1 END, \
-             delivered_seq = CASE WHEN delivered_seq = ?3 - 1 THEN ?3 ELSE delivered_seq END \
+        "UPDATE conversation_members SET read_seq = ?3, delivered_seq = ?4, own_unread = ?5 \
          WHERE conversation_id = ?1 AND user_id = ?2",
     )
     .bind(conversation.as_uuid())
     .bind(new.sender_id.as_uuid())
-    .bind(seq)
+    .bind(to_sql_count(cursors.read_seq))
+    .bind(to_sql_count(cursors.delivered_seq))
+    .bind(to_sql_count(cursors.own_unread))
     .execute(&mut *conn)
     .await?;
     Ok(InsertOutcome::Created(message))

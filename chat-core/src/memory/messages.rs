@@ -87,14 +87,7 @@ impl MessageStore for MemoryStore {
             .get_mut(&conv)
             .and_then(|m| m.get_mut(&new.sender_id))
         {
-            if sender.read_seq + 1 == seq {
-                sender.read_seq = seq;
-            } else {
-                sender.own_unread += 1;
-            }
-            if sender.delivered_seq + 1 == seq {
-                sender.delivered_seq = seq;
-            }
+            sender.record_own_message(seq);
         }
         Ok(InsertOutcome::Created(message))
     }

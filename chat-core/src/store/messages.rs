@@ -14,10 +14,11 @@ pub trait MessageStore: Send + Sync {
     /// it, and concurrent inserts (from any number of instances) get
     /// distinct, gap-free seqs in commit order.
     ///
-    /// In the same transaction the sender's cursors move onto the message
-    /// when they were at the message before it (a member who has read
-    /// everything has read what they write); otherwise it is counted in
-    /// their `own_unread`.
+    /// In the same transaction the sender's cursors move as
+    /// [`SenderCursors::after_own_message`](crate::model::SenderCursors::after_own_message)
+    /// says (a member who has read everything has read what they write;
+    /// otherwise it is counted in their `own_unread`). Backends apply that
+    /// function rather than restating the rule.
     ///
     /// A `client_msg_id` the sender already used in this conversation
     /// returns [`InsertOutcome::Existing`] with the original, enforced by a

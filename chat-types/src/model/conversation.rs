@@ -202,6 +202,57 @@ impl Member {
     }
 }
 
+/// A sender's cursors, as storing their own message moves them.
+///
+/// [`after_own_message`](Self::after_own_message) is the one statement of
+/// the rule; every store applies it in the message's transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderCursors {
+    /// [`Member::read_seq`].
+    pub read_seq: u64,
+    /// [`Member::delivered_seq`].
+    pub delivered_seq: u64,
+    /// [`Member::own_unread`].
+    pub own_unread: u64,
+}
+
+impl SenderCursors {
+    /// Moves the cursors for the sender's own message `seq`: a sender who
+    /// had read (received) everything before it has read (received) it
+    /// too; otherwise it is one more of their own messages after their
+    /// read cursor, which the unread count leaves out.
+    pub fn after_own_message(&mut self, seq: u64) {
+        if self.read_seq + 1 == seq {
+            self.read_seq = seq;
+        } else {
+            self.own_unread += 1;
+        }
+        if self.delivered_seq + 1 == seq {
+            self.delivered_seq = seq;
+        }
+    }
+}
+
+impl Member {
+    /// This member's cursors as a sender.
+    pub fn sender_cursors(&self) -> SenderCursors {
+        SenderCursors {
+            read_seq: self.read_seq,
+            delivered_seq: self.delivered_seq,
+            own_unread: self.own_unread,
+        }
+    }
+
+    /// Applies [`SenderCursors::after_own_message`] to this member.
+    pub fn record_own_message(&mut self, seq: u64) {
+        let mut cursors = self.sender_cursors();
+        cursors.after_own_message(seq);
+        self.read_seq = cursors.read_seq;
+        self.delivered_seq = cursors.delivered_seq;
+        self.own_unread = cursors.own_unread;
+    }
+}
+
 /// A user's membership: the conversation and the user's member row, read
 /// together.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -368,5 +419,52 @@ mod tests {
             assert_eq!(r.as_str().parse::<MemberRole>(), Ok(r));
         }
         assert!("root".parse::<MemberRole>().is_err());
+    }
+
+    #[test]
+    fn a_sender_who_is_caught_up_reads_their_own_message() {
+        let mut m = member(4, 4);
+        m.record_own_message(5);
+        assert_eq!(
+            m.sender_cursors(),
+            SenderCursors {
+                read_seq: 5,
+                delivered_seq: 5,
+                own_unread: 2
+            }
+        );
+    }
+
+    #[test]
+    fn a_sender_who_is_behind_counts_their_message_as_own_unread() {
+        let mut m = member(2, 4);
+        m.record_own_message(5);
+        assert_eq!(
+            m.sender_cursors(),
+            SenderCursors {
+                read_seq: 2,
+                delivered_seq: 5,
+                own_unread: 3
+            }
+        );
+        m.record_own_message(6);
+        assert_eq!(
+            m.sender_cursors(),
+            SenderCursors {
+                read_seq: 2,
+                delivered_seq: 6,
+                own_unread: 4
+            }
+        );
+        let mut behind = member(4, 3);
+        behind.record_own_message(5);
+        assert_eq!(
+            behind.sender_cursors(),
+            SenderCursors {
+                read_seq: 5,
+                delivered_seq: 3,
+                own_unread: 2
+            }
+        );
     }
 }

@@ -12,7 +12,7 @@ pub use auth::{
 pub use conversation::{
     Conversation, ConversationKind, ConversationOverview, Cursor, CursorAdvance, DeliveryMove,
     Member, MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation, NewGroup,
-    NewMember, UnknownVariant,
+    NewMember, SenderCursors, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
