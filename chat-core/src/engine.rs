@@ -108,12 +108,12 @@ impl ChatEngine {
 
     /// The engine's figures (messages, connections, latencies, errors),
     /// renderable in the Prometheus text format.
-    pub fn metrics(&self) -> &crate::metrics::Metrics {
+    pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
     }
 
     /// Every figure of the engine in the Prometheus text format: its
-    /// [`Metrics`](crate::metrics::Metrics), and the counters of this
+    /// [`Metrics`], and the counters of this
     /// instance's hub of live connections (events dropped, queues
     /// overflowed) when the bus has one.
     pub fn render_metrics(&self) -> String {

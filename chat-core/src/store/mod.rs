@@ -6,7 +6,7 @@
 //! methods in the order the traits declare them.
 //!
 //! Two decorators sit between the services and every backend (the engine
-//! puts them there at start-up): [`TimedReads`] times each read, and
+//! puts them there at start-up): `TimedReads` times each read, and
 //! [`BatchedWrites`] makes message inserts and delivery-cursor moves share
 //! transactions.
 
