@@ -6,6 +6,7 @@
 mod control;
 mod display_name;
 mod email;
+mod emoji;
 mod group_name;
 mod message;
 mod password;
@@ -17,6 +18,7 @@ pub use control::{
 };
 pub use display_name::DisplayName;
 pub use email::Email;
+pub use emoji::Emoji;
 pub use group_name::GroupName;
 pub use message::{ClientMsgId, MessageContent, MessageType};
 pub use password::Password;
