@@ -12,9 +12,12 @@
 
 mod acks;
 mod budget;
-mod dispatch;
+mod frames;
+mod outbox;
 mod seats;
+mod sends;
 mod session;
+mod socket;
 
 pub use budget::FrameRate;
 pub use seats::{Seat, SocketSeats};
