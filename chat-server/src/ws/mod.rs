@@ -17,6 +17,8 @@ mod outbox;
 mod seats;
 mod sends;
 mod session;
+#[cfg(test)]
+mod session_tests;
 mod socket;
 
 pub use budget::FrameRate;
