@@ -30,6 +30,7 @@ pub(super) struct Outbox {
 }
 
 impl Outbox {
+    /// The outbox of a connection just opened, with its catch-up to send.
     pub(super) fn new(connection: Connection, catch_up: CatchUp, engine: ChatEngine) -> Self {
         Self {
             connection,

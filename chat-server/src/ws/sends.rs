@@ -26,6 +26,7 @@ pub(super) struct PendingSend {
 }
 
 impl PendingSend {
+    /// `send`, answered to the client as `client_msg_id`.
     pub(super) fn new(
         send: impl Future<Output = chat_core::Result<SentMessage>> + Send + 'static,
         client_msg_id: Option<String>,
@@ -39,7 +40,9 @@ impl PendingSend {
 
 /// A send that ended.
 pub(super) struct Finished {
+    /// What the engine answered.
     pub(super) result: chat_core::Result<SentMessage>,
+    /// The client's id for the send.
     pub(super) client_msg_id: Option<String>,
 }
 

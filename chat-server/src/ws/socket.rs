@@ -46,6 +46,7 @@ pub(super) struct Socket<S> {
 }
 
 impl<S: Transport> Socket<S> {
+    /// `io`, each write to it bounded by `write_timeout`.
     pub(super) fn new(io: S, write_timeout: Duration) -> Self {
         Self { io, write_timeout }
     }

@@ -53,7 +53,9 @@ pub(super) enum Outcome {
 /// What a handler may read of the connection that sent the frame.
 #[derive(Clone, Copy)]
 pub(super) struct Caller<'a> {
+    /// The engine, for the services a frame calls.
     pub(super) engine: &'a ChatEngine,
+    /// Who sent the frame: user, connection and session ids.
     pub(super) connection: &'a Connection,
     /// When the connection's access token expires.
     pub(super) expires_at: Timestamp,
@@ -74,6 +76,8 @@ pub(super) struct FrameState {
 }
 
 impl FrameState {
+    /// Full budgets, as `settings` give them, and the connection's ack
+    /// worker.
     pub(super) fn new(settings: &WsSettings, acks: Acks) -> Self {
         Self {
             sync_budget: Bucket::new(settings.sync_rate),
