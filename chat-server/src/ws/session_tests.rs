@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use axum::extract::ws::Message;
 use chat_core::memory::MemoryRateLimiter;
 use chat_core::{
-    ChatEngine, ChatError, ConversationRef, Email, ExternalUser, ManualClock, OutgoingMessage,
-    RateDecision, RateLimit, RateLimiter, Timestamp, TokenPair, UserId, Username,
+    ChatEngine, ChatError, ConversationRef, ManualClock, OutgoingMessage, RateDecision, RateLimit,
+    RateLimiter, Timestamp, TokenPair, UserId,
 };
 use futures::channel::mpsc;
 use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
@@ -239,16 +239,8 @@ impl Server {
     /// A user with a session (no password: provisioned, as an embedding
     /// application does).
     async fn user(&self, name: &str) -> TokenPair {
-        let auth = self.engine().auth();
-        let user = auth
-            .provision_user(ExternalUser {
-                username: Username::parse(name).expect("username"),
-                email: Email::parse(&format!("{name}@example.com")).expect("email"),
-                display_name: None,
-            })
-            .await
-            .expect("provision");
-        self.login(user.id).await
+        let user = crate::testing::provisioned_user(self.engine(), name);
+        user.await.expect("a user")
     }
 
     /// Another session of `user`.
@@ -444,18 +436,26 @@ async fn logout_closes_the_sessions_connection_with_4001_and_spares_another_sess
     );
 }
 
-#[tokio::test]
-async fn sends_wait_their_turn_are_answered_in_order_and_other_frames_meanwhile() {
-    let server = Server::gated(WsSettings::default());
+/// Alice's session on a gated server with three sends to Bob read: the
+/// first waits at the gate, the other two behind it. Returns her client
+/// and Bob's tokens.
+async fn three_sends_waiting(server: &Server) -> (Client, TokenPair) {
     let (alice, bob) = (server.user("alice").await, server.user("bob").await);
     let mut a = server.connect(&alice).await;
-
     for k in ["k1", "k2", "k3"] {
         a.send(direct(&bob, k, k));
     }
-    // The first send waits at the gate; the session reads on.
+    // The session reads on while the sends wait: the ping after them is
+    // answered, so all three were read.
     a.send(json!({"type": "ping"}));
     assert_eq!(a.next().await["type"], "pong");
+    (a, bob)
+}
+
+#[tokio::test]
+async fn sends_wait_their_turn_are_answered_in_order_and_other_frames_meanwhile() {
+    let server = Server::gated(WsSettings::default());
+    let (mut a, _) = three_sends_waiting(&server).await;
 
     for _ in 0..3 {
         server.verdict(Verdict::Allow);
@@ -471,13 +471,7 @@ async fn sends_wait_their_turn_are_answered_in_order_and_other_frames_meanwhile(
 #[tokio::test]
 async fn when_the_store_fails_a_send_the_sends_waiting_behind_it_are_refused_at_once() {
     let server = Server::gated(WsSettings::default());
-    let (alice, bob) = (server.user("alice").await, server.user("bob").await);
-    let mut a = server.connect(&alice).await;
-    for k in ["k1", "k2", "k3"] {
-        a.send(direct(&bob, k, k));
-    }
-    a.send(json!({"type": "ping"}));
-    assert_eq!(a.next().await["type"], "pong", "all three were read");
+    let (mut a, bob) = three_sends_waiting(&server).await;
 
     // Only the first send is decided: the others never reach the gate.
     server.verdict(Verdict::Fail);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chat_core::memory::MemoryMailer;
-use chat_core::{ChatEngine, Email, ExternalUser, ManualClock, Timestamp, TokenPair, Username};
+use chat_core::{ChatEngine, ManualClock, Timestamp, TokenPair};
 use chat_server::{AppState, HttpSettings, WsSettings};
 use serde_json::Value;
 use tower::ServiceExt as _;
@@ -34,16 +34,8 @@ fn state(ws: WsSettings) -> (AppState, Arc<ManualClock>) {
 
 /// A user with a session (provisioned: no password to hash).
 async fn user(state: &AppState, name: &str) -> TokenPair {
-    let auth = state.engine.auth();
-    let user = auth
-        .provision_user(ExternalUser {
-            username: Username::parse(name).expect("username"),
-            email: Email::parse(&format!("{name}@example.com")).expect("email"),
-            display_name: None,
-        })
-        .await
-        .expect("provision");
-    auth.issue_tokens(user.id, None).await.expect("tokens")
+    let user = chat_server::testing::provisioned_user(&state.engine, name);
+    user.await.expect("a user")
 }
 
 /// `GET /ws?token=...` as a browser's upgrade request. hyper would hand

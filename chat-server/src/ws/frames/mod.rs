@@ -24,7 +24,7 @@ pub(super) use send::{sent, store_unavailable};
 
 use chat_core::auth::AuthContext;
 use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame};
-use chat_core::{ChatEngine, ChatError, Connection, Timestamp, ValidationError};
+use chat_core::{ChatEngine, ChatError, Connection, ConversationRef, Timestamp, ValidationError};
 
 use super::acks::Acks;
 use super::budget::Bucket;
@@ -101,13 +101,19 @@ pub(super) async fn handle(
             content,
             message_type,
             client_msg_id,
-        } => send::direct(caller, recipient_id, &content, message_type, client_msg_id),
+        } => {
+            let target = ConversationRef::Direct(recipient_id);
+            send::send(caller, target, &content, message_type, client_msg_id)
+        }
         ClientFrame::GroupSend {
             group_id,
             content,
             message_type,
             client_msg_id,
-        } => send::group(caller, group_id, &content, message_type, client_msg_id),
+        } => {
+            let target = ConversationRef::Group(group_id);
+            send::send(caller, target, &content, message_type, client_msg_id)
+        }
         ClientFrame::Read {
             message_id,
             conversation_id,

@@ -4,38 +4,15 @@
 use chat_core::auth::AuthContext;
 use chat_core::conversations::SentMessage;
 use chat_core::protocol::{ErrorFrame, MessageSent, ServerFrame, close};
-use chat_core::{ChatError, ConversationId, ConversationRef, OutgoingMessage, UserId};
+use chat_core::{ChatError, ConversationRef, OutgoingMessage};
 
 use super::{Caller, FrameState, Outcome, error};
 use crate::ws::sends::PendingSend;
 
-/// `message.send`: a direct message.
-pub(super) fn direct(
-    caller: Caller<'_>,
-    recipient: UserId,
-    content: &str,
-    message_type: Option<String>,
-    client_msg_id: Option<String>,
-) -> Outcome {
-    let target = ConversationRef::Direct(recipient);
-    send(caller, target, content, message_type, client_msg_id)
-}
-
-/// `message.group.send`: a group message.
-pub(super) fn group(
-    caller: Caller<'_>,
-    group: ConversationId,
-    content: &str,
-    message_type: Option<String>,
-    client_msg_id: Option<String>,
-) -> Outcome {
-    let target = ConversationRef::Group(group);
-    send(caller, target, content, message_type, client_msg_id)
-}
-
-/// A valid message becomes a send for the session to run in its turn; it
-/// starts nothing yet.
-fn send(
+/// `message.send` (to a direct peer) and `message.group.send`: a valid
+/// message becomes a send for the session to run in its turn; it starts
+/// nothing yet.
+pub(super) fn send(
     caller: Caller<'_>,
     target: ConversationRef,
     content: &str,
