@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use chat_core::RateLimit;
 use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::{ChatEngine, Email, ExternalUser, RateLimit, TokenPair, Username};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -72,4 +72,25 @@ pub fn fast_auth_config() -> AuthConfig {
         signup_client_limit: RateLimit::new(1_000_000, Duration::from_secs(3600)),
         ..AuthConfig::default()
     }
+}
+
+/// A user named `name` (email `name@example.com`), provisioned without a
+/// password as an embedding application does, and a session for them:
+/// for tests that need a token but not a login, and should not pay for
+/// hashing a password.
+///
+/// # Errors
+/// A `name` that is not a valid username; then as
+/// [`AuthService::provision_user`](chat_core::AuthService::provision_user)
+/// and [`AuthService::issue_tokens`](chat_core::AuthService::issue_tokens).
+pub async fn provisioned_user(engine: &ChatEngine, name: &str) -> chat_core::Result<TokenPair> {
+    let auth = engine.auth();
+    let user = auth
+        .provision_user(ExternalUser {
+            username: Username::parse(name)?,
+            email: Email::parse(&format!("{name}@example.com"))?,
+            display_name: None,
+        })
+        .await?;
+    auth.issue_tokens(user.id, None).await
 }

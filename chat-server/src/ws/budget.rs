@@ -32,6 +32,7 @@ pub(super) struct Bucket {
 }
 
 impl Bucket {
+    /// A full bucket: `rate.burst` frames may come at once.
     pub(super) fn new(rate: FrameRate) -> Self {
         Self {
             rate,

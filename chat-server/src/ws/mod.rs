@@ -1,20 +1,35 @@
 //! The WebSocket gateway at `/ws` (the protocol is in `docs/protocol.md`
 //! and [`chat_core::protocol`]).
 //!
-//! - `upgrade`: `GET /ws?token=...`: the token is checked before the
-//!   upgrade, so a bad one gets HTTP 401 and no socket.
-//! - `session`: one task per connection: a `select!` over the socket,
-//!   the connection's events, the heartbeat, token expiry and shutdown.
-//! - `dispatch`: what each client frame does.
+//! - `upgrade` (here): `GET /ws?token=...`: the token is checked before
+//!   the upgrade, so a bad one gets HTTP 401 and no socket.
+//! - `session`: one task per connection, over any `Sink` + `Stream` of
+//!   messages (axum's `WebSocket`; channels in the session tests): a
+//!   `select!` over the socket, the sends under way, the connection's
+//!   events, the heartbeat, token expiry and shutdown. It owns the
+//!   connection's state, and nothing else writes it: it applies what the
+//!   frame handlers return.
+//! - `frames`: what each client frame does, one file per family (`send`,
+//!   `receipts`, `typing`, `sync`, `auth`); handlers return an `Outcome`.
+//! - `sends`: the send under way and those queued behind it.
+//! - `outbox`: what the connection is sent unasked: the catch-up, live
+//!   events in order (gap fills, events held while a send is under way),
+//!   resyncs.
+//! - `socket`: every write within the write timeout; the close handshake.
 //! - `acks`: acknowledgements, written by a worker beside the session.
 //! - `seats`: the cap on sockets per user; `budget`: the rates of `sync`
 //!   and `typing` frames.
 
 mod acks;
 mod budget;
-mod dispatch;
+mod frames;
+mod outbox;
 mod seats;
+mod sends;
 mod session;
+#[cfg(test)]
+mod session_tests;
+mod socket;
 
 pub use budget::FrameRate;
 pub use seats::{Seat, SocketSeats};

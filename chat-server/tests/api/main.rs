@@ -32,3 +32,4 @@ mod ws_delivery;
 mod ws_limits;
 mod ws_sending;
 mod ws_slow_readers;
+mod ws_upgrade;
