@@ -21,6 +21,8 @@
 //! - [`openapi`]: the OpenAPI document, built from the routes as they are
 //!   registered and served at `/api/v1/openapi.json`.
 //! - [`ws`]: the WebSocket gateway at `/ws`.
+//! - [`limits`]: the cap on sockets per user and the rates of costly
+//!   WebSocket frames.
 //! - [`middleware`]: request ids, request logs, failure logs.
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
 //! - [`web`]: the browser demo, embedded in the binary and served at `/`.
@@ -32,6 +34,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;

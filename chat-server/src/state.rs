@@ -7,7 +7,7 @@ use chat_core::ChatEngine;
 use chat_queue_redis::RedisBackend;
 use ipnet::IpNet;
 
-use crate::ws::{FrameRate, SocketSeats};
+use crate::limits::{FrameRate, SocketSeats};
 
 /// What handlers share: the engine, the HTTP settings and the shutdown
 /// signal. Cheap to clone.

@@ -17,22 +17,17 @@
 //!   resyncs.
 //! - `socket`: every write within the write timeout; the close handshake.
 //! - `acks`: acknowledgements, written by a worker beside the session.
-//! - `seats`: the cap on sockets per user; `budget`: the rates of `sync`
-//!   and `typing` frames.
+//! - The limits it applies (sockets per user, frame rates) are in
+//!   [`crate::limits`], which the state holds.
 
 mod acks;
-mod budget;
 mod frames;
 mod outbox;
-mod seats;
 mod sends;
 mod session;
 #[cfg(test)]
 mod session_tests;
 mod socket;
-
-pub use budget::FrameRate;
-pub use seats::{Seat, SocketSeats};
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Query, State};

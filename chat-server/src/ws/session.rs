@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use super::acks::Acks;
 use super::frames::{self, Caller, FrameState, Outcome};
 use super::outbox::Outbox;
-use super::seats::Seat;
 use super::sends::{Finished, Sends};
 use super::socket::{Ending, Socket, Transport, ending_for};
+use crate::limits::Seat;
 use crate::state::AppState;
 
 /// Ack error frames held for the session before more are dropped.

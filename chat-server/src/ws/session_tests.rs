@@ -19,8 +19,8 @@ use futures::channel::mpsc;
 use futures::{Sink, SinkExt as _, Stream, StreamExt as _};
 use serde_json::{Value, json};
 
-use super::FrameRate;
 use super::session;
+use crate::limits::FrameRate;
 use crate::state::{AppState, HttpSettings, WsSettings};
 
 /// How long a test waits for a frame it expects.

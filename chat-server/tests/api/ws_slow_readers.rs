@@ -152,8 +152,8 @@ async fn error_codes(ws: &mut Ws, frame: &Value, n: usize) -> Vec<String> {
 #[tokio::test]
 async fn sync_and_typing_frames_past_their_budget_are_answered_rate_limited() {
     let app = unlimited_app(WsSettings {
-        sync_rate: chat_server::ws::FrameRate::new(5, 0.001),
-        typing_rate: chat_server::ws::FrameRate::new(3, 0.001),
+        sync_rate: chat_server::limits::FrameRate::new(5, 0.001),
+        typing_rate: chat_server::limits::FrameRate::new(3, 0.001),
         ..WsSettings::default()
     })
     .await;

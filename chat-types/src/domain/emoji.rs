@@ -71,7 +71,15 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused() {
-        for bad in ["", "zz", "👍👍", ":nope:", "thumbs up", "<script>", &"x".repeat(1000)] {
+        for bad in [
+            "",
+            "zz",
+            "👍👍",
+            ":nope:",
+            "thumbs up",
+            "<script>",
+            &"x".repeat(1000),
+        ] {
             let e = Emoji::parse(bad).expect_err(bad);
             assert_eq!(e.code, "INVALID_EMOJI", "{bad}");
         }

@@ -27,8 +27,8 @@ use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame};
 use chat_core::{ChatEngine, ChatError, Connection, ConversationRef, Timestamp, ValidationError};
 
 use super::acks::Acks;
-use super::budget::Bucket;
 use super::sends::PendingSend;
+use crate::limits::Bucket;
 use crate::state::WsSettings;
 
 /// What the session does after a frame.

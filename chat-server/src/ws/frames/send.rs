@@ -24,7 +24,7 @@ pub(super) fn send(
             Ok(m) => m,
             Err(e) => return error(&e.into(), client_msg_id),
         };
-    let delivery = caller.engine.delivery().clone();
+    let conversations = caller.engine.conversations().clone();
     let auth = caller.engine.auth().clone();
     let connection = caller.connection;
     let (user, origin) = (connection.user_id, connection.id);
@@ -37,7 +37,7 @@ pub(super) fn send(
         // A logout elsewhere is not heard while this instance is cut
         // off from the others: then the store decides.
         auth.check_live_if_cut_off(&ctx).await?;
-        delivery.send_from(user, origin, target, message).await
+        conversations.send_from(user, origin, target, message).await
     };
     Outcome::Sending(PendingSend::new(send, client_msg_id))
 }

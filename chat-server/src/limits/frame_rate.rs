@@ -25,7 +25,7 @@ impl FrameRate {
 
 /// One connection's bucket for one kind of frame.
 #[derive(Debug)]
-pub(super) struct Bucket {
+pub(crate) struct Bucket {
     rate: FrameRate,
     tokens: f64,
     updated: Instant,
@@ -33,7 +33,7 @@ pub(super) struct Bucket {
 
 impl Bucket {
     /// A full bucket: `rate.burst` frames may come at once.
-    pub(super) fn new(rate: FrameRate) -> Self {
+    pub(crate) fn new(rate: FrameRate) -> Self {
         Self {
             rate,
             tokens: f64::from(rate.burst),
@@ -42,7 +42,7 @@ impl Bucket {
     }
 
     /// Takes a token; `Err` holds how long until one is back.
-    pub(super) fn take(&mut self, now: Instant) -> Result<(), Duration> {
+    pub(crate) fn take(&mut self, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.updated = now;
         self.tokens =
