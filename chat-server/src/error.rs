@@ -128,7 +128,8 @@ pub struct ErrorDetail<'a> {
     code: &'a str,
     /// What went wrong, for people; may change between versions.
     message: &'a str,
-    /// The request field at fault, for validation errors.
+    /// The request field at fault, for an error about one field
+    /// (validation errors, `USERNAME_TAKEN`, `EMAIL_TAKEN`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     /// Seconds to wait before trying again (`RATE_LIMITED`).

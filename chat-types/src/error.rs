@@ -170,11 +170,16 @@ impl ChatError {
         Self::Internal(e.into())
     }
 
-    /// The field or parameter the error concerns, if any.
+    /// The field or parameter the error concerns, if any. Every error about
+    /// one input field names it, conflicts included (`USERNAME_TAKEN` names
+    /// `username`), so a client can show it beside that field
+    /// (docs/api.md).
     pub fn field(&self) -> Option<&'static str> {
         match self {
             Self::Validation(v) | Self::InvalidPagination(v) => Some(v.field),
             Self::InvalidRecipient(_) => Some("recipient_id"),
+            Self::UsernameTaken => Some("username"),
+            Self::EmailTaken => Some("email"),
             _ => None,
         }
     }
@@ -190,6 +195,13 @@ mod tests {
         assert_eq!(err.code(), "WEAK_PASSWORD");
         assert_eq!(err.field(), Some("password"));
         assert_eq!(err.to_string(), "too short");
+    }
+
+    #[test]
+    fn conflicts_name_the_field_they_concern() {
+        assert_eq!(ChatError::UsernameTaken.field(), Some("username"));
+        assert_eq!(ChatError::EmailTaken.field(), Some("email"));
+        assert_eq!(ChatError::UserNotFound.field(), None);
     }
 
     #[test]

@@ -141,16 +141,15 @@ async fn the_display_name_and_email_can_be_changed_and_cleared() {
     assert_eq!(body["email"], "dave@new.example");
 
     app.signup("erin").await;
-    assert_error(
-        &app.put(
+    let taken = app
+        .put(
             "/api/v1/users/me",
             &t.access,
             json!({"email": "ERIN@example.com", "current_password": password_of("dave")}),
         )
-        .await,
-        StatusCode::CONFLICT,
-        "EMAIL_TAKEN",
-    );
+        .await;
+    assert_error(&taken, StatusCode::CONFLICT, "EMAIL_TAKEN");
+    assert_eq!(taken.1["error"]["field"], "email", "{}", taken.1);
     assert_error(
         &app.put(
             "/api/v1/users/me",
