@@ -8,9 +8,14 @@
 //! `/chat/api/v1/...` and `/chat/ws` with those tokens, as any chat client
 //! does.
 //!
+//! The browser demo is served nested too, at `/chat/chat.html`. Acme's home
+//! page logs an employee in and hands the tokens to it (docs/embedding.md),
+//! so Ada (PIN 1815) and Grace (PIN 1906) chat in two browser windows.
+//!
 //! ```sh
 //! cargo run -p examples --example axum_nest            # runs a short scripted visit, then exits
 //! cargo run -p examples --example axum_nest -- --serve # keeps serving on 127.0.0.1:3000
+//! cargo run -p examples --example axum_nest -- --serve 127.0.0.1:4000
 //! ```
 
 use std::sync::Arc;
@@ -19,10 +24,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chat_core::{ChatEngine, Email, ExternalUser, Username};
-use chat_server::{AppOptions, AppState};
+use chat_server::{AppOptions, AppState, NestChat as _};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -93,38 +99,84 @@ async fn chat_tokens(chat: &ChatEngine, name: &str, display: &str) -> anyhow::Re
     }))
 }
 
+/// Acme's home page: its own login form. The script posts to Acme's
+/// `/login` and hands the chat tokens to the demo's chat page, which keeps
+/// its session in `sessionStorage` under `chat.session`
+/// (docs/embedding.md).
+const HOME: &str = r#"<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Acme intranet</title></head>
+<body>
+  <h1>Acme intranet</h1>
+  <form id="acme-login">
+    <label>Name <input id="acme-name" name="name" autocomplete="username"></label>
+    <label>PIN <input id="acme-pin" name="pin" type="password"></label>
+    <button type="submit">Log in and chat</button>
+  </form>
+  <p id="acme-error" role="alert"></p>
+  <script type="module">
+    const form = document.querySelector('#acme-login');
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const fields = new FormData(form);
+      const answer = await fetch('login', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: fields.get('name'), pin: fields.get('pin') }),
+      });
+      const tokens = await answer.json();
+      if (!answer.ok) {
+        document.querySelector('#acme-error').textContent = tokens.error;
+        return;
+      }
+      sessionStorage.setItem('chat.session', JSON.stringify({
+        userId: tokens.chat_user_id,
+        accessToken: tokens.access_token,
+        refreshToken: tokens.refresh_token,
+        expiresAt: Date.now() + tokens.expires_in * 1000,
+      }));
+      location.assign('chat/chat.html');
+    });
+  </script>
+</body>
+</html>
+"#;
+
 fn acme_app(chat: ChatEngine) -> Router {
     let acme = Arc::new(Acme { chat: chat.clone() });
+    // Acme owns the accounts: no built-in signup or login. The demo's chat
+    // page still runs on the sessions Acme's login hands it.
     let chat_routes = chat_server::app_with(
         AppState::new(chat),
         AppOptions {
             builtin_accounts: false,
-            demo: false,
+            demo: true,
         },
     );
     Router::new()
-        .route(
-            "/",
-            get(|| async { "Acme intranet. POST /login, then use /chat/api/v1 and /chat/ws." }),
-        )
+        .route("/", get(|| async { Html(HOME) }))
         .route("/login", post(login))
         .with_state(acme)
-        .nest("/chat", chat_routes)
+        .nest_chat("/chat", chat_routes)
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let serve_forever = std::env::args().any(|a| a == "--serve");
+    // `--serve [ADDR]` keeps serving (on 127.0.0.1:3000 by default).
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let serve_forever = args.first().is_some_and(|a| a == "--serve");
+    let address = match (serve_forever, args.get(1)) {
+        (true, Some(address)) => address.as_str(),
+        (true, None) => "127.0.0.1:3000",
+        (false, _) => "127.0.0.1:0",
+    };
     // In-memory backends; a real deployment passes its store (SQLite or
     // PostgreSQL) and, for several instances, the Redis backends.
     let chat = ChatEngine::builder().build()?;
     let app = acme_app(chat);
-    let listener = TcpListener::bind(if serve_forever {
-        "127.0.0.1:3000"
-    } else {
-        "127.0.0.1:0"
-    })
-    .await?;
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
     let addr = listener.local_addr()?;
     println!("Acme listens on http://{addr} (chat under /chat)");
     let server = tokio::spawn(async move {
@@ -150,7 +202,32 @@ async fn main() -> anyhow::Result<()> {
 async fn visit(base: &str) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let home = http.get(format!("{base}/")).send().await?.text().await?;
-    println!("GET / -> {home:?}");
+    anyhow::ensure!(home.contains("acme-login"), "Acme's home page: {home}");
+    println!("GET / -> Acme's login page");
+
+    // The demo, nested: `/chat` leads to its pages, which find the API
+    // relative to themselves (`/chat/api/v1`).
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let to_demo = no_redirects.get(format!("{base}/chat")).send().await?;
+    let location = to_demo
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    println!("GET /chat -> {} {location}", to_demo.status());
+    anyhow::ensure!(
+        location == "/chat/index.html",
+        "/chat should lead to the demo"
+    );
+    let chat_page = http.get(format!("{base}/chat/chat.html")).send().await?;
+    println!("GET /chat/chat.html -> {}", chat_page.status());
+    anyhow::ensure!(
+        chat_page.status() == StatusCode::OK,
+        "the demo's chat page should be served under /chat"
+    );
 
     let refused = http
         .post(format!("{base}/chat/api/v1/auth/signup"))

@@ -122,7 +122,7 @@ impl UserClient {
     /// most 20 (`GET /api/v1/users/search`).
     ///
     /// # Errors
-    /// `INVALID_QUERY` (422) for an empty or over-long `q`, and as
+    /// `INVALID_QUERY` (400) for an empty or over-long `q`, and as
     /// [`me`](Self::me).
     pub async fn search(&self, q: &str) -> Result<Vec<UserHit>> {
         let request = self.get("/api/v1/users/search").query(&[("q", q)]);

@@ -51,12 +51,11 @@ impl UserService {
     pub async fn search(&self, query: &str) -> Result<Vec<UserSummary>> {
         let q = query.trim();
         if q.is_empty() || q.chars().count() > MAX_QUERY_LEN || q.chars().any(char::is_control) {
-            return Err(ValidationError::new(
+            return Err(ChatError::InvalidQuery(ValidationError::new(
                 "q",
                 "INVALID_QUERY",
                 "the search query must be 1 to 100 characters",
-            )
-            .into());
+            )));
         }
         self.users
             .search_users(&q.to_lowercase(), SEARCH_LIMIT)

@@ -77,7 +77,8 @@ impl From<chat_core::ValidationError> for ApiError {
 ///
 /// - 422: validation failures (`WEAK_PASSWORD`, `INVALID_EMAIL`,
 ///   `EMPTY_CONTENT`, ...) and `INVALID_RECIPIENT`
-/// - 400: `INVALID_RESET_TOKEN`, `INVALID_PAGINATION`
+/// - 400: `INVALID_RESET_TOKEN`, `INVALID_PAGINATION`, `INVALID_QUERY` (as
+///   for a query parameter that does not parse, see [`crate::extract::ApiQuery`])
 /// - 401: missing, invalid, expired or revoked credentials
 /// - 403: `INVALID_CURRENT_PASSWORD`, `PERMISSION_DENIED`
 /// - 404: `USER_NOT_FOUND`, `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`,
@@ -90,7 +91,9 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::Validation(_) | ChatError::InvalidRecipient(_) => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        ChatError::InvalidResetToken | ChatError::InvalidPagination(_) => StatusCode::BAD_REQUEST,
+        ChatError::InvalidResetToken
+        | ChatError::InvalidPagination(_)
+        | ChatError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
         ChatError::UsernameTaken | ChatError::EmailTaken | ChatError::GroupFull { .. } => {
             StatusCode::CONFLICT
         }
@@ -128,7 +131,8 @@ pub struct ErrorDetail<'a> {
     code: &'a str,
     /// What went wrong, for people; may change between versions.
     message: &'a str,
-    /// The request field at fault, for validation errors.
+    /// The request field at fault, for an error about one field
+    /// (validation errors, `USERNAME_TAKEN`, `EMAIL_TAKEN`, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
     /// Seconds to wait before trying again (`RATE_LIMITED`).

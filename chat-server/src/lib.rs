@@ -26,6 +26,8 @@
 //! - [`middleware`]: request ids, request logs, failure logs.
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
 //! - [`web`]: the browser demo, embedded in the binary and served at `/`.
+//! - [`NestChat`]: the chat mounted under a prefix of an application's own
+//!   router.
 //! - [`telemetry`]: log set-up.
 //! - [`testing`]: [`TestServer`](testing::TestServer), a real server on a
 //!   free port for tests, and cheap authentication settings for them.
@@ -36,6 +38,7 @@ pub mod error;
 pub mod extract;
 pub mod limits;
 pub mod middleware;
+mod nest;
 pub mod openapi;
 pub mod routes;
 mod serve;
@@ -58,6 +61,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 pub use config::Config;
 pub use error::ApiError;
+pub use nest::NestChat;
 pub use serve::serve_router;
 pub use server_error::ServerError;
 pub use state::{AppState, HttpSettings, Instance, WsSettings};
@@ -71,7 +75,9 @@ pub struct AppOptions {
     /// tokens with [`AuthService::issue_tokens`](chat_core::AuthService::issue_tokens)
     /// (see `docs/embedding.md`).
     pub builtin_accounts: bool,
-    /// The browser demo at `/` (it needs the built-in accounts).
+    /// The browser demo at `/`. Its login page needs the built-in
+    /// accounts; without them its chat page runs on the sessions the
+    /// application's own login hands it (docs/embedding.md).
     pub demo: bool,
 }
 
@@ -91,10 +97,11 @@ impl Default for AppOptions {
 /// `/healthz`, `/readyz`, `/metrics`, and the browser demo at `/`. Unknown
 /// paths and methods get JSON errors (`NOT_FOUND`, `METHOD_NOT_ALLOWED`).
 ///
-/// An application can `nest` it under a path of its own and serve the
-/// outer router with [`serve_router`] (it gives handlers the client's
-/// address, which the login limits need, and times out slow clients), or
-/// with `axum::serve` and `into_make_service_with_connect_info::<SocketAddr>()`.
+/// An application can mount it under a path of its own with
+/// [`NestChat::nest_chat`] and serve the outer router with [`serve_router`]
+/// (it gives handlers the client's address, which the login limits need,
+/// and times out slow clients), or with `axum::serve` and
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn app(state: AppState) -> Router {
     app_with(state, AppOptions::default())
 }

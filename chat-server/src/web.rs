@@ -96,9 +96,11 @@ pub fn router() -> Router<AppState> {
     router
 }
 
-/// `/` is the login page. Nested under a prefix, the router sees `/chat`
-/// as its `/`; the pages use relative URLs, which only resolve under the
-/// prefix from `/chat/...`, so that address is sent to `/chat/index.html`.
+/// `/` is the login page. Nested under a prefix
+/// ([`NestChat::nest_chat`](crate::NestChat::nest_chat)), the router sees
+/// both `/chat` and `/chat/` as its `/`; the pages use relative URLs, which
+/// only resolve under the prefix from `/chat/...`, so `/chat` is sent to
+/// `/chat/index.html`.
 async fn root(OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
     let path = uri.path();
     if path.ends_with('/') {

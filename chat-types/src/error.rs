@@ -116,6 +116,11 @@ pub enum ChatError {
     /// parameter.
     #[error("{}", .0.message)]
     InvalidPagination(ValidationError),
+    /// `INVALID_QUERY`: a query parameter the service refuses (a blank or
+    /// over-long search). Transports answer it as they answer a query
+    /// parameter they cannot parse. The inner error names the parameter.
+    #[error("{}", .0.message)]
+    InvalidQuery(ValidationError),
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -158,6 +163,7 @@ impl ChatError {
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
             Self::GroupFull { .. } => "GROUP_FULL",
             Self::InvalidPagination(_) => "INVALID_PAGINATION",
+            Self::InvalidQuery(_) => "INVALID_QUERY",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",
@@ -170,11 +176,18 @@ impl ChatError {
         Self::Internal(e.into())
     }
 
-    /// The field or parameter the error concerns, if any.
+    /// The field or parameter the error concerns, if any. Every error about
+    /// one input field names it, conflicts included (`USERNAME_TAKEN` names
+    /// `username`), so a client can show it beside that field
+    /// (docs/api.md).
     pub fn field(&self) -> Option<&'static str> {
         match self {
-            Self::Validation(v) | Self::InvalidPagination(v) => Some(v.field),
+            Self::Validation(v) | Self::InvalidPagination(v) | Self::InvalidQuery(v) => {
+                Some(v.field)
+            }
             Self::InvalidRecipient(_) => Some("recipient_id"),
+            Self::UsernameTaken => Some("username"),
+            Self::EmailTaken => Some("email"),
             _ => None,
         }
     }
@@ -190,6 +203,13 @@ mod tests {
         assert_eq!(err.code(), "WEAK_PASSWORD");
         assert_eq!(err.field(), Some("password"));
         assert_eq!(err.to_string(), "too short");
+    }
+
+    #[test]
+    fn conflicts_name_the_field_they_concern() {
+        assert_eq!(ChatError::UsernameTaken.field(), Some("username"));
+        assert_eq!(ChatError::EmailTaken.field(), Some("email"));
+        assert_eq!(ChatError::UserNotFound.field(), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 // Starts the chat-server binary on a free port with a fresh SQLite database
 // in a temporary directory, and keeps its log (the development mailer writes
-// reset links there).
+// reset links there). `startApp` starts another program that serves the chat
+// (an example that nests it) the same way.
 
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Where cargo put a build: `$CARGO_TARGET_DIR/debug/...`, else `target/debug/...`. */
+export function built(...path) {
+  return resolve(ROOT, process.env.CARGO_TARGET_DIR || 'target', 'debug', ...path);
+}
 
 function freePort() {
   return new Promise((ok, fail) => {
@@ -23,8 +29,15 @@ function freePort() {
   });
 }
 
-export async function startServer(env = {}) {
-  const binary = process.env.CHAT_SERVER_BIN || join(ROOT, 'target', 'debug', 'chat-server');
+export function startServer(env = {}) {
+  return startApp({ binary: process.env.CHAT_SERVER_BIN || built('chat-server'), env });
+}
+
+/**
+ * Starts `binary` with `args(listen)` (`listen` is `127.0.0.1:PORT`, also in
+ * CHAT_LISTEN) and waits until `health` answers.
+ */
+export async function startApp({ binary, args = () => [], health = '/healthz', env = {} }) {
   const dir = mkdtempSync(join(tmpdir(), 'chat-e2e-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -32,7 +45,7 @@ export async function startServer(env = {}) {
   let child;
   let exited;
   const spawnServer = async () => {
-    child = spawn(binary, [], {
+    child = spawn(binary, args(`127.0.0.1:${port}`), {
       cwd: dir,
       env: {
         // The embedded default: no CHAT_* setting of the caller's leaks in.
@@ -55,7 +68,7 @@ export async function startServer(env = {}) {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`chat-server exited (${child.exitCode}):\n${log}`);
       try {
-        if ((await fetch(url + '/healthz')).ok) break;
+        if ((await fetch(url + health)).ok) break;
       } catch {
         // not listening yet
       }

@@ -308,7 +308,7 @@ async fn session_refresh(
     tag = "auth",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller's own profile, with email", body = Profile),
+        (status = 200, description = "The caller's own profile, with email and live presence", body = Profile),
         ApiErrors
     )
 )]
@@ -317,5 +317,5 @@ async fn me(
     AuthUser(ctx): AuthUser,
 ) -> Result<Json<Profile>, ApiError> {
     let user = state.engine.users().profile(ctx.user_id).await?;
-    Ok(Json(Profile::private(user)))
+    Ok(Json(Profile::seen_by(&state, user, ctx.user_id).await?))
 }

@@ -67,6 +67,23 @@ impl Profile {
             ..Self::public(u)
         }
     }
+
+    /// `user` as `viewer` sees them (with `email` only when they are the
+    /// same), with live presence. Every route that answers a profile
+    /// (`/auth/me`, `/users/{id}`, `PUT /users/me`) answers this, so
+    /// `online` means the same in all of them (docs/api.md).
+    pub async fn seen_by(state: &AppState, user: User, viewer: UserId) -> Result<Self, ApiError> {
+        let status = state.engine.delivery().statuses(&[user.id]).await?;
+        let profile = if user.id == viewer {
+            Self::private(user)
+        } else {
+            Self::public(user)
+        };
+        Ok(match status.first() {
+            Some(s) => profile.with_presence(*s),
+            None => profile,
+        })
+    }
 }
 
 /// One search hit.
@@ -149,16 +166,7 @@ async fn profile(
     ApiPath(user_id): ApiPath<UserId>,
 ) -> Result<Json<Profile>, ApiError> {
     let user = state.engine.users().profile(user_id).await?;
-    let status = state.engine.delivery().statuses(&[user_id]).await?;
-    let profile = if user.id == ctx.user_id {
-        Profile::private(user)
-    } else {
-        Profile::public(user)
-    };
-    Ok(Json(match status.first() {
-        Some(s) => profile.with_presence(*s),
-        None => profile,
-    }))
+    Ok(Json(Profile::seen_by(&state, user, ctx.user_id).await?))
 }
 
 /// Active users whose username or display name starts with `q` (at
@@ -233,5 +241,5 @@ async fn update_me(
             new_password.as_ref(),
         )
         .await?;
-    Ok(Json(Profile::private(user)))
+    Ok(Json(Profile::seen_by(&state, user, ctx.user_id).await?))
 }

@@ -58,6 +58,8 @@ async fn duplicate_usernames_and_emails_conflict_whatever_their_case() {
         )
         .await;
     assert_error(&dup_name, StatusCode::CONFLICT, "USERNAME_TAKEN");
+    // A conflict concerns one field and names it (docs/api.md).
+    assert_eq!(dup_name.1["error"]["field"], "username", "{}", dup_name.1);
     let dup_email = app
         .post(
             "/api/v1/auth/signup",
@@ -65,6 +67,7 @@ async fn duplicate_usernames_and_emails_conflict_whatever_their_case() {
         )
         .await;
     assert_error(&dup_email, StatusCode::CONFLICT, "EMAIL_TAKEN");
+    assert_eq!(dup_email.1["error"]["field"], "email", "{}", dup_email.1);
 }
 
 #[tokio::test]

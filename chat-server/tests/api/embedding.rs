@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::routing::get;
 use chat_core::{ChatEngine, Email, ExternalUser, Username};
-use chat_server::{AppOptions, AppState};
+use chat_server::{AppOptions, AppState, NestChat as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -38,7 +38,7 @@ async fn host_app_with(options: AppOptions) -> HostApp {
     let chat = chat_server::app_with(AppState::new(engine.clone()), options);
     let app = Router::new()
         .route("/hello", get(|| async { "the host application" }))
-        .nest("/chat", chat);
+        .nest_chat("/chat", chat);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -94,25 +94,32 @@ impl HostApp {
         }
         read(req.send().await.expect("send")).await
     }
+
+    /// A plain GET, answered as it comes (pages, not JSON).
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("send")
+    }
 }
 
 #[tokio::test]
 async fn the_host_keeps_its_routes_and_the_chat_answers_under_its_prefix() {
     let host = host_app().await;
-    let own = host
-        .http
-        .get(format!("{}/hello", host.base))
-        .send()
-        .await
-        .expect("send");
+    let own = host.get("/hello").await;
     assert_eq!(own.text().await.expect("body"), "the host application");
     let (status, body) = host
         .call(reqwest::Method::GET, "/chat/healthz", None, None)
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // No demo: the chat's `/` is not served.
-    let (status, _) = host.call(reqwest::Method::GET, "/chat/", None, None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // No demo: the chat's `/` is not served, and says so in the chat's
+    // error shape (docs/api.md), with or without the trailing slash.
+    for path in ["/chat", "/chat/", "/chat/nowhere"] {
+        let got = host.call(reqwest::Method::GET, path, None, None).await;
+        assert_error(&got, StatusCode::NOT_FOUND, "NOT_FOUND");
+    }
 }
 
 #[tokio::test]
@@ -177,13 +184,7 @@ async fn issued_tokens_work_for_rest_and_websocket_under_the_prefix() {
 async fn the_demo_works_under_the_prefix() {
     let host = host_app_with(AppOptions::default()).await;
     for path in ["/chat/index.html", "/chat/chat.html", "/chat/app.js"] {
-        let r = host
-            .http
-            .get(format!("{}{path}", host.base))
-            .send()
-            .await
-            .expect("send");
-        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(host.get(path).await.status(), StatusCode::OK, "{path}");
     }
     // The pages use relative URLs, so `/chat` leads to `/chat/index.html`.
     let r = reqwest::Client::builder()
@@ -196,4 +197,11 @@ async fn the_demo_works_under_the_prefix() {
         .expect("send");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(r.headers()["location"], "/chat/index.html");
+    // `/chat/` is the login page itself: its relative URLs resolve under
+    // the prefix from there.
+    let r = host.get("/chat/").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+    let page = r.text().await.expect("body");
+    assert!(page.contains("login.js"), "{page}");
 }

@@ -118,6 +118,9 @@ async fn peers_see_presence_and_profiles_show_online() {
         .get_as(&alice.access, &format!("/api/v1/users/{}", bob.user_id))
         .await;
     assert_eq!(profile["online"], true, "{profile}");
+    // Bob's own profile says the same (docs/api.md, `/auth/me`).
+    let (_, me) = app.get_as(&bob.access, "/api/v1/auth/me").await;
+    assert_eq!(me["online"], true, "{me}");
 
     b.close().await;
     let p = a.next_of("presence").await;
@@ -127,6 +130,9 @@ async fn peers_see_presence_and_profiles_show_online() {
         .get_as(&alice.access, &format!("/api/v1/users/{}", bob.user_id))
         .await;
     assert_eq!(profile["online"], false, "{profile}");
+    let (_, me) = app.get_as(&bob.access, "/api/v1/auth/me").await;
+    assert_eq!(me["online"], false, "{me}");
+    assert!(me["last_seen"].is_string(), "{me}");
 }
 
 #[tokio::test]

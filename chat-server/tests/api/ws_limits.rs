@@ -42,7 +42,10 @@ async fn malformed_unknown_and_invalid_frames_get_errors_and_the_socket_stays_op
         json!({"type": "message.send", "recipient_id": chat_core::UserId::new(), "content": "hi"}),
     )
     .await;
-    assert_eq!(ws.next().await["code"], "INVALID_RECIPIENT");
+    let e = ws.next().await;
+    assert_eq!(e["code"], "INVALID_RECIPIENT");
+    // Frames name the field at fault as the REST API does.
+    assert_eq!(e["field"], "recipient_id", "{e}");
     ws.send(json!({"type": "message.group.send", "group_id": chat_core::ConversationId::new(), "content": "hi"}))
         .await;
     assert_eq!(ws.next().await["code"], "CONVERSATION_NOT_FOUND");

@@ -25,7 +25,7 @@ fn shard(conversation: &Value) -> u64 {
 }
 
 #[tokio::test]
-async fn events_keep_flowing_while_a_send_waits_for_its_commit() {
+async fn on_postgres_events_keep_flowing_while_a_send_waits_for_its_commit() {
     let Some(db) = PgTestDatabase::create().await else {
         return;
     };

@@ -156,7 +156,8 @@ pub struct ErrorFrame {
     /// The `client_msg_id` of the frame that failed, when it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
-    /// The field at fault, for validation errors.
+    /// The field at fault, for an error about one field
+    /// ([`ChatError::field`](crate::error::ChatError::field)).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// For `RATE_LIMITED`: seconds until a retry can succeed.
@@ -193,10 +194,6 @@ impl ErrorFrame {
     /// `client_msg_id`. Internal causes are never included.
     pub fn from_error(error: &crate::error::ChatError, client_msg_id: Option<String>) -> Self {
         use crate::error::ChatError;
-        let field = match error {
-            ChatError::Validation(v) | ChatError::InvalidPagination(v) => Some(v.field.to_owned()),
-            _ => None,
-        };
         let retry_after = match error {
             ChatError::RateLimited { retry_after } => Some(retry_after.as_secs().max(1)),
             _ => None,
@@ -205,7 +202,7 @@ impl ErrorFrame {
             code: error.code().to_owned(),
             message: error.to_string(),
             client_msg_id,
-            field,
+            field: error.field().map(str::to_owned),
             retry_after,
         }
     }
