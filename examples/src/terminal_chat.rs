@@ -7,9 +7,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use chat_client::{ChatClient, ClientError, ServerFrame, Session, UserClient, WsSender, frames};
-use chat_core::ConversationId;
 use chat_core::UserId;
 use chat_core::model::{MessageTarget, MessageView};
+use chat_core::{ConversationId, MessageId};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt as _};
 
 /// Where plain lines go.
@@ -264,6 +264,9 @@ impl<W: Write> Terminal<W> {
                     view.message.seq,
                 ))
                 .await?;
+                // The terminal prints every message in full as it comes:
+                // what was shown has been read.
+                tx.send(&frames::read(view.message.id)).await?;
             }
             ServerFrame::Offline { messages } => {
                 self.say(&format!(
@@ -271,10 +274,15 @@ impl<W: Write> Terminal<W> {
                     messages.len()
                 ));
                 let ids = messages.iter().map(|m| m.message.message.id).collect();
+                let mut newest: HashMap<ConversationId, MessageId> = HashMap::new();
                 for m in &messages {
                     self.show(&m.message).await;
+                    newest.insert(m.message.message.conversation_id, m.message.message.id);
                 }
                 tx.send(&frames::ack_ids(ids)).await?;
+                for id in newest.into_values() {
+                    tx.send(&frames::read(id)).await?;
+                }
             }
             ServerFrame::MessageSent(sent) => {
                 if let Some(id) = &sent.client_msg_id {

@@ -100,6 +100,22 @@ async fn a_scripted_session_sends_receives_and_lists() {
         .await
         .expect("send");
     screen.wait_for("#team bob: standup in 5").await;
+    // What the terminal printed counts as read: nothing stays unread.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let list = client.user(&alice).conversations().await.expect("list");
+            let all = list["conversations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if !all.is_empty() && all.iter().all(|c| c["unread_count"] == 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    })
+    .await
+    .expect("alice's conversations all read within 10 s");
 
     keyboard
         .write_all(b"/group team\nready\n/list\n/quit\n")
@@ -120,4 +136,8 @@ async fn a_scripted_session_sends_receives_and_lists() {
         .collect();
     assert_eq!(contents, vec!["ready", "standup in 5"]);
     assert!(text.contains("#team"), "{text}");
+    assert!(
+        text.contains("0 unread") && !text.contains("1 unread"),
+        "{text}"
+    );
 }
