@@ -416,13 +416,13 @@ impl DeliveryService {
         limit: Option<u32>,
     ) -> Result<SyncResult> {
         let limit = crate::conversations::sync_limit(limit)?;
-        let members = self.deps.members.of(conversation).await?;
         let me = self
             .deps
             .conversation_store
             .membership(conversation, user)
             .await?
             .ok_or(ChatError::ConversationNotFound)?;
+        let members = self.deps.members.of(conversation).await?;
         let last = me.conversation.last_seq;
         let upto = last.min(after_seq.saturating_add(u64::from(limit)));
         let mut messages = if upto > after_seq {

@@ -149,7 +149,8 @@ impl Members {
     /// A conversation's members changed: forgets its list here and tells
     /// every other instance to forget theirs.
     pub(crate) async fn changed(&self, conversation: ConversationId) {
-        self.cache.invalidate(conversation);
+        // The bus runs this instance's handlers (`on_notice`) before it
+        // returns, even when the others cannot be reached.
         let notice = Notice::MembersChanged {
             conversation_id: conversation,
         };

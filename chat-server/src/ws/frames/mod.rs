@@ -152,8 +152,7 @@ fn error(e: &ChatError, client_msg_id: Option<String>) -> Outcome {
 
 /// `RATE_LIMITED` for a frame past its connection's budget.
 fn over_budget(retry_after: std::time::Duration) -> Outcome {
-    let e = ChatError::RateLimited { retry_after };
-    Outcome::Reply(ServerFrame::Error(ErrorFrame::from_error(&e, None)))
+    error(&ChatError::RateLimited { retry_after }, None)
 }
 
 /// `INVALID_MESSAGE` for a frame whose fields do not go together.
