@@ -180,7 +180,12 @@ pub(crate) fn live_view(message: Message, members: &MemberSet) -> MessageView {
             group_id: message.conversation_id,
         },
     };
-    MessageView { message, target }
+    MessageView {
+        message,
+        target,
+        reply: None,
+        reactions: Vec::new(),
+    }
 }
 
 /// The live frame of a message: `message.new` in a direct conversation,

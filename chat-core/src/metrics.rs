@@ -48,11 +48,15 @@ pub(crate) enum StoreRead {
     MessagesBefore,
     /// `MessageStore::unread_messages`.
     UnreadMessages,
+    /// `MessageStore::log_between`: catch-up, sync and gap fills.
+    LogBetween,
+    /// `MessageStore::reactions`: history pages.
+    Reactions,
 }
 
 impl StoreRead {
     /// Every variant, in declaration order (so `op as usize` indexes it).
-    const ALL: [StoreRead; 9] = [
+    const ALL: [StoreRead; 11] = [
         StoreRead::DirectBetween,
         StoreRead::Membership,
         StoreRead::Members,
@@ -62,6 +66,8 @@ impl StoreRead {
         StoreRead::MessagesByIds,
         StoreRead::MessagesBefore,
         StoreRead::UnreadMessages,
+        StoreRead::LogBetween,
+        StoreRead::Reactions,
     ];
 
     fn label(self) -> &'static str {
@@ -75,6 +81,8 @@ impl StoreRead {
             StoreRead::MessagesByIds => "messages_by_ids",
             StoreRead::MessagesBefore => "messages_before",
             StoreRead::UnreadMessages => "unread_messages",
+            StoreRead::LogBetween => "log_between",
+            StoreRead::Reactions => "reactions",
         }
     }
 }

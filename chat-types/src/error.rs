@@ -94,6 +94,13 @@ pub enum ChatError {
     /// `MESSAGE_NOT_FOUND`: no such message in this conversation.
     #[error("message not found")]
     MessageNotFound,
+    /// `MESSAGE_DELETED`: the message was deleted and takes no more
+    /// changes (edits, reactions, replies).
+    #[error("this message was deleted")]
+    MessageDeleted,
+    /// `EDIT_WINDOW_CLOSED`: the message is older than the edit window.
+    #[error("this message can no longer be edited")]
+    EditWindowClosed,
     /// `MEMBER_NOT_FOUND`: the user is not a member of the group.
     #[error("this user is not a member of the group")]
     MemberNotFound,
@@ -158,6 +165,8 @@ impl ChatError {
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::ConversationNotFound => "CONVERSATION_NOT_FOUND",
             Self::MessageNotFound => "MESSAGE_NOT_FOUND",
+            Self::MessageDeleted => "MESSAGE_DELETED",
+            Self::EditWindowClosed => "EDIT_WINDOW_CLOSED",
             Self::MemberNotFound => "MEMBER_NOT_FOUND",
             Self::InvalidRecipient(_) => "INVALID_RECIPIENT",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",

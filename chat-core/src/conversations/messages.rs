@@ -40,6 +40,8 @@ pub struct OutgoingMessage {
     pub message_type: MessageType,
     /// Idempotency key.
     pub client_msg_id: Option<ClientMsgId>,
+    /// The message of the same conversation this one answers.
+    pub reply_to: Option<MessageId>,
 }
 
 impl OutgoingMessage {
@@ -61,6 +63,7 @@ impl OutgoingMessage {
                 .transpose()?
                 .unwrap_or_default(),
             client_msg_id: client_msg_id.map(ClientMsgId::parse).transpose()?,
+            reply_to: None,
         })
     }
 
@@ -70,6 +73,7 @@ impl OutgoingMessage {
             content,
             message_type: MessageType::text(),
             client_msg_id: None,
+            reply_to: None,
         }
     }
 }
@@ -244,6 +248,8 @@ impl ConversationService {
             message_type: message.message_type,
             client_msg_id: message.client_msg_id,
             created_at: now,
+            reply_to: message.reply_to,
+            mentions: Vec::new(),
         };
         match self.insert(new).await? {
             InsertOutcome::Created(message) => {
@@ -294,14 +300,13 @@ impl ConversationService {
                 .saturating_sub(1),
             None => conv.last_seq,
         };
-        let newest = newest.saturating_sub(page.offset);
         if newest == 0 {
             return Ok(HistoryPage::empty());
         }
         let mut messages = self
             .deps
             .messages
-            .messages_before(conv.id, newest, page.limit + 1)
+            .messages_before(conv.id, newest, page.offset, page.limit + 1)
             .await?;
         let has_more = messages.len() > page.limit as usize;
         messages.truncate(page.limit as usize);
@@ -391,7 +396,7 @@ impl ConversationService {
             None => match self
                 .deps
                 .messages
-                .messages_before(conversation, seq, 1)
+                .messages_before(conversation, seq, 0, 1)
                 .await
             {
                 Ok(m) => m.first().map(|m| m.id),
@@ -510,7 +515,7 @@ impl ConversationService {
             None => match self
                 .deps
                 .messages
-                .messages_before(conversation, seq, window)
+                .messages_before(conversation, seq, 0, window)
                 .await
             {
                 Ok(recent) => match recent.first() {

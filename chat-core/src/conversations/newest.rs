@@ -67,6 +67,10 @@ mod tests {
             message_type: "text".to_owned(),
             client_msg_id: None,
             created_at: Timestamp::now(),
+            reply_to: None,
+            mentions: Vec::new(),
+            edited_at: None,
+            deleted_at: None,
         }
     }
 

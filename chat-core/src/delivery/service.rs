@@ -204,7 +204,7 @@ impl DeliveryService {
         let mut page = self
             .deps
             .messages
-            .messages_before(conversation, to, (to + 1 - from) as u32)
+            .messages_before(conversation, to, 0, (to + 1 - from) as u32)
             .await?;
         page.reverse();
         Ok(page)

@@ -8,8 +8,9 @@ use super::store::State;
 use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
-    MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
+    ChangeKind, Conversation, ConversationKind, ConversationOverview, Member, MemberEntry,
+    MemberRemoval, MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
+    Reaction,
 };
 use crate::store::ConversationStore;
 use crate::time::Timestamp;
@@ -25,22 +26,39 @@ pub(super) struct ChatState {
     pub(super) by_user: HashMap<UserId, HashSet<ConversationId>>,
     /// Direct conversations by (smaller, larger) user id.
     pub(super) direct_pairs: HashMap<(UserId, UserId), ConversationId>,
-    /// Messages of each conversation; the message with seq `n` is at `n - 1`.
+    /// Messages of each conversation, by seq (with gaps where changes are).
     pub(super) messages: HashMap<ConversationId, Vec<Message>>,
+    /// Changes of each conversation, by seq.
+    pub(super) changes: HashMap<ConversationId, Vec<StoredChange>>,
+    /// Reactions of each message, oldest first.
+    pub(super) reactions: HashMap<MessageId, Vec<Reaction>>,
     /// Seq of each (conversation, sender, client_msg_id).
     pub(super) client_ids: HashMap<(ConversationId, UserId, String), u64>,
     /// Conversation and seq of every message, by id.
     pub(super) message_ids: HashMap<MessageId, (ConversationId, u64)>,
 }
 
-/// A member whose cursors start at `seq`.
-fn new_member(user_id: UserId, role: MemberRole, at: Timestamp, seq: u64) -> Member {
+/// A change as the log holds it (rendered when read).
+#[derive(Debug, Clone)]
+pub(super) struct StoredChange {
+    pub(super) seq: u64,
+    pub(super) message_id: MessageId,
+    pub(super) kind: ChangeKind,
+    pub(super) actor: UserId,
+    pub(super) emoji: Option<String>,
+    pub(super) at: Timestamp,
+}
+
+/// A member whose cursors start at the end of `conversation`'s log.
+fn new_member(user_id: UserId, role: MemberRole, at: Timestamp, conv: &Conversation) -> Member {
+    let seq = conv.last_seq;
     Member {
         user_id,
         role,
         joined_at: at,
         joined_seq: seq,
         read_seq: seq,
+        read_message_count: conv.message_count,
         read_at: None,
         delivered_seq: seq,
         delivered_at: None,
@@ -53,6 +71,22 @@ fn ordered_pair(a: UserId, b: UserId) -> (UserId, UserId) {
 }
 
 impl ChatState {
+    /// The message with `seq` in `conv`.
+    pub(super) fn message_at(&self, conv: ConversationId, seq: u64) -> Option<&Message> {
+        let msgs = self.messages.get(&conv)?;
+        msgs.binary_search_by_key(&seq, |m| m.seq)
+            .ok()
+            .map(|i| &msgs[i])
+    }
+
+    /// The message with `id`, mutable.
+    pub(super) fn message_mut(&mut self, id: MessageId) -> Option<&mut Message> {
+        let (conv, seq) = *self.message_ids.get(&id)?;
+        let msgs = self.messages.get_mut(&conv)?;
+        let i = msgs.binary_search_by_key(&seq, |m| m.seq).ok()?;
+        msgs.get_mut(i)
+    }
+
     pub(super) fn membership(&self, conv: ConversationId, user: UserId) -> Option<Membership> {
         Some(Membership {
             conversation: self.conversations.get(&conv)?.clone(),
@@ -100,15 +134,17 @@ impl State {
                 .find(|e| e.member.user_id != user),
             ConversationKind::Group => None,
         };
-        let last_message = membership
-            .conversation
-            .last_seq
-            .checked_sub(1)
-            .and_then(|i| self.chat.messages.get(&conv)?.get(i as usize).cloned());
+        let last_message = self.chat.messages.get(&conv)?.last().cloned();
+        let read_seq = membership.member.read_seq;
+        let mention_count = self.chat.messages.get(&conv)?
+            .iter()
+            .filter(|m| m.seq > read_seq && m.mentions.contains(&user))
+            .count() as u64;
         Some(ConversationOverview {
             membership,
             peer,
             last_message,
+            mention_count,
         })
     }
 }
@@ -128,10 +164,11 @@ impl ConversationStore for MemoryStore {
             creator_id: None,
             created_at: new.created_at,
             last_seq: 0,
+            message_count: 0,
             last_activity_at: new.created_at,
         };
         let members = [pair.0, pair.1]
-            .map(|u| new_member(u, MemberRole::Member, new.created_at, 0))
+            .map(|u| new_member(u, MemberRole::Member, new.created_at, &conversation))
             .to_vec();
         st.chat.create(conversation, members);
         st.chat.direct_pairs.insert(pair, new.id);
@@ -155,12 +192,13 @@ impl ConversationStore for MemoryStore {
             creator_id: Some(group.creator_id),
             created_at: group.created_at,
             last_seq: 0,
+            message_count: 0,
             last_activity_at: group.created_at,
         };
         let members = group
             .members
             .iter()
-            .map(|m| new_member(m.user_id, m.role, group.created_at, 0))
+            .map(|m| new_member(m.user_id, m.role, group.created_at, &conversation))
             .collect();
         self.state().chat.create(conversation, members);
         Ok(())
@@ -187,11 +225,11 @@ impl ConversationStore for MemoryStore {
     ) -> Result<Vec<UserId>> {
         let mut st = self.state();
         let chat = &mut st.chat;
-        let last_seq = chat
+        let conv = chat
             .conversations
             .get(&conversation)
             .ok_or(ChatError::ConversationNotFound)?
-            .last_seq;
+            .clone();
         let current = chat.members.entry(conversation).or_default();
         let mut seen = HashSet::new();
         let fresh: Vec<NewMember> = members
@@ -202,7 +240,7 @@ impl ConversationStore for MemoryStore {
             return Err(ChatError::GroupFull { max: max_members });
         }
         for m in &fresh {
-            current.insert(m.user_id, new_member(m.user_id, m.role, at, last_seq));
+            current.insert(m.user_id, new_member(m.user_id, m.role, at, &conv));
         }
         for m in &fresh {
             chat.by_user

@@ -3,9 +3,13 @@
 use async_trait::async_trait;
 
 use super::MemoryStore;
+use super::conversations::{ChatState, StoredChange};
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{Cursor, InsertOutcome, Membership, Message, NewMessage};
+use crate::model::{
+    ChangeAction, ChangeOutcome, Cursor, EntryKind, InsertOutcome, LogEntry, Membership, Message,
+    MessageChange, NewChange, NewMessage, NewlyRead, Reaction,
+};
 use crate::store::MessageStore;
 use crate::time::Timestamp;
 
@@ -23,21 +27,131 @@ impl MemoryStore {
         let last_seq = chat.conversations.get(&conv)?.last_seq;
         let member = chat.members.get(&conv)?.get(&user)?;
         if let Some(plan) = member.plan_advance(cursor, seq, last_seq) {
-            let own_newly_read = plan.newly_read.map_or(0, |(from, to)| {
-                chat.messages.get(&conv).map_or(0, |msgs| {
-                    msgs.iter()
-                        .skip(from as usize)
-                        .take((to - from) as usize)
-                        .filter(|m| m.sender_id == user)
-                        .count() as u64
-                })
-            });
+            let mut newly_read = NewlyRead::default();
+            if let (Some((from, to)), Some(msgs)) = (plan.newly_read, chat.messages.get(&conv)) {
+                for m in msgs.iter().filter(|m| m.seq > from && m.seq <= to) {
+                    newly_read.messages += 1;
+                    newly_read.own += u64::from(m.sender_id == user);
+                }
+            }
             chat.members
                 .get_mut(&conv)?
                 .get_mut(&user)?
-                .apply_advance(plan, own_newly_read, at);
+                .apply_advance(plan, newly_read, at);
         }
         chat.membership(conv, user)
+    }
+}
+
+impl ChatState {
+    /// Applies a change in one step under the store's lock (see
+    /// [`MessageStore::apply_change`]).
+    fn apply_change(&mut self, change: NewChange) -> ChangeOutcome {
+        let conv = change.conversation_id;
+        let actor = change.actor_id;
+        let is_member = self
+            .members
+            .get(&conv)
+            .is_some_and(|m| m.contains_key(&actor));
+        if !is_member || !self.conversations.contains_key(&conv) {
+            return ChangeOutcome::NotMember;
+        }
+        if self.message_ids.get(&change.message_id).map(|(c, _)| *c) != Some(conv) {
+            return ChangeOutcome::MessageNotFound;
+        }
+        let Some(message) = self.message_mut(change.message_id).cloned() else {
+            return ChangeOutcome::MessageNotFound;
+        };
+        if message.is_deleted() {
+            return ChangeOutcome::MessageDeleted;
+        }
+        let kind = change.action.kind();
+        let at = change.at;
+        let reactions = self.reactions.entry(message.id).or_default();
+        let mine = |r: &Reaction, emoji: &str| r.user_id == actor && r.emoji == emoji;
+        let emoji = match &change.action {
+            ChangeAction::AddReaction(e) | ChangeAction::RemoveReaction(e) => {
+                let held = reactions.iter().any(|r| mine(r, e.as_str()));
+                let adding = matches!(change.action, ChangeAction::AddReaction(_));
+                if held == adding {
+                    return ChangeOutcome::Unchanged(message);
+                }
+                if adding {
+                    reactions.push(Reaction {
+                        message_id: message.id,
+                        user_id: actor,
+                        emoji: e.as_str().to_owned(),
+                        created_at: at,
+                    });
+                } else {
+                    reactions.retain(|r| !mine(r, e.as_str()));
+                }
+                Some(e.as_str().to_owned())
+            }
+            ChangeAction::Edit { .. } | ChangeAction::Delete => None,
+        };
+        if matches!(change.action, ChangeAction::Delete) {
+            self.reactions.remove(&message.id);
+        }
+        let Some(stored) = self.message_mut(message.id) else {
+            return ChangeOutcome::MessageNotFound;
+        };
+        match change.action {
+            ChangeAction::Edit { content, mentions } => {
+                stored.content = content.into_string();
+                stored.mentions = mentions;
+                stored.edited_at = Some(at);
+            }
+            ChangeAction::Delete => {
+                stored.content.clear();
+                stored.mentions.clear();
+                stored.deleted_at = Some(at);
+            }
+            ChangeAction::AddReaction(_) | ChangeAction::RemoveReaction(_) => {}
+        }
+        let message = stored.clone();
+        let Some(conversation) = self.conversations.get_mut(&conv) else {
+            return ChangeOutcome::NotMember;
+        };
+        conversation.last_seq += 1;
+        let seq = conversation.last_seq;
+        let entry = StoredChange {
+            seq,
+            message_id: message.id,
+            kind,
+            actor,
+            emoji,
+            at,
+        };
+        if let Some(member) = self.members.get_mut(&conv).and_then(|m| m.get_mut(&actor)) {
+            member.record_own_entry(seq, EntryKind::Change);
+        }
+        let Some(change) = self.render(&entry) else {
+            return ChangeOutcome::MessageNotFound;
+        };
+        self.changes.entry(conv).or_default().push(entry);
+        ChangeOutcome::Applied { change, message }
+    }
+
+    /// A stored change as its log entry, with its message as it is now.
+    fn render(&self, entry: &StoredChange) -> Option<MessageChange> {
+        let (conv, seq) = self.message_ids.get(&entry.message_id)?;
+        let message = self.message_at(*conv, *seq)?;
+        let reaction = entry.emoji.as_ref().map(|emoji| {
+            let count = self
+                .reactions
+                .get(&message.id)
+                .map_or(0, |rs| rs.iter().filter(|r| &r.emoji == emoji).count());
+            (emoji.clone(), count as u64)
+        });
+        Some(MessageChange::render(
+            entry.seq,
+            entry.kind,
+            entry.actor,
+            entry.at,
+            message,
+            reaction,
+        ))
     }
 }
 
@@ -60,11 +174,12 @@ impl MessageStore for MemoryStore {
             .as_ref()
             .map(|c| (conv, new.sender_id, c.as_str().to_owned()));
         if let Some(seq) = client_key.as_ref().and_then(|k| chat.client_ids.get(k))
-            && let Some(original) = messages.get((*seq - 1) as usize)
+            && let Ok(i) = messages.binary_search_by_key(seq, |m| m.seq)
         {
-            return Ok(InsertOutcome::Existing(original.clone()));
+            return Ok(InsertOutcome::Existing(messages[i].clone()));
         }
         conversation.last_seq += 1;
+        conversation.message_count += 1;
         let seq = conversation.last_seq;
         conversation.last_activity_at = conversation.last_activity_at.max(new.created_at);
         let message = Message {
@@ -76,6 +191,10 @@ impl MessageStore for MemoryStore {
             message_type: new.message_type.as_str().to_owned(),
             client_msg_id: new.client_msg_id.map(|c| c.as_str().to_owned()),
             created_at: new.created_at,
+            reply_to: new.reply_to,
+            mentions: new.mentions,
+            edited_at: None,
+            deleted_at: None,
         };
         messages.push(message.clone());
         chat.message_ids.insert(message.id, (conv, seq));
@@ -87,7 +206,7 @@ impl MessageStore for MemoryStore {
             .get_mut(&conv)
             .and_then(|m| m.get_mut(&new.sender_id))
         {
-            sender.record_own_message(seq);
+            sender.record_own_entry(seq, EntryKind::Message);
         }
         Ok(InsertOutcome::Created(message))
     }
@@ -98,11 +217,12 @@ impl MessageStore for MemoryStore {
         id: MessageId,
     ) -> Result<Option<Message>> {
         let st = self.state();
-        Ok(st
-            .chat
-            .messages
-            .get(&conversation)
-            .and_then(|msgs| msgs.iter().find(|m| m.id == id))
+        let chat = &st.chat;
+        Ok(chat
+            .message_ids
+            .get(&id)
+            .filter(|(conv, _)| *conv == conversation)
+            .and_then(|(conv, seq)| chat.message_at(*conv, *seq))
             .cloned())
     }
 
@@ -113,7 +233,7 @@ impl MessageStore for MemoryStore {
             .iter()
             .filter_map(|id| {
                 let (conv, seq) = chat.message_ids.get(id)?;
-                chat.messages.get(conv)?.get((*seq - 1) as usize).cloned()
+                chat.message_at(*conv, *seq).cloned()
             })
             .collect())
     }
@@ -122,17 +242,64 @@ impl MessageStore for MemoryStore {
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
         let st = self.state();
         let Some(msgs) = st.chat.messages.get(&conversation) else {
             return Ok(Vec::new());
         };
-        let end = (max_seq as usize).min(msgs.len());
+        let end = msgs.partition_point(|m| m.seq <= max_seq);
         Ok(msgs[..end]
             .iter()
             .rev()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
             .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
+        let mut st = self.state();
+        Ok(st.chat.apply_change(change))
+    }
+
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>> {
+        let st = self.state();
+        let chat = &st.chat;
+        let in_range = |seq: u64| seq >= from && seq <= to;
+        let mut entries: Vec<LogEntry> = chat
+            .messages
+            .get(&conversation)
+            .into_iter()
+            .flatten()
+            .filter(|m| in_range(m.seq))
+            .cloned()
+            .map(LogEntry::Message)
+            .collect();
+        entries.extend(
+            chat.changes
+                .get(&conversation)
+                .into_iter()
+                .flatten()
+                .filter(|c| in_range(c.seq))
+                .filter_map(|c| chat.render(c).map(LogEntry::Change)),
+        );
+        entries.sort_by_key(LogEntry::seq);
+        Ok(entries)
+    }
+
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>> {
+        let st = self.state();
+        Ok(ids
+            .iter()
+            .filter_map(|id| st.chat.reactions.get(id))
+            .flatten()
             .cloned()
             .collect())
     }
@@ -151,8 +318,7 @@ impl MessageStore for MemoryStore {
             })
             .flat_map(|(msgs, read_seq)| {
                 msgs.iter()
-                    .skip(read_seq as usize)
-                    .filter(|m| m.sender_id != user)
+                    .filter(move |m| m.seq > read_seq && m.sender_id != user)
                     .take(limit as usize)
             })
             .cloned()

@@ -34,7 +34,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::metrics::Metrics;
-use crate::model::{DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
+use crate::model::{
+    ChangeOutcome, DeliveryMove, InsertOutcome, LogEntry, Membership, Message, NewChange,
+    NewMessage, Reaction,
+};
 use crate::store::MessageStore;
 use crate::time::Timestamp;
 
@@ -209,11 +212,32 @@ impl MessageStore for BatchedWrites {
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
         self.inner
-            .messages_before(conversation, max_seq, limit)
+            .messages_before(conversation, max_seq, skip, limit)
             .await
+    }
+
+    /// Changes are rare next to messages: they go to the store directly,
+    /// which orders them with the batches' messages under the
+    /// conversation's lock.
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
+        self.inner.apply_change(change).await
+    }
+
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>> {
+        self.inner.log_between(conversation, from, to).await
+    }
+
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>> {
+        self.inner.reactions(ids).await
     }
 
     async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
@@ -505,7 +529,7 @@ mod tests {
         let refused = writes.insert_message(late).await;
         assert_eq!(refused.map(|_| ()).expect_err("refused").code(), "INTERNAL");
         let stored = store
-            .messages_before(conversation, u64::MAX, 100)
+            .messages_before(conversation, u64::MAX, 0, 100)
             .await
             .expect("history");
         assert_eq!(stored.len(), 20);

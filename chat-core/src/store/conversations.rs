@@ -74,7 +74,9 @@ pub trait ConversationStore: Send + Sync {
     ) -> Result<bool>;
 
     /// The user's conversations (optionally of one kind), most recent
-    /// activity first (`last_activity_at`, then id, both descending).
+    /// activity first (`last_activity_at`, then id, both descending), each
+    /// with its `mention_count`: the messages after the user's read cursor
+    /// whose current `mentions` name them.
     async fn overviews(
         &self,
         user: UserId,

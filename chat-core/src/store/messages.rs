@@ -2,17 +2,26 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{DeliveryMove, InsertOutcome, Membership, Message, NewMessage};
+use crate::model::{
+    ChangeOutcome, DeliveryMove, InsertOutcome, LogEntry, Membership, Message, NewChange,
+    NewMessage, Reaction,
+};
 use crate::time::Timestamp;
 
-/// Messages and the members' read and delivery cursors.
+/// Each conversation's log (messages, and changes to them: edits,
+/// deletions, reactions) and the members' read and delivery cursors.
+///
+/// Messages and changes share one gap-free seq per conversation (see
+/// `docs/architecture.md`, "The conversation log").
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait MessageStore: Send + Sync {
     /// Stores a message with the conversation's next seq, atomically: the
-    /// seq is `last_seq + 1`, `last_seq` and `last_activity_at` move with
-    /// it, and concurrent inserts (from any number of instances) get
-    /// distinct, gap-free seqs in commit order.
+    /// seq is `last_seq + 1`, `last_seq`, `message_count` and
+    /// `last_activity_at` move with it, and concurrent inserts and changes
+    /// (from any number of instances) get distinct, gap-free seqs in
+    /// commit order. Its `reply_to` and `mentions` are stored as given (the
+    /// service checked them).
     ///
     /// In the same transaction the sender's cursors move as
     /// [`SenderCursors::after_own_message`](crate::model::SenderCursors::after_own_message)
@@ -41,22 +50,60 @@ pub trait MessageStore: Send + Sync {
     /// order, whatever their conversations; unknown ids are skipped.
     async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>>;
 
-    /// Up to `limit` messages with `seq <= max_seq`, newest first.
+    /// Up to `limit` messages with `seq <= max_seq`, newest first, after
+    /// skipping the `skip` newest of them. Changes are not messages: this
+    /// reads messages only (tombstones included).
     async fn messages_before(
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>>;
 
+    /// Applies a change to a message, atomically and in order with
+    /// messages: under the conversation's lock it checks that the actor is
+    /// a member and the message is in the conversation and not deleted,
+    /// applies the change, takes the next seq (`last_seq` moves,
+    /// `message_count` does not), records the log entry and moves the
+    /// actor's cursors as
+    /// [`SenderCursors::after_own_entry`](crate::model::SenderCursors::after_own_entry)
+    /// says for a change.
+    ///
+    /// An edit replaces content, mentions and `edited_at`; a deletion
+    /// empties the content, drops mentions and reactions and sets
+    /// `deleted_at`. Adding a reaction the actor already has, or removing
+    /// one they do not have, is [`ChangeOutcome::Unchanged`] and takes no
+    /// seq.
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome>;
+
+    /// The log entries of a conversation with seqs `from..=to`, oldest
+    /// first: messages as they are now, and changes rendered with their
+    /// message's current state by
+    /// [`MessageChange::render`](crate::model::MessageChange::render).
+    /// Callers keep the range to a page (at most 100 seqs).
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>>;
+
+    /// The reactions on these messages (callers pass at most 100 ids), in
+    /// any order.
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>>;
+
     /// Up to `limit` of the user's unread messages across all their
-    /// conversations (after their read cursor, sent by others), oldest
-    /// first (by `created_at`, then id).
+    /// conversations (after their read cursor, sent by others, deleted
+    /// ones included), oldest first (by `created_at`, then id).
     async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>>;
 
     /// Moves the user's read cursor forward to `seq` (capped at the
     /// conversation's `last_seq`), setting `read_at`, and the delivery
     /// cursor with it when it was behind. Never moves a cursor backwards.
+    /// `read_message_count` grows by the messages in the range read (and
+    /// `own_unread` shrinks by the user's own among them), as
+    /// [`Member::apply_advance`](crate::model::Member::apply_advance) does.
     /// `None` when the user is not a member.
     async fn advance_read(
         &self,

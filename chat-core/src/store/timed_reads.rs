@@ -12,9 +12,9 @@ use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::metrics::{Metrics, StoreRead};
 use crate::model::{
-    ConversationKind, ConversationOverview, DeliveryMove, InsertOutcome, MemberEntry,
-    MemberRemoval, MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
-    NewMessage,
+    ChangeOutcome, ConversationKind, ConversationOverview, DeliveryMove, InsertOutcome, LogEntry,
+    MemberEntry, MemberRemoval, MemberRole, Membership, Message, NewChange, NewDirectConversation,
+    NewGroup, NewMember, NewMessage, Reaction,
 };
 use crate::store::{ConversationStore, MessageStore};
 use crate::time::Timestamp;
@@ -146,13 +146,36 @@ impl<S: MessageStore + ?Sized> MessageStore for TimedReads<S> {
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
         self.time(
             StoreRead::MessagesBefore,
-            self.inner.messages_before(conversation, max_seq, limit),
+            self.inner.messages_before(conversation, max_seq, skip, limit),
         )
         .await
+    }
+
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
+        self.inner.apply_change(change).await
+    }
+
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>> {
+        self.time(
+            StoreRead::LogBetween,
+            self.inner.log_between(conversation, from, to),
+        )
+        .await
+    }
+
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>> {
+        self.time(StoreRead::Reactions, self.inner.reactions(ids))
+            .await
     }
 
     async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
@@ -221,7 +244,7 @@ mod tests {
         );
         assert!(
             store
-                .messages_before(ConversationId::new(), 10, 5)
+                .messages_before(ConversationId::new(), 10, 0, 5)
                 .await
                 .expect("read")
                 .is_empty()

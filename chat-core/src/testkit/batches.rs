@@ -73,7 +73,7 @@ pub async fn batches_store_each_message_as_single_inserts_would(store: Arc<dyn S
     assert_eq!((bob.member.read_seq, bob.member.own_unread), (0, 1));
     assert_eq!(membership(&*store, group, c).await.conversation.last_seq, 2);
     assert_eq!(original.seq, 1);
-    let history = store.messages_before(ab, 10, 10).await.expect("history");
+    let history = store.messages_before(ab, 10, 0, 10).await.expect("history");
     let contents: Vec<&str> = history.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["two", "one", "keyed", "before"]);
 }
@@ -116,7 +116,7 @@ pub async fn batches_concurrent_batches_get_gap_free_seqs(store: Arc<dyn Store>)
     }
     for conv in [ab, ac] {
         let mut seqs: Vec<u64> = store
-            .messages_before(conv, 100, 100)
+            .messages_before(conv, 100, 0, 100)
             .await
             .expect("history")
             .iter()

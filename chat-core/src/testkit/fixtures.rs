@@ -153,6 +153,8 @@ pub fn new_message(
         message_type: MessageType::text(),
         client_msg_id: None,
         created_at: at,
+        reply_to: None,
+        mentions: Vec::new(),
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn messages_concurrent_senders_get_gap_free_seqs(store: Arc<dyn Store>
     let mut stored = Vec::new();
     let mut max_seq = u64::MAX;
     loop {
-        let page = store.messages_before(g, max_seq, 50).await.expect("page");
+        let page = store.messages_before(g, max_seq, 0, 50).await.expect("page");
         let Some(last) = page.last() else { break };
         max_seq = last.seq - 1;
         stored.extend(page);
@@ -102,7 +102,7 @@ pub async fn messages_non_members_store_nothing(store: Arc<dyn Store>) {
         .expect("ok");
     assert_eq!(unknown, InsertOutcome::NotMember);
     assert_eq!(membership(&*store, d, a).await.conversation.last_seq, 1);
-    assert_eq!(store.messages_before(d, 10, 10).await.expect("ok").len(), 1);
+    assert_eq!(store.messages_before(d, 10, 0, 10).await.expect("ok").len(), 1);
 }
 
 fn with_client_id(
@@ -194,29 +194,29 @@ pub async fn messages_history_pages_newest_first(store: Arc<dyn Store>) {
     }
     let seqs = |page: Vec<Message>| page.into_iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(store.messages_before(d, 10, 3).await.expect("ok")),
+        seqs(store.messages_before(d, 10, 0, 3).await.expect("ok")),
         [10, 9, 8]
     );
     assert_eq!(
-        seqs(store.messages_before(d, 5, 10).await.expect("ok")),
+        seqs(store.messages_before(d, 5, 0, 10).await.expect("ok")),
         [5, 4, 3, 2, 1]
     );
     assert_eq!(
-        seqs(store.messages_before(d, u64::MAX, 2).await.expect("ok")),
+        seqs(store.messages_before(d, u64::MAX, 0, 2).await.expect("ok")),
         [10, 9]
     );
     assert!(
         store
-            .messages_before(d, 0, 10)
+            .messages_before(d, 0, 0, 10)
             .await
             .expect("ok")
             .is_empty()
     );
-    let page = store.messages_before(d, 10, 1).await.expect("ok");
+    let page = store.messages_before(d, 10, 0, 1).await.expect("ok");
     assert_eq!(page, vec![sent[9].clone()]);
     assert!(
         store
-            .messages_before(ConversationId::new(), 10, 10)
+            .messages_before(ConversationId::new(), 10, 0, 10)
             .await
             .expect("ok")
             .is_empty()

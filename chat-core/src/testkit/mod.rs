@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use crate::store::Store;
 
 pub mod batches;
+pub mod changes;
 pub mod conversations;
 pub mod fixtures;
 pub mod health;
@@ -114,6 +115,13 @@ macro_rules! store_conformance_tests {
             messages::messages_read_cursor_never_moves_backwards,
             messages::messages_reading_implies_delivery,
             messages::messages_unread_span_conversations_oldest_first,
+            changes::changes_share_the_log_and_are_never_unread,
+            changes::changes_edit_and_delete_a_message,
+            changes::changes_reactions_are_once_per_member_and_emoji,
+            changes::changes_need_a_member_and_a_message_of_the_conversation,
+            changes::changes_log_interleaves_and_history_skips_changes,
+            changes::changes_concurrent_with_messages_get_gap_free_seqs,
+            changes::changes_mentions_are_counted_after_the_read_cursor,
             users::users_summaries_list_active_users_once,
             batches::batches_store_each_message_as_single_inserts_would,
             batches::batches_concurrent_batches_get_gap_free_seqs,

@@ -101,9 +101,12 @@ pub struct Conversation {
     pub creator_id: Option<UserId>,
     /// Creation time.
     pub created_at: Timestamp,
-    /// The seq of the newest message, 0 before the first. Seqs run 1, 2, 3
-    /// ... with no gaps.
+    /// The seq of the newest log entry (message or change), 0 before the
+    /// first. Seqs run 1, 2, 3 ... with no gaps.
     pub last_seq: u64,
+    /// How many messages the log holds (tombstones of deleted messages
+    /// included, changes not): unread counts are message arithmetic.
+    pub message_count: u64,
     /// Time of the newest message, or creation time before the first;
     /// conversation lists sort by it.
     pub last_activity_at: Timestamp,
@@ -127,6 +130,9 @@ pub struct Member {
     pub joined_seq: u64,
     /// Read cursor: everything up to this seq has been read.
     pub read_seq: u64,
+    /// How many messages lie at or below `read_seq` (the conversation's
+    /// `message_count` when the cursor was there).
+    pub read_message_count: u64,
     /// When `read_seq` last moved because the member read something.
     pub read_at: Option<Timestamp>,
     /// Delivery cursor.
@@ -165,8 +171,8 @@ pub struct CursorAdvance {
     /// The seq the moved cursors land on.
     pub target: u64,
     /// The range `(from, to]` of seqs that become read, when the read
-    /// cursor moves: the store counts the member's own messages in it and
-    /// passes the count to [`Member::apply_advance`].
+    /// cursor moves: the store counts the messages in it, and the member's
+    /// own among them, and passes both to [`Member::apply_advance`].
     pub newly_read: Option<(u64, u64)>,
     /// True when the delivery cursor moves.
     pub moves_delivered: bool,
@@ -187,19 +193,38 @@ impl Member {
         })
     }
 
-    /// Applies a planned move at time `at`. `own_newly_read` is the number
-    /// of the member's own messages in `plan.newly_read`.
-    pub fn apply_advance(&mut self, plan: CursorAdvance, own_newly_read: u64, at: Timestamp) {
+    /// Applies a planned move at time `at`. `newly_read` counts the
+    /// messages in `plan.newly_read`.
+    pub fn apply_advance(&mut self, plan: CursorAdvance, newly_read: NewlyRead, at: Timestamp) {
         if plan.newly_read.is_some() {
             self.read_seq = plan.target;
             self.read_at = Some(at);
-            self.own_unread = self.own_unread.saturating_sub(own_newly_read);
+            self.read_message_count += newly_read.messages;
+            self.own_unread = self.own_unread.saturating_sub(newly_read.own);
         }
         if plan.moves_delivered {
             self.delivered_seq = plan.target;
             self.delivered_at = Some(at);
         }
     }
+}
+
+/// The messages in a range of seqs that becomes read, counted by the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NewlyRead {
+    /// Messages in the range (changes are not counted).
+    pub messages: u64,
+    /// The member's own messages among them.
+    pub own: u64,
+}
+
+/// What kind of log entry a member wrote (see [`SenderCursors`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A message.
+    Message,
+    /// A change to a message (edit, deletion, reaction).
+    Change,
 }
 
 /// A sender's cursors, as storing their own message moves them.
@@ -210,6 +235,8 @@ impl Member {
 pub struct SenderCursors {
     /// [`Member::read_seq`].
     pub read_seq: u64,
+    /// [`Member::read_message_count`].
+    pub read_message_count: u64,
     /// [`Member::delivered_seq`].
     pub delivered_seq: u64,
     /// [`Member::own_unread`].
@@ -222,9 +249,20 @@ impl SenderCursors {
     /// too; otherwise it is one more of their own messages after their
     /// read cursor, which the unread count leaves out.
     pub fn after_own_message(&mut self, seq: u64) {
+        self.after_own_entry(seq, EntryKind::Message);
+    }
+
+    /// Moves the cursors for the member's own log entry `seq` of `kind`.
+    /// For a message, as [`after_own_message`](Self::after_own_message)
+    /// says; a change (an edit, a deletion, a reaction) moves the cursors
+    /// of a member who was caught up but is never unread, so it counts
+    /// neither as read nor as their own unread message.
+    pub fn after_own_entry(&mut self, seq: u64, kind: EntryKind) {
+        let message = kind == EntryKind::Message;
         if self.read_seq + 1 == seq {
             self.read_seq = seq;
-        } else {
+            self.read_message_count += u64::from(message);
+        } else if message {
             self.own_unread += 1;
         }
         if self.delivered_seq + 1 == seq {
@@ -238,16 +276,18 @@ impl Member {
     pub fn sender_cursors(&self) -> SenderCursors {
         SenderCursors {
             read_seq: self.read_seq,
+            read_message_count: self.read_message_count,
             delivered_seq: self.delivered_seq,
             own_unread: self.own_unread,
         }
     }
 
-    /// Applies [`SenderCursors::after_own_message`] to this member.
-    pub fn record_own_message(&mut self, seq: u64) {
+    /// Applies [`SenderCursors::after_own_entry`] to this member.
+    pub fn record_own_entry(&mut self, seq: u64, kind: EntryKind) {
         let mut cursors = self.sender_cursors();
-        cursors.after_own_message(seq);
+        cursors.after_own_entry(seq, kind);
         self.read_seq = cursors.read_seq;
+        self.read_message_count = cursors.read_message_count;
         self.delivered_seq = cursors.delivered_seq;
         self.own_unread = cursors.own_unread;
     }
@@ -265,11 +305,12 @@ pub struct Membership {
 
 impl Membership {
     /// Messages after the read cursor that others sent:
-    /// `last_seq - read_seq - own_unread`, with no scan of history.
+    /// `message_count - read_message_count - own_unread`, with no scan of
+    /// history. Changes (edits, reactions) are never unread.
     pub fn unread_count(&self) -> u64 {
         self.conversation
-            .last_seq
-            .saturating_sub(self.member.read_seq)
+            .message_count
+            .saturating_sub(self.member.read_message_count)
             .saturating_sub(self.member.own_unread)
     }
 }
@@ -292,6 +333,8 @@ pub struct ConversationOverview {
     pub peer: Option<MemberEntry>,
     /// The newest message, if any.
     pub last_message: Option<Message>,
+    /// Messages after the member's read cursor that mention them.
+    pub mention_count: u64,
 }
 
 impl ConversationOverview {
@@ -376,6 +419,7 @@ mod tests {
             joined_at: Timestamp::from_millis(0),
             joined_seq: 0,
             read_seq,
+            read_message_count: read_seq,
             read_at: None,
             delivered_seq,
             delivered_at: None,
@@ -389,8 +433,16 @@ mod tests {
         let mut m = member(2, 4);
         let plan = m.plan_advance(Cursor::Read, 9, 6).expect("moves");
         assert_eq!(plan.newly_read, Some((2, 6)), "capped at last_seq");
-        m.apply_advance(plan, 1, at);
+        m.apply_advance(
+            plan,
+            NewlyRead {
+                messages: 3,
+                own: 1,
+            },
+            at,
+        );
         assert_eq!((m.read_seq, m.delivered_seq, m.own_unread), (6, 6, 1));
+        assert_eq!(m.read_message_count, 5, "2 before, 3 newly read");
         assert_eq!((m.read_at, m.delivered_at), (Some(at), Some(at)));
         assert_eq!(m.plan_advance(Cursor::Read, 3, 6), None);
         assert_eq!(m.plan_advance(Cursor::Delivered, 6, 6), None);
@@ -401,11 +453,11 @@ mod tests {
         let mut m = member(1, 1);
         let plan = m.plan_advance(Cursor::Delivered, 5, 9).expect("moves");
         assert_eq!(plan.newly_read, None);
-        m.apply_advance(plan, 0, Timestamp::from_millis(1));
+        m.apply_advance(plan, NewlyRead::default(), Timestamp::from_millis(1));
         assert_eq!((m.read_seq, m.delivered_seq), (1, 5));
         let plan = m.plan_advance(Cursor::Read, 3, 9).expect("moves");
         assert!(!plan.moves_delivered);
-        m.apply_advance(plan, 0, Timestamp::from_millis(2));
+        m.apply_advance(plan, NewlyRead::default(), Timestamp::from_millis(2));
         assert_eq!((m.read_seq, m.delivered_seq), (3, 5));
         assert_eq!(m.delivered_at, Some(Timestamp::from_millis(1)));
     }
@@ -424,11 +476,12 @@ mod tests {
     #[test]
     fn a_sender_who_is_caught_up_reads_their_own_message() {
         let mut m = member(4, 4);
-        m.record_own_message(5);
+        m.record_own_entry(5, EntryKind::Message);
         assert_eq!(
             m.sender_cursors(),
             SenderCursors {
                 read_seq: 5,
+                read_message_count: 5,
                 delivered_seq: 5,
                 own_unread: 2
             }
@@ -438,33 +491,51 @@ mod tests {
     #[test]
     fn a_sender_who_is_behind_counts_their_message_as_own_unread() {
         let mut m = member(2, 4);
-        m.record_own_message(5);
+        m.record_own_entry(5, EntryKind::Message);
         assert_eq!(
             m.sender_cursors(),
             SenderCursors {
                 read_seq: 2,
+                read_message_count: 2,
                 delivered_seq: 5,
                 own_unread: 3
             }
         );
-        m.record_own_message(6);
+        m.record_own_entry(6, EntryKind::Message);
         assert_eq!(
             m.sender_cursors(),
             SenderCursors {
                 read_seq: 2,
+                read_message_count: 2,
                 delivered_seq: 6,
                 own_unread: 4
             }
         );
         let mut behind = member(4, 3);
-        behind.record_own_message(5);
+        behind.record_own_entry(5, EntryKind::Message);
         assert_eq!(
             behind.sender_cursors(),
             SenderCursors {
                 read_seq: 5,
+                read_message_count: 5,
                 delivered_seq: 3,
                 own_unread: 2
             }
+        );
+    }
+
+    #[test]
+    fn a_change_moves_a_caught_up_actors_cursors_but_is_never_unread() {
+        let mut m = member(4, 4);
+        m.record_own_entry(5, EntryKind::Change);
+        assert_eq!((m.read_seq, m.read_message_count, m.own_unread), (5, 4, 2));
+        assert_eq!(m.delivered_seq, 5);
+        let mut behind = member(2, 2);
+        behind.record_own_entry(5, EntryKind::Change);
+        assert_eq!(
+            (behind.read_seq, behind.read_message_count, behind.own_unread),
+            (2, 2, 2),
+            "not their own unread message either"
         );
     }
 }

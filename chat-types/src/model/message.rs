@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{ConversationKind, Member};
+use crate::model::{ConversationKind, Member, ReactionCount, ReplyQuote};
 use crate::time::Timestamp;
 
 /// A stored message.
@@ -14,12 +14,14 @@ pub struct Message {
     pub id: MessageId,
     /// The conversation it belongs to.
     pub conversation_id: ConversationId,
-    /// Position in the conversation: 1, 2, 3 ... with no gaps. History,
-    /// unread counts and live delivery all order by it.
+    /// Position in the conversation's log. Messages and changes to them
+    /// (edits, deletions, reactions) share one gap-free sequence, so a
+    /// message's seq is greater than every earlier entry's; history, unread
+    /// counts and live delivery all order by it.
     pub seq: u64,
     /// Author.
     pub sender_id: UserId,
-    /// Text, verbatim as sent.
+    /// Text, verbatim as sent or last edited; empty once deleted.
     pub content: String,
     /// Client-defined type, `text` by default.
     pub message_type: String,
@@ -28,6 +30,27 @@ pub struct Message {
     pub client_msg_id: Option<String>,
     /// Server time of acceptance.
     pub created_at: Timestamp,
+    /// The message of the same conversation this one answers.
+    #[serde(default)]
+    pub reply_to: Option<MessageId>,
+    /// The members this message mentions (`@username` in its content,
+    /// resolved by the server when it was sent or last edited).
+    #[serde(default)]
+    pub mentions: Vec<UserId>,
+    /// When the content was last edited.
+    #[serde(default)]
+    pub edited_at: Option<Timestamp>,
+    /// When the message was deleted; its content and mentions are gone and
+    /// the row stays as a tombstone so history keeps its place.
+    #[serde(default)]
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl Message {
+    /// True once the message is deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// A message to store. The store assigns its seq.
@@ -47,6 +70,11 @@ pub struct NewMessage {
     pub client_msg_id: Option<ClientMsgId>,
     /// Server time.
     pub created_at: Timestamp,
+    /// The message this one answers, already checked to be a message of
+    /// the same conversation.
+    pub reply_to: Option<MessageId>,
+    /// The mentioned members, resolved from the content.
+    pub mentions: Vec<UserId>,
 }
 
 /// The result of `MessageStore::insert_message` (in `chat-core`).
@@ -74,6 +102,15 @@ pub struct MessageView {
     /// Direct or group details.
     #[serde(flatten)]
     pub target: MessageTarget,
+    /// A short quote of the message this one answers, when it has
+    /// `reply_to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply: Option<ReplyQuote>,
+    /// Reactions, counted per emoji, in the order each emoji was first
+    /// used; `me` is for the reader. Live frames of new messages carry
+    /// none (a new message has no reactions).
+    #[serde(default)]
+    pub reactions: Vec<ReactionCount>,
 }
 
 /// The kind-specific fields of a [`MessageView`].
@@ -116,7 +153,12 @@ impl MessageView {
                 group_id: message.conversation_id,
             },
         };
-        Self { message, target }
+        Self {
+            message,
+            target,
+            reply: None,
+            reactions: Vec::new(),
+        }
     }
 }
 
@@ -180,6 +222,10 @@ mod tests {
             message_type: "text".to_owned(),
             client_msg_id: None,
             created_at: Timestamp::from_millis(1_000),
+            reply_to: None,
+            mentions: Vec::new(),
+            edited_at: None,
+            deleted_at: None,
         }
     }
 

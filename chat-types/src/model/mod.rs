@@ -2,6 +2,7 @@
 //! message views clients receive.
 
 mod auth;
+mod change;
 mod conversation;
 mod message;
 mod user;
@@ -9,10 +10,14 @@ mod user;
 pub use auth::{
     NewPasswordReset, NewRefreshToken, NewSession, RefreshTokenRecord, ResetConsumption, Session,
 };
+pub use change::{
+    ChangeAction, ChangeKind, ChangeOutcome, LogEntry, MessageChange, NewChange, Reaction,
+    ReactionCount, ReplyQuote,
+};
 pub use conversation::{
     Conversation, ConversationKind, ConversationOverview, Cursor, CursorAdvance, DeliveryMove,
-    Member, MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation, NewGroup,
-    NewMember, SenderCursors, UnknownVariant,
+    EntryKind, Member, MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation,
+    NewGroup, NewMember, NewlyRead, SenderCursors, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
