@@ -13,7 +13,9 @@ use crate::ids::{ConnectionId, ConversationId, UserId};
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::members::MemberSet;
 use crate::metrics::Metrics;
-use crate::model::{ConversationKind, Message, MessageTarget, MessageView};
+use crate::model::{
+    ConversationKind, Message, MessageChange, MessageTarget, MessageView, ReplyQuote,
+};
 use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
 use crate::realtime::{Event, Frame, FrameClass, PresenceStatus, QueuedMessage, RealtimeDeps};
 
@@ -42,11 +44,14 @@ impl Fanout {
     pub(crate) async fn message(
         &self,
         message: &Message,
+        reply: Option<ReplyQuote>,
         members: &MemberSet,
         origin: Option<ConnectionId>,
     ) {
         let started = Instant::now();
-        let frame = live_frame(message.clone(), members);
+        let mut view = live_view(message.clone(), members);
+        view.reply = reply;
+        let frame = live_frame(view, members.kind);
         let event = Event::frame(Frame {
             json: Bytes::from(frame.to_json()),
             class: FrameClass::Durable,
@@ -101,6 +106,22 @@ impl Fanout {
         self.deps.queue.push(&offline, &entry).await?;
         self.metrics.offline_queued(offline.len());
         Ok(())
+    }
+
+    /// A change to a message (`message.changed`) to every connection of
+    /// every member, the actor's included (it is their confirmation, and
+    /// their other devices need it). It is durable and carries its seq, so
+    /// each connection gets it in order with messages; members with no
+    /// connection get it from their catch-up.
+    pub(crate) async fn change(&self, change: &MessageChange, members: &MemberSet) {
+        let frame = ServerFrame::MessageChanged(change.clone());
+        let event = Event::frame(Frame {
+            json: Bytes::from(frame.to_json()),
+            class: FrameClass::Durable,
+            message: Some((change.conversation_id, change.seq)),
+            origin: None,
+        });
+        self.publish(&members.users, event).await;
     }
 
     /// `message.read` to `to` (the other members). Receipts are ephemeral: a
@@ -188,11 +209,10 @@ pub(crate) fn live_view(message: Message, members: &MemberSet) -> MessageView {
     }
 }
 
-/// The live frame of a message: `message.new` in a direct conversation,
-/// `message.group.new` in a group.
-pub(crate) fn live_frame(message: Message, members: &MemberSet) -> ServerFrame {
-    let view = live_view(message, members);
-    match members.kind {
+/// The live frame of a message view: `message.new` in a direct
+/// conversation, `message.group.new` in a group.
+pub(crate) fn live_frame(view: MessageView, kind: ConversationKind) -> ServerFrame {
+    match kind {
         ConversationKind::Direct => ServerFrame::MessageNew(view),
         ConversationKind::Group => ServerFrame::GroupMessageNew(view),
     }

@@ -61,6 +61,7 @@ mod log_throttle;
 pub mod mailer;
 mod members;
 pub mod memory;
+mod message_views;
 pub mod metrics;
 pub mod rate_limit;
 pub mod realtime;
@@ -72,13 +73,16 @@ pub mod testkit;
 
 pub use auth::{AuthConfig, AuthContext, AuthService, ExternalUser, Signup, TokenPair};
 pub use conversations::{
-    ConversationConfig, ConversationRef, ConversationService, OutgoingMessage, PageRequest,
+    ChangedMessage, ConversationConfig, ConversationRef, ConversationService, OutgoingMessage,
+    PageRequest,
 };
 pub use delivery::{
-    AckTarget, Admission, CatchUp, Connection, DeliveryService, MessageOrder, TypingTarget,
+    AckTarget, Admission, CatchUp, Connection, DeliveryService, MessageOrder, OfflineBatch,
+    TypingTarget,
 };
 pub use domain::{
-    ClientMsgId, DisplayName, Email, GroupName, MessageContent, MessageType, Password, Username,
+    ClientMsgId, DisplayName, Email, Emoji, GroupName, MessageContent, MessageType, Password,
+    Username,
 };
 pub use engine::{ChatEngine, ChatEngineBuilder};
 pub use error::{ChatError, Result, ValidationError};

@@ -154,24 +154,69 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
     let text = any::<String>();
     let opt_text = proptest::option::of(any::<String>());
     prop_oneof![
-        (user.clone(), text, opt_text.clone(), opt_text.clone()).prop_map(
-            |(recipient_id, content, message_type, client_msg_id)| {
-                ClientFrame::Send {
-                    recipient_id,
-                    content,
-                    message_type,
-                    client_msg_id,
+        (
+            user.clone(),
+            text.clone(),
+            opt_text.clone(),
+            opt_text.clone(),
+            proptest::option::of(msg.clone())
+        )
+            .prop_map(
+                |(recipient_id, content, message_type, client_msg_id, reply_to)| {
+                    ClientFrame::Send {
+                        recipient_id,
+                        content,
+                        message_type,
+                        client_msg_id,
+                        reply_to,
+                    }
                 }
-            }
-        ),
-        (conv.clone(), text, opt_text.clone(), opt_text).prop_map(
-            |(group_id, content, message_type, client_msg_id)| ClientFrame::GroupSend {
-                group_id,
+            ),
+        (
+            conv.clone(),
+            text.clone(),
+            opt_text.clone(),
+            opt_text.clone(),
+            proptest::option::of(msg.clone())
+        )
+            .prop_map(
+                |(group_id, content, message_type, client_msg_id, reply_to)| {
+                    ClientFrame::GroupSend {
+                        group_id,
+                        content,
+                        message_type,
+                        client_msg_id,
+                        reply_to,
+                    }
+                }
+            ),
+        (msg.clone(), text.clone(), opt_text.clone()).prop_map(
+            |(message_id, content, request_id)| ClientFrame::Edit {
+                message_id,
                 content,
-                message_type,
-                client_msg_id,
+                request_id,
             }
         ),
+        (msg.clone(), opt_text.clone()).prop_map(|(message_id, request_id)| {
+            ClientFrame::Delete {
+                message_id,
+                request_id,
+            }
+        }),
+        (msg.clone(), text.clone(), opt_text.clone()).prop_map(
+            |(message_id, emoji, request_id)| ClientFrame::ReactionAdd {
+                message_id,
+                emoji,
+                request_id,
+            }
+        ),
+        (msg.clone(), text, opt_text.clone()).prop_map(|(message_id, emoji, request_id)| {
+            ClientFrame::ReactionRemove {
+                message_id,
+                emoji,
+                request_id,
+            }
+        }),
         (
             proptest::option::of(msg.clone()),
             proptest::option::of(conv.clone())

@@ -19,9 +19,10 @@ use crate::ids::ConnectionId;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::members::MemberSet;
+use crate::message_views::decorate;
 use crate::model::{
     ConversationKind, DeliveryMove, InsertOutcome, Member, Membership, Message, MessageView,
-    NewDirectConversation, NewMessage, Receipt,
+    NewDirectConversation, NewMessage, Receipt, ReplyQuote,
 };
 use crate::protocol::{DeliveryReceipt, ReadReceipt};
 use crate::rate_limit::RateDecision;
@@ -240,6 +241,23 @@ impl ConversationService {
                 (id, d.members.require(id, sender, kind).await?)
             }
         };
+        let reply = match message.reply_to {
+            Some(parent) => {
+                let parent = d
+                    .messages
+                    .message(conversation_id, parent)
+                    .await?
+                    .ok_or(ChatError::MessageNotFound)?;
+                if parent.is_deleted() {
+                    return Err(ChatError::MessageDeleted);
+                }
+                Some(ReplyQuote::of(&parent))
+            }
+            None => None,
+        };
+        let mentions = self
+            .mentions(conversation_id, message.content.as_str(), sender)
+            .await?;
         let new = NewMessage {
             id: MessageId::new(),
             conversation_id,
@@ -249,13 +267,13 @@ impl ConversationService {
             client_msg_id: message.client_msg_id,
             created_at: now,
             reply_to: message.reply_to,
-            mentions: Vec::new(),
+            mentions,
         };
         match self.insert(new).await? {
             InsertOutcome::Created(message) => {
                 self.metrics.message_accepted();
                 self.newest.stored(&message);
-                d.fanout.message(&message, &members, origin).await;
+                d.fanout.message(&message, reply, &members, origin).await;
                 Ok(SentMessage {
                     message,
                     replayed: false,
@@ -311,11 +329,13 @@ impl ConversationService {
         let has_more = messages.len() > page.limit as usize;
         messages.truncate(page.limit as usize);
         let peer = self.peer(&me).await?;
+        let mut views: Vec<MessageView> = messages
+            .into_iter()
+            .map(|m| MessageView::for_reader(m, conv.kind, &me.member, peer.as_ref()))
+            .collect();
+        decorate(&*self.deps.messages, user, &mut views).await?;
         Ok(HistoryPage {
-            messages: messages
-                .into_iter()
-                .map(|m| MessageView::for_reader(m, conv.kind, &me.member, peer.as_ref()))
-                .collect(),
+            messages: views,
             has_more,
         })
     }

@@ -12,8 +12,10 @@
 
 mod announced;
 mod bounded_map;
+mod changes;
 mod direct;
 mod groups;
+mod mentions;
 mod messages;
 mod newest;
 mod page;
@@ -21,6 +23,7 @@ mod page;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use changes::ChangedMessage;
 pub use groups::GroupInfo;
 pub use messages::{
     HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
@@ -54,6 +57,9 @@ pub struct ConversationConfig {
     /// messages themselves. The cursors are stored all the same, and
     /// `GET /groups/{id}` lists them.
     pub receipts_max_group_members: u32,
+    /// How long after sending a message its sender may edit it (default:
+    /// always). Deleting has no window.
+    pub edit_window: Option<Duration>,
 }
 
 impl Default for ConversationConfig {
@@ -62,6 +68,7 @@ impl Default for ConversationConfig {
             max_group_members: 1_000,
             message_limit: RateLimit::new(100, Duration::from_secs(60)),
             receipts_max_group_members: 100,
+            edit_window: None,
         }
     }
 }

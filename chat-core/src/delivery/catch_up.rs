@@ -17,8 +17,10 @@ use crate::model::{ConversationKind, ConversationOverview};
 /// connection's own positions, fills what it missed after a resync.
 ///
 /// [`DeliveryService::next_offline_batch`]: super::DeliveryService::next_offline_batch
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CatchUp {
+    /// Whose catch-up it is (reactions are shown with `me` for them).
+    pub(super) reader: UserId,
     pub(super) ranges: VecDeque<PendingRange>,
 }
 
@@ -65,7 +67,10 @@ impl CatchUp {
                 }
             })
             .collect();
-        Self { ranges }
+        Self {
+            reader: user,
+            ranges,
+        }
     }
 
     /// True when nothing is left to send.
@@ -73,7 +78,7 @@ impl CatchUp {
         self.ranges.is_empty()
     }
 
-    /// Messages still to send (an upper bound).
+    /// Log entries still to send (an upper bound).
     pub fn remaining(&self) -> u64 {
         self.ranges.iter().map(|r| r.last + 1 - r.next).sum()
     }

@@ -15,4 +15,4 @@ mod service;
 pub use catch_up::CatchUp;
 pub use order::{Admission, MessageOrder};
 pub(crate) use service::DeliveryDeps;
-pub use service::{AckTarget, Connection, DeliveryService, TypingTarget};
+pub use service::{AckTarget, Connection, DeliveryService, OfflineBatch, TypingTarget};

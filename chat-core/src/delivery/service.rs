@@ -10,8 +10,9 @@ use crate::error::{ChatError, Result};
 use crate::fanout::{Fanout, live_frame, live_view};
 use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 use crate::members::{MemberSet, Members};
+use crate::message_views::decorate;
 use crate::metrics::Metrics;
-use crate::model::{ConversationKind, Message};
+use crate::model::{ConversationKind, LogEntry, MessageChange, MessageView};
 use crate::protocol::{MAX_BATCH, MAX_BATCH_BYTES, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, RealtimeDeps, Subscription};
 use crate::store::{ConversationStore, MessageStore};
@@ -166,14 +167,17 @@ impl DeliveryService {
         Ok(catch_up)
     }
 
-    /// The messages of `conversation` with seqs strictly between `after`
-    /// and `before`, as the live frames the connection missed (see
-    /// [`Admission::FillGap`](super::Admission::FillGap)), oldest first.
+    /// The log entries of `conversation` with seqs strictly between
+    /// `after` and `before`, as the live frames the connection of `reader`
+    /// missed (see [`Admission::FillGap`](super::Admission::FillGap)),
+    /// oldest first: `message.new` / `message.group.new` for messages,
+    /// `message.changed` for changes.
     ///
     /// # Errors
     /// Store errors.
     pub async fn fill_gap(
         &self,
+        reader: UserId,
         conversation: ConversationId,
         after: u64,
         before: u64,
@@ -186,28 +190,52 @@ impl DeliveryService {
         let mut next = after + 1;
         while next < before {
             let upto = (before - 1).min(next + MAX_BATCH as u64 - 1);
-            let page = self.messages_in(conversation, next, upto).await?;
-            frames.extend(page.into_iter().map(|m| live_frame(m, &members)));
+            let entries = self.log_in(conversation, next, upto).await?;
+            let page = self.render(reader, entries, &members).await?;
+            frames.extend(page.into_iter().map(|entry| match entry {
+                Rendered::Message(view) => live_frame(view, members.kind),
+                Rendered::Change(change) => ServerFrame::MessageChanged(change),
+            }));
             next = upto + 1;
         }
         Ok(frames)
     }
 
-    /// The messages of `conversation` with seqs `from..=to`, oldest first
-    /// (callers keep the range to a page).
-    async fn messages_in(
+    /// The log entries of `conversation` with seqs `from..=to`, oldest
+    /// first (callers keep the range to a page).
+    async fn log_in(
         &self,
         conversation: ConversationId,
         from: u64,
         to: u64,
-    ) -> Result<Vec<Message>> {
-        let mut page = self
-            .deps
-            .messages
-            .messages_before(conversation, to, 0, (to + 1 - from) as u32)
-            .await?;
-        page.reverse();
-        Ok(page)
+    ) -> Result<Vec<LogEntry>> {
+        self.deps.messages.log_between(conversation, from, to).await
+    }
+
+    /// Log entries as `reader` is sent them: messages as live views with
+    /// their reply quotes and reactions, changes as they are.
+    async fn render(
+        &self,
+        reader: UserId,
+        entries: Vec<LogEntry>,
+        members: &MemberSet,
+    ) -> Result<Vec<Rendered>> {
+        let mut views: Vec<MessageView> = entries
+            .iter()
+            .filter_map(|e| match e {
+                LogEntry::Message(m) => Some(live_view(m.clone(), members)),
+                LogEntry::Change(_) => None,
+            })
+            .collect();
+        decorate(&*self.deps.messages, reader, &mut views).await?;
+        let mut views = views.into_iter();
+        Ok(entries
+            .into_iter()
+            .filter_map(|e| match e {
+                LogEntry::Message(_) => views.next().map(Rendered::Message),
+                LogEntry::Change(c) => Some(Rendered::Change(c)),
+            })
+            .collect())
     }
 
     /// Closes a connection: unsubscribes, and when it was the user's last,
@@ -268,50 +296,52 @@ impl DeliveryService {
             .await
     }
 
-    /// The next `messages.offline` batch (at most [`MAX_BATCH`] messages
-    /// and [`MAX_BATCH_BYTES`] of content), or `None` when the catch-up
-    /// is complete.
+    /// The next `messages.offline` batch (at most [`MAX_BATCH`] log
+    /// entries and [`MAX_BATCH_BYTES`] of content), or `None` when the
+    /// catch-up is complete.
     ///
     /// # Errors
     /// Store errors; the catch-up can be retried from where it stopped.
-    pub async fn next_offline_batch(
-        &self,
-        catch_up: &mut CatchUp,
-    ) -> Result<Option<Vec<OfflineMessage>>> {
-        let mut batch = Vec::new();
+    pub async fn next_offline_batch(&self, catch_up: &mut CatchUp) -> Result<Option<OfflineBatch>> {
+        let mut batch = OfflineBatch::default();
+        let mut entries = 0;
         let mut bytes = 0;
-        while batch.len() < MAX_BATCH {
+        while entries < MAX_BATCH {
             let Some(range) = catch_up.ranges.front_mut() else {
                 break;
             };
-            let want = (MAX_BATCH - batch.len()) as u64;
+            let want = (MAX_BATCH - entries) as u64;
             let upto = range.last.min(range.next + want - 1);
-            let mut page = self
-                .messages_in(range.conversation, range.next, upto)
-                .await?;
-            let fit = fitting(&page, &mut bytes, batch.is_empty());
+            let mut page = self.log_in(range.conversation, range.next, upto).await?;
+            let fit = fitting(&page, &mut bytes, entries == 0);
             let full = fit == page.len();
             page.truncate(fit);
             range.next = match page.last() {
-                Some(m) if !full => m.seq + 1,
+                Some(e) if !full => e.seq() + 1,
                 _ => upto + 1,
             };
+            entries += page.len();
             let members = MemberSet {
                 kind: range.kind,
                 users: range.users.clone(),
             };
-            batch.extend(page.into_iter().map(|m| OfflineMessage {
-                kind: range.kind,
-                message: live_view(m, &members),
-            }));
+            let kind = range.kind;
             if range.next > range.last {
                 catch_up.ranges.pop_front();
+            }
+            for entry in self.render(catch_up.reader, page, &members).await? {
+                match entry {
+                    Rendered::Message(message) => {
+                        batch.messages.push(OfflineMessage { kind, message });
+                    }
+                    Rendered::Change(change) => batch.changes.push(change),
+                }
             }
             if !full {
                 break;
             }
         }
-        Ok((!batch.is_empty()).then_some(batch))
+        Ok((entries > 0).then_some(batch))
     }
 
     /// Records that the user's device has messages: moves delivery cursors,
@@ -425,22 +455,27 @@ impl DeliveryService {
         let members = self.deps.members.of(conversation).await?;
         let last = me.conversation.last_seq;
         let upto = last.min(after_seq.saturating_add(u64::from(limit)));
-        let mut messages = if upto > after_seq {
-            self.messages_in(conversation, after_seq + 1, upto).await?
+        let mut entries = if upto > after_seq {
+            self.log_in(conversation, after_seq + 1, upto).await?
         } else {
             Vec::new()
         };
-        let fit = fitting(&messages, &mut 0, true);
-        let cut = fit < messages.len();
-        messages.truncate(fit);
-        Ok(SyncResult {
+        let fit = fitting(&entries, &mut 0, true);
+        let cut = fit < entries.len();
+        entries.truncate(fit);
+        let mut result = SyncResult {
             conversation_id: conversation,
-            messages: messages
-                .into_iter()
-                .map(|m| live_view(m, &members))
-                .collect(),
+            messages: Vec::new(),
+            changes: Vec::new(),
             has_more: upto < last || cut,
-        })
+        };
+        for entry in self.render(user, entries, &members).await? {
+            match entry {
+                Rendered::Message(view) => result.messages.push(view),
+                Rendered::Change(change) => result.changes.push(change),
+            }
+        }
+        Ok(result)
     }
 
     /// Presence of each user, in order.
@@ -452,14 +487,50 @@ impl DeliveryService {
     }
 }
 
-/// How many of `messages`, from the first, fit in a batch that already
+/// A log entry ready to send to one reader.
+enum Rendered {
+    Message(MessageView),
+    Change(MessageChange),
+}
+
+/// One `messages.offline` batch: the messages and the changes among its
+/// log entries.
+#[derive(Debug, Default)]
+pub struct OfflineBatch {
+    /// The messages, oldest first.
+    pub messages: Vec<OfflineMessage>,
+    /// The changes, oldest first.
+    pub changes: Vec<MessageChange>,
+}
+
+impl OfflineBatch {
+    /// How many log entries the batch holds.
+    pub fn len(&self) -> usize {
+        self.messages.len() + self.changes.len()
+    }
+
+    /// True when the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The content a log entry carries (a message's text, an edit's new text).
+fn content_len(entry: &LogEntry) -> usize {
+    match entry {
+        LogEntry::Message(m) => m.content.len(),
+        LogEntry::Change(c) => c.content.as_ref().map_or(0, String::len),
+    }
+}
+
+/// How many of `entries`, from the first, fit in a batch that already
 /// holds `bytes` of content, keeping it within [`MAX_BATCH_BYTES`]; adds
-/// theirs to `bytes`. An `empty` batch takes its first message whatever
+/// theirs to `bytes`. An `empty` batch takes its first entry whatever
 /// its size, so every batch makes progress.
-fn fitting(messages: &[Message], bytes: &mut usize, empty: bool) -> usize {
+fn fitting(entries: &[LogEntry], bytes: &mut usize, empty: bool) -> usize {
     let mut fit = 0;
-    for m in messages {
-        let size = m.content.len();
+    for m in entries {
+        let size = content_len(m);
         if (fit > 0 || !empty) && *bytes + size > MAX_BATCH_BYTES {
             break;
         }

@@ -136,7 +136,10 @@ impl State {
         };
         let last_message = self.chat.messages.get(&conv)?.last().cloned();
         let read_seq = membership.member.read_seq;
-        let mention_count = self.chat.messages.get(&conv)?
+        let mention_count = self
+            .chat
+            .messages
+            .get(&conv)?
             .iter()
             .filter(|m| m.seq > read_seq && m.mentions.contains(&user))
             .count() as u64;

@@ -151,7 +151,8 @@ impl<S: MessageStore + ?Sized> MessageStore for TimedReads<S> {
     ) -> Result<Vec<Message>> {
         self.time(
             StoreRead::MessagesBefore,
-            self.inner.messages_before(conversation, max_seq, skip, limit),
+            self.inner
+                .messages_before(conversation, max_seq, skip, limit),
         )
         .await
     }

@@ -89,7 +89,15 @@ pub async fn changes_share_the_log_and_are_never_unread(store: Arc<dyn Store>) {
     let d = create_direct(&*store, a, b).await;
     let m1 = send(&*store, d, a, "one").await;
     let m2 = send(&*store, d, a, "two").await;
-    let (reaction, _) = applied(&*store, d, m1.id, b, ChangeAction::AddReaction(emoji("👍")), 1).await;
+    let (reaction, _) = applied(
+        &*store,
+        d,
+        m1.id,
+        b,
+        ChangeAction::AddReaction(emoji("👍")),
+        1,
+    )
+    .await;
     assert_eq!(reaction.seq, 3);
     assert_eq!(reaction.change, ChangeKind::ReactionAdded);
     assert_eq!((reaction.actor_id, reaction.message_id), (b, m1.id));
@@ -99,24 +107,46 @@ pub async fn changes_share_the_log_and_are_never_unread(store: Arc<dyn Store>) {
     let bob = membership(&*store, d, b).await;
     assert_eq!(bob.conversation.last_seq, 3);
     assert_eq!(bob.conversation.message_count, 2);
-    assert_eq!(bob.unread_count(), 2, "bob's reaction is not unread, nor read");
+    assert_eq!(
+        bob.unread_count(),
+        2,
+        "bob's reaction is not unread, nor read"
+    );
     assert_eq!(bob.member.read_seq, 0, "bob was behind: his cursor stays");
     let alice = membership(&*store, d, a).await;
-    assert_eq!(alice.unread_count(), 0, "a reaction is not unread for alice");
+    assert_eq!(
+        alice.unread_count(),
+        0,
+        "a reaction is not unread for alice"
+    );
     assert_eq!(alice.member.read_seq, 2);
 
     let (edited, _) = applied(&*store, d, m2.id, a, edit("two!", vec![]), 2).await;
     assert_eq!(edited.seq, 4);
     let alice = membership(&*store, d, a).await;
-    assert_eq!(alice.member.read_seq, 2, "alice had not seen bob's reaction");
+    assert_eq!(
+        alice.member.read_seq, 2,
+        "alice had not seen bob's reaction"
+    );
     let read = store
         .advance_read(d, a, 4, at(3))
         .await
         .expect("read")
         .expect("member");
-    assert_eq!((read.member.read_seq, read.member.read_message_count), (4, 2));
+    assert_eq!(
+        (read.member.read_seq, read.member.read_message_count),
+        (4, 2)
+    );
     assert_eq!(read.unread_count(), 0);
-    let (again, _) = applied(&*store, d, m1.id, a, ChangeAction::AddReaction(emoji("🎉")), 4).await;
+    let (again, _) = applied(
+        &*store,
+        d,
+        m1.id,
+        a,
+        ChangeAction::AddReaction(emoji("🎉")),
+        4,
+    )
+    .await;
     assert_eq!(again.seq, 5);
     let alice = membership(&*store, d, a).await;
     assert_eq!(
@@ -136,7 +166,10 @@ pub async fn changes_share_the_log_and_are_never_unread(store: Arc<dyn Store>) {
         .await
         .expect("read")
         .expect("member");
-    assert_eq!(read.member.read_message_count, 2, "m1 and m2 lie below seq 4");
+    assert_eq!(
+        read.member.read_message_count, 2,
+        "m1 and m2 lie below seq 4"
+    );
     assert_eq!(read.unread_count(), 1, "only m3");
 }
 
@@ -161,14 +194,28 @@ pub async fn changes_edit_and_delete_a_message(store: Arc<dyn Store>) {
     assert_eq!(stored.mentions, vec![b]);
     assert_eq!((stored.seq, stored.created_at), (m.seq, m.created_at));
 
-    applied(&*store, g, m.id, b, ChangeAction::AddReaction(emoji("👍")), 2).await;
+    applied(
+        &*store,
+        g,
+        m.id,
+        b,
+        ChangeAction::AddReaction(emoji("👍")),
+        2,
+    )
+    .await;
     let (deleted, tomb) = applied(&*store, g, m.id, a, ChangeAction::Delete, 3).await;
     assert_eq!(deleted.change, ChangeKind::Deleted);
     assert_eq!(deleted.content, None);
     assert_eq!(tomb.content, "");
     assert!(tomb.mentions.is_empty());
     assert_eq!(tomb.deleted_at, Some(at(3)));
-    assert!(store.reactions(&[m.id]).await.expect("reactions").is_empty());
+    assert!(
+        store
+            .reactions(&[m.id])
+            .await
+            .expect("reactions")
+            .is_empty()
+    );
     assert_eq!(message(&*store, g, m.id).await, tomb);
     let last_seq = membership(&*store, g, a).await.conversation.last_seq;
     for action in [
@@ -206,18 +253,46 @@ pub async fn changes_reactions_are_once_per_member_and_emoji(store: Arc<dyn Stor
     let m = send(&*store, g, a, "vote").await;
     let thumbs = || ChangeAction::AddReaction(emoji(":+1:"));
     let (first, _) = applied(&*store, g, m.id, b, thumbs(), 1).await;
-    assert_eq!(first.emoji.as_deref(), Some("👍"), "short names are stored as the emoji");
+    assert_eq!(
+        first.emoji.as_deref(),
+        Some("👍"),
+        "short names are stored as the emoji"
+    );
     assert!(matches!(
-        change(&*store, g, m.id, b, ChangeAction::AddReaction(emoji("👍")), 2).await,
+        change(
+            &*store,
+            g,
+            m.id,
+            b,
+            ChangeAction::AddReaction(emoji("👍")),
+            2
+        )
+        .await,
         ChangeOutcome::Unchanged(_)
     ));
     assert!(matches!(
-        change(&*store, g, m.id, c, ChangeAction::RemoveReaction(emoji("👍")), 2).await,
+        change(
+            &*store,
+            g,
+            m.id,
+            c,
+            ChangeAction::RemoveReaction(emoji("👍")),
+            2
+        )
+        .await,
         ChangeOutcome::Unchanged(_)
     ));
     let (second, _) = applied(&*store, g, m.id, c, thumbs(), 3).await;
     assert_eq!((second.seq, second.count), (first.seq + 1, Some(2)));
-    applied(&*store, g, m.id, c, ChangeAction::AddReaction(emoji("🎉")), 4).await;
+    applied(
+        &*store,
+        g,
+        m.id,
+        c,
+        ChangeAction::AddReaction(emoji("🎉")),
+        4,
+    )
+    .await;
     let mut rows: Vec<(UserId, String)> = store
         .reactions(&[m.id, MessageId::new()])
         .await
@@ -229,13 +304,28 @@ pub async fn changes_reactions_are_once_per_member_and_emoji(store: Arc<dyn Stor
         })
         .collect();
     rows.sort();
-    let mut want = vec![(b, "👍".to_owned()), (c, "👍".to_owned()), (c, "🎉".to_owned())];
+    let mut want = vec![
+        (b, "👍".to_owned()),
+        (c, "👍".to_owned()),
+        (c, "🎉".to_owned()),
+    ];
     want.sort();
     assert_eq!(rows, want);
-    let (removed, _) = applied(&*store, g, m.id, b, ChangeAction::RemoveReaction(emoji("👍")), 5).await;
+    let (removed, _) = applied(
+        &*store,
+        g,
+        m.id,
+        b,
+        ChangeAction::RemoveReaction(emoji("👍")),
+        5,
+    )
+    .await;
     assert_eq!(removed.change, ChangeKind::ReactionRemoved);
     assert_eq!(removed.count, Some(1));
-    assert_eq!(membership(&*store, g, a).await.conversation.last_seq, m.seq + 4);
+    assert_eq!(
+        membership(&*store, g, a).await.conversation.last_seq,
+        m.seq + 4
+    );
 }
 
 /// Changes need a member and a message of that conversation.
@@ -265,7 +355,13 @@ pub async fn changes_need_a_member_and_a_message_of_the_conversation(store: Arc<
         ChangeOutcome::MessageNotFound
     );
     assert_eq!(membership(&*store, d, a).await.conversation.last_seq, 1);
-    assert!(store.reactions(&[m.id]).await.expect("reactions").is_empty());
+    assert!(
+        store
+            .reactions(&[m.id])
+            .await
+            .expect("reactions")
+            .is_empty()
+    );
 }
 
 /// The log interleaves messages and changes by seq; history pages read
@@ -275,7 +371,15 @@ pub async fn changes_log_interleaves_and_history_skips_changes(store: Arc<dyn St
     let b = create_user(&*store, "bob").await.id;
     let d = create_direct(&*store, a, b).await;
     let m1 = send_at(&*store, d, a, "one", at(0)).await;
-    applied(&*store, d, m1.id, b, ChangeAction::AddReaction(emoji("👍")), 1).await;
+    applied(
+        &*store,
+        d,
+        m1.id,
+        b,
+        ChangeAction::AddReaction(emoji("👍")),
+        1,
+    )
+    .await;
     let m3 = send_at(&*store, d, b, "three", at(2)).await;
     applied(&*store, d, m1.id, a, edit("one, edited", vec![]), 3).await;
     let m5 = send_at(&*store, d, a, "five", at(4)).await;
@@ -284,7 +388,9 @@ pub async fn changes_log_interleaves_and_history_skips_changes(store: Arc<dyn St
     let seqs: Vec<u64> = log.iter().map(LogEntry::seq).collect();
     assert_eq!(seqs, vec![1, 2, 3, 4, 5]);
     assert!(matches!(&log[0], LogEntry::Message(m) if m.id == m1.id && m.content == "one, edited"));
-    assert!(matches!(&log[1], LogEntry::Change(c) if c.change == ChangeKind::ReactionAdded && c.count == Some(1)));
+    assert!(
+        matches!(&log[1], LogEntry::Change(c) if c.change == ChangeKind::ReactionAdded && c.count == Some(1))
+    );
     assert!(matches!(&log[3], LogEntry::Change(c) if c.change == ChangeKind::Edited));
     let middle: Vec<u64> = store
         .log_between(d, 2, 4)
@@ -303,7 +409,13 @@ pub async fn changes_log_interleaves_and_history_skips_changes(store: Arc<dyn St
     assert_eq!(ids(page), vec![m3.id], "skip counts messages, not seqs");
     let page = store.messages_before(d, 4, 0, 10).await.expect("page");
     assert_eq!(ids(page), vec![m3.id, m1.id]);
-    assert!(store.messages_before(d, 5, 3, 10).await.expect("page").is_empty());
+    assert!(
+        store
+            .messages_before(d, 5, 3, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
 }
 
 /// Messages and changes stored concurrently get the seqs 1..=n, each once.
@@ -341,7 +453,10 @@ pub async fn changes_concurrent_with_messages_get_gap_free_seqs(store: Arc<dyn S
     };
     let mut all = sender.await.expect("sender");
     let changes = reactor.await.expect("reactor");
-    assert!(changes.windows(2).all(|w| w[0] < w[1]), "one actor's changes keep their order");
+    assert!(
+        changes.windows(2).all(|w| w[0] < w[1]),
+        "one actor's changes keep their order"
+    );
     all.extend(changes);
     all.push(target.seq);
     let distinct: HashSet<u64> = all.iter().copied().collect();
@@ -350,7 +465,10 @@ pub async fn changes_concurrent_with_messages_get_gap_free_seqs(store: Arc<dyn S
     assert_eq!(distinct, (1..=n).collect());
     let conv = membership(&*store, g, a).await.conversation;
     assert_eq!((conv.last_seq, conv.message_count), (n, EACH as u64 + 1));
-    assert_eq!(store.log_between(g, 1, n).await.expect("log").len() as u64, n);
+    assert_eq!(
+        store.log_between(g, 1, n).await.expect("log").len() as u64,
+        n
+    );
 }
 
 /// The mention count is the messages after the member's read cursor whose
@@ -382,9 +500,17 @@ pub async fn changes_mentions_are_counted_after_the_read_cursor(store: Arc<dyn S
     assert_eq!(listed[0].mention_count, 2);
 
     applied(&*store, g, first.id, a, edit("look", vec![]), 3).await;
-    assert_eq!(mention_count(&*store, g, b).await, 1, "the edit took bob's mention out");
+    assert_eq!(
+        mention_count(&*store, g, b).await,
+        1,
+        "the edit took bob's mention out"
+    );
     applied(&*store, g, second.id, c, ChangeAction::Delete, 4).await;
-    assert_eq!(mention_count(&*store, g, b).await, 0, "a deleted message mentions nobody");
+    assert_eq!(
+        mention_count(&*store, g, b).await,
+        0,
+        "a deleted message mentions nobody"
+    );
     assert_eq!(mention_count(&*store, g, a).await, 0);
 
     let mut late = new_message(g, c, "@bob again", at(5));
@@ -396,5 +522,9 @@ pub async fn changes_mentions_are_counted_after_the_read_cursor(store: Arc<dyn S
         .await
         .expect("read")
         .expect("member");
-    assert_eq!(mention_count(&*store, g, b).await, 0, "read mentions are not counted");
+    assert_eq!(
+        mention_count(&*store, g, b).await,
+        0,
+        "read mentions are not counted"
+    );
 }

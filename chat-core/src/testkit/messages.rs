@@ -68,7 +68,10 @@ pub async fn messages_concurrent_senders_get_gap_free_seqs(store: Arc<dyn Store>
     let mut stored = Vec::new();
     let mut max_seq = u64::MAX;
     loop {
-        let page = store.messages_before(g, max_seq, 0, 50).await.expect("page");
+        let page = store
+            .messages_before(g, max_seq, 0, 50)
+            .await
+            .expect("page");
         let Some(last) = page.last() else { break };
         max_seq = last.seq - 1;
         stored.extend(page);
@@ -102,7 +105,10 @@ pub async fn messages_non_members_store_nothing(store: Arc<dyn Store>) {
         .expect("ok");
     assert_eq!(unknown, InsertOutcome::NotMember);
     assert_eq!(membership(&*store, d, a).await.conversation.last_seq, 1);
-    assert_eq!(store.messages_before(d, 10, 0, 10).await.expect("ok").len(), 1);
+    assert_eq!(
+        store.messages_before(d, 10, 0, 10).await.expect("ok").len(),
+        1
+    );
 }
 
 fn with_client_id(

@@ -533,7 +533,11 @@ mod tests {
         let mut behind = member(2, 2);
         behind.record_own_entry(5, EntryKind::Change);
         assert_eq!(
-            (behind.read_seq, behind.read_message_count, behind.own_unread),
+            (
+                behind.read_seq,
+                behind.read_message_count,
+                behind.own_unread
+            ),
             (2, 2, 2),
             "not their own unread message either"
         );

@@ -236,6 +236,7 @@ mod tests {
             joined_at: Timestamp::from_millis(0),
             joined_seq: 0,
             read_seq,
+            read_message_count: read_seq,
             read_at: Some(Timestamp::from_millis(3_000)),
             delivered_seq,
             delivered_at: Some(Timestamp::from_millis(2_000)),

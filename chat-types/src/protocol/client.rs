@@ -22,6 +22,9 @@ pub enum ClientFrame {
         /// Idempotency key: a resend with the same key returns the original.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
+        /// The message of the conversation this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
     },
     /// Sends a group message.
     #[serde(rename = "message.group.send")]
@@ -36,6 +39,52 @@ pub enum ClientFrame {
         /// Idempotency key.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
+        /// The message of the group this one answers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<MessageId>,
+    },
+    /// Replaces the content of one's own message.
+    #[serde(rename = "message.edit")]
+    Edit {
+        /// The message.
+        message_id: MessageId,
+        /// The new text.
+        content: String,
+        /// Echoed in an `error` frame answering this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    /// Deletes one's own message (or, for a group's owner and admins, any
+    /// message of the group).
+    #[serde(rename = "message.delete")]
+    Delete {
+        /// The message.
+        message_id: MessageId,
+        /// Echoed in an `error` frame answering this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    /// Reacts to a message with an emoji.
+    #[serde(rename = "reaction.add")]
+    ReactionAdd {
+        /// The message.
+        message_id: MessageId,
+        /// One emoji, or its short name (`:+1:`).
+        emoji: String,
+        /// Echoed in an `error` frame answering this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+    },
+    /// Takes one's reaction back.
+    #[serde(rename = "reaction.remove")]
+    ReactionRemove {
+        /// The message.
+        message_id: MessageId,
+        /// The emoji.
+        emoji: String,
+        /// Echoed in an `error` frame answering this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
     },
     /// Moves the read cursor to a message, or with
     /// `conversation_id` alone to the newest message.
@@ -107,6 +156,10 @@ impl ClientFrame {
         match self {
             Self::Send { .. } => "message.send",
             Self::GroupSend { .. } => "message.group.send",
+            Self::Edit { .. } => "message.edit",
+            Self::Delete { .. } => "message.delete",
+            Self::ReactionAdd { .. } => "reaction.add",
+            Self::ReactionRemove { .. } => "reaction.remove",
             Self::Read { .. } => "message.read",
             Self::Ack { .. } => "messages.ack",
             Self::Typing { .. } => "typing",
@@ -120,6 +173,10 @@ impl ClientFrame {
     pub const TYPES: &'static [&'static str] = &[
         "message.send",
         "message.group.send",
+        "message.edit",
+        "message.delete",
+        "reaction.add",
+        "reaction.remove",
         "message.read",
         "messages.ack",
         "typing",

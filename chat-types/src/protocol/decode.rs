@@ -115,6 +115,7 @@ mod tests {
                 content: "Hello World".to_owned(),
                 message_type: Some("text".to_owned()),
                 client_msg_id: None,
+                reply_to: None,
             }
         );
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{ConversationKind, MessageView};
+use crate::model::{ConversationKind, MessageChange, MessageView};
 use crate::time::Timestamp;
 
 /// A frame from the server.
@@ -17,15 +17,24 @@ pub enum ServerFrame {
     /// A new group message, to every member's connections.
     #[serde(rename = "message.group.new")]
     GroupMessageNew(MessageView),
+    /// A message was edited, deleted or reacted to: an entry of the
+    /// conversation's log, to every member's connections (the actor's
+    /// included: it is their confirmation), in seq order with messages.
+    #[serde(rename = "message.changed")]
+    MessageChanged(MessageChange),
     /// The sender's own connection: the message is stored.
     #[serde(rename = "message.sent")]
     MessageSent(MessageSent),
-    /// Messages that arrived while the device was away, oldest first, at
-    /// most 100 per frame.
+    /// What the device missed while it was away, oldest first, at most
+    /// 100 log entries per frame: messages, and changes to messages. A
+    /// client applies the messages, then the changes, in seq order.
     #[serde(rename = "messages.offline")]
     Offline {
         /// The messages.
         messages: Vec<OfflineMessage>,
+        /// The changes (edits, deletions, reactions) among the entries.
+        #[serde(default)]
+        changes: Vec<MessageChange>,
     },
     /// The answer to `sync`.
     #[serde(rename = "messages.sync")]
@@ -90,7 +99,10 @@ pub struct SyncResult {
     pub conversation_id: ConversationId,
     /// The messages.
     pub messages: Vec<MessageView>,
-    /// True when more messages follow the last one returned.
+    /// The changes to messages among the entries, in seq order.
+    #[serde(default)]
+    pub changes: Vec<MessageChange>,
+    /// True when more entries follow the last one returned.
     pub has_more: bool,
 }
 
@@ -163,6 +175,10 @@ pub struct ErrorFrame {
     /// For `RATE_LIMITED`: seconds until a retry can succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// The `request_id` of the frame this answers (`message.edit`,
+    /// `message.delete`, `reaction.add`, `reaction.remove`), if it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ServerFrame {
@@ -185,6 +201,7 @@ impl From<super::DecodeError> for ErrorFrame {
             client_msg_id: e.client_msg_id,
             field: None,
             retry_after: None,
+            request_id: None,
         }
     }
 }
@@ -204,6 +221,16 @@ impl ErrorFrame {
             client_msg_id,
             field: error.field().map(str::to_owned),
             retry_after,
+            request_id: None,
+        }
+    }
+
+    /// The error frame for an engine error answering a frame with a
+    /// `request_id`.
+    pub fn for_request(error: &crate::error::ChatError, request_id: Option<String>) -> Self {
+        Self {
+            request_id,
+            ..Self::from_error(error, None)
         }
     }
 }
