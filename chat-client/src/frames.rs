@@ -12,6 +12,7 @@ pub fn send_direct(to: UserId, content: &str, client_msg_id: Option<&str>) -> Cl
         content: content.to_owned(),
         message_type: None,
         client_msg_id: client_msg_id.map(str::to_owned),
+        reply_to: None,
     }
 }
 
@@ -26,6 +27,53 @@ pub fn send_group(
         content: content.to_owned(),
         message_type: None,
         client_msg_id: client_msg_id.map(str::to_owned),
+        reply_to: None,
+    }
+}
+
+/// `message.group.send` answering `parent`, a message of `group`.
+pub fn reply_group(group: ConversationId, parent: MessageId, content: &str) -> ClientFrame {
+    ClientFrame::GroupSend {
+        group_id: group,
+        content: content.to_owned(),
+        message_type: None,
+        client_msg_id: None,
+        reply_to: Some(parent),
+    }
+}
+
+/// `message.edit`: new text for one's own message.
+pub fn edit(message: MessageId, content: &str) -> ClientFrame {
+    ClientFrame::Edit {
+        message_id: message,
+        content: content.to_owned(),
+        request_id: None,
+    }
+}
+
+/// `message.delete`.
+pub fn delete(message: MessageId) -> ClientFrame {
+    ClientFrame::Delete {
+        message_id: message,
+        request_id: None,
+    }
+}
+
+/// `reaction.add` (`add`) or `reaction.remove` with `emoji`.
+pub fn react(message: MessageId, emoji: &str, add: bool) -> ClientFrame {
+    let (message_id, emoji, request_id) = (message, emoji.to_owned(), None);
+    if add {
+        ClientFrame::ReactionAdd {
+            message_id,
+            emoji,
+            request_id,
+        }
+    } else {
+        ClientFrame::ReactionRemove {
+            message_id,
+            emoji,
+            request_id,
+        }
     }
 }
 

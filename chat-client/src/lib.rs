@@ -66,5 +66,5 @@ pub use chat_types::protocol::{ClientFrame, ServerFrame};
 pub use chat_types::{ConversationId, MessageId, Timestamp, UserId};
 pub use client::{ChatClient, Session};
 pub use error::{ClientError, Result};
-pub use users::{HistoryPage, Sent, UserClient, UserHit};
+pub use users::{Changed, HistoryPage, Sent, UserClient, UserHit};
 pub use ws::{WsConnection, WsReceiver, WsSender};

@@ -95,6 +95,24 @@ impl Rest {
     pub(crate) fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
     }
+
+    /// A request to `path` followed by one more segment, percent-encoded
+    /// (an emoji, a username).
+    pub(crate) fn request_with_segment(
+        &self,
+        method: Method,
+        path: &str,
+        segment: &str,
+    ) -> Result<RequestBuilder> {
+        let raw = format!("{}{path}", self.base);
+        let mut url =
+            Url::parse(&raw).map_err(|e| ClientError::InvalidUrl(format!("`{raw}`: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|()| ClientError::InvalidUrl(format!("`{raw}`: cannot take a path")))?
+            .pop_if_empty()
+            .push(segment);
+        Ok(self.http.request(method, url))
+    }
 }
 
 /// Sends `request`; a 2xx answer is returned with its body, any other

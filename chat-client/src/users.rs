@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chat_types::model::MessageView;
+use chat_types::model::{MessageChange, MessageView};
 use chat_types::{ConversationId, MessageId, Timestamp, UserId};
 use reqwest::{Method, RequestBuilder};
 use serde::{Deserialize, Serialize};
@@ -70,6 +70,17 @@ pub struct HistoryPage {
     pub messages: Vec<MessageView>,
     /// True when older messages exist beyond this page.
     pub has_more: bool,
+}
+
+/// The answer to a change (edit, delete, reaction): the message as it is
+/// now, and the log entry the change made (none when nothing changed, as
+/// for a reaction that was already there).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Changed {
+    /// The message after the change, with its reactions.
+    pub message: MessageView,
+    /// The entry every member gets as `message.changed`.
+    pub change: Option<MessageChange>,
 }
 
 #[derive(Deserialize)]
@@ -251,6 +262,71 @@ impl UserClient {
     /// As [`me`](Self::me).
     pub async fn unread(&self) -> Result<Value> {
         rest::json(self.get("/api/v1/messages/unread")).await
+    }
+
+    /// Replies to `parent` in `conversation`
+    /// (`POST /api/v1/conversations/{id}/messages` with `reply_to`).
+    ///
+    /// # Errors
+    /// `MESSAGE_NOT_FOUND` (404) for a parent of another conversation,
+    /// `MESSAGE_DELETED` (409), and as [`send_direct`](Self::send_direct).
+    pub async fn reply(
+        &self,
+        conversation: ConversationId,
+        parent: MessageId,
+        content: &str,
+    ) -> Result<Sent> {
+        let body = json!({"content": content, "reply_to": parent});
+        let path = format!("/api/v1/conversations/{conversation}/messages");
+        self.send_message(&path, &body).await
+    }
+
+    /// Replaces the content of the caller's own message
+    /// (`PATCH /api/v1/conversations/{id}/messages/{message_id}`).
+    ///
+    /// # Errors
+    /// `PERMISSION_DENIED` or `EDIT_WINDOW_CLOSED` (403),
+    /// `MESSAGE_NOT_FOUND` (404), `MESSAGE_DELETED` (409), content errors
+    /// (422), and as [`me`](Self::me).
+    pub async fn edit(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        content: &str,
+    ) -> Result<Changed> {
+        let path = format!("/api/v1/conversations/{conversation}/messages/{message}");
+        let body = json!({ "content": content });
+        rest::json(self.authed(Method::PATCH, &path).json(&body)).await
+    }
+
+    /// Deletes a message (`DELETE /api/v1/conversations/{id}/messages/{message_id}`).
+    ///
+    /// # Errors
+    /// `PERMISSION_DENIED` (403), `MESSAGE_NOT_FOUND` (404),
+    /// `MESSAGE_DELETED` (409), and as [`me`](Self::me).
+    pub async fn delete(&self, conversation: ConversationId, message: MessageId) -> Result<Changed> {
+        let path = format!("/api/v1/conversations/{conversation}/messages/{message}");
+        rest::json(self.authed(Method::DELETE, &path)).await
+    }
+
+    /// Adds (`add`) or takes back the caller's reaction with `emoji` (an
+    /// emoji or a short name such as `:+1:`)
+    /// (`PUT` or `DELETE /api/v1/conversations/{id}/messages/{message_id}/reactions/{emoji}`).
+    ///
+    /// # Errors
+    /// `INVALID_EMOJI` (422), `MESSAGE_NOT_FOUND` (404), `MESSAGE_DELETED`
+    /// (409), and as [`me`](Self::me).
+    pub async fn react(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+        emoji: &str,
+        add: bool,
+    ) -> Result<Changed> {
+        let path = format!("/api/v1/conversations/{conversation}/messages/{message}/reactions");
+        let method = if add { Method::PUT } else { Method::DELETE };
+        let request = self.rest.request_with_segment(method, &path, emoji)?;
+        rest::json(request.bearer_auth(&self.access_token)).await
     }
 
     async fn send_message(&self, path: &str, body: &Value) -> Result<Sent> {

@@ -143,6 +143,11 @@ pub struct Config {
     #[arg(long, env = "CHAT_GROUP_RECEIPTS_MAX_MEMBERS", default_value_t = 100)]
     pub group_receipts_max_members: u32,
 
+    /// Seconds after sending during which a message may be edited (0, the
+    /// default: no limit); later edits are 403 EDIT_WINDOW_CLOSED.
+    #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = 0)]
+    pub edit_window_secs: u64,
+
     /// Messages one user may send per minute (REST and, later, WebSocket).
     #[arg(long, env = "CHAT_MESSAGES_PER_MINUTE", default_value_t = 100)]
     pub messages_per_minute: u32,
@@ -292,6 +297,8 @@ impl Config {
             max_group_members: self.max_group_members,
             message_limit: RateLimit::new(self.messages_per_minute, Duration::from_secs(60)),
             receipts_max_group_members: self.group_receipts_max_members,
+            edit_window: (self.edit_window_secs > 0)
+                .then(|| Duration::from_secs(self.edit_window_secs)),
         }
     }
 

@@ -94,9 +94,10 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::InvalidResetToken
         | ChatError::InvalidPagination(_)
         | ChatError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
-        ChatError::UsernameTaken | ChatError::EmailTaken | ChatError::GroupFull { .. } => {
-            StatusCode::CONFLICT
-        }
+        ChatError::UsernameTaken
+        | ChatError::EmailTaken
+        | ChatError::GroupFull { .. }
+        | ChatError::MessageDeleted => StatusCode::CONFLICT,
         ChatError::InvalidCredentials
         | ChatError::Unauthenticated
         | ChatError::InvalidToken
@@ -105,7 +106,9 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::InvalidRefreshToken
         | ChatError::RefreshTokenExpired
         | ChatError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-        ChatError::InvalidCurrentPassword | ChatError::PermissionDenied(_) => StatusCode::FORBIDDEN,
+        ChatError::InvalidCurrentPassword
+        | ChatError::PermissionDenied(_)
+        | ChatError::EditWindowClosed => StatusCode::FORBIDDEN,
         ChatError::UserNotFound
         | ChatError::ConversationNotFound
         | ChatError::MessageNotFound

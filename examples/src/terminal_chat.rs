@@ -268,7 +268,7 @@ impl<W: Write> Terminal<W> {
                 // what was shown has been read.
                 tx.send(&frames::read(view.message.id)).await?;
             }
-            ServerFrame::Offline { messages } => {
+            ServerFrame::Offline { messages, .. } => {
                 self.say(&format!(
                     "-- {} message(s) while you were away --",
                     messages.len()

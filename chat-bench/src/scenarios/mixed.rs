@@ -266,7 +266,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
                     // The server takes a socket's catch-up snapshot a moment
                     // after the handshake, so what is committed in between
                     // comes in a catch-up batch, not live.
-                    ServerFrame::Offline { messages } => {
+                    ServerFrame::Offline { messages, .. } => {
                         for o in &messages {
                             m.arrive(&o.message.message, false, true);
                         }

@@ -467,7 +467,7 @@ async fn come_back(mut ctx: Storm, conn_index: usize, user: BenchUser) -> Return
             _ = ctx.stop.changed() => break,
         };
         let arrived: Vec<(Message, bool)> = match frame {
-            Ok(Some(ServerFrame::Offline { messages })) => {
+            Ok(Some(ServerFrame::Offline { messages, .. })) => {
                 r.batches += 1;
                 messages
                     .into_iter()

@@ -121,6 +121,25 @@ impl ConversationService {
             .await
     }
 
+    /// The conversation of a message the caller can see, for transports
+    /// that name a message alone (the WebSocket's change frames).
+    ///
+    /// # Errors
+    /// `MESSAGE_NOT_FOUND`, also for a message of a conversation the caller
+    /// is not in (it does not exist for them).
+    pub async fn conversation_of(&self, user: UserId, message: MessageId) -> Result<ConversationId> {
+        let found = self.deps.messages.messages_by_ids(&[message]).await?;
+        let conversation = found
+            .first()
+            .map(|m| m.conversation_id)
+            .ok_or(ChatError::MessageNotFound)?;
+        match self.deps.members.require(conversation, user, None).await {
+            Ok(_) => Ok(conversation),
+            Err(ChatError::ConversationNotFound) => Err(ChatError::MessageNotFound),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Checks what every change needs: the caller's rate budget (changes
     /// share the message limit), membership, and a message of that
     /// conversation that is not deleted.

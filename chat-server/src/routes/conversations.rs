@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read))
         .routes(routes!(history, send))
         .routes(routes!(receipts))
+        .merge(super::message_changes::router())
 }
 
 /// The other member of a direct conversation.
@@ -54,6 +55,8 @@ pub struct ConversationSummary {
     last_seq: u64,
     read_seq: u64,
     unread_count: u64,
+    /// Messages after the read cursor that mention the caller.
+    mention_count: u64,
     last_message: Option<MessageView>,
 }
 
@@ -77,6 +80,7 @@ impl From<ConversationOverview> for ConversationSummary {
             last_seq: c.last_seq,
             read_seq: o.membership.member.read_seq,
             unread_count,
+            mention_count: o.mention_count,
             last_message,
         }
     }

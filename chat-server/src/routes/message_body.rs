@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// `{content, message_type?, client_msg_id?}`.
+/// `{content, message_type?, client_msg_id?, reply_to?}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
     /// The text, 1 to 10,000 characters, stored verbatim.
@@ -24,6 +24,9 @@ pub struct MessageBody {
     /// The client's idempotency key: a repeat returns the original message.
     #[serde(default)]
     client_msg_id: Option<String>,
+    /// The message of the same conversation this one answers.
+    #[serde(default)]
+    reply_to: Option<MessageId>,
 }
 
 impl MessageBody {
@@ -33,11 +36,13 @@ impl MessageBody {
     /// `EMPTY_CONTENT`, `CONTENT_TOO_LONG`, `INVALID_CONTENT`,
     /// `INVALID_MESSAGE_TYPE`, `INVALID_CLIENT_MSG_ID`.
     pub fn parse(self) -> Result<OutgoingMessage, ValidationError> {
-        OutgoingMessage::parse(
+        let mut message = OutgoingMessage::parse(
             &self.content,
             self.message_type.as_deref(),
             self.client_msg_id.as_deref(),
-        )
+        )?;
+        message.reply_to = self.reply_to;
+        Ok(message)
     }
 }
 

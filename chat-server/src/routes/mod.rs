@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod groups;
 pub mod health;
 pub mod message_body;
+pub mod message_changes;
 pub mod messages;
 pub mod paging;
 pub mod users;

@@ -71,12 +71,14 @@ impl Outbox {
         let delivery = self.engine.delivery().clone();
         loop {
             match delivery.next_offline_batch(&mut self.catch_up).await {
-                Ok(Some(messages)) => {
+                Ok(Some(batch)) => {
                     let metrics = self.engine.metrics();
-                    metrics.messages_delivered(messages.len() as u64);
-                    socket
-                        .send_frame(&ServerFrame::Offline { messages })
-                        .await?;
+                    metrics.messages_delivered(batch.messages.len() as u64);
+                    let frame = ServerFrame::Offline {
+                        messages: batch.messages,
+                        changes: batch.changes,
+                    };
+                    socket.send_frame(&frame).await?;
                 }
                 Ok(None) => return Ok(()),
                 Err(e) => {
@@ -240,7 +242,8 @@ impl Outbox {
         before: u64,
     ) -> Result<usize, Ending> {
         let delivery = self.engine.delivery();
-        let frames = match delivery.fill_gap(conversation, after, before).await {
+        let reader = self.connection.user_id;
+        let frames = match delivery.fill_gap(reader, conversation, after, before).await {
             Ok(frames) => frames,
             Err(e) => {
                 tracing::warn!(error = %e, %conversation, after, before, "could not fill a gap in a conversation");

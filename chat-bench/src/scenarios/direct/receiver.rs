@@ -117,7 +117,7 @@ pub(super) async fn receive(
                     let _ = flush(&mut conn, &mut acks, &mut r).await;
                 }
             }
-            Ok(Some(ServerFrame::Offline { messages })) => {
+            Ok(Some(ServerFrame::Offline { messages, .. })) => {
                 for m in messages {
                     let message = m.message.message;
                     arrive(&cfg, &plan, &counters, &mut r, &mut acks, message, true);

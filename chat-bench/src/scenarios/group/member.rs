@@ -130,7 +130,7 @@ impl Member {
             // The socket's catch-up snapshot is taken a moment after the
             // handshake: what was committed in between comes here.
             "messages.offline" => match serde_json::from_str::<ServerFrame>(text) {
-                Ok(ServerFrame::Offline { messages }) => messages
+                Ok(ServerFrame::Offline { messages, .. }) => messages
                     .iter()
                     .map(|o| {
                         let m = &o.message.message;

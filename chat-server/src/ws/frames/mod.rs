@@ -9,12 +9,15 @@
 //!
 //! - `send`: `message.send`, `message.group.send`, and the answer to a
 //!   send that ended.
+//! - `changes`: `message.edit`, `message.delete`, `reaction.add`,
+//!   `reaction.remove`.
 //! - `receipts`: `message.read`, `messages.ack`.
 //! - `typing`: `typing`.
 //! - `sync`: `sync`.
 //! - `auth`: `auth`, `ping`.
 
 mod auth;
+mod changes;
 mod receipts;
 mod send;
 mod sync;
@@ -101,18 +104,57 @@ pub(super) async fn handle(
             content,
             message_type,
             client_msg_id,
+            reply_to,
         } => {
             let target = ConversationRef::Direct(recipient_id);
-            send::send(caller, target, &content, message_type, client_msg_id)
+            let fields = send::SendFields {
+                content: &content,
+                message_type,
+                client_msg_id,
+                reply_to,
+            };
+            send::send(caller, target, fields)
         }
         ClientFrame::GroupSend {
             group_id,
             content,
             message_type,
             client_msg_id,
+            reply_to,
         } => {
             let target = ConversationRef::Group(group_id);
-            send::send(caller, target, &content, message_type, client_msg_id)
+            let fields = send::SendFields {
+                content: &content,
+                message_type,
+                client_msg_id,
+                reply_to,
+            };
+            send::send(caller, target, fields)
+        }
+        ClientFrame::Edit {
+            message_id,
+            content,
+            request_id,
+        } => changes::change(caller, message_id, changes::Change::Edit(content), request_id).await,
+        ClientFrame::Delete {
+            message_id,
+            request_id,
+        } => changes::change(caller, message_id, changes::Change::Delete, request_id).await,
+        ClientFrame::ReactionAdd {
+            message_id,
+            emoji,
+            request_id,
+        } => {
+            let change = changes::Change::React(emoji, true);
+            changes::change(caller, message_id, change, request_id).await
+        }
+        ClientFrame::ReactionRemove {
+            message_id,
+            emoji,
+            request_id,
+        } => {
+            let change = changes::Change::React(emoji, false);
+            changes::change(caller, message_id, change, request_id).await
         }
         ClientFrame::Read {
             message_id,

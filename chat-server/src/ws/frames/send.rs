@@ -4,26 +4,35 @@
 use chat_core::auth::AuthContext;
 use chat_core::conversations::SentMessage;
 use chat_core::protocol::{ErrorFrame, MessageSent, ServerFrame, close};
-use chat_core::{ChatError, ConversationRef, OutgoingMessage};
+use chat_core::{ChatError, ConversationRef, MessageId, OutgoingMessage};
 
 use super::{Caller, FrameState, Outcome, error};
 use crate::ws::sends::PendingSend;
 
+/// The fields of a send frame, whatever its target.
+pub(super) struct SendFields<'a> {
+    pub(super) content: &'a str,
+    pub(super) message_type: Option<String>,
+    pub(super) client_msg_id: Option<String>,
+    pub(super) reply_to: Option<MessageId>,
+}
+
 /// `message.send` (to a direct peer) and `message.group.send`: a valid
 /// message becomes a send for the session to run in its turn; it starts
 /// nothing yet.
-pub(super) fn send(
-    caller: Caller<'_>,
-    target: ConversationRef,
-    content: &str,
-    message_type: Option<String>,
-    client_msg_id: Option<String>,
-) -> Outcome {
-    let message =
+pub(super) fn send(caller: Caller<'_>, target: ConversationRef, fields: SendFields<'_>) -> Outcome {
+    let SendFields {
+        content,
+        message_type,
+        client_msg_id,
+        reply_to,
+    } = fields;
+    let mut message =
         match OutgoingMessage::parse(content, message_type.as_deref(), client_msg_id.as_deref()) {
             Ok(m) => m,
             Err(e) => return error(&e.into(), client_msg_id),
         };
+    message.reply_to = reply_to;
     let conversations = caller.engine.conversations().clone();
     let auth = caller.engine.auth().clone();
     let connection = caller.connection;
