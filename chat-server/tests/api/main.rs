@@ -12,6 +12,7 @@ mod errors;
 mod groups;
 mod helpers;
 mod log_secrets;
+mod message_changes;
 mod messages;
 mod metrics;
 mod non_members;
