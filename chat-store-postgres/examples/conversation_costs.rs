@@ -92,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Consistent cursors: alice has read everything; bob has read nothing,
     // and half the messages (the odd seqs) are his own.
     sqlx::query(
-        "UPDATE conversations SET last_seq = $2, last_activity_at = now() \
+        "UPDATE conversations SET last_seq = $2, message_count = $2, last_activity_at = now() \
          WHERE conversation_id = $1",
     )
     .bind(big.as_uuid())
@@ -100,7 +100,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .execute(pg.pool())
     .await?;
     sqlx::query(
-        "UPDATE conversation_members SET read_seq = $2, delivered_seq = $2 \
+        "UPDATE conversation_members SET read_seq = $2, read_message_count = $2, \
+             delivered_seq = $2 \
          WHERE conversation_id = $1 AND user_id = $3",
     )
     .bind(big.as_uuid())

@@ -18,24 +18,24 @@ use crate::{PgStore, from_sql_count, to_chat_error};
 macro_rules! conversation_columns {
     () => {
         "c.conversation_id, c.kind, c.name, c.creator_id, c.created_at, c.last_seq, \
-         c.last_activity_at"
+         c.message_count, c.last_activity_at"
     };
 }
 
 /// The columns [`MemberRow`] reads from `conversation_members m`.
 macro_rules! member_columns {
     () => {
-        "m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, m.read_at, \
-         m.delivered_seq, m.delivered_at, m.own_unread"
+        "m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, m.read_message_count, \
+         m.read_at, m.delivered_seq, m.delivered_at, m.own_unread"
     };
 }
 
 /// The one query behind `overviews` and `overview`: the user's member row
 /// `m` and its conversation `c`; for a direct conversation the other
-/// member and their profile (`peer`); and the newest message `lm`. Every
-/// join is a unique-index lookup per listed conversation, so a list costs
-/// what its length costs, whatever the size of the groups or of their
-/// history. Callers append the WHERE clause.
+/// member and their profile (`peer`); the newest message `lm`; and the
+/// user's mention count. Every join is a unique-index lookup per listed
+/// conversation, so a list costs what its length costs, whatever the size
+/// of the groups or of their history. Callers append the WHERE clause.
 ///
 /// The peer is found through the ordered pair: a primary-key lookup of
 /// `(conversation_id, the pair's other user)`. As a plain join condition
@@ -44,6 +44,12 @@ macro_rules! member_columns {
 /// inside a LATERAL subquery both columns are lookup keys, the subquery is
 /// skipped for groups, and `LIMIT 1` keeps the planner from flattening it
 /// back into a join.
+///
+/// The newest message is not the entry at `last_seq`, which may be a
+/// change: it is the first row of a backward scan of the (conversation_id,
+/// seq) index, past the few changes that may follow it. The mention count
+/// is a range of `message_mentions_user`: the user's rows in this
+/// conversation after their read cursor.
 macro_rules! overview_select {
     () => {
         concat!(
@@ -51,16 +57,18 @@ macro_rules! overview_select {
             conversation_columns!(),
             ", ",
             member_columns!(),
-            ", peer.*, \
-               lm.message_id AS last_message_id, lm.sender_id AS last_sender_id, \
-               lm.content AS last_content, lm.message_type AS last_message_type, \
-               lm.client_msg_id AS last_client_msg_id, lm.created_at AS last_created_at \
+            ", peer.*, lm.*, \
+               (SELECT COUNT(*) FROM message_mentions mm \
+                WHERE mm.user_id = m.user_id AND mm.conversation_id = m.conversation_id \
+                  AND mm.seq > m.read_seq) AS mention_count \
              FROM conversation_members m \
              JOIN conversations c ON c.conversation_id = m.conversation_id \
              LEFT JOIN LATERAL ( \
                  SELECT p.user_id AS peer_user_id, p.role AS peer_role, \
                         p.joined_at AS peer_joined_at, p.joined_seq AS peer_joined_seq, \
-                        p.read_seq AS peer_read_seq, p.read_at AS peer_read_at, \
+                        p.read_seq AS peer_read_seq, \
+                        p.read_message_count AS peer_read_message_count, \
+                        p.read_at AS peer_read_at, \
                         p.delivered_seq AS peer_delivered_seq, \
                         p.delivered_at AS peer_delivered_at, p.own_unread AS peer_own_unread, \
                         pu.username AS peer_username, pu.display_name AS peer_display_name \
@@ -69,8 +77,16 @@ macro_rules! overview_select {
                    AND p.user_id = CASE WHEN c.direct_user_low = m.user_id \
                                         THEN c.direct_user_high ELSE c.direct_user_low END \
                  LIMIT 1) peer ON TRUE \
-             LEFT JOIN messages lm ON lm.conversation_id = c.conversation_id \
-               AND lm.seq = c.last_seq "
+             LEFT JOIN LATERAL ( \
+                 SELECT l.message_id AS last_message_id, l.seq AS last_message_seq, \
+                        l.sender_id AS last_sender_id, l.content AS last_content, \
+                        l.message_type AS last_message_type, \
+                        l.client_msg_id AS last_client_msg_id, \
+                        l.created_at AS last_created_at, l.reply_to AS last_reply_to, \
+                        l.mentions AS last_mentions, l.edited_at AS last_edited_at, \
+                        l.deleted_at AS last_deleted_at \
+                 FROM messages l WHERE l.conversation_id = c.conversation_id \
+                 ORDER BY l.seq DESC LIMIT 1) lm ON TRUE "
         )
     };
 }
@@ -83,6 +99,7 @@ pub(crate) struct ConversationRow {
     creator_id: Option<Uuid>,
     created_at: DateTime<Utc>,
     last_seq: i64,
+    message_count: i64,
     last_activity_at: DateTime<Utc>,
 }
 
@@ -95,6 +112,7 @@ impl ConversationRow {
             creator_id: self.creator_id.map(UserId::from_uuid),
             created_at: Timestamp::from_datetime(self.created_at),
             last_seq: from_sql_count(self.last_seq),
+            message_count: from_sql_count(self.message_count),
             last_activity_at: Timestamp::from_datetime(self.last_activity_at),
         })
     }
@@ -107,6 +125,7 @@ pub(crate) struct MemberRow {
     joined_at: DateTime<Utc>,
     joined_seq: i64,
     read_seq: i64,
+    read_message_count: i64,
     read_at: Option<DateTime<Utc>>,
     delivered_seq: i64,
     delivered_at: Option<DateTime<Utc>>,
@@ -121,6 +140,7 @@ impl MemberRow {
             joined_at: Timestamp::from_datetime(self.joined_at),
             joined_seq: from_sql_count(self.joined_seq),
             read_seq: from_sql_count(self.read_seq),
+            read_message_count: from_sql_count(self.read_message_count),
             read_at: self.read_at.map(Timestamp::from_datetime),
             delivered_seq: from_sql_count(self.delivered_seq),
             delivered_at: self.delivered_at.map(Timestamp::from_datetime),
@@ -166,6 +186,7 @@ struct OverviewRow {
     peer_joined_at: Option<DateTime<Utc>>,
     peer_joined_seq: Option<i64>,
     peer_read_seq: Option<i64>,
+    peer_read_message_count: Option<i64>,
     peer_read_at: Option<DateTime<Utc>>,
     peer_delivered_seq: Option<i64>,
     peer_delivered_at: Option<DateTime<Utc>>,
@@ -173,11 +194,17 @@ struct OverviewRow {
     peer_username: Option<String>,
     peer_display_name: Option<String>,
     last_message_id: Option<Uuid>,
+    last_message_seq: Option<i64>,
     last_sender_id: Option<Uuid>,
     last_content: Option<String>,
     last_message_type: Option<String>,
     last_client_msg_id: Option<String>,
     last_created_at: Option<DateTime<Utc>>,
+    last_reply_to: Option<Uuid>,
+    last_mentions: Option<Vec<Uuid>>,
+    last_edited_at: Option<DateTime<Utc>>,
+    last_deleted_at: Option<DateTime<Utc>>,
+    mention_count: i64,
 }
 
 impl OverviewRow {
@@ -189,6 +216,7 @@ impl OverviewRow {
             self.peer_joined_at,
             self.peer_joined_seq,
             self.peer_read_seq,
+            self.peer_read_message_count,
             self.peer_delivered_seq,
             self.peer_own_unread,
             self.peer_username,
@@ -199,6 +227,7 @@ impl OverviewRow {
                 Some(joined_at),
                 Some(joined_seq),
                 Some(read_seq),
+                Some(read_message_count),
                 Some(delivered_seq),
                 Some(own_unread),
                 Some(username),
@@ -209,6 +238,7 @@ impl OverviewRow {
                     joined_at,
                     joined_seq,
                     read_seq,
+                    read_message_count,
                     read_at: self.peer_read_at,
                     delivered_seq,
                     delivered_at: self.peer_delivered_at,
@@ -225,29 +255,45 @@ impl OverviewRow {
         };
         let last_message = match (
             self.last_message_id,
+            self.last_message_seq,
             self.last_sender_id,
             self.last_content,
             self.last_message_type,
             self.last_created_at,
         ) {
-            (Some(id), Some(sender_id), Some(content), Some(message_type), Some(created_at)) => {
-                Some(Message {
-                    id: MessageId::from_uuid(id),
-                    conversation_id: membership.conversation.id,
-                    seq: membership.conversation.last_seq,
-                    sender_id: UserId::from_uuid(sender_id),
-                    content,
-                    message_type,
-                    client_msg_id: self.last_client_msg_id,
-                    created_at: Timestamp::from_datetime(created_at),
-                })
-            }
+            (
+                Some(id),
+                Some(seq),
+                Some(sender_id),
+                Some(content),
+                Some(message_type),
+                Some(created_at),
+            ) => Some(Message {
+                id: MessageId::from_uuid(id),
+                conversation_id: membership.conversation.id,
+                seq: from_sql_count(seq),
+                sender_id: UserId::from_uuid(sender_id),
+                content,
+                message_type,
+                client_msg_id: self.last_client_msg_id,
+                created_at: Timestamp::from_datetime(created_at),
+                reply_to: self.last_reply_to.map(MessageId::from_uuid),
+                mentions: self
+                    .last_mentions
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(UserId::from_uuid)
+                    .collect(),
+                edited_at: self.last_edited_at.map(Timestamp::from_datetime),
+                deleted_at: self.last_deleted_at.map(Timestamp::from_datetime),
+            }),
             _ => None,
         };
         Ok(ConversationOverview {
             membership,
             peer,
             last_message,
+            mention_count: from_sql_count(self.mention_count),
         })
     }
 }
@@ -272,48 +318,65 @@ fn ordered_pair(a: UserId, b: UserId) -> (Uuid, Uuid) {
     }
 }
 
+/// Where a conversation's log ends: the cursors of a member who joins now.
+#[derive(Debug, Clone, Copy, Default)]
+struct LogEnd {
+    /// `conversations.last_seq`.
+    last_seq: i64,
+    /// `conversations.message_count`.
+    message_count: i64,
+}
+
 /// Locks the conversation's row until the end of the transaction and
-/// returns its `last_seq`, or `None` when it does not exist.
+/// returns where its log ends, or `None` when it does not exist.
 ///
 /// Every change of membership takes this lock first, and so does sending
-/// (its `UPDATE` of `last_seq`), so they run one at a time per
-/// conversation. `NO KEY UPDATE` conflicts with exactly those, and not
+/// (its `UPDATE` of `last_seq`) and changing a message, so they run one at
+/// a time per conversation. `NO KEY UPDATE` conflicts with exactly those, and not
 /// with the key-share locks that inserting a member or a message takes
 /// on the row it references.
 async fn lock_conversation(
     executor: impl PgExecutor<'_>,
     conversation: ConversationId,
-) -> Result<Option<i64>> {
-    sqlx::query_scalar(
-        "SELECT last_seq FROM conversations WHERE conversation_id = $1 FOR NO KEY UPDATE",
+) -> Result<Option<LogEnd>> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "SELECT last_seq, message_count FROM conversations WHERE conversation_id = $1 \
+         FOR NO KEY UPDATE",
     )
     .bind(conversation.as_uuid())
     .fetch_optional(executor)
     .await
-    .map_err(to_chat_error)
+    .map_err(to_chat_error)?;
+    Ok(row.map(|(last_seq, message_count)| LogEnd {
+        last_seq,
+        message_count,
+    }))
 }
 
-/// Inserts member rows whose cursors all start at `seq`, in one statement.
+/// Inserts member rows whose cursors all start at the end of the log, in
+/// one statement: everything before they joined counts as read.
 async fn insert_members(
     executor: impl PgExecutor<'_>,
     conversation: ConversationId,
     members: &[NewMember],
     at: Timestamp,
-    seq: i64,
+    end: LogEnd,
 ) -> Result<()> {
     let users: Vec<Uuid> = members.iter().map(|m| m.user_id.as_uuid()).collect();
     let roles: Vec<&str> = members.iter().map(|m| m.role.as_str()).collect();
     sqlx::query(
         "INSERT INTO conversation_members \
-             (conversation_id, user_id, role, joined_at, joined_seq, read_seq, delivered_seq) \
-         SELECT $1, new.user_id, new.role, $4, $5, $5, $5 \
+             (conversation_id, user_id, role, joined_at, joined_seq, read_seq, \
+              read_message_count, delivered_seq) \
+         SELECT $1, new.user_id, new.role, $4, $5, $5, $6, $5 \
          FROM UNNEST($2::uuid[], $3::text[]) AS new (user_id, role)",
     )
     .bind(conversation.as_uuid())
     .bind(users)
     .bind(roles)
     .bind(at.as_datetime())
-    .bind(seq)
+    .bind(end.last_seq)
+    .bind(end.message_count)
     .execute(executor)
     .await
     .map_err(to_chat_error)?;
@@ -351,7 +414,14 @@ impl ConversationStore for PgStore {
                 user_id: UserId::from_uuid(user),
                 role: MemberRole::Member,
             });
-            insert_members(&mut *tx, new.id, &members, new.created_at, 0).await?;
+            insert_members(
+                &mut *tx,
+                new.id,
+                &members,
+                new.created_at,
+                LogEnd::default(),
+            )
+            .await?;
             tx.commit().await.map_err(to_chat_error)?;
             return Ok((new.id, true));
         }
@@ -398,7 +468,14 @@ impl ConversationStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(to_chat_error)?;
-        insert_members(&mut *tx, group.id, &group.members, group.created_at, 0).await?;
+        insert_members(
+            &mut *tx,
+            group.id,
+            &group.members,
+            group.created_at,
+            LogEnd::default(),
+        )
+        .await?;
         tx.commit().await.map_err(to_chat_error)
     }
 
@@ -457,8 +534,9 @@ impl ConversationStore for PgStore {
             .collect()
     }
 
-    /// Adds users who are not members yet, with `joined_at = at` and
-    /// every cursor at the conversation's current `last_seq`. Returns the
+    /// Adds users who are not members yet, with `joined_at = at`, every
+    /// cursor at the conversation's current `last_seq` and
+    /// `read_message_count` at its `message_count`. Returns the
     /// users actually added; existing members are left unchanged.
     async fn add_members(
         &self,
@@ -469,10 +547,10 @@ impl ConversationStore for PgStore {
     ) -> Result<Vec<UserId>> {
         // Under the conversation's lock, concurrent adds run one after the
         // other, so the member count, the limit check and the inserts hold
-        // together, and no message can be sent in between: `last_seq` is
-        // the cursor position every new member starts at.
+        // together, and no message or change can be stored in between: the
+        // log's end is where every new member's cursors start.
         let mut tx = self.pool.begin().await.map_err(to_chat_error)?;
-        let Some(last_seq) = lock_conversation(&mut *tx, conversation).await? else {
+        let Some(end) = lock_conversation(&mut *tx, conversation).await? else {
             tx.rollback().await.map_err(to_chat_error)?;
             return Err(ChatError::ConversationNotFound);
         };
@@ -495,7 +573,7 @@ impl ConversationStore for PgStore {
             return Err(ChatError::GroupFull { max: max_members });
         }
         if !fresh.is_empty() {
-            insert_members(&mut *tx, conversation, &fresh, at, last_seq).await?;
+            insert_members(&mut *tx, conversation, &fresh, at, end).await?;
         }
         tx.commit().await.map_err(to_chat_error)?;
         Ok(fresh.into_iter().map(|m| m.user_id).collect())
@@ -585,7 +663,9 @@ impl ConversationStore for PgStore {
     }
 
     /// The user's conversations (optionally of one kind), most recent
-    /// activity first (`last_activity_at`, then id, both descending).
+    /// activity first (`last_activity_at`, then id, both descending), each
+    /// with its `mention_count`: the messages after the user's read cursor
+    /// whose current `mentions` name them.
     async fn overviews(
         &self,
         user: UserId,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use chat_core::model::{Conversation, Cursor, DeliveryMove, Member, Membership};
+use chat_core::model::{Conversation, Cursor, DeliveryMove, Member, Membership, NewlyRead};
 use chat_core::{ConversationId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow as _, PgConnection, Row as _};
@@ -85,11 +85,11 @@ pub(crate) async fn advance_many(
             continue;
         };
         if let Some(plan) = member.plan_advance(cursor, m.seq, conv.last_seq) {
-            let own_newly_read = match plan.newly_read {
-                Some((from, to)) => own_messages(conn, m.conversation, m.user, from, to).await?,
-                None => 0,
+            let newly_read = match plan.newly_read {
+                Some((from, to)) => newly_read(conn, m.conversation, m.user, from, to).await?,
+                None => NewlyRead::default(),
             };
-            member.apply_advance(plan, own_newly_read, at);
+            member.apply_advance(plan, newly_read, at);
             *dirty = true;
         }
         after.push(Some(Membership {
@@ -101,18 +101,24 @@ pub(crate) async fn advance_many(
     Ok(after)
 }
 
-/// The member's own messages with seqs in `from+1..=to` (an index-only
-/// range of messages_sender): read now, they leave `own_unread`.
-async fn own_messages(
+/// The messages with seqs in `from+1..=to` (read now, they join
+/// `read_message_count`; the changes between them do not), and the
+/// member's own among them (which leave `own_unread`): two index-only
+/// ranges, of the (conversation_id, seq) unique index and of
+/// messages_sender.
+async fn newly_read(
     conn: &mut PgConnection,
     conversation: ConversationId,
     user: UserId,
     from: u64,
     to: u64,
-) -> Result<u64> {
-    let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages \
-         WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4",
+) -> Result<NewlyRead> {
+    let (messages, own): (i64, i64) = sqlx::query_as(
+        "SELECT \
+             (SELECT COUNT(*) FROM messages \
+              WHERE conversation_id = $2 AND seq > $3 AND seq <= $4), \
+             (SELECT COUNT(*) FROM messages \
+              WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4)",
     )
     .bind(user.as_uuid())
     .bind(conversation.as_uuid())
@@ -121,7 +127,10 @@ async fn own_messages(
     .fetch_one(&mut *conn)
     .await
     .map_err(to_chat_error)?;
-    Ok(from_sql_count(count))
+    Ok(NewlyRead {
+        messages: from_sql_count(messages),
+        own: from_sql_count(own),
+    })
 }
 
 /// One `UPDATE` for every member row a move changed.
@@ -143,6 +152,10 @@ async fn write_moved(
         .iter()
         .map(|(_, m)| to_sql_count(m.read_seq))
         .collect();
+    let read_message_count: Vec<i64> = moved
+        .iter()
+        .map(|(_, m)| to_sql_count(m.read_message_count))
+        .collect();
     let read_at: Vec<Option<DateTime<Utc>>> = moved
         .iter()
         .map(|(_, m)| m.read_at.map(|t| t.as_datetime()))
@@ -160,18 +173,20 @@ async fn write_moved(
         .map(|(_, m)| m.delivered_at.map(|t| t.as_datetime()))
         .collect();
     sqlx::query(
-        "UPDATE conversation_members m SET read_seq = v.read_seq, read_at = v.read_at, \
+        "UPDATE conversation_members m SET read_seq = v.read_seq, \
+             read_message_count = v.read_message_count, read_at = v.read_at, \
              own_unread = v.own_unread, delivered_seq = v.delivered_seq, \
              delivered_at = v.delivered_at \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::timestamptz[], $5::bigint[], \
-                     $6::bigint[], $7::timestamptz[]) \
-              AS v(conversation_id, user_id, read_seq, read_at, own_unread, delivered_seq, \
-                   delivered_at) \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[], \
+                     $6::bigint[], $7::bigint[], $8::timestamptz[]) \
+              AS v(conversation_id, user_id, read_seq, read_message_count, read_at, \
+                   own_unread, delivered_seq, delivered_at) \
          WHERE m.conversation_id = v.conversation_id AND m.user_id = v.user_id",
     )
     .bind(&conversations)
     .bind(&users)
     .bind(&read_seq)
+    .bind(&read_message_count)
     .bind(&read_at)
     .bind(&own_unread)
     .bind(&delivered_seq)

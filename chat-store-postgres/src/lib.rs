@@ -26,6 +26,10 @@
 //! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
 //!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
 //!   order the trait declares them.
+//! - `message_batch.rs`, `cursor_batch.rs`: batches of messages and of
+//!   cursor moves, each with a fixed number of statements.
+//! - `changes.rs`: changes to messages (edits, deletions, reactions), the
+//!   log they share with messages, and reactions.
 //! - `throwaway` (feature `testkit`): `ThrowawayPostgres`, a server of a
 //!   test's own that it can stop and start (fault tests).
 //! - `testkit` (feature `testkit`): `PgTestDatabase`, a throwaway database
@@ -40,14 +44,17 @@ use sqlx::migrate::{MigrateDatabase as _, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection as _, Postgres};
 
-// Its column-list macros serve the batch modules too.
+// Their column-list macros serve the batch and change modules too, so
+// they come first.
 #[macro_use]
 mod conversations;
+#[macro_use]
+mod messages;
+mod changes;
 mod cursor_batch;
 pub mod error;
 mod health;
 mod message_batch;
-mod messages;
 mod password_resets;
 mod sessions;
 mod users;

@@ -5,15 +5,16 @@
 //! the network (seen as `idle in transaction, ClientRead` in
 //! `pg_stat_activity`). Here a batch costs at most six statements whatever
 //! its size: lock its conversations, lock its senders' member rows, find
-//! the idempotency keys already used, then write the messages, the seqs
-//! and the senders' cursors, each with one statement over arrays
-//! (`UNNEST`). The rules are those of a single insert, applied in batch
-//! order in memory between the reads and the writes.
+//! the idempotency keys already used, then write the messages (with their
+//! mention rows, in the same statement), the seqs and the senders'
+//! cursors, each with one statement over arrays (`UNNEST`). The rules are
+//! those of a single insert, applied in batch order in memory between the
+//! reads and the writes.
 
 use std::collections::HashMap;
 
-use chat_core::Result;
-use chat_core::model::{InsertOutcome, Message, NewMessage, SenderCursors};
+use chat_core::model::{EntryKind, InsertOutcome, Message, NewMessage, SenderCursors};
+use chat_core::{Result, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -45,6 +46,8 @@ pub(crate) async fn insert_batch(
     .await
     .map_err(to_chat_error)?;
     let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
+    // Messages stored per conversation, for `message_count`.
+    let mut added: HashMap<Uuid, i64> = HashMap::new();
 
     let mut pairs: Vec<(Uuid, Uuid)> = batch
         .iter()
@@ -53,8 +56,9 @@ pub(crate) async fn insert_batch(
     pairs.sort_unstable();
     pairs.dedup();
     let (pair_convs, pair_users): (Vec<Uuid>, Vec<Uuid>) = pairs.into_iter().unzip();
-    let senders: Vec<(Uuid, Uuid, i64, i64, i64)> = sqlx::query_as(
-        "SELECT m.conversation_id, m.user_id, m.read_seq, m.delivered_seq, m.own_unread \
+    let senders: Vec<(Uuid, Uuid, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT m.conversation_id, m.user_id, m.read_seq, m.read_message_count, \
+             m.delivered_seq, m.own_unread \
          FROM conversation_members m \
          JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(c, u) \
            ON m.conversation_id = p.c AND m.user_id = p.u \
@@ -68,14 +72,17 @@ pub(crate) async fn insert_batch(
     .map_err(to_chat_error)?;
     let mut cursors: HashMap<(Uuid, Uuid), SenderCursors> = senders
         .into_iter()
-        .map(|(c, u, read_seq, delivered_seq, own_unread)| {
-            let cursors = SenderCursors {
-                read_seq: from_sql_count(read_seq),
-                delivered_seq: from_sql_count(delivered_seq),
-                own_unread: from_sql_count(own_unread),
-            };
-            ((c, u), cursors)
-        })
+        .map(
+            |(c, u, read_seq, read_message_count, delivered_seq, own_unread)| {
+                let cursors = SenderCursors {
+                    read_seq: from_sql_count(read_seq),
+                    read_message_count: from_sql_count(read_message_count),
+                    delivered_seq: from_sql_count(delivered_seq),
+                    own_unread: from_sql_count(own_unread),
+                };
+                ((c, u), cursors)
+            },
+        )
         .collect();
 
     let mut used = used_keys(conn, batch).await?;
@@ -102,7 +109,8 @@ pub(crate) async fn insert_batch(
             continue;
         }
         *seq += 1;
-        cursor.after_own_message(from_sql_count(*seq));
+        *added.entry(conversation).or_default() += 1;
+        cursor.after_own_entry(from_sql_count(*seq), EntryKind::Message);
         let at = activity
             .entry(conversation)
             .or_insert(new.created_at.as_datetime());
@@ -116,6 +124,10 @@ pub(crate) async fn insert_batch(
             message_type: new.message_type.as_str().to_owned(),
             client_msg_id: key.clone(),
             created_at: new.created_at,
+            reply_to: new.reply_to,
+            mentions: new.mentions.clone(),
+            edited_at: None,
+            deleted_at: None,
         };
         rows.push(&message);
         if let Some(k) = key {
@@ -127,7 +139,7 @@ pub(crate) async fn insert_batch(
         return Ok(outcomes);
     }
     rows.insert(conn).await?;
-    update_conversations(conn, &last_seq, &activity).await?;
+    update_conversations(conn, &last_seq, &added, &activity).await?;
     update_senders(conn, &cursors).await?;
     Ok(outcomes)
 }
@@ -163,8 +175,7 @@ async fn used_keys(
     // `messages`, 8 to 12 ms a batch at 100,000 messages and growing.
     let found: Vec<MessageRow> = sqlx::query_as(concat!(
         "SELECT ",
-        "m.message_id, m.conversation_id, m.seq, m.sender_id, m.content, m.message_type, \
-         m.client_msg_id, m.created_at",
+        message_columns!("m."),
         " FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS k(c, s, key) \
           CROSS JOIN LATERAL ( \
             SELECT * FROM messages m \
@@ -188,6 +199,12 @@ async fn used_keys(
 }
 
 /// The new messages, column by column, for one `INSERT ... UNNEST`.
+///
+/// A message's mentions are a `uuid[]`, and arrays of arrays do not
+/// unnest row by row (PostgreSQL's arrays are rectangular, and `UNNEST`
+/// flattens them): each is sent as the text of an array literal,
+/// `{uuid,uuid}`, cast back to `uuid[]` in the statement. A UUID's text
+/// needs no quoting in it.
 #[derive(Default)]
 struct Rows {
     ids: Vec<Uuid>,
@@ -198,6 +215,14 @@ struct Rows {
     types: Vec<String>,
     keys: Vec<Option<String>>,
     times: Vec<DateTime<Utc>>,
+    replies: Vec<Option<Uuid>>,
+    mentions: Vec<String>,
+}
+
+/// `users` as the text of a PostgreSQL array literal: `{uuid,uuid}`.
+fn uuid_array_literal(users: &[UserId]) -> String {
+    let items: Vec<String> = users.iter().map(|u| u.as_uuid().to_string()).collect();
+    format!("{{{}}}", items.join(","))
 }
 
 impl Rows {
@@ -210,15 +235,26 @@ impl Rows {
         self.types.push(m.message_type.clone());
         self.keys.push(m.client_msg_id.clone());
         self.times.push(m.created_at.as_datetime());
+        self.replies.push(m.reply_to.map(|id| id.as_uuid()));
+        self.mentions.push(uuid_array_literal(&m.mentions));
     }
 
+    /// The messages and, in the same statement, their mention rows
+    /// (none for a batch without mentions).
     async fn insert(self, conn: &mut PgConnection) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-                 message_type, client_msg_id, created_at) \
-             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::uuid[], \
-                 $5::text[], $6::text[], $7::text[], $8::timestamptz[])",
-        )
+        sqlx::query(concat!(
+            "WITH inserted AS ( \
+                 INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                     message_type, client_msg_id, created_at, reply_to, mentions) \
+                 SELECT id, conv, seq, sender, content, kind, key, at, reply_to, \
+                     mentions::uuid[] \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::uuid[], \
+                     $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::uuid[], \
+                     $10::text[]) \
+                     AS v(id, conv, seq, sender, content, kind, key, at, reply_to, mentions) \
+                 RETURNING message_id, conversation_id, seq, mentions) ",
+            insert_mentions_from!("inserted")
+        ))
         .bind(self.ids)
         .bind(self.conversations)
         .bind(self.seqs)
@@ -227,6 +263,8 @@ impl Rows {
         .bind(self.types)
         .bind(self.keys)
         .bind(self.times)
+        .bind(self.replies)
+        .bind(self.mentions)
         .execute(&mut *conn)
         .await
         .map_err(to_chat_error)?;
@@ -234,25 +272,33 @@ impl Rows {
     }
 }
 
+/// The seqs, message counts (`added` more each) and activity of the
+/// conversations that got messages.
 async fn update_conversations(
     conn: &mut PgConnection,
     last_seq: &HashMap<Uuid, i64>,
+    added: &HashMap<Uuid, i64>,
     activity: &HashMap<Uuid, DateTime<Utc>>,
 ) -> Result<()> {
-    let (mut ids, mut seqs, mut times) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ids, mut seqs, mut counts, mut times) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (id, at) in activity {
         ids.push(*id);
         seqs.push(last_seq.get(id).copied().unwrap_or_default());
+        counts.push(added.get(id).copied().unwrap_or_default());
         times.push(*at);
     }
     sqlx::query(
         "UPDATE conversations c SET last_seq = v.seq, \
+             message_count = c.message_count + v.added, \
              last_activity_at = GREATEST(c.last_activity_at, v.at) \
-         FROM UNNEST($1::uuid[], $2::bigint[], $3::timestamptz[]) AS v(id, seq, at) \
+         FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
+             AS v(id, seq, added, at) \
          WHERE c.conversation_id = v.id",
     )
     .bind(ids)
     .bind(seqs)
+    .bind(counts)
     .bind(times)
     .execute(&mut *conn)
     .await
@@ -264,25 +310,33 @@ async fn update_senders(
     conn: &mut PgConnection,
     cursors: &HashMap<(Uuid, Uuid), SenderCursors>,
 ) -> Result<()> {
-    let (mut cs, mut us, mut rs, mut ds, mut os) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut cs, mut us, mut rs, mut rcs, mut ds, mut os) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for ((c, u), k) in cursors {
         cs.push(*c);
         us.push(*u);
         rs.push(to_sql_count(k.read_seq));
+        rcs.push(to_sql_count(k.read_message_count));
         ds.push(to_sql_count(k.delivered_seq));
         os.push(to_sql_count(k.own_unread));
     }
     sqlx::query(
-        "UPDATE conversation_members m SET read_seq = v.r, delivered_seq = v.d, \
-             own_unread = v.o \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[]) \
-             AS v(c, u, r, d, o) \
+        "UPDATE conversation_members m SET read_seq = v.r, read_message_count = v.rc, \
+             delivered_seq = v.d, own_unread = v.o \
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], \
+             $6::bigint[]) AS v(c, u, r, rc, d, o) \
          WHERE m.conversation_id = v.c AND m.user_id = v.u",
     )
     .bind(cs)
     .bind(us)
     .bind(rs)
+    .bind(rcs)
     .bind(ds)
     .bind(os)
     .execute(&mut *conn)

@@ -1,20 +1,46 @@
 use async_trait::async_trait;
 use chat_core::model::{
-    Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage, SenderCursors,
+    ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
+    NewChange, NewMessage, Reaction, SenderCursors,
 };
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::{PgStore, from_sql_count, to_chat_error, to_sql_count};
 
-/// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
+/// The columns [`MessageRow`] reads, as a literal so queries stay
+/// `'static`; `message_columns!("m.")` qualifies each with a table alias.
 macro_rules! message_columns {
     () => {
-        "message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id, \
-         created_at"
+        message_columns!("")
+    };
+    ($alias:literal) => {
+        message_columns!(@list $alias;
+            message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id,
+            created_at, reply_to, mentions, edited_at, deleted_at)
+    };
+    (@list $alias:literal; $first:ident $(, $column:ident)*) => {
+        concat!($alias, stringify!($first) $(, ", ", $alias, stringify!($column))*)
+    };
+}
+
+/// An `INSERT` of the `message_mentions` rows of the messages in `$from`, a
+/// CTE (or table) with their `message_id`, `conversation_id`, `seq` and
+/// `mentions`: one row per member a message mentions (a message without
+/// mentions adds none), for the data-modifying CTE of the statement that
+/// inserts the messages.
+macro_rules! insert_mentions_from {
+    ($from:literal) => {
+        concat!(
+            "INSERT INTO message_mentions (message_id, user_id, conversation_id, seq) \
+             SELECT DISTINCT n.message_id, u.user_id, n.conversation_id, n.seq \
+             FROM ",
+            $from,
+            " n CROSS JOIN LATERAL UNNEST(n.mentions) AS u(user_id)"
+        )
     };
 }
 
@@ -31,6 +57,10 @@ pub(crate) struct MessageRow {
     message_type: String,
     client_msg_id: Option<String>,
     created_at: DateTime<Utc>,
+    reply_to: Option<Uuid>,
+    mentions: Vec<Uuid>,
+    edited_at: Option<DateTime<Utc>>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 impl From<MessageRow> for Message {
@@ -44,8 +74,17 @@ impl From<MessageRow> for Message {
             message_type: row.message_type,
             client_msg_id: row.client_msg_id,
             created_at: Timestamp::from_datetime(row.created_at),
+            reply_to: row.reply_to.map(MessageId::from_uuid),
+            mentions: row.mentions.into_iter().map(UserId::from_uuid).collect(),
+            edited_at: row.edited_at.map(Timestamp::from_datetime),
+            deleted_at: row.deleted_at.map(Timestamp::from_datetime),
         }
     }
+}
+
+/// The ids as stored in a `uuid[]` column or bound as an array.
+pub(crate) fn user_uuids(users: &[UserId]) -> Vec<Uuid> {
+    users.iter().map(|u| u.as_uuid()).collect()
 }
 
 /// The sender's message with this idempotency key, if any.
@@ -127,9 +166,10 @@ impl MessageStore for PgStore {
     }
 
     /// Stores a message with the conversation's next seq, atomically: the
-    /// seq is `last_seq + 1`, `last_seq` and `last_activity_at` move with
-    /// it, and concurrent inserts (from any number of instances) get
-    /// distinct, gap-free seqs in commit order.
+    /// seq is `last_seq + 1`, `last_seq`, `message_count` and
+    /// `last_activity_at` move with it, and concurrent inserts and changes
+    /// (from any number of instances) get distinct, gap-free seqs in commit
+    /// order. Its `reply_to` and `mentions` are stored as given.
     async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
         // Called by the message writer (alone, or to retry a failed batch
         // one by one): on the writers' connections.
@@ -183,23 +223,29 @@ impl MessageStore for PgStore {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
-    /// Up to `limit` messages with `seq <= max_seq`, newest first.
+    /// Up to `limit` messages with `seq <= max_seq`, newest first, after
+    /// skipping the `skip` newest of them (messages only: changes are not
+    /// in this table).
     async fn messages_before(
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
         // A backward scan of the (conversation_id, seq) unique index that
-        // stops after `limit` rows, however long the history.
+        // stops after `skip + limit` rows, however long the history. Seqs
+        // of messages have gaps where changes are, so `skip` is an OFFSET
+        // over the rows, not seq arithmetic.
         let rows: Vec<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
             message_columns!(),
             " FROM messages WHERE conversation_id = $1 AND seq <= $2 \
-              ORDER BY seq DESC LIMIT $3"
+              ORDER BY seq DESC OFFSET $3 LIMIT $4"
         ))
         .bind(conversation.as_uuid())
         .bind(to_sql_count(max_seq))
+        .bind(to_sql_count(skip))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
@@ -207,9 +253,31 @@ impl MessageStore for PgStore {
         Ok(rows.into_iter().map(Message::from).collect())
     }
 
+    /// Applies a change to a message in one transaction, in order with
+    /// messages (see `changes.rs`).
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
+        crate::changes::apply_change(&self.pool, change).await
+    }
+
+    /// The log entries with seqs `from..=to`, oldest first, changes
+    /// rendered with their message's current state.
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>> {
+        crate::changes::log_between(&self.pool, conversation, from, to).await
+    }
+
+    /// The reactions on these messages, in any order.
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>> {
+        crate::changes::reactions(&self.pool, ids).await
+    }
+
     /// Up to `limit` of the user's unread messages across all their
-    /// conversations (after their read cursor, sent by others), oldest
-    /// first (by `created_at`, then id).
+    /// conversations (after their read cursor, sent by others, deleted
+    /// ones included), oldest first (by `created_at`, then id).
     async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
         // From each conversation, its first `limit` unread messages (a
         // forward scan of the (conversation_id, seq) index from the read
@@ -240,7 +308,9 @@ impl MessageStore for PgStore {
     /// Moves the user's read cursor forward to `seq` (capped at the
     /// conversation's `last_seq`), setting `read_at`, and the delivery
     /// cursor with it when it was behind. Never moves a cursor backwards.
-    /// `None` when the user is not a member.
+    /// `read_message_count` grows by the messages in the range read, and
+    /// `own_unread` shrinks by the user's own among them. `None` when the
+    /// user is not a member.
     async fn advance_read(
         &self,
         conversation: ConversationId,
@@ -347,6 +417,50 @@ impl PgStore {
     }
 }
 
+/// The conversation's log end and an author's cursors, read under the
+/// locks of [`lock_author`].
+pub(crate) struct LockedAuthor {
+    /// `conversations.last_seq`: the next entry takes `last_seq + 1`.
+    pub(crate) last_seq: i64,
+    /// The author's member row.
+    pub(crate) cursors: SenderCursors,
+}
+
+/// Locks the conversation row and `author`'s member row until the end of
+/// the transaction, in that order (as every writer of this store takes
+/// them), and reads them: `None`, with nothing locked, when the
+/// conversation does not exist or `author` is not a member. Messages and
+/// changes both begin here, so they queue on the conversation row and
+/// take seqs one at a time, in commit order.
+pub(crate) async fn lock_author(
+    conn: &mut PgConnection,
+    conversation: ConversationId,
+    author: UserId,
+) -> std::result::Result<Option<LockedAuthor>, sqlx::Error> {
+    let row: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT c.last_seq, m.read_seq, m.read_message_count, m.delivered_seq, m.own_unread \
+         FROM conversations c JOIN conversation_members m \
+           ON m.conversation_id = c.conversation_id AND m.user_id = $2 \
+         WHERE c.conversation_id = $1 \
+         FOR NO KEY UPDATE OF c, m",
+    )
+    .bind(conversation.as_uuid())
+    .bind(author.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(
+        |(last_seq, read_seq, read_message_count, delivered_seq, own_unread)| LockedAuthor {
+            last_seq,
+            cursors: SenderCursors {
+                read_seq: from_sql_count(read_seq),
+                read_message_count: from_sql_count(read_message_count),
+                delivered_seq: from_sql_count(delivered_seq),
+                own_unread: from_sql_count(own_unread),
+            },
+        },
+    ))
+}
+
 /// One message inside the caller's transaction. The conversation row is
 /// locked first (senders to one conversation, and membership changes,
 /// which take the same lock, queue here until commit), so seqs are handed
@@ -354,25 +468,16 @@ impl PgStore {
 /// anything is written: a message that is not stored leaves the
 /// transaction untouched, and the next message of a batch goes on.
 async fn insert_in(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     new: &NewMessage,
 ) -> std::result::Result<InsertOutcome, Conflict> {
     let conversation = new.conversation_id;
     let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str());
-    // The conversation row and the sender's member row, both locked: no
-    // row when the sender is not a member.
-    let locked: Option<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT c.last_seq, m.read_seq, m.delivered_seq, m.own_unread \
-         FROM conversations c JOIN conversation_members m \
-           ON m.conversation_id = c.conversation_id AND m.user_id = $2 \
-         WHERE c.conversation_id = $1 \
-         FOR NO KEY UPDATE OF c, m",
-    )
-    .bind(conversation.as_uuid())
-    .bind(new.sender_id.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((last_seq, read_seq, delivered_seq, own_unread)) = locked else {
+    let Some(LockedAuthor {
+        last_seq,
+        mut cursors,
+    }) = lock_author(&mut *conn, conversation, new.sender_id).await?
+    else {
         return Ok(InsertOutcome::NotMember);
     };
     if let Some(key) = client_msg_id
@@ -383,28 +488,32 @@ async fn insert_in(
         return Ok(InsertOutcome::Existing(original));
     }
     let seq = last_seq + 1;
-    let mut cursors = SenderCursors {
-        read_seq: from_sql_count(read_seq),
-        delivered_seq: from_sql_count(delivered_seq),
-        own_unread: from_sql_count(own_unread),
-    };
-    cursors.after_own_message(from_sql_count(seq));
-    // One round trip: the message, the conversation's seq and activity, and
+    cursors.after_own_entry(from_sql_count(seq), EntryKind::Message);
+    // One round trip: the message and its mention rows (none without
+    // mentions), the conversation's seq, message count and activity, and
     // the sender's cursors.
     let row: MessageRow = sqlx::query_as(concat!(
         "WITH conv AS ( \
-             UPDATE conversations SET last_seq = $3, \
+             UPDATE conversations SET last_seq = $3, message_count = message_count + 1, \
                  last_activity_at = GREATEST(last_activity_at, $8) \
              WHERE conversation_id = $2), \
          sender AS ( \
-             UPDATE conversation_members SET read_seq = $9, delivered_seq = $10, \
-                 own_unread = $11 \
-             WHERE conversation_id = $2 AND user_id = $4) \
-         INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-             message_type, client_msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         RETURNING ",
-        message_columns!()
+             UPDATE conversation_members SET read_seq = $11, read_message_count = $12, \
+                 delivered_seq = $13, own_unread = $14 \
+             WHERE conversation_id = $2 AND user_id = $4), \
+         inserted AS ( \
+             INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, client_msg_id, created_at, reply_to, mentions) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             RETURNING ",
+        message_columns!(),
+        "), \
+         mentioned AS (",
+        insert_mentions_from!("inserted"),
+        ") \
+         SELECT ",
+        message_columns!(),
+        " FROM inserted"
     ))
     .bind(new.id.as_uuid())
     .bind(conversation.as_uuid())
@@ -414,7 +523,10 @@ async fn insert_in(
     .bind(new.message_type.as_str())
     .bind(client_msg_id)
     .bind(new.created_at.as_datetime())
+    .bind(new.reply_to.map(|id| id.as_uuid()))
+    .bind(user_uuids(&new.mentions))
     .bind(to_sql_count(cursors.read_seq))
+    .bind(to_sql_count(cursors.read_message_count))
     .bind(to_sql_count(cursors.delivered_seq))
     .bind(to_sql_count(cursors.own_unread))
     .fetch_one(&mut *conn)
