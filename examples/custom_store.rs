@@ -295,12 +295,33 @@ impl<S: MessageStore> MessageStore for Counted<S> {
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
         self.count("messages_before");
         self.inner
-            .messages_before(conversation, max_seq, limit)
+            .messages_before(conversation, max_seq, skip, limit)
             .await
+    }
+
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
+        self.count("apply_change");
+        self.inner.apply_change(change).await
+    }
+
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>> {
+        self.count("log_between");
+        self.inner.log_between(conversation, from, to).await
+    }
+
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>> {
+        self.count("reactions");
+        self.inner.reactions(ids).await
     }
 
     async fn unread_messages(&self, user: UserId, limit: u32) -> Result<Vec<Message>> {
