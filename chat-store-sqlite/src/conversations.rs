@@ -3,13 +3,14 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chat_core::model::{
     Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
-    MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember, UserSummary,
+    MemberRole, Membership, NewDirectConversation, NewGroup, NewMember, UserSummary,
 };
 use chat_core::store::ConversationStore;
-use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
+use chat_core::{ChatError, ConversationId, Result, Timestamp, UserId};
 use sqlx::SqliteExecutor;
 use uuid::Uuid;
 
+use crate::messages::MessageRow;
 use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error};
 
 /// The columns [`MembershipRow`] reads (`c` is the conversation, `m` the
@@ -17,16 +18,21 @@ use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error};
 macro_rules! membership_columns {
     () => {
         "c.conversation_id, c.kind, c.name, c.creator_id, c.created_at, c.last_seq, \
-         c.last_activity_at, m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, \
-         m.read_at, m.delivered_seq, m.delivered_at, m.own_unread"
+         c.message_count, c.last_activity_at, m.user_id, m.role, m.joined_at, m.joined_seq, \
+         m.read_seq, m.read_message_count, m.read_at, m.delivered_seq, m.delivered_at, \
+         m.own_unread"
     };
 }
 
 /// The one query behind `overviews` and `overview`: the user's member row
 /// `m` and its conversation `c`; for a direct conversation the other
 /// member `p` (found through the ordered pair, a primary-key lookup) and
-/// their profile `pu`; and the newest message `lm` (a lookup in the
-/// `(conversation_id, seq)` unique index). Callers append the WHERE clause.
+/// their profile `pu`; the newest message `lm` (not necessarily the entry
+/// at `last_seq`, which may be a change: the last entry of the
+/// `(conversation_id, seq)` unique index, then a lookup in it); and the
+/// mention count (a range of the `message_mentions_user` index: the
+/// user's mentions in the conversation after their read cursor). Callers
+/// append the WHERE clause.
 macro_rules! overview_select {
     () => {
         concat!(
@@ -34,12 +40,19 @@ macro_rules! overview_select {
             membership_columns!(),
             ", p.user_id AS peer_user_id, p.role AS peer_role, p.joined_at AS peer_joined_at, \
                p.joined_seq AS peer_joined_seq, p.read_seq AS peer_read_seq, \
+               p.read_message_count AS peer_read_message_count, \
                p.read_at AS peer_read_at, p.delivered_seq AS peer_delivered_seq, \
                p.delivered_at AS peer_delivered_at, p.own_unread AS peer_own_unread, \
                pu.username AS peer_username, pu.display_name AS peer_display_name, \
-               lm.message_id AS last_message_id, lm.sender_id AS last_sender_id, \
-               lm.content AS last_content, lm.message_type AS last_message_type, \
-               lm.client_msg_id AS last_client_msg_id, lm.created_at AS last_created_at \
+               lm.message_id AS last_message_id, lm.seq AS last_message_seq, \
+               lm.sender_id AS last_sender_id, lm.content AS last_content, \
+               lm.message_type AS last_message_type, lm.client_msg_id AS last_client_msg_id, \
+               lm.created_at AS last_created_at, lm.reply_to AS last_reply_to, \
+               lm.mentions AS last_mentions, lm.edited_at AS last_edited_at, \
+               lm.deleted_at AS last_deleted_at, \
+               (SELECT COUNT(*) FROM message_mentions mm \
+                WHERE mm.user_id = m.user_id AND mm.conversation_id = m.conversation_id \
+                  AND mm.seq > m.read_seq) AS mention_count \
              FROM conversation_members m \
              JOIN conversations c ON c.conversation_id = m.conversation_id \
              LEFT JOIN conversation_members p ON p.conversation_id = c.conversation_id \
@@ -47,7 +60,9 @@ macro_rules! overview_select {
                                     THEN c.direct_user_high ELSE c.direct_user_low END \
              LEFT JOIN users pu ON pu.user_id = p.user_id \
              LEFT JOIN messages lm ON lm.conversation_id = c.conversation_id \
-               AND lm.seq = c.last_seq "
+               AND lm.seq = (SELECT x.seq FROM messages x \
+                             WHERE x.conversation_id = c.conversation_id \
+                             ORDER BY x.seq DESC LIMIT 1) "
         )
     };
 }
@@ -60,6 +75,7 @@ struct ConversationRow {
     creator_id: Option<Uuid>,
     created_at: i64,
     last_seq: i64,
+    message_count: i64,
     last_activity_at: i64,
 }
 
@@ -72,6 +88,7 @@ impl ConversationRow {
             creator_id: self.creator_id.map(UserId::from_uuid),
             created_at: Timestamp::from_millis(self.created_at),
             last_seq: from_sql_count(self.last_seq),
+            message_count: from_sql_count(self.message_count),
             last_activity_at: Timestamp::from_millis(self.last_activity_at),
         })
     }
@@ -84,6 +101,7 @@ struct MemberRow {
     joined_at: i64,
     joined_seq: i64,
     read_seq: i64,
+    read_message_count: i64,
     read_at: Option<i64>,
     delivered_seq: i64,
     delivered_at: Option<i64>,
@@ -98,6 +116,7 @@ impl MemberRow {
             joined_at: Timestamp::from_millis(self.joined_at),
             joined_seq: from_sql_count(self.joined_seq),
             read_seq: from_sql_count(self.read_seq),
+            read_message_count: from_sql_count(self.read_message_count),
             read_at: self.read_at.map(Timestamp::from_millis),
             delivered_seq: from_sql_count(self.delivered_seq),
             delivered_at: self.delivered_at.map(Timestamp::from_millis),
@@ -144,6 +163,7 @@ struct OverviewRow {
     peer_joined_at: Option<i64>,
     peer_joined_seq: Option<i64>,
     peer_read_seq: Option<i64>,
+    peer_read_message_count: Option<i64>,
     peer_read_at: Option<i64>,
     peer_delivered_seq: Option<i64>,
     peer_delivered_at: Option<i64>,
@@ -151,11 +171,17 @@ struct OverviewRow {
     peer_username: Option<String>,
     peer_display_name: Option<String>,
     last_message_id: Option<Uuid>,
+    last_message_seq: Option<i64>,
     last_sender_id: Option<Uuid>,
     last_content: Option<String>,
     last_message_type: Option<String>,
     last_client_msg_id: Option<String>,
     last_created_at: Option<i64>,
+    last_reply_to: Option<Uuid>,
+    last_mentions: Option<Vec<u8>>,
+    last_edited_at: Option<i64>,
+    last_deleted_at: Option<i64>,
+    mention_count: i64,
 }
 
 impl OverviewRow {
@@ -167,6 +193,7 @@ impl OverviewRow {
             self.peer_joined_at,
             self.peer_joined_seq,
             self.peer_read_seq,
+            self.peer_read_message_count,
             self.peer_delivered_seq,
             self.peer_own_unread,
             self.peer_username,
@@ -177,6 +204,7 @@ impl OverviewRow {
                 Some(joined_at),
                 Some(joined_seq),
                 Some(read_seq),
+                Some(read_message_count),
                 Some(delivered_seq),
                 Some(own_unread),
                 Some(username),
@@ -187,6 +215,7 @@ impl OverviewRow {
                     joined_at,
                     joined_seq,
                     read_seq,
+                    read_message_count,
                     read_at: self.peer_read_at,
                     delivered_seq,
                     delivered_at: self.peer_delivered_at,
@@ -203,29 +232,43 @@ impl OverviewRow {
         };
         let last_message = match (
             self.last_message_id,
+            self.last_message_seq,
             self.last_sender_id,
             self.last_content,
             self.last_message_type,
             self.last_created_at,
         ) {
-            (Some(id), Some(sender_id), Some(content), Some(message_type), Some(created_at)) => {
-                Some(Message {
-                    id: MessageId::from_uuid(id),
-                    conversation_id: membership.conversation.id,
-                    seq: membership.conversation.last_seq,
-                    sender_id: UserId::from_uuid(sender_id),
+            (
+                Some(message_id),
+                Some(seq),
+                Some(sender_id),
+                Some(content),
+                Some(message_type),
+                Some(created_at),
+            ) => Some(
+                MessageRow {
+                    message_id,
+                    conversation_id: membership.conversation.id.as_uuid(),
+                    seq,
+                    sender_id,
                     content,
                     message_type,
                     client_msg_id: self.last_client_msg_id,
-                    created_at: Timestamp::from_millis(created_at),
-                })
-            }
+                    created_at,
+                    reply_to: self.last_reply_to,
+                    mentions: self.last_mentions,
+                    edited_at: self.last_edited_at,
+                    deleted_at: self.last_deleted_at,
+                }
+                .into_model()?,
+            ),
             _ => None,
         };
         Ok(ConversationOverview {
             membership,
             peer,
             last_message,
+            mention_count: from_sql_count(self.mention_count),
         })
     }
 }
@@ -271,24 +314,28 @@ pub(crate) async fn fetch_membership(
     row.map(MembershipRow::into_model).transpose()
 }
 
-/// Inserts a member row whose cursors all start at `seq`.
+/// Inserts a member row whose cursors all start at the end of the log:
+/// `seq` is the conversation's `last_seq`, `message_count` its
+/// `message_count` (the messages up to the read cursor).
 async fn insert_member(
     executor: impl SqliteExecutor<'_>,
     conversation: ConversationId,
     member: NewMember,
     at: Timestamp,
-    seq: i64,
+    (seq, message_count): (i64, i64),
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO conversation_members \
-             (conversation_id, user_id, role, joined_at, joined_seq, read_seq, delivered_seq) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?5)",
+             (conversation_id, user_id, role, joined_at, joined_seq, read_seq, \
+              read_message_count, delivered_seq) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?5)",
     )
     .bind(conversation.as_uuid())
     .bind(member.user_id.as_uuid())
     .bind(member.role.as_str())
     .bind(at.as_millis())
     .bind(seq)
+    .bind(message_count)
     .execute(executor)
     .await
     .map_err(to_chat_error)?;
@@ -331,7 +378,7 @@ impl ConversationStore for SqliteStore {
                     user_id: UserId::from_uuid(user),
                     role: MemberRole::Member,
                 };
-                insert_member(&mut *tx, new.id, member, new.created_at, 0).await?;
+                insert_member(&mut *tx, new.id, member, new.created_at, (0, 0)).await?;
             }
             tx.commit().await.map_err(to_chat_error)?;
             return Ok((new.id, true));
@@ -384,7 +431,7 @@ impl ConversationStore for SqliteStore {
         .await
         .map_err(to_chat_error)?;
         for member in &group.members {
-            insert_member(&mut *tx, group.id, *member, group.created_at, 0).await?;
+            insert_member(&mut *tx, group.id, *member, group.created_at, (0, 0)).await?;
         }
         tx.commit().await.map_err(to_chat_error)
     }
@@ -404,8 +451,9 @@ impl ConversationStore for SqliteStore {
     async fn members(&self, conversation: ConversationId) -> Result<Vec<MemberEntry>> {
         // Inactive users stay listed: a deactivated member is still one.
         let rows: Vec<MemberEntryRow> = sqlx::query_as(
-            "SELECT m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, m.read_at, \
-                    m.delivered_seq, m.delivered_at, m.own_unread, u.username, u.display_name \
+            "SELECT m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, \
+                    m.read_message_count, m.read_at, m.delivered_seq, m.delivered_at, \
+                    m.own_unread, u.username, u.display_name \
              FROM conversation_members m JOIN users u ON u.user_id = m.user_id \
              WHERE m.conversation_id = ?1 \
              ORDER BY m.joined_at, m.user_id",
@@ -430,8 +478,9 @@ impl ConversationStore for SqliteStore {
     }
 
     /// Adds users who are not members yet, with `joined_at = at` and
-    /// every cursor at the conversation's current `last_seq`. Returns the
-    /// users actually added; existing members are left unchanged.
+    /// every cursor at the conversation's current `last_seq` (and
+    /// `read_message_count` at its `message_count`). Returns the users
+    /// actually added; existing members are left unchanged.
     async fn add_members(
         &self,
         conversation: ConversationId,
@@ -446,13 +495,14 @@ impl ConversationStore for SqliteStore {
             .begin_with(BEGIN_IMMEDIATE)
             .await
             .map_err(to_chat_error)?;
-        let last_seq: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM conversations WHERE conversation_id = ?1")
-                .bind(conversation.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(to_chat_error)?;
-        let Some(last_seq) = last_seq else {
+        let end_of_log: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT last_seq, message_count FROM conversations WHERE conversation_id = ?1",
+        )
+        .bind(conversation.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(to_chat_error)?;
+        let Some(end_of_log) = end_of_log else {
             tx.rollback().await.map_err(to_chat_error)?;
             return Err(ChatError::ConversationNotFound);
         };
@@ -475,7 +525,7 @@ impl ConversationStore for SqliteStore {
             return Err(ChatError::GroupFull { max: max_members });
         }
         for member in &fresh {
-            insert_member(&mut *tx, conversation, *member, at, last_seq).await?;
+            insert_member(&mut *tx, conversation, *member, at, end_of_log).await?;
         }
         tx.commit().await.map_err(to_chat_error)?;
         Ok(fresh.into_iter().map(|m| m.user_id).collect())
@@ -553,7 +603,8 @@ impl ConversationStore for SqliteStore {
     }
 
     /// The user's conversations (optionally of one kind), most recent
-    /// activity first (`last_activity_at`, then id, both descending).
+    /// activity first (`last_activity_at`, then id, both descending), each
+    /// with its newest message and the user's `mention_count`.
     async fn overviews(
         &self,
         user: UserId,

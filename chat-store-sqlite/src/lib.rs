@@ -26,6 +26,9 @@
 //! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
 //!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
 //!   order the trait declares them.
+//! - `changes.rs`: the conversation log's changes (edits, deletions,
+//!   reactions) for `MessageStore`: applying one inside the transaction
+//!   `messages.rs` opens, reading the log, reactions.
 //! - `migrations/`: the schema, embedded at compile time and applied by
 //!   [`SqliteStore::connect`] and [`SqliteStore::from_pool`]. Comments there
 //!   say how ids, times, seqs and case-insensitive keys are stored.
@@ -39,6 +42,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod changes;
 mod conversations;
 pub mod error;
 mod health;

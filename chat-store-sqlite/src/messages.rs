@@ -1,13 +1,15 @@
 use async_trait::async_trait;
 use chat_core::model::{
-    Cursor, DeliveryMove, InsertOutcome, Membership, Message, NewMessage, SenderCursors,
+    ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
+    NewChange, NewMessage, NewlyRead, Reaction, SenderCursors,
 };
 use chat_core::store::MessageStore;
-use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
+use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
+use crate::changes;
 use crate::conversations::fetch_membership;
 use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error, to_sql_count};
 
@@ -15,35 +17,158 @@ use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error, to_sql_
 macro_rules! message_columns {
     () => {
         "message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id, \
-         created_at"
+         created_at, reply_to, mentions, edited_at, deleted_at"
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    message_id: Uuid,
-    conversation_id: Uuid,
-    seq: i64,
-    sender_id: Uuid,
-    content: String,
-    message_type: String,
-    client_msg_id: Option<String>,
-    created_at: i64,
+/// [`message_columns`] of the table aliased `msg`, for queries that join.
+macro_rules! msg_columns {
+    () => {
+        "msg.message_id, msg.conversation_id, msg.seq, msg.sender_id, msg.content, \
+         msg.message_type, msg.client_msg_id, msg.created_at, msg.reply_to, msg.mentions, \
+         msg.edited_at, msg.deleted_at"
+    };
 }
 
-impl From<MessageRow> for Message {
-    fn from(row: MessageRow) -> Self {
-        Message {
-            id: MessageId::from_uuid(row.message_id),
-            conversation_id: ConversationId::from_uuid(row.conversation_id),
-            seq: from_sql_count(row.seq),
-            sender_id: UserId::from_uuid(row.sender_id),
-            content: row.content,
-            message_type: row.message_type,
-            client_msg_id: row.client_msg_id,
-            created_at: Timestamp::from_millis(row.created_at),
-        }
+pub(crate) use {message_columns, msg_columns};
+
+/// A row of `messages`, as [`message_columns`] reads it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    pub(crate) message_id: Uuid,
+    pub(crate) conversation_id: Uuid,
+    pub(crate) seq: i64,
+    pub(crate) sender_id: Uuid,
+    pub(crate) content: String,
+    pub(crate) message_type: String,
+    pub(crate) client_msg_id: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) reply_to: Option<Uuid>,
+    pub(crate) mentions: Option<Vec<u8>>,
+    pub(crate) edited_at: Option<i64>,
+    pub(crate) deleted_at: Option<i64>,
+}
+
+impl MessageRow {
+    /// The message; a `mentions` value that is not a list of ids is a
+    /// corrupt row.
+    pub(crate) fn into_model(self) -> Result<Message> {
+        Ok(Message {
+            id: MessageId::from_uuid(self.message_id),
+            conversation_id: ConversationId::from_uuid(self.conversation_id),
+            seq: from_sql_count(self.seq),
+            sender_id: UserId::from_uuid(self.sender_id),
+            content: self.content,
+            message_type: self.message_type,
+            client_msg_id: self.client_msg_id,
+            created_at: Timestamp::from_millis(self.created_at),
+            reply_to: self.reply_to.map(MessageId::from_uuid),
+            mentions: mentions_from_sql(self.mentions.as_deref())?,
+            edited_at: self.edited_at.map(Timestamp::from_millis),
+            deleted_at: self.deleted_at.map(Timestamp::from_millis),
+        })
     }
+}
+
+/// Mentions as `messages.mentions` stores them: the ids' 16 bytes each, in
+/// order, or NULL for none.
+pub(crate) fn mentions_to_sql(mentions: &[UserId]) -> Option<Vec<u8>> {
+    (!mentions.is_empty()).then(|| {
+        mentions
+            .iter()
+            .flat_map(|user| user.as_uuid().into_bytes())
+            .collect()
+    })
+}
+
+/// The ids of a stored `messages.mentions`; a length that is not a
+/// multiple of 16 is a corrupt row.
+fn mentions_from_sql(stored: Option<&[u8]>) -> Result<Vec<UserId>> {
+    stored
+        .unwrap_or_default()
+        .chunks(16)
+        .map(|id| {
+            Uuid::from_slice(id)
+                .map(UserId::from_uuid)
+                .map_err(ChatError::internal)
+        })
+        .collect()
+}
+
+/// Inserts the `message_mentions` rows of a message at `seq`; nothing (no
+/// statement) when it mentions nobody, as most messages do. A member
+/// mentioned twice has one row.
+pub(crate) async fn insert_mentions(
+    conn: &mut SqliteConnection,
+    message: MessageId,
+    conversation: ConversationId,
+    seq: i64,
+    mentions: &[UserId],
+) -> std::result::Result<(), sqlx::Error> {
+    if mentions.is_empty() {
+        return Ok(());
+    }
+    let mut query = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO message_mentions (message_id, user_id, conversation_id, seq) ",
+    );
+    query.push_values(mentions, |mut row, user| {
+        row.push_bind(message.as_uuid())
+            .push_bind(user.as_uuid())
+            .push_bind(conversation.as_uuid())
+            .push_bind(seq);
+    });
+    query.push(" ON CONFLICT DO NOTHING");
+    query.build().execute(conn).await?;
+    Ok(())
+}
+
+/// A member's cursors as their own log entries move them; `None` when the
+/// user is not a member.
+pub(crate) async fn fetch_sender_cursors(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    user: UserId,
+) -> std::result::Result<Option<SenderCursors>, sqlx::Error> {
+    let row: Option<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT read_seq, read_message_count, delivered_seq, own_unread \
+         FROM conversation_members WHERE conversation_id = ?1 AND user_id = ?2",
+    )
+    .bind(conversation.as_uuid())
+    .bind(user.as_uuid())
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(
+        |(read_seq, read_message_count, delivered_seq, own_unread)| SenderCursors {
+            read_seq: from_sql_count(read_seq),
+            read_message_count: from_sql_count(read_message_count),
+            delivered_seq: from_sql_count(delivered_seq),
+            own_unread: from_sql_count(own_unread),
+        },
+    ))
+}
+
+/// Stores a member's cursors as [`fetch_sender_cursors`] read them and
+/// [`SenderCursors::after_own_entry`] moved them.
+pub(crate) async fn store_sender_cursors(
+    conn: &mut SqliteConnection,
+    conversation: ConversationId,
+    user: UserId,
+    cursors: SenderCursors,
+) -> std::result::Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE conversation_members \
+         SET read_seq = ?3, read_message_count = ?4, delivered_seq = ?5, own_unread = ?6 \
+         WHERE conversation_id = ?1 AND user_id = ?2",
+    )
+    .bind(conversation.as_uuid())
+    .bind(user.as_uuid())
+    .bind(to_sql_count(cursors.read_seq))
+    .bind(to_sql_count(cursors.read_message_count))
+    .bind(to_sql_count(cursors.delivered_seq))
+    .bind(to_sql_count(cursors.own_unread))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// The sender's message with this idempotency key, if any.
@@ -65,7 +190,7 @@ async fn message_by_client_id(
     .fetch_optional(executor)
     .await
     .map_err(to_chat_error)?;
-    Ok(row.map(Message::from))
+    row.map(MessageRow::into_model).transpose()
 }
 
 /// True for the unique violation of `messages_client_msg_id`. SQLite names
@@ -163,7 +288,7 @@ impl MessageStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(to_chat_error)?;
-        Ok(row.map(Message::from))
+        row.map(MessageRow::into_model).transpose()
     }
 
     /// The messages with these ids, in any order; unknown ids are skipped.
@@ -186,30 +311,78 @@ impl MessageStore for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(to_chat_error)?;
-        Ok(rows.into_iter().map(Message::from).collect())
+        rows.into_iter().map(MessageRow::into_model).collect()
     }
 
-    /// Up to `limit` messages with `seq <= max_seq`, newest first.
+    /// Up to `limit` messages with `seq <= max_seq`, newest first, after
+    /// skipping the `skip` newest of them. Changes are not in `messages`, so
+    /// `skip` counts messages.
     async fn messages_before(
         &self,
         conversation: ConversationId,
         max_seq: u64,
+        skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>> {
-        // A backward walk of the (conversation_id, seq) unique index.
+        // A backward walk of the (conversation_id, seq) unique index, past
+        // the `skip` newest messages.
         let rows: Vec<MessageRow> = sqlx::query_as(concat!(
             "SELECT ",
             message_columns!(),
             " FROM messages WHERE conversation_id = ?1 AND seq <= ?2 \
-              ORDER BY seq DESC LIMIT ?3"
+              ORDER BY seq DESC LIMIT ?3 OFFSET ?4"
         ))
         .bind(conversation.as_uuid())
         .bind(to_sql_count(max_seq))
         .bind(i64::from(limit))
+        .bind(to_sql_count(skip))
         .fetch_all(&self.pool)
         .await
         .map_err(to_chat_error)?;
-        Ok(rows.into_iter().map(Message::from).collect())
+        rows.into_iter().map(MessageRow::into_model).collect()
+    }
+
+    /// Applies a change in one transaction under the write lock taken at
+    /// BEGIN, so its seq is the next one in commit order, as a message's
+    /// is (see `changes.rs`).
+    async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(to_chat_error)?;
+        match changes::apply_in(&mut tx, &change).await {
+            Ok(outcome @ ChangeOutcome::Applied { .. }) => {
+                tx.commit().await.map_err(to_chat_error)?;
+                Ok(outcome)
+            }
+            // Refused or nothing to do: nothing was written.
+            Ok(outcome) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// The log entries with seqs `from..=to`, oldest first: messages as
+    /// they are now, and changes rendered with their message's current
+    /// state.
+    async fn log_between(
+        &self,
+        conversation: ConversationId,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<LogEntry>> {
+        changes::log_between(&self.pool, conversation, from, to).await
+    }
+
+    /// The reactions on these messages, in any order.
+    async fn reactions(&self, ids: &[MessageId]) -> Result<Vec<Reaction>> {
+        changes::reactions(&self.pool, ids).await
     }
 
     /// Up to `limit` of the user's unread messages across all their
@@ -227,10 +400,10 @@ impl MessageStore for SqliteStore {
         // subquery, which walks at most `limit` index entries), or to the
         // end when there are fewer. Either way the cost follows the unread
         // messages read, not the length of history.
-        let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT msg.message_id, msg.conversation_id, msg.seq, msg.sender_id, msg.content, \
-                    msg.message_type, msg.client_msg_id, msg.created_at \
-             FROM conversation_members m \
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            msg_columns!(),
+            " FROM conversation_members m \
              JOIN messages msg ON msg.conversation_id = m.conversation_id \
                AND msg.seq > m.read_seq \
                AND msg.seq <= COALESCE( \
@@ -241,20 +414,22 @@ impl MessageStore for SqliteStore {
                    9223372036854775807) \
              WHERE m.user_id = ?1 AND msg.sender_id <> ?1 \
              ORDER BY msg.created_at, msg.message_id \
-             LIMIT ?2",
-        )
+             LIMIT ?2"
+        ))
         .bind(user.as_uuid())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(to_chat_error)?;
-        Ok(rows.into_iter().map(Message::from).collect())
+        rows.into_iter().map(MessageRow::into_model).collect()
     }
 
     /// Moves the user's read cursor forward to `seq` (capped at the
     /// conversation's `last_seq`), setting `read_at`, and the delivery
     /// cursor with it when it was behind. Never moves a cursor backwards.
-    /// `None` when the user is not a member.
+    /// `read_message_count` grows by the messages in the range read, and
+    /// `own_unread` shrinks by the user's own among them. `None` when the
+    /// user is not a member.
     async fn advance_read(
         &self,
         conversation: ConversationId,
@@ -371,15 +546,8 @@ async fn insert_in(
     let client_msg_id = new.client_msg_id.as_ref().map(|c| c.as_str().to_owned());
     // The sender's row: they must be a member, and their cursors move
     // with the message.
-    let sender: Option<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT read_seq, delivered_seq, own_unread FROM conversation_members \
-         WHERE conversation_id = ?1 AND user_id = ?2",
-    )
-    .bind(conversation.as_uuid())
-    .bind(new.sender_id.as_uuid())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((read_seq, delivered_seq, own_unread)) = sender else {
+    let Some(mut cursors) = fetch_sender_cursors(&mut *conn, conversation, new.sender_id).await?
+    else {
         return Ok(InsertOutcome::NotMember);
     };
     // Checked before taking a seq, so a retry consumes none.
@@ -391,7 +559,7 @@ async fn insert_in(
         return Ok(InsertOutcome::Existing(original));
     }
     let seq: Option<i64> = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, \
+        "UPDATE conversations SET last_seq = last_seq + 1, message_count = message_count + 1, \
              last_activity_at = max(last_activity_at, ?2) \
          WHERE conversation_id = ?1 \
          RETURNING last_seq",
@@ -405,8 +573,8 @@ async fn insert_in(
     };
     let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
         "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-             message_type, client_msg_id, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             message_type, client_msg_id, created_at, reply_to, mentions) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
          RETURNING ",
         message_columns!()
     ))
@@ -418,26 +586,14 @@ async fn insert_in(
     .bind(new.message_type.as_str())
     .bind(client_msg_id.as_deref())
     .bind(new.created_at.as_millis())
+    .bind(new.reply_to.map(|id| id.as_uuid()))
+    .bind(mentions_to_sql(&new.mentions))
     .fetch_one(&mut *conn)
     .await;
-    let message = Message::from(inserted?);
-    let mut cursors = SenderCursors {
-        read_seq: from_sql_count(read_seq),
-        delivered_seq: from_sql_count(delivered_seq),
-        own_unread: from_sql_count(own_unread),
-    };
-    cursors.after_own_message(message.seq);
-    sqlx::query(
-        "UPDATE conversation_members SET read_seq = ?3, delivered_seq = ?4, own_unread = ?5 \
-         WHERE conversation_id = ?1 AND user_id = ?2",
-    )
-    .bind(conversation.as_uuid())
-    .bind(new.sender_id.as_uuid())
-    .bind(to_sql_count(cursors.read_seq))
-    .bind(to_sql_count(cursors.delivered_seq))
-    .bind(to_sql_count(cursors.own_unread))
-    .execute(&mut *conn)
-    .await?;
+    let message = inserted?.into_model().map_err(Conflict::Store)?;
+    insert_mentions(&mut *conn, message.id, conversation, seq, &new.mentions).await?;
+    cursors.after_own_entry(message.seq, EntryKind::Message);
+    store_sender_cursors(&mut *conn, conversation, new.sender_id, cursors).await?;
     Ok(InsertOutcome::Created(message))
 }
 
@@ -459,13 +615,19 @@ async fn advance_in(
     let Some(plan) = member.plan_advance(cursor, seq, membership.conversation.last_seq) else {
         return Ok(Some(membership));
     };
-    let own_newly_read = match plan.newly_read {
-        // The member's own messages that are now read no longer count
-        // in `own_unread` (served by the messages_sender index).
+    let newly_read = match plan.newly_read {
+        // The messages now read (changes have no row in `messages`), a
+        // walk of the (conversation_id, seq) unique index, and the
+        // member's own among them, which no longer count in `own_unread`
+        // (a walk of the messages_sender index). Both indexes cover their
+        // count, so no message row is read.
         Some((from, to)) => {
-            let count: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM messages \
-                 WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4",
+            let (messages, own): (i64, i64) = sqlx::query_as(
+                "SELECT \
+                     (SELECT COUNT(*) FROM messages \
+                      WHERE conversation_id = ?2 AND seq > ?3 AND seq <= ?4), \
+                     (SELECT COUNT(*) FROM messages \
+                      WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4)",
             )
             .bind(user.as_uuid())
             .bind(conversation.as_uuid())
@@ -474,19 +636,23 @@ async fn advance_in(
             .fetch_one(&mut *conn)
             .await
             .map_err(to_chat_error)?;
-            from_sql_count(count)
+            NewlyRead {
+                messages: from_sql_count(messages),
+                own: from_sql_count(own),
+            }
         }
-        None => 0,
+        None => NewlyRead::default(),
     };
-    member.apply_advance(plan, own_newly_read, at);
+    member.apply_advance(plan, newly_read, at);
     sqlx::query(
-        "UPDATE conversation_members SET read_seq = ?3, read_at = ?4, own_unread = ?5, \
-             delivered_seq = ?6, delivered_at = ?7 \
+        "UPDATE conversation_members SET read_seq = ?3, read_message_count = ?4, read_at = ?5, \
+             own_unread = ?6, delivered_seq = ?7, delivered_at = ?8 \
          WHERE conversation_id = ?1 AND user_id = ?2",
     )
     .bind(conversation.as_uuid())
     .bind(user.as_uuid())
     .bind(to_sql_count(member.read_seq))
+    .bind(to_sql_count(member.read_message_count))
     .bind(member.read_at.map(|t| t.as_millis()))
     .bind(to_sql_count(member.own_unread))
     .bind(to_sql_count(member.delivered_seq))

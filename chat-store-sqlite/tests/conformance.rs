@@ -1,14 +1,19 @@
 //! The conformance suite against SQLite, one fresh database file per case,
 //! plus checks that only a file-backed store can fail: durability across a
-//! reopen and the journal mode.
+//! reopen, the journal mode, and upgrading a database an older build made.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chat_core::store::{Store, UserStore};
+use chat_core::domain::Emoji;
+use chat_core::model::{ChangeAction, ChangeOutcome, LogEntry, NewChange};
+use chat_core::store::{ConversationStore, MessageStore, Store, UserStore};
 use chat_core::testkit::{TestStore, fixtures};
+use chat_core::{ConversationId, MessageId, UserId};
 use chat_store_sqlite::SqliteStore;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use tempfile::TempDir;
 
 /// A store on a file in its own temporary directory.
@@ -130,4 +135,149 @@ async fn an_in_memory_store_keeps_its_data_between_calls() {
     let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
     let user = fixtures::create_user(&store, "bob").await;
     assert_eq!(store.user_by_id(user.id).await.expect("read"), Some(user));
+}
+
+/// A database made before the conversation log (migrations 0001 and 0002
+/// only) upgrades in place: every entry it holds is a message, so the
+/// message counts start at the seqs and unread counts stay what they were;
+/// its messages read back without mentions, and it takes changes.
+#[tokio::test]
+async fn a_database_from_before_the_log_upgrades_with_its_counts() {
+    let dir = TempDir::new().expect("temp dir");
+    let old_migrations = dir.path().join("migrations");
+    std::fs::create_dir(&old_migrations).expect("migrations dir");
+    for name in ["0001_accounts.sql", "0002_conversations.sql"] {
+        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(name);
+        std::fs::copy(from, old_migrations.join(name)).expect("copy migration");
+    }
+    let file = dir.path().join("chat.db");
+    let options = SqliteConnectOptions::new()
+        .filename(&file)
+        .create_if_missing(true)
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new()
+        .connect_with(options)
+        .await
+        .expect("open");
+    Migrator::new(old_migrations.as_path())
+        .await
+        .expect("old migrations")
+        .run(&pool)
+        .await
+        .expect("migrate to 0002");
+
+    // Alice sent seqs 1 and 2 and has read them; bob sent 3 and has read 1.
+    let (alice, bob) = (UserId::new(), UserId::new());
+    let conversation = ConversationId::new();
+    let messages = [MessageId::new(), MessageId::new(), MessageId::new()];
+    for (user, name) in [(alice, "alice"), (bob, "bob")] {
+        sqlx::query(
+            "INSERT INTO users (user_id, username, username_key, email, email_key, \
+                 password_hash, created_at) VALUES (?1, ?2, ?2, ?3, ?3, 'x', 0)",
+        )
+        .bind(user.as_uuid())
+        .bind(name)
+        .bind(format!("{name}@example.com"))
+        .execute(&pool)
+        .await
+        .expect("user");
+    }
+    let (low, high) = (alice.min(bob), alice.max(bob));
+    sqlx::query(
+        "INSERT INTO conversations (conversation_id, kind, created_at, last_seq, \
+             last_activity_at, direct_user_low, direct_user_high) \
+         VALUES (?1, 'direct', 0, 3, 3000, ?2, ?3)",
+    )
+    .bind(conversation.as_uuid())
+    .bind(low.as_uuid())
+    .bind(high.as_uuid())
+    .execute(&pool)
+    .await
+    .expect("conversation");
+    for (user, read_seq, own_unread) in [(alice, 2, 0), (bob, 1, 1)] {
+        sqlx::query(
+            "INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, \
+                 joined_seq, read_seq, delivered_seq, own_unread) \
+             VALUES (?1, ?2, 'member', 0, 0, ?3, 3, ?4)",
+        )
+        .bind(conversation.as_uuid())
+        .bind(user.as_uuid())
+        .bind(read_seq)
+        .bind(own_unread)
+        .execute(&pool)
+        .await
+        .expect("member");
+    }
+    for (seq, (id, sender)) in (1_i64..).zip(messages.iter().zip([alice, alice, bob])) {
+        sqlx::query(
+            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, created_at) VALUES (?1, ?2, ?3, ?4, 'hello', 'text', ?5)",
+        )
+        .bind(id.as_uuid())
+        .bind(conversation.as_uuid())
+        .bind(seq)
+        .bind(sender.as_uuid())
+        .bind(seq * 1000)
+        .execute(&pool)
+        .await
+        .expect("message");
+    }
+    pool.close().await;
+
+    let store = SqliteStore::connect(&url(&file)).await.expect("upgrade");
+    let membership = |user| {
+        let store = store.clone();
+        async move {
+            store
+                .membership(conversation, user)
+                .await
+                .expect("membership")
+                .expect("member")
+        }
+    };
+    let a = membership(alice).await;
+    assert_eq!(
+        (a.conversation.last_seq, a.conversation.message_count),
+        (3, 3)
+    );
+    assert_eq!((a.member.read_message_count, a.unread_count()), (2, 1));
+    let b = membership(bob).await;
+    assert_eq!((b.member.read_message_count, b.unread_count()), (1, 1));
+    let history = store
+        .messages_before(conversation, u64::MAX, 0, 10)
+        .await
+        .expect("history");
+    assert_eq!(history.len(), 3);
+    assert!(history.iter().all(|m| m.mentions.is_empty()
+        && m.reply_to.is_none()
+        && m.edited_at.is_none()
+        && m.deleted_at.is_none()));
+
+    let reacted = store
+        .apply_change(NewChange {
+            conversation_id: conversation,
+            message_id: messages[0],
+            actor_id: bob,
+            action: ChangeAction::AddReaction(Emoji::parse("👍").expect("emoji")),
+            at: fixtures::at(10),
+        })
+        .await
+        .expect("change");
+    let ChangeOutcome::Applied { change, .. } = reacted else {
+        panic!("not applied: {reacted:?}");
+    };
+    assert_eq!((change.seq, change.count), (4, Some(1)));
+    let log = store.log_between(conversation, 1, 4).await.expect("log");
+    assert!(matches!(log.last(), Some(LogEntry::Change(c)) if c.seq == 4));
+    let overview = store
+        .overview(conversation, bob)
+        .await
+        .expect("overview")
+        .expect("member");
+    assert_eq!(overview.last_message.map(|m| m.id), Some(messages[2]));
+    assert_eq!(overview.mention_count, 0);
+    assert_eq!(overview.membership.unread_count(), 1);
+    store.pool().close().await;
 }
