@@ -304,7 +304,11 @@ impl UserClient {
     /// # Errors
     /// `PERMISSION_DENIED` (403), `MESSAGE_NOT_FOUND` (404),
     /// `MESSAGE_DELETED` (409), and as [`me`](Self::me).
-    pub async fn delete(&self, conversation: ConversationId, message: MessageId) -> Result<Changed> {
+    pub async fn delete(
+        &self,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<Changed> {
         let path = format!("/api/v1/conversations/{conversation}/messages/{message}");
         rest::json(self.authed(Method::DELETE, &path)).await
     }

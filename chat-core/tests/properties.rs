@@ -156,7 +156,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
     prop_oneof![
         (
             user.clone(),
-            text.clone(),
+            any::<String>(),
             opt_text.clone(),
             opt_text.clone(),
             proptest::option::of(msg.clone())
@@ -174,7 +174,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             ),
         (
             conv.clone(),
-            text.clone(),
+            any::<String>(),
             opt_text.clone(),
             opt_text.clone(),
             proptest::option::of(msg.clone())
@@ -190,7 +190,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                     }
                 }
             ),
-        (msg.clone(), text.clone(), opt_text.clone()).prop_map(
+        (msg.clone(), any::<String>(), opt_text.clone()).prop_map(
             |(message_id, content, request_id)| ClientFrame::Edit {
                 message_id,
                 content,
@@ -203,7 +203,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
                 request_id,
             }
         }),
-        (msg.clone(), text.clone(), opt_text.clone()).prop_map(
+        (msg.clone(), any::<String>(), opt_text.clone()).prop_map(
             |(message_id, emoji, request_id)| ClientFrame::ReactionAdd {
                 message_id,
                 emoji,

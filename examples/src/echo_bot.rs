@@ -25,7 +25,9 @@ pub async fn run(client: &ChatClient, session: &Session) -> chat_client::Result<
     while let Some(frame) = ws.next().await? {
         let views: Vec<MessageView> = match frame {
             ServerFrame::MessageNew(view) | ServerFrame::GroupMessageNew(view) => vec![view],
-            ServerFrame::Offline { messages, .. } => messages.into_iter().map(|m| m.message).collect(),
+            ServerFrame::Offline { messages, .. } => {
+                messages.into_iter().map(|m| m.message).collect()
+            }
             _ => continue,
         };
         for view in views {

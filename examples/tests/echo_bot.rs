@@ -24,7 +24,9 @@ async fn next_contents(client: &ChatClient, session: &Session, n: usize) -> Vec<
             .expect("open");
         let views = match frame {
             ServerFrame::MessageNew(v) | ServerFrame::GroupMessageNew(v) => vec![v],
-            ServerFrame::Offline { messages, .. } => messages.into_iter().map(|m| m.message).collect(),
+            ServerFrame::Offline { messages, .. } => {
+                messages.into_iter().map(|m| m.message).collect()
+            }
             _ => vec![],
         };
         got.extend(

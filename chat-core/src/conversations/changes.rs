@@ -57,10 +57,10 @@ impl ConversationService {
                 "only the sender can edit a message",
             ));
         }
-        if let Some(window) = self.config.edit_window {
-            if self.deps.clock.now().since(target.created_at) > window {
-                return Err(ChatError::EditWindowClosed);
-            }
+        if let Some(window) = self.config.edit_window
+            && self.deps.clock.now().since(target.created_at) > window
+        {
+            return Err(ChatError::EditWindowClosed);
         }
         let mentions = self.mentions(conversation, content.as_str(), user).await?;
         let action = ChangeAction::Edit { content, mentions };
@@ -127,7 +127,11 @@ impl ConversationService {
     /// # Errors
     /// `MESSAGE_NOT_FOUND`, also for a message of a conversation the caller
     /// is not in (it does not exist for them).
-    pub async fn conversation_of(&self, user: UserId, message: MessageId) -> Result<ConversationId> {
+    pub async fn conversation_of(
+        &self,
+        user: UserId,
+        message: MessageId,
+    ) -> Result<ConversationId> {
         let found = self.deps.messages.messages_by_ids(&[message]).await?;
         let conversation = found
             .first()

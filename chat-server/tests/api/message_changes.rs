@@ -25,12 +25,18 @@ fn reaction_path(conversation: &str, message: &Value, emoji: &str) -> String {
             }
         })
         .collect();
-    format!("{}/reactions/{encoded}", message_path(conversation, message))
+    format!(
+        "{}/reactions/{encoded}",
+        message_path(conversation, message)
+    )
 }
 
 async fn history(app: &TestApp, who: &Tokens, conversation: &str) -> Vec<Value> {
     let (status, page) = app
-        .get_as(&who.access, &format!("/api/v1/conversations/{conversation}/messages"))
+        .get_as(
+            &who.access,
+            &format!("/api/v1/conversations/{conversation}/messages"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page["messages"].as_array().expect("messages").clone()
@@ -38,7 +44,10 @@ async fn history(app: &TestApp, who: &Tokens, conversation: &str) -> Vec<Value> 
 
 async fn summary(app: &TestApp, who: &Tokens, conversation: &str) -> Value {
     let (status, body) = app
-        .get_as(&who.access, &format!("/api/v1/conversations/{conversation}"))
+        .get_as(
+            &who.access,
+            &format!("/api/v1/conversations/{conversation}"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body
@@ -62,26 +71,55 @@ async fn edits_deletions_and_reactions_over_rest_with_clear_errors() {
     let path = message_path(&group, &m);
 
     let refused = app
-        .call(Method::PATCH, &path, &bob.access, Some(json!({"content": "mine now"})))
+        .call(
+            Method::PATCH,
+            &path,
+            &bob.access,
+            Some(json!({"content": "mine now"})),
+        )
         .await;
     assert_error(&refused, StatusCode::FORBIDDEN, "PERMISSION_DENIED");
     let blank = app
-        .call(Method::PATCH, &path, &alice.access, Some(json!({"content": "  "})))
+        .call(
+            Method::PATCH,
+            &path,
+            &alice.access,
+            Some(json!({"content": "  "})),
+        )
         .await;
     assert_error(&blank, StatusCode::UNPROCESSABLE_ENTITY, "EMPTY_CONTENT");
     let too_long = "x".repeat(10_001);
     let long = app
-        .call(Method::PATCH, &path, &alice.access, Some(json!({"content": too_long})))
+        .call(
+            Method::PATCH,
+            &path,
+            &alice.access,
+            Some(json!({"content": too_long})),
+        )
         .await;
     assert_error(&long, StatusCode::UNPROCESSABLE_ENTITY, "CONTENT_TOO_LONG");
     let outsider = app
-        .call(Method::PATCH, &path, &stranger.access, Some(json!({"content": "hi"})))
+        .call(
+            Method::PATCH,
+            &path,
+            &stranger.access,
+            Some(json!({"content": "hi"})),
+        )
         .await;
     assert_error(&outsider, StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND");
-    assert_eq!(history(&app, &bob, &group).await[0]["content"], "helo @bob", "nothing changed");
+    assert_eq!(
+        history(&app, &bob, &group).await[0]["content"],
+        "helo @bob",
+        "nothing changed"
+    );
 
     let (status, edited) = app
-        .call(Method::PATCH, &path, &alice.access, Some(json!({"content": "hello @carol"})))
+        .call(
+            Method::PATCH,
+            &path,
+            &alice.access,
+            Some(json!({"content": "hello @carol"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["message"]["content"], "hello @carol");
@@ -93,26 +131,61 @@ async fn edits_deletions_and_reactions_over_rest_with_clear_errors() {
     assert_eq!(summary(&app, &carol, &group).await["mention_count"], 1);
 
     let bad = app
-        .call(Method::PUT, &reaction_path(&group, &m, "notanemoji"), &bob.access, None)
+        .call(
+            Method::PUT,
+            &reaction_path(&group, &m, "notanemoji"),
+            &bob.access,
+            None,
+        )
         .await;
     assert_error(&bad, StatusCode::UNPROCESSABLE_ENTITY, "INVALID_EMOJI");
     let (status, liked) = app
-        .call(Method::PUT, &reaction_path(&group, &m, "👍"), &bob.access, None)
+        .call(
+            Method::PUT,
+            &reaction_path(&group, &m, "👍"),
+            &bob.access,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{liked}");
     assert_eq!(liked["change"]["count"], 1);
-    assert_eq!(liked["message"]["reactions"], json!([{"emoji": "👍", "count": 1, "me": true}]));
+    assert_eq!(
+        liked["message"]["reactions"],
+        json!([{"emoji": "👍", "count": 1, "me": true}])
+    );
     let (status, again) = app
-        .call(Method::PUT, &reaction_path(&group, &m, ":+1:"), &bob.access, None)
+        .call(
+            Method::PUT,
+            &reaction_path(&group, &m, ":+1:"),
+            &bob.access,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(again["change"], Value::Null, "the short name is the same reaction");
-    app.call(Method::PUT, &reaction_path(&group, &m, "thumbsup"), &carol.access, None)
-        .await;
+    assert_eq!(
+        again["change"],
+        Value::Null,
+        "the short name is the same reaction"
+    );
+    app.call(
+        Method::PUT,
+        &reaction_path(&group, &m, "thumbsup"),
+        &carol.access,
+        None,
+    )
+    .await;
     let seen_by_alice = &history(&app, &alice, &group).await[0];
-    assert_eq!(seen_by_alice["reactions"], json!([{"emoji": "👍", "count": 2, "me": false}]));
+    assert_eq!(
+        seen_by_alice["reactions"],
+        json!([{"emoji": "👍", "count": 2, "me": false}])
+    );
     let (status, taken_back) = app
-        .call(Method::DELETE, &reaction_path(&group, &m, "👍"), &carol.access, None)
+        .call(
+            Method::DELETE,
+            &reaction_path(&group, &m, "👍"),
+            &carol.access,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(taken_back["change"]["change"], "reaction_removed");
@@ -126,7 +199,11 @@ async fn edits_deletions_and_reactions_over_rest_with_clear_errors() {
     assert!(deleted["message"]["deleted_at"].is_string());
     assert_eq!(deleted["message"]["reactions"], json!([]));
     for (method, path, body) in [
-        (Method::PATCH, path.clone(), Some(json!({"content": "back"}))),
+        (
+            Method::PATCH,
+            path.clone(),
+            Some(json!({"content": "back"})),
+        ),
         (Method::DELETE, path.clone(), None),
         (Method::PUT, reaction_path(&group, &m, "🎉"), None),
     ] {
@@ -134,7 +211,9 @@ async fn edits_deletions_and_reactions_over_rest_with_clear_errors() {
         assert_error(&got, StatusCode::CONFLICT, "MESSAGE_DELETED");
     }
     let unknown = format!("/api/v1/conversations/{group}/messages/{}", uuid_v7());
-    let missing = app.call(Method::DELETE, &unknown, &alice.access, None).await;
+    let missing = app
+        .call(Method::DELETE, &unknown, &alice.access, None)
+        .await;
     assert_error(&missing, StatusCode::NOT_FOUND, "MESSAGE_NOT_FOUND");
     let page = history(&app, &bob, &group).await;
     assert_eq!(page.len(), 1, "the tombstone keeps its place");
@@ -186,14 +265,27 @@ async fn replies_quote_their_parent_and_must_stay_in_the_conversation() {
             json!({"content": "via groups", "reply_to": parent["message_id"]}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "every send endpoint takes reply_to");
-    app.call(Method::DELETE, &message_path(&group, &parent), &alice.access, None)
-        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "every send endpoint takes reply_to"
+    );
+    app.call(
+        Method::DELETE,
+        &message_path(&group, &parent),
+        &alice.access,
+        None,
+    )
+    .await;
     let page = history(&app, &alice, &group).await;
     assert_eq!(page[1]["reply"]["deleted"], true);
     assert_eq!(page[1]["reply"]["excerpt"], "");
     let late = app
-        .post_as(&bob.access, &path, json!({"content": "late", "reply_to": parent["message_id"]}))
+        .post_as(
+            &bob.access,
+            &path,
+            json!({"content": "late", "reply_to": parent["message_id"]}),
+        )
         .await;
     assert_error(&late, StatusCode::CONFLICT, "MESSAGE_DELETED");
 }
@@ -214,7 +306,10 @@ async fn changes_reach_every_socket_in_order_and_a_returning_device_catches_up()
     for ws in [&mut bob_ws, &mut alice_ws] {
         let change = ws.next_of("message.changed").await;
         assert_eq!(change["change"], "reaction_added");
-        assert_eq!((change["seq"].as_u64(), change["count"].as_u64()), (Some(2), Some(1)));
+        assert_eq!(
+            (change["seq"].as_u64(), change["count"].as_u64()),
+            (Some(2), Some(1))
+        );
         assert_eq!(change["actor_id"], bob.user_id);
     }
     bob_ws
@@ -227,7 +322,10 @@ async fn changes_reach_every_socket_in_order_and_a_returning_device_catches_up()
         .send(json!({"type": "reaction.add", "message_id": mid, "emoji": "nope", "request_id": "r-2"}))
         .await;
     let refused = bob_ws.next_of("error").await;
-    assert_eq!((refused["code"].as_str(), refused["request_id"].as_str()), (Some("INVALID_EMOJI"), Some("r-2")));
+    assert_eq!(
+        (refused["code"].as_str(), refused["request_id"].as_str()),
+        (Some("INVALID_EMOJI"), Some("r-2"))
+    );
     alice_ws
         .send(json!({"type": "message.group.send", "group_id": group, "content": "@carol see above", "reply_to": mid, "client_msg_id": "c-1"}))
         .await;
@@ -240,7 +338,10 @@ async fn changes_reach_every_socket_in_order_and_a_returning_device_catches_up()
         .send(json!({"type": "message.edit", "message_id": mid, "content": "vote now"}))
         .await;
     let edited = bob_ws.next_of("message.changed").await;
-    assert_eq!((edited["seq"].as_u64(), edited["content"].as_str()), (Some(4), Some("vote now")));
+    assert_eq!(
+        (edited["seq"].as_u64(), edited["content"].as_str()),
+        (Some(4), Some("vote now"))
+    );
 
     // Carol was away for all of it: her catch-up has the messages as they
     // are now and the changes in seq order.
@@ -250,14 +351,25 @@ async fn changes_reach_every_socket_in_order_and_a_returning_device_catches_up()
     let seqs: Vec<u64> = messages.iter().filter_map(|m| m["seq"].as_u64()).collect();
     assert_eq!(seqs, vec![1, 3]);
     assert_eq!(messages[0]["content"], "vote now");
-    assert_eq!(messages[0]["reactions"], json!([{"emoji": "🎉", "count": 1, "me": false}]));
+    assert_eq!(
+        messages[0]["reactions"],
+        json!([{"emoji": "🎉", "count": 1, "me": false}])
+    );
     let changes: Vec<(u64, String)> = batch["changes"]
         .as_array()
         .expect("changes")
         .iter()
-        .map(|c| (c["seq"].as_u64().unwrap_or(0), c["change"].as_str().unwrap_or("").to_owned()))
+        .map(|c| {
+            (
+                c["seq"].as_u64().unwrap_or(0),
+                c["change"].as_str().unwrap_or("").to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(changes, vec![(2, "reaction_added".to_owned()), (4, "edited".to_owned())]);
+    assert_eq!(
+        changes,
+        vec![(2, "reaction_added".to_owned()), (4, "edited".to_owned())]
+    );
     carol_ws
         .send(json!({"type": "sync", "conversation_id": group, "after_seq": 1}))
         .await;
@@ -283,12 +395,22 @@ async fn changes_cross_instances_in_order_with_messages() {
     let m = a.send_group(&alice, &group, "first").await;
     assert_eq!(bob_ws.next_of("message.group.new").await["seq"], 1);
     let (status, _) = a
-        .call(Method::PUT, &reaction_path(&group, &m, "👍"), &alice.access, None)
+        .call(
+            Method::PUT,
+            &reaction_path(&group, &m, "👍"),
+            &alice.access,
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     a.send_group(&alice, &group, "second").await;
     let (status, _) = a
-        .call(Method::PATCH, &message_path(&group, &m), &alice.access, Some(json!({"content": "first!"})))
+        .call(
+            Method::PATCH,
+            &message_path(&group, &m),
+            &alice.access,
+            Some(json!({"content": "first!"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let mut seen = Vec::new();

@@ -17,5 +17,5 @@ pub(super) fn auth(caller: Caller<'_>, token: &str) -> Outcome {
 
 /// `ping`: answered with `pong`.
 pub(super) fn ping() -> Outcome {
-    Outcome::Reply(ServerFrame::Pong)
+    Outcome::Reply(Box::new(ServerFrame::Pong))
 }

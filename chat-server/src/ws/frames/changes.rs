@@ -69,7 +69,9 @@ pub(super) async fn change(
             if matches!(e, ChatError::StoreUnavailable(_) | ChatError::Internal(_)) {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "websocket change failed");
             }
-            Outcome::Reply(ServerFrame::Error(ErrorFrame::for_request(&e, request_id)))
+            Outcome::Reply(Box::new(ServerFrame::Error(ErrorFrame::for_request(
+                &e, request_id,
+            ))))
         }
     }
 }

@@ -37,7 +37,7 @@ use crate::state::WsSettings;
 /// What the session does after a frame.
 pub(super) enum Outcome {
     /// Answer the client.
-    Reply(ServerFrame),
+    Reply(Box<ServerFrame>),
     /// Nothing to say.
     Nothing,
     /// Close the connection.
@@ -135,7 +135,15 @@ pub(super) async fn handle(
             message_id,
             content,
             request_id,
-        } => changes::change(caller, message_id, changes::Change::Edit(content), request_id).await,
+        } => {
+            changes::change(
+                caller,
+                message_id,
+                changes::Change::Edit(content),
+                request_id,
+            )
+            .await
+        }
         ClientFrame::Delete {
             message_id,
             request_id,
@@ -189,7 +197,10 @@ fn error(e: &ChatError, client_msg_id: Option<String>) -> Outcome {
     if matches!(e, ChatError::StoreUnavailable(_) | ChatError::Internal(_)) {
         tracing::error!(error = %e, source = ?std::error::Error::source(e), "websocket request failed");
     }
-    Outcome::Reply(ServerFrame::Error(ErrorFrame::from_error(e, client_msg_id)))
+    Outcome::Reply(Box::new(ServerFrame::Error(ErrorFrame::from_error(
+        e,
+        client_msg_id,
+    ))))
 }
 
 /// `RATE_LIMITED` for a frame past its connection's budget.

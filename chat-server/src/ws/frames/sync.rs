@@ -21,7 +21,7 @@ pub(super) async fn sync(
     let user = caller.connection.user_id;
     let delivery = caller.engine.delivery();
     match delivery.sync(user, conversation, after_seq, limit).await {
-        Ok(result) => Outcome::Reply(ServerFrame::Sync(result)),
+        Ok(result) => Outcome::Reply(Box::new(ServerFrame::Sync(result))),
         Err(e) => error(&e, None),
     }
 }
