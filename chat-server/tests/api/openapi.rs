@@ -520,7 +520,7 @@ async fn every_operation_answers_as_documented() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let msgs = "/api/v1/conversations/{conversation_id}/messages";
-    let (status, _) = c
+    let (status, hello) = c
         .call(
             M::POST,
             msgs,
@@ -552,6 +552,36 @@ async fn every_operation_answers_as_documented() {
         )
         .await;
     assert!(got["receipts"][0]["read_at"].is_string());
+
+    // Changing messages: b's own "hello".
+    let message = "/api/v1/conversations/{conversation_id}/messages/{message_id}";
+    let hello_ids = [
+        ("conversation_id", conv.as_str()),
+        ("message_id", hello["message_id"].as_str().expect("id")),
+    ];
+    let edit = Some(json!({"content": "hello!"}));
+    let (status, _) = c
+        .call(M::PATCH, message, &hello_ids, "", a, edit.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not a's message");
+    let (status, edited) = c.call(M::PATCH, message, &hello_ids, "", b, edit).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(edited["change"]["change"], "edited");
+    let reaction =
+        "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}";
+    let thumbs = [hello_ids[0], hello_ids[1], ("emoji", "%F0%9F%91%8D")];
+    let (status, _) = c.call(M::PUT, reaction, &thumbs, "", a, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let unknown = [hello_ids[0], hello_ids[1], ("emoji", "nope")];
+    let (status, _) = c.call(M::PUT, reaction, &unknown, "", a, None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = c.call(M::DELETE, reaction, &thumbs, "", a, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, deleted) = c.call(M::DELETE, message, &hello_ids, "", b, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(deleted["message"]["deleted_at"].is_string());
+    let (status, _) = c.call(M::DELETE, message, &hello_ids, "", b, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
 
     // Groups.
     let (status, group) = c
