@@ -470,6 +470,8 @@ const socket = new ChatSocket({
   onState: (s) => {
     connection.dataset.state = s;
     connection.textContent = STATES[s];
+    // Like other messengers, the bar only speaks up when something is wrong.
+    connection.hidden = s === 'open';
   },
   onOpen: () => {
     const reconnect = everConnected;
@@ -537,4 +539,5 @@ async function start() {
 start().catch((err) => {
   connection.dataset.state = 'offline';
   connection.textContent = err.message;
+  connection.hidden = false;
 });
