@@ -2,6 +2,7 @@
 // the glue between the list, the open conversation and the composer.
 
 import { api, keepFresh, logout, session } from './api.js';
+import { showUnread } from './badge.js';
 import { ConversationView, Thread } from './conversation.js';
 import { $, debounce, el, initials, shortTime } from './dom.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
@@ -67,6 +68,7 @@ function renderList() {
     );
     $('#no-conversations').hidden = items.length > 0;
     listEl.replaceChildren(...items.map(listItem));
+    showUnread(items.reduce((total, c) => total + (c.unread_count || 0), 0));
   });
 }
 
