@@ -38,6 +38,7 @@ function nameOf(userId) {
         .then((u) => {
           state.users.set(userId, u);
           view.render();
+          renderList();
         })
         .catch(() => {}),
     );
@@ -128,8 +129,27 @@ async function loadConversations() {
     const thread = state.threads.get(c.conversation_id);
     if (thread) thread.summary = c;
   }
+  await learnSenders(conversations);
   renderList();
   for (const c of conversations) watchPeer(c);
+}
+
+/**
+ * A group's preview names its last sender ("Bob: hi"), who may be someone
+ * this page knows from no direct conversation: the group's member list
+ * names them all, in one request per group, before the list is drawn.
+ */
+async function learnSenders(conversations) {
+  const unknown = conversations.filter(
+    (c) => c.kind === 'group' && c.last_message && !state.users.has(c.last_message.sender_id),
+  );
+  await Promise.all(
+    unknown.map((c) =>
+      api('GET', `groups/${c.conversation_id}`)
+        .then((group) => remember(group.members))
+        .catch(() => {}),
+    ),
+  );
 }
 
 /** Learns whether a direct peer is online; `presence` frames keep it current. */
