@@ -256,7 +256,7 @@ export class ConversationView {
             'span',
             { class: 'meta' },
             el('time', { datetime: m.created_at, title: fullTime(m.created_at), text: shortTime(m.created_at) }),
-            mine ? el('span', { class: 'mark' }) : null,
+            mine ? el('span', { class: 'mark', role: 'img' }) : null,
           ),
         ),
       );
@@ -291,7 +291,7 @@ export class ConversationView {
           'div',
           { class: 'bubble' },
           el('p', { class: 'content', text: p.content }),
-          el('span', { class: 'meta' }, el('span', { class: 'mark' })),
+          el('span', { class: 'meta' }, el('span', { class: 'mark', role: 'img' })),
         ),
         el('p', { class: 'send-error' }),
       );
