@@ -223,6 +223,8 @@ async function openConversation(id) {
   if (members.isOpen) members.close();
   const t = thread(id);
   t.summary = summary;
+  // Where unread starts, taken before opening marks everything read.
+  const readSeq = summary.unread_count ? summary.read_seq || 0 : null;
   renderHeader();
   renderList();
   if (!t.loaded) {
@@ -238,9 +240,29 @@ async function openConversation(id) {
     }
     if (state.openId !== id) return;
   }
-  view.show(t, me());
+  if (readSeq !== null) {
+    await reachUnread(t, readSeq);
+    if (state.openId !== id) return;
+  }
+  view.show(t, me(), { firstUnread: readSeq === null ? null : t.firstUnreadAfter(readSeq, me()) });
   readNow(t);
   $('#message-input').focus();
+}
+
+/**
+ * Loads older pages until the first message after `readSeq` is held, so
+ * the "New messages" divider can open where unread starts (67 unread are
+ * more than the first page). At most 10 pages; past that the divider goes
+ * above the oldest message loaded.
+ */
+async function reachUnread(t, readSeq) {
+  try {
+    for (let page = 0; page < 10 && t.hasMore && (t.oldest?.seq ?? 0) > readSeq + 1; page++) {
+      if (!(await t.loadOlder(me()))) break;
+    }
+  } catch {
+    // Shown from what is held; scrolling up loads the rest.
+  }
 }
 
 function closeConversation() {
