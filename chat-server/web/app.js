@@ -6,6 +6,7 @@ import { showUnread } from './badge.js';
 import { ConversationView, Thread } from './conversation.js';
 import { $, debounce, el, initials, shortTime } from './dom.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
+import { settingsView } from './settings.js';
 import { ChatSocket, newClientMsgId } from './socket.js';
 
 if (!session.get()) location.replace(new URL('index.html', document.baseURI));
@@ -218,6 +219,7 @@ async function openConversation(id) {
   history.replaceState(null, '', '#c=' + id);
   $('#app').dataset.view = 'pane';
   $('#placeholder').hidden = true;
+  $('#settings').hidden = true;
   $('#conversation').hidden = false;
   $('#composer-error').textContent = '';
   if (members.isOpen) members.close();
@@ -270,6 +272,7 @@ function closeConversation() {
   history.replaceState(null, '', location.pathname);
   view.thread = null;
   $('#conversation').hidden = true;
+  $('#settings').hidden = true;
   $('#placeholder').hidden = false;
   $('#app').dataset.view = 'list';
   renderList();
@@ -553,6 +556,31 @@ $('#show-members').addEventListener('click', () => {
   if (t) members.isOpen ? members.close() : members.open(t);
 });
 $('#back').addEventListener('click', closeConversation);
+
+const settings = settingsView({
+  profile: () => state.me,
+  updated: (profile) => {
+    state.me = { ...state.me, ...profile };
+    remember([state.me]);
+    showMe();
+    renderList();
+    view.render();
+  },
+});
+$('#open-settings').addEventListener('click', () => {
+  closeConversation();
+  $('#placeholder').hidden = true;
+  $('#settings').hidden = false;
+  $('#app').dataset.view = 'pane';
+  settings.open();
+});
+$('#close-settings').addEventListener('click', closeConversation);
+
+/** The signed-in user in the sidebar's header. */
+function showMe() {
+  $('#me-name').textContent = state.me.display_name || state.me.username;
+  $('#me-avatar').textContent = initials(state.me.display_name || state.me.username);
+}
 $('#logout').addEventListener('click', () => {
   socket.stop();
   logout();
@@ -561,8 +589,7 @@ $('#logout').addEventListener('click', () => {
 async function start() {
   state.me = await api('GET', 'auth/me');
   remember([state.me]);
-  $('#me-name').textContent = state.me.display_name || state.me.username;
-  $('#me-avatar').textContent = initials(state.me.username);
+  showMe();
   await loadConversations();
   // Sends typed before a reload are still in the outbox: show them again.
   for (const frame of socket.pending()) {
