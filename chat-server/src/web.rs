@@ -69,6 +69,9 @@ static ASSETS: &[Asset] = &[
     asset!("dom.js", JS),
     asset!("conversation.js", JS),
     asset!("groups.js", JS),
+    asset!("settings.js", JS),
+    asset!("timeline.js", JS),
+    asset!("badge.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

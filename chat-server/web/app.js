@@ -2,9 +2,11 @@
 // the glue between the list, the open conversation and the composer.
 
 import { api, keepFresh, logout, session } from './api.js';
+import { showUnread } from './badge.js';
 import { ConversationView, Thread } from './conversation.js';
 import { $, debounce, el, initials, shortTime } from './dom.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
+import { settingsView } from './settings.js';
 import { ChatSocket, newClientMsgId } from './socket.js';
 
 if (!session.get()) location.replace(new URL('index.html', document.baseURI));
@@ -37,6 +39,7 @@ function nameOf(userId) {
         .then((u) => {
           state.users.set(userId, u);
           view.render();
+          renderList();
         })
         .catch(() => {}),
     );
@@ -67,6 +70,7 @@ function renderList() {
     );
     $('#no-conversations').hidden = items.length > 0;
     listEl.replaceChildren(...items.map(listItem));
+    showUnread(items.reduce((total, c) => total + (c.unread_count || 0), 0));
   });
 }
 
@@ -126,8 +130,27 @@ async function loadConversations() {
     const thread = state.threads.get(c.conversation_id);
     if (thread) thread.summary = c;
   }
+  await learnSenders(conversations);
   renderList();
   for (const c of conversations) watchPeer(c);
+}
+
+/**
+ * A group's preview names its last sender ("Bob: hi"), who may be someone
+ * this page knows from no direct conversation: the group's member list
+ * names them all, in one request per group, before the list is drawn.
+ */
+async function learnSenders(conversations) {
+  const unknown = conversations.filter(
+    (c) => c.kind === 'group' && c.last_message && !state.users.has(c.last_message.sender_id),
+  );
+  await Promise.all(
+    unknown.map((c) =>
+      api('GET', `groups/${c.conversation_id}`)
+        .then((group) => remember(group.members))
+        .catch(() => {}),
+    ),
+  );
 }
 
 /** Learns whether a direct peer is online; `presence` frames keep it current. */
@@ -196,11 +219,14 @@ async function openConversation(id) {
   history.replaceState(null, '', '#c=' + id);
   $('#app').dataset.view = 'pane';
   $('#placeholder').hidden = true;
+  $('#settings').hidden = true;
   $('#conversation').hidden = false;
   $('#composer-error').textContent = '';
   if (members.isOpen) members.close();
   const t = thread(id);
   t.summary = summary;
+  // Where unread starts, taken before opening marks everything read.
+  const readSeq = summary.unread_count ? summary.read_seq || 0 : null;
   renderHeader();
   renderList();
   if (!t.loaded) {
@@ -216,9 +242,29 @@ async function openConversation(id) {
     }
     if (state.openId !== id) return;
   }
-  view.show(t, me());
+  if (readSeq !== null) {
+    await reachUnread(t, readSeq);
+    if (state.openId !== id) return;
+  }
+  view.show(t, me(), { firstUnread: readSeq === null ? null : t.firstUnreadAfter(readSeq, me()) });
   readNow(t);
   $('#message-input').focus();
+}
+
+/**
+ * Loads older pages until the first message after `readSeq` is held, so
+ * the "New messages" divider can open where unread starts (67 unread are
+ * more than the first page). At most 10 pages; past that the divider goes
+ * above the oldest message loaded.
+ */
+async function reachUnread(t, readSeq) {
+  try {
+    for (let page = 0; page < 10 && t.hasMore && (t.oldest?.seq ?? 0) > readSeq + 1; page++) {
+      if (!(await t.loadOlder(me()))) break;
+    }
+  } catch {
+    // Shown from what is held; scrolling up loads the rest.
+  }
 }
 
 function closeConversation() {
@@ -226,6 +272,7 @@ function closeConversation() {
   history.replaceState(null, '', location.pathname);
   view.thread = null;
   $('#conversation').hidden = true;
+  $('#settings').hidden = true;
   $('#placeholder').hidden = false;
   $('#app').dataset.view = 'list';
   renderList();
@@ -470,6 +517,8 @@ const socket = new ChatSocket({
   onState: (s) => {
     connection.dataset.state = s;
     connection.textContent = STATES[s];
+    // Like other messengers, the bar only speaks up when something is wrong.
+    connection.hidden = s === 'open';
   },
   onOpen: () => {
     const reconnect = everConnected;
@@ -507,6 +556,31 @@ $('#show-members').addEventListener('click', () => {
   if (t) members.isOpen ? members.close() : members.open(t);
 });
 $('#back').addEventListener('click', closeConversation);
+
+const settings = settingsView({
+  profile: () => state.me,
+  updated: (profile) => {
+    state.me = { ...state.me, ...profile };
+    remember([state.me]);
+    showMe();
+    renderList();
+    view.render();
+  },
+});
+$('#open-settings').addEventListener('click', () => {
+  closeConversation();
+  $('#placeholder').hidden = true;
+  $('#settings').hidden = false;
+  $('#app').dataset.view = 'pane';
+  settings.open();
+});
+$('#close-settings').addEventListener('click', closeConversation);
+
+/** The signed-in user in the sidebar's header. */
+function showMe() {
+  $('#me-name').textContent = state.me.display_name || state.me.username;
+  $('#me-avatar').textContent = initials(state.me.display_name || state.me.username);
+}
 $('#logout').addEventListener('click', () => {
   socket.stop();
   logout();
@@ -515,8 +589,7 @@ $('#logout').addEventListener('click', () => {
 async function start() {
   state.me = await api('GET', 'auth/me');
   remember([state.me]);
-  $('#me-name').textContent = state.me.display_name || state.me.username;
-  $('#me-avatar').textContent = initials(state.me.username);
+  showMe();
   await loadConversations();
   // Sends typed before a reload are still in the outbox: show them again.
   for (const frame of socket.pending()) {
@@ -537,4 +610,5 @@ async function start() {
 start().catch((err) => {
   connection.dataset.state = 'offline';
   connection.textContent = err.message;
+  connection.hidden = false;
 });

@@ -1,9 +1,11 @@
 // One conversation's messages (a Thread) and the pane that shows the open
-// one: history paging, gap detection, sent/delivered/read marks, "seen by"
-// and the typing line.
+// one: history paging, gap detection, sent/delivered/read marks, "seen by",
+// the typing line, and the day separators, "New messages" divider and
+// sender runs that timeline.js lays out.
 
 import { api } from './api.js';
 import { $, el, fullTime, shortTime } from './dom.js';
+import { layout } from './timeline.js';
 
 const PAGE = 50;
 const TYPING_SHOWN_FOR = 6_000;
@@ -59,6 +61,15 @@ export class Thread {
   /** True when `seq` leaves a hole after what this thread holds. */
   hasGapBefore(seq) {
     return this.loaded && this.messages.size > 0 && seq > this.maxSeq + 1;
+  }
+
+  /** The seq of the first message after `readSeq` that someone else sent, or null. */
+  firstUnreadAfter(readSeq, me) {
+    let first = null;
+    for (const m of this.messages.values()) {
+      if (m.seq > readSeq && m.sender_id !== me && (first === null || m.seq < first)) first = m.seq;
+    }
+    return first;
   }
 
   /** Records cursors found in loaded history (direct messages carry them). */
@@ -179,6 +190,8 @@ export class ConversationView {
     this.names = names;
     this.thread = null;
     this.me = null;
+    /** Key (`seq:N`) of the message the "New messages" divider goes before. */
+    this.firstUnread = null;
     this.list = $('#message-list');
     this.scroller = $('#messages');
     this.nodes = new Map();
@@ -187,13 +200,19 @@ export class ConversationView {
     });
   }
 
-  /** Shows `thread` (already loaded). */
-  show(thread, me) {
+  /**
+   * Shows `thread` (already loaded). `firstUnread`: the seq of the first
+   * message that was unread on opening; the divider goes before it, and the
+   * view opens there instead of at the newest message. It stays until the
+   * conversation is shown again.
+   */
+  show(thread, me, { firstUnread = null } = {}) {
     this.thread = thread;
     this.me = me;
+    this.firstUnread = firstUnread ? 'seq:' + firstUnread : null;
     this.nodes.clear();
     this.list.replaceChildren();
-    this.render({ stick: true });
+    this.render(this.firstUnread ? { reveal: true } : { stick: true });
   }
 
   isShowing(conversationId) {
@@ -209,9 +228,10 @@ export class ConversationView {
   /**
    * Brings the list in line with the thread, reusing existing nodes.
    * `stick`: scroll to the newest message; `keep`: keep the view where it
-   * is while older messages are added above.
+   * is while older messages are added above; `reveal`: scroll to the "New
+   * messages" divider.
    */
-  render({ stick = false, keep = false } = {}) {
+  render({ stick = false, keep = false, reveal = false } = {}) {
     const thread = this.thread;
     if (!thread) return;
     const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
@@ -220,9 +240,22 @@ export class ConversationView {
     let lastOwn = null;
     for (const m of ordered) if (m.sender_id === this.me) lastOwn = m;
 
-    const wanted = [];
-    for (const m of ordered) wanted.push(this.messageNode(m, m === lastOwn));
-    for (const [id, p] of thread.pending) wanted.push(this.pendingNode(id, p));
+    // Sends not stored yet come last, as written now.
+    const now = Date.now();
+    const entries = [
+      ...ordered.map((m) => ({ key: 'seq:' + m.seq, sender: m.sender_id, at: Date.parse(m.created_at), message: m })),
+      ...[...thread.pending].map(([id, p]) => ({ key: 'pending:' + id, sender: this.me, at: now, pendingId: id, pending: p })),
+    ];
+    const wanted = layout(entries, { firstUnread: this.firstUnread, now }).map((item) => {
+      if (item.kind === 'day') return this.separatorNode(item.key, 'day', item.label);
+      if (item.kind === 'new') return this.separatorNode('new', 'new-messages', 'New messages');
+      const { entry, continued } = item;
+      const node = entry.message
+        ? this.messageNode(entry.message, entry.message === lastOwn)
+        : this.pendingNode(entry.pendingId, entry.pending);
+      node.classList.toggle('continued', continued);
+      return node;
+    });
 
     wanted.forEach((node, i) => {
       if (this.list.children[i] !== node) this.list.insertBefore(node, this.list.children[i] || null);
@@ -234,9 +267,29 @@ export class ConversationView {
       : ordered.length
         ? 'This is the beginning of the conversation.'
         : 'No messages yet. Say hello!';
+    const divider = this.nodes.get('new');
     if (keep) this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
+    else if (reveal && divider?.isConnected) this.scrollToTop(divider);
     else if (follow) this.scroller.scrollTop = this.scroller.scrollHeight;
     this.renderTyping();
+  }
+
+  /** Scrolls so that `node` sits at the top of the pane (as far as the content allows). */
+  scrollToTop(node) {
+    const offset = node.getBoundingClientRect().top - this.scroller.getBoundingClientRect().top;
+    this.scroller.scrollTop += offset - 8;
+  }
+
+  /** A day separator or the "New messages" divider. */
+  separatorNode(key, kind, label) {
+    let node = this.nodes.get(key);
+    if (!node) {
+      node = el('li', { class: 'separator ' + kind }, el('span', {}));
+      this.nodes.set(key, node);
+    }
+    // A day's label changes at midnight ("Today" becomes "Yesterday").
+    node.firstChild.textContent = label;
+    return node;
   }
 
   messageNode(m, isLastOwn) {
@@ -256,7 +309,7 @@ export class ConversationView {
             'span',
             { class: 'meta' },
             el('time', { datetime: m.created_at, title: fullTime(m.created_at), text: shortTime(m.created_at) }),
-            mine ? el('span', { class: 'mark' }) : null,
+            mine ? el('span', { class: 'mark', role: 'img' }) : null,
           ),
         ),
       );
@@ -291,7 +344,7 @@ export class ConversationView {
           'div',
           { class: 'bubble' },
           el('p', { class: 'content', text: p.content }),
-          el('span', { class: 'meta' }, el('span', { class: 'mark' })),
+          el('span', { class: 'meta' }, el('span', { class: 'mark', role: 'img' })),
         ),
         el('p', { class: 'send-error' }),
       );

@@ -108,7 +108,7 @@ export function groupDialog({ me, created }) {
       dialog.close();
       await created(group.group_id);
     } catch (err) {
-      showFormError(form, err, { INVALID_GROUP_NAME: 'name' });
+      showFormError(form, err);
     } finally {
       button.disabled = false;
     }

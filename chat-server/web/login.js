@@ -13,18 +13,13 @@ const forms = {
 const tabs = { login: $('#tab-login'), signup: $('#tab-signup') };
 const notice = $('#auth-notice');
 
-// Codes that concern one field but may come without `field`.
-const FIELD_OF = {
-  USERNAME_TAKEN: 'username',
-  INVALID_USERNAME: 'username',
-  EMAIL_TAKEN: 'email',
-  INVALID_EMAIL: 'email',
-  WEAK_PASSWORD: 'password',
-  INVALID_DISPLAY_NAME: 'display_name',
-};
-
 function show(name, message) {
-  for (const [key, form] of Object.entries(forms)) form.hidden = key !== name;
+  // An error belongs to the attempt that caused it: going to another form
+  // and back starts clean.
+  for (const [key, form] of Object.entries(forms)) {
+    form.hidden = key !== name;
+    clearFormErrors(form);
+  }
   for (const [key, tab] of Object.entries(tabs)) tab.setAttribute('aria-selected', String(key === name));
   $('.tabs').hidden = name === 'forgot' || name === 'reset';
   say(message);
@@ -50,7 +45,10 @@ async function busy(form, work) {
   try {
     await work();
   } catch (err) {
-    showFormError(form, err, FIELD_OF);
+    // The server names the input at fault in `field` (USERNAME_TAKEN,
+    // EMAIL_TAKEN and every validation error); anything else goes at the
+    // form's foot.
+    showFormError(form, err);
   } finally {
     button.disabled = false;
   }

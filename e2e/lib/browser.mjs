@@ -71,8 +71,9 @@ export async function login(p, password = p.password) {
   await page.click('#login-form button[type=submit]');
 }
 
+/** Waits for the socket to be open (the status bar is hidden then, hence `attached`). */
 export async function connected(p) {
-  await p.page.waitForSelector('#connection[data-state="open"]');
+  await p.page.waitForSelector('#connection[data-state="open"]', { state: 'attached' });
 }
 
 export async function logout(p) {

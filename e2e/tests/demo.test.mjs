@@ -20,6 +20,7 @@ import {
   waitForMark,
   waitForTexts,
 } from '../lib/browser.mjs';
+import { ok, until } from '../lib/rest.mjs';
 import { startServer } from '../lib/server.mjs';
 
 let server;
@@ -248,10 +249,18 @@ describe('direct conversations', () => {
       });
       assert.equal(res.status, 201);
     }
+    // Amy, with the conversation open, reads them as they arrive. Once she
+    // has read them all, reopening starts from the newest page (unread ones
+    // would open at the "New messages" divider, loading back to it).
+    const amyToken = await amy.page.evaluate(() => JSON.parse(sessionStorage.getItem('chat.session')).accessToken);
+    await until(
+      async () =>
+        (await ok(server.url, 'GET', `conversations/${conversationId}`, { token: amyToken })).unread_count === 0,
+      { what: 'Amy to read the 70 messages' },
+    );
     await amy.page.reload();
     await connected(amy);
-    // The first page holds the newest 50 (messages still arriving live may
-    // add a few); scrolling up fetches the rest.
+    // The first page holds the newest 50; scrolling up fetches the rest.
     await amy.page.waitForFunction(() => document.querySelectorAll('#message-list .message').length >= 50);
     assert.match(await amy.page.textContent('#history-state'), /scroll up/i);
     await amy.page.waitForFunction(() => {
