@@ -1,9 +1,11 @@
 //! `mixed`: a blend of what people do in a chat, at a fixed total `--rate`
-//! (open loop): send a direct message, page history, list conversations,
-//! mark read, type, and now and then log in. Every user holds a WebSocket
-//! (acknowledging what arrives, as a client does) and every message a
-//! REST send acknowledged must reach the recipient's socket exactly once,
-//! in seq order.
+//! (open loop): send a direct message, edit one's last message, react to
+//! the partner's, page history, list conversations, mark read, type, and
+//! now and then log in. Every user holds a WebSocket (acknowledging what
+//! arrives, as a client does). Every message a REST send acknowledged, and
+//! every change (edit, reaction) a REST call applied, must reach both
+//! members' sockets exactly once, and each socket must see its
+//! conversation's log (messages and changes) in seq order.
 //!
 //! With `--server-pid`, the server's memory and open files are sampled
 //! every `--sample-every` seconds: run it for ten minutes and the samples
@@ -15,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chat_client::{ChatClient, UserClient, frames};
-use chat_core::model::Message;
+use chat_core::model::{Message, MessageChange};
 use chat_core::protocol::ServerFrame;
 use chat_core::{ConversationId, MessageId, UserId};
 use hdrhistogram::Histogram;
@@ -53,6 +55,8 @@ pub(crate) struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Op {
     Send,
+    Edit,
+    React,
     History,
     Conversations,
     Read,
@@ -60,12 +64,14 @@ enum Op {
     Login,
 }
 
-const MIX: [(Op, u32); 6] = [
-    (Op::Send, 40),
-    (Op::History, 20),
-    (Op::Conversations, 15),
+const MIX: [(Op, u32); 8] = [
+    (Op::Send, 34),
+    (Op::Edit, 6),
+    (Op::React, 6),
+    (Op::History, 18),
+    (Op::Conversations, 13),
     (Op::Read, 10),
-    (Op::Typing, 13),
+    (Op::Typing, 11),
     (Op::Login, 2),
 ];
 
@@ -73,6 +79,8 @@ impl Op {
     fn name(self) -> &'static str {
         match self {
             Op::Send => "send (REST)",
+            Op::Edit => "edit (REST)",
+            Op::React => "react (REST)",
             Op::History => "history page",
             Op::Conversations => "conversation list",
             Op::Read => "mark read",
@@ -104,7 +112,12 @@ struct OpStats {
 #[derive(Default)]
 struct Inbox {
     seen: HashSet<MessageId>,
+    /// Changes (edits, reactions) received, by conversation and seq.
+    changes: HashSet<(ConversationId, u64)>,
+    /// The highest log seq (message or change) seen per conversation.
     last_seq: HashMap<ConversationId, u64>,
+    /// The partner's newest message seen, to react to.
+    partner_last: Option<(ConversationId, MessageId)>,
     duplicates: u64,
     reorders: u64,
     /// `message.group.new` frames for these direct conversations.
@@ -125,15 +138,62 @@ impl Member {
             }
             return;
         }
-        let last = inbox.last_seq.insert(msg.conversation_id, msg.seq);
-        if let Some(last) = last.filter(|l| msg.seq <= *l) {
-            inbox.reorders += 1;
-            inbox.last_seq.insert(msg.conversation_id, last);
+        if msg.sender_id == self.partner {
+            inbox.partner_last = Some((msg.conversation_id, msg.id));
         }
+        inbox.in_order(msg.conversation_id, msg.seq);
         drop(inbox);
         let _ = self
             .frames
             .send(frames::ack_through(msg.conversation_id, msg.seq));
+    }
+
+    /// Records a change this user's socket received (live or in a
+    /// catch-up batch) and acknowledges it, as [`arrive`](Self::arrive)
+    /// does for messages.
+    fn arrive_change(&self, change: &MessageChange, catch_up: bool) {
+        let key = (change.conversation_id, change.seq);
+        let mut inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        if !inbox.changes.insert(key) {
+            if !catch_up {
+                inbox.duplicates += 1;
+            }
+            return;
+        }
+        inbox.in_order(change.conversation_id, change.seq);
+        drop(inbox);
+        let _ = self
+            .frames
+            .send(frames::ack_through(change.conversation_id, change.seq));
+    }
+
+    /// A catch-up batch: its messages and changes, merged by seq, since
+    /// the batch lists them apart.
+    fn arrive_batch(&self, messages: &[&Message], changes: &[MessageChange]) {
+        let mut entries: Vec<(u64, Result<&Message, &MessageChange>)> = messages
+            .iter()
+            .map(|m| (m.seq, Ok(*m)))
+            .chain(changes.iter().map(|c| (c.seq, Err(c))))
+            .collect();
+        entries.sort_by_key(|(seq, _)| *seq);
+        for (_, entry) in entries {
+            match entry {
+                Ok(m) => self.arrive(m, false, true),
+                Err(c) => self.arrive_change(c, true),
+            }
+        }
+    }
+}
+
+impl Inbox {
+    /// Counts a log entry that does not come after the last one seen in
+    /// its conversation as out of order.
+    fn in_order(&mut self, conversation: ConversationId, seq: u64) {
+        let last = self.last_seq.insert(conversation, seq);
+        if let Some(last) = last.filter(|l| seq <= *l) {
+            self.reorders += 1;
+            self.last_seq.insert(conversation, last);
+        }
     }
 }
 
@@ -144,6 +204,8 @@ struct Member {
     client: ChatClient,
     partner: UserId,
     conversation: Mutex<Option<ConversationId>>,
+    /// The user's newest message, to edit.
+    last_sent: Mutex<Option<MessageId>>,
     /// Frames for the user's socket (typing, acks).
     frames: mpsc::UnboundedSender<chat_core::protocol::ClientFrame>,
     inbox: Mutex<Inbox>,
@@ -151,11 +213,24 @@ struct Member {
     expected: Expected,
     /// The partner's [`expected`](Self::expected).
     partner_expected: Expected,
+    /// Changes applied in the conversation, expected at both sockets.
+    changes_expected: ExpectedChanges,
 }
 
 type Expected = Arc<Mutex<HashMap<MessageId, (ConversationId, u64)>>>;
+type ExpectedChanges = Arc<Mutex<HashSet<(ConversationId, u64)>>>;
 
 impl Member {
+    /// Records a change the server applied: both sockets must get it.
+    fn expect_change(&self, change: Option<&MessageChange>) {
+        if let Some(c) = change {
+            self.changes_expected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert((c.conversation_id, c.seq));
+        }
+    }
+
     /// The direct conversation with the partner, once a message started it.
     fn conversation(&self) -> Option<ConversationId> {
         *self.conversation.lock().unwrap_or_else(|e| e.into_inner())
@@ -213,6 +288,11 @@ struct Report {
     reorders: u64,
     /// Direct messages that arrived as `message.group.new`.
     wrong_kind: u64,
+    /// Changes (edits, reactions) applied, each expected at both members'
+    /// sockets.
+    changes_applied: u64,
+    /// How many times a change missed a socket that should have had it.
+    changes_lost: u64,
     samples: Vec<ServerSample>,
 }
 
@@ -230,6 +310,10 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     let mut sockets = JoinSet::new();
     let mut members = Vec::with_capacity(users.len());
     let expected: Vec<Expected> = users.iter().map(|_| Expected::default()).collect();
+    // One set per pair: both members expect every change of their conversation.
+    let changes: Vec<ExpectedChanges> = (0..users.len() / 2)
+        .map(|_| ExpectedChanges::default())
+        .collect();
     for (i, conn) in conns.into_iter().enumerate() {
         let user = users[i].clone();
         let partner = users[i ^ 1].session.user_id;
@@ -241,10 +325,12 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
             user,
             partner,
             conversation: Mutex::new(None),
+            last_sent: Mutex::new(None),
             frames: tx,
             inbox: Mutex::new(Inbox::default()),
             expected: expected[i].clone(),
             partner_expected: expected[i ^ 1].clone(),
+            changes_expected: changes[i / 2].clone(),
         });
         let (mut send, mut recv) = conn.split();
         sockets.spawn(async move {
@@ -266,11 +352,12 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
                     // The server takes a socket's catch-up snapshot a moment
                     // after the handshake, so what is committed in between
                     // comes in a catch-up batch, not live.
-                    ServerFrame::Offline { messages, .. } => {
-                        for o in &messages {
-                            m.arrive(&o.message.message, false, true);
-                        }
+                    ServerFrame::Offline { messages, changes } => {
+                        let messages: Vec<&Message> =
+                            messages.iter().map(|o| &o.message.message).collect();
+                        m.arrive_batch(&messages, &changes);
                     }
+                    ServerFrame::MessageChanged(change) => m.arrive_change(&change, false),
                     _ => {}
                 }
             }
@@ -342,6 +429,27 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     let (mut acknowledged, mut received, mut lost, mut duplicates, mut reorders) = (0, 0, 0, 0, 0);
     let mut lost_examples = Vec::new();
     let mut wrong_kind = 0;
+    let (mut changes_applied, mut changes_lost) = (0, 0);
+    for (i, m) in members.iter().enumerate() {
+        let applied = m
+            .changes_expected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let inbox = m.inbox.lock().unwrap_or_else(|e| e.into_inner());
+        if i % 2 == 0 {
+            // Both members of a pair share the set.
+            changes_applied += applied.len() as u64;
+        }
+        for key in &applied {
+            if !inbox.changes.contains(key) {
+                changes_lost += 1;
+                if lost_examples.len() < 10 {
+                    lost_examples.push(format!("change {key:?} at {}", m.user.username));
+                }
+            }
+        }
+    }
     for m in &members {
         let expected = m.expected.lock().unwrap_or_else(|e| e.into_inner());
         let inbox = m.inbox.lock().unwrap_or_else(|e| e.into_inner());
@@ -398,6 +506,8 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         duplicates,
         reorders,
         wrong_kind,
+        changes_applied,
+        changes_lost,
         samples,
     };
     if out.json {
@@ -405,13 +515,15 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
     } else {
         print_table(&report);
     }
-    Ok(if lost + duplicates + reorders + wrong_kind > 0 {
-        ExitCode::from(2)
-    } else if !report.errors.is_empty() {
-        ExitCode::from(3)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if lost + changes_lost + duplicates + reorders + wrong_kind > 0 {
+            ExitCode::from(2)
+        } else if !report.errors.is_empty() {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }
 
 /// One operation by `m`.
@@ -423,10 +535,36 @@ async fn perform(op: Op, m: &Member, password: &str, tag: &str) -> anyhow::Resul
                 .send_direct(m.partner, &format!("mixed {tag}"), Some(tag))
                 .await?;
             *m.conversation.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent.conversation_id);
+            *m.last_sent.lock().unwrap_or_else(|e| e.into_inner()) = Some(sent.message_id);
             m.partner_expected
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(sent.message_id, (sent.conversation_id, sent.seq));
+        }
+        Op::Edit => {
+            let last = *m.last_sent.lock().unwrap_or_else(|e| e.into_inner());
+            if let (Some(c), Some(message)) = (m.conversation(), last) {
+                let changed = m.api.edit(c, message, &format!("edited {tag}")).await?;
+                m.expect_change(changed.change.as_ref());
+            } else {
+                m.api.conversations().await?;
+            }
+        }
+        Op::React => {
+            let target = m
+                .inbox
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .partner_last;
+            if let Some((c, message)) = target {
+                // Toggle: a reaction that was already there (or was not)
+                // changes nothing and makes no entry.
+                let add = tag.ends_with(['0', '2', '4', '6', '8']);
+                let changed = m.api.react(c, message, "👍", add).await?;
+                m.expect_change(changed.change.as_ref());
+            } else {
+                m.api.conversations().await?;
+            }
         }
         Op::History => {
             if let Some(c) = m.conversation() {
@@ -500,6 +638,10 @@ fn print_table(r: &Report) {
             o.op, l.count, o.errors, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
         );
     }
+    println!(
+        "changes: {} applied (edits and reactions, each expected at both members' sockets); lost {}",
+        r.changes_applied, r.changes_lost
+    );
     println!(
         "messages: {} acknowledged, {} received (senders' own sockets included, live or in catch-up batches); lost {}, duplicates {}, out of order {}, as group frames {}",
         r.messages_acknowledged,
