@@ -360,7 +360,7 @@ impl ConversationService {
             .iter()
             .map(|o| (o.membership.conversation.id, o))
             .collect();
-        let messages = self
+        let mut messages: Vec<MessageView> = self
             .deps
             .messages
             .unread_messages(user, limit)
@@ -372,6 +372,7 @@ impl ConversationService {
                 Some(MessageView::new(m, kind, Some(&o.membership.member)))
             })
             .collect();
+        decorate(&*self.deps.messages, user, &mut messages).await?;
         Ok(UnreadMessages { messages, total })
     }
 

@@ -4,9 +4,10 @@ use crate::ids::MessageId;
 /// Which page of history to read: newest first, `limit` messages, skipping
 /// `offset`, older than `before` when given.
 ///
-/// `before` is a cursor that stays correct while new messages arrive;
-/// `offset` is a plain count to skip. Both are resolved to a seq bound, so
-/// any page costs one index range read however deep it is.
+/// `before` is a cursor that stays correct while new messages arrive, and
+/// costs one index range read however deep it is; `offset` is a plain
+/// count of messages to skip (message seqs have gaps where changes are in
+/// the log, so it is skipped row by row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     /// Messages per page, 1 to [`MAX_LIMIT`](Self::MAX_LIMIT).

@@ -326,6 +326,18 @@ async fn changes_reach_every_socket_in_order_and_a_returning_device_catches_up()
         (refused["code"].as_str(), refused["request_id"].as_str()),
         (Some("INVALID_EMOJI"), Some("r-2"))
     );
+    // A stranger cannot tell the message exists, let alone change it.
+    let stranger = app.signup("stranger").await;
+    let mut stranger_ws = app.ws(&stranger.access).await;
+    for frame in [
+        json!({"type": "reaction.add", "message_id": mid, "emoji": "👍", "request_id": "s-1"}),
+        json!({"type": "message.delete", "message_id": mid, "request_id": "s-2"}),
+        json!({"type": "message.edit", "message_id": mid, "content": "x", "request_id": "s-3"}),
+    ] {
+        stranger_ws.send(frame).await;
+        assert_eq!(stranger_ws.next_of("error").await["code"], "MESSAGE_NOT_FOUND");
+    }
+    stranger_ws.close().await;
     alice_ws
         .send(json!({"type": "message.group.send", "group_id": group, "content": "@carol see above", "reply_to": mid, "client_msg_id": "c-1"}))
         .await;
