@@ -221,6 +221,26 @@ async fn edits_deletions_and_reactions_over_rest_with_clear_errors() {
     let bob_summary = summary(&app, &bob, &group).await;
     assert_eq!(bob_summary["unread_count"], 1, "changes are never unread");
     assert_eq!(bob_summary["mention_count"], 0);
+
+    // A member who left is a stranger to the group's messages.
+    let kept = app.send_group(&carol, &group, "carol's").await;
+    let leave = format!("/api/v1/groups/{group}/members/{}", carol.user_id);
+    let (status, _) = app.call(Method::DELETE, &leave, &carol.access, None).await;
+    assert!(status.is_success(), "carol leaves: {status}");
+    let kept_path = message_path(&group, &kept);
+    for (method, path, body) in [
+        (
+            Method::PATCH,
+            kept_path.clone(),
+            Some(json!({"content": "after leaving"})),
+        ),
+        (Method::DELETE, kept_path.clone(), None),
+        (Method::PUT, reaction_path(&group, &kept, "👍"), None),
+    ] {
+        let got = app.call(method, &path, &carol.access, body).await;
+        assert_error(&got, StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND");
+    }
+    assert_eq!(history(&app, &alice, &group).await[0]["content"], "carol's");
 }
 
 fn uuid_v7() -> String {
@@ -335,7 +355,10 @@ async fn changes_reach_every_socket_in_order_and_a_returning_device_catches_up()
         json!({"type": "message.edit", "message_id": mid, "content": "x", "request_id": "s-3"}),
     ] {
         stranger_ws.send(frame).await;
-        assert_eq!(stranger_ws.next_of("error").await["code"], "MESSAGE_NOT_FOUND");
+        assert_eq!(
+            stranger_ws.next_of("error").await["code"],
+            "MESSAGE_NOT_FOUND"
+        );
     }
     stranger_ws.close().await;
     alice_ws
