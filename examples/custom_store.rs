@@ -304,6 +304,23 @@ impl<S: MessageStore> MessageStore for Counted<S> {
             .await
     }
 
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.count("messages_after");
+        self.inner
+            .messages_after(conversation, min_seq, limit)
+            .await
+    }
+
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        self.count("search_messages");
+        self.inner.search_messages(query).await
+    }
+
     async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
         self.count("apply_change");
         self.inner.apply_change(change).await

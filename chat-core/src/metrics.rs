@@ -52,11 +52,15 @@ pub(crate) enum StoreRead {
     LogBetween,
     /// `MessageStore::reactions`: history pages.
     Reactions,
+    /// `MessageStore::search_messages`.
+    Search,
+    /// `MessageStore::messages_after`: pages around a message.
+    MessagesAfter,
 }
 
 impl StoreRead {
     /// Every variant, in declaration order (so `op as usize` indexes it).
-    const ALL: [StoreRead; 11] = [
+    const ALL: [StoreRead; 13] = [
         StoreRead::DirectBetween,
         StoreRead::Membership,
         StoreRead::Members,
@@ -68,6 +72,8 @@ impl StoreRead {
         StoreRead::UnreadMessages,
         StoreRead::LogBetween,
         StoreRead::Reactions,
+        StoreRead::Search,
+        StoreRead::MessagesAfter,
     ];
 
     fn label(self) -> &'static str {
@@ -83,6 +89,8 @@ impl StoreRead {
             StoreRead::UnreadMessages => "unread_messages",
             StoreRead::LogBetween => "log_between",
             StoreRead::Reactions => "reactions",
+            StoreRead::Search => "search_messages",
+            StoreRead::MessagesAfter => "messages_after",
         }
     }
 }

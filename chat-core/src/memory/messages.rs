@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     ChangeAction, ChangeOutcome, Cursor, EntryKind, InsertOutcome, LogEntry, Membership, Message,
-    MessageChange, NewChange, NewMessage, NewlyRead, Reaction,
+    MessageChange, NewChange, NewMessage, NewlyRead, Reaction, SearchHit, SearchQuery,
+    mark_snippet, words_of,
 };
 use crate::store::MessageStore;
 use crate::time::Timestamp;
@@ -42,6 +43,9 @@ impl MemoryStore {
         chat.membership(conv, user)
     }
 }
+
+/// About how many characters of a message a search snippet keeps.
+const SNIPPET_CHARS: usize = 120;
 
 impl ChatState {
     /// Applies a change in one step under the store's lock (see
@@ -256,6 +260,66 @@ impl MessageStore for MemoryStore {
             .skip(usize::try_from(skip).unwrap_or(usize::MAX))
             .take(limit as usize)
             .cloned()
+            .collect())
+    }
+
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let st = self.state();
+        Ok(st
+            .chat
+            .messages
+            .get(&conversation)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.seq > min_seq)
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        let st = self.state();
+        let chat = &st.chat;
+        let terms = query.terms.words();
+        let mut hits: Vec<SearchHit> = chat
+            .by_user
+            .get(&query.user)
+            .into_iter()
+            .flatten()
+            .filter(|c| query.conversation.is_none_or(|only| only == **c))
+            .filter_map(|c| {
+                let joined = chat.members.get(c)?.get(&query.user)?.joined_seq;
+                Some((chat.messages.get(c)?, joined))
+            })
+            .flat_map(|(msgs, joined)| msgs.iter().filter(move |m| m.seq > joined))
+            .filter(|m| !m.is_deleted())
+            .filter_map(|m| {
+                let words: Vec<String> = words_of(&m.content).collect();
+                let all = terms.iter().all(|t| words.contains(t));
+                let occurrences = words.iter().filter(|w| terms.contains(w)).count();
+                all.then(|| SearchHit {
+                    snippet: mark_snippet(&m.content, &query.terms, SNIPPET_CHARS),
+                    // More of the words, in a shorter message, ranks higher.
+                    rank: occurrences as f64 / (words.len() as f64).sqrt(),
+                    message: m.clone(),
+                })
+            })
+            .collect();
+        hits.sort_by(|a, b| {
+            b.rank
+                .total_cmp(&a.rank)
+                .then(b.message.created_at.cmp(&a.message.created_at))
+                .then(b.message.id.cmp(&a.message.id))
+        });
+        Ok(hits
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
             .collect())
     }
 

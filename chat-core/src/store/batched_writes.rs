@@ -36,7 +36,7 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::metrics::Metrics;
 use crate::model::{
     ChangeOutcome, DeliveryMove, InsertOutcome, LogEntry, Membership, Message, NewChange,
-    NewMessage, Reaction,
+    NewMessage, Reaction, SearchHit, SearchQuery,
 };
 use crate::store::MessageStore;
 use crate::time::Timestamp;
@@ -218,6 +218,21 @@ impl MessageStore for BatchedWrites {
         self.inner
             .messages_before(conversation, max_seq, skip, limit)
             .await
+    }
+
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.inner
+            .messages_after(conversation, min_seq, limit)
+            .await
+    }
+
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        self.inner.search_messages(query).await
     }
 
     /// Changes are rare next to messages: they go to the store directly,

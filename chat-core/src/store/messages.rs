@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     ChangeOutcome, DeliveryMove, InsertOutcome, LogEntry, Membership, Message, NewChange,
-    NewMessage, Reaction,
+    NewMessage, Reaction, SearchHit, SearchQuery,
 };
 use crate::time::Timestamp;
 
@@ -60,6 +60,23 @@ pub trait MessageStore: Send + Sync {
         skip: u64,
         limit: u32,
     ) -> Result<Vec<Message>>;
+
+    /// Up to `limit` messages with `seq > min_seq`, oldest first (the
+    /// newer half of a page around a message).
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+
+    /// Full-text search: the messages of the searcher's conversations (or
+    /// of the one given) sent since they joined each (`seq >
+    /// joined_seq`), not deleted, holding every word of the query as a
+    /// whole word, case-insensitively. Best rank first, then newest
+    /// first; `offset` and `limit` page through that order. Edits and
+    /// deletions are reflected at once.
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
 
     /// Applies a change to a message, atomically and in order with
     /// messages: under the conversation's lock it checks that the actor is

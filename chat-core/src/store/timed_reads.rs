@@ -14,7 +14,7 @@ use crate::metrics::{Metrics, StoreRead};
 use crate::model::{
     ChangeOutcome, ConversationKind, ConversationOverview, DeliveryMove, InsertOutcome, LogEntry,
     MemberEntry, MemberRemoval, MemberRole, Membership, Message, NewChange, NewDirectConversation,
-    NewGroup, NewMember, NewMessage, Reaction,
+    NewGroup, NewMember, NewMessage, Reaction, SearchHit, SearchQuery,
 };
 use crate::store::{ConversationStore, MessageStore};
 use crate::time::Timestamp;
@@ -155,6 +155,24 @@ impl<S: MessageStore + ?Sized> MessageStore for TimedReads<S> {
                 .messages_before(conversation, max_seq, skip, limit),
         )
         .await
+    }
+
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        self.time(
+            StoreRead::MessagesAfter,
+            self.inner.messages_after(conversation, min_seq, limit),
+        )
+        .await
+    }
+
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        self.time(StoreRead::Search, self.inner.search_messages(query))
+            .await
     }
 
     async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {

@@ -29,6 +29,7 @@ pub mod health;
 pub mod messages;
 pub mod password_resets;
 pub mod realtime;
+pub mod search;
 pub mod sessions;
 mod skip;
 pub mod users;
@@ -122,6 +123,11 @@ macro_rules! store_conformance_tests {
             changes::changes_log_interleaves_and_history_skips_changes,
             changes::changes_concurrent_with_messages_get_gap_free_seqs,
             changes::changes_mentions_are_counted_after_the_read_cursor,
+            search::search_sees_only_the_searchers_messages_since_joining,
+            search::search_matches_every_word_whole_and_in_any_case,
+            search::search_follows_edits_and_deletions,
+            search::search_ranks_then_pages_newest_first,
+            search::search_messages_after_a_seq_come_oldest_first,
             users::users_summaries_list_active_users_once,
             batches::batches_store_each_message_as_single_inserts_would,
             batches::batches_concurrent_batches_get_gap_free_seqs,

@@ -5,6 +5,7 @@ mod auth;
 mod change;
 mod conversation;
 mod message;
+mod search;
 mod user;
 
 pub use auth::{
@@ -20,4 +21,7 @@ pub use conversation::{
     NewGroup, NewMember, NewlyRead, SenderCursors, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
+pub use search::{
+    MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms, Snippet, mark_snippet, words_of,
+};
 pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
