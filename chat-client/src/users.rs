@@ -264,6 +264,29 @@ impl UserClient {
         rest::json(self.get("/api/v1/messages/unread")).await
     }
 
+    /// Searches the messages the caller can read
+    /// (`GET /api/v1/search/messages`), as the server answers:
+    /// `{"results": [{"message", "snippet": {"text", "highlights"}}], "has_more"}`.
+    ///
+    /// # Errors
+    /// `INVALID_QUERY`, `INVALID_PAGINATION` (400), `CONVERSATION_NOT_FOUND`
+    /// (404), and as [`me`](Self::me).
+    pub async fn search_messages(
+        &self,
+        q: &str,
+        conversation: Option<ConversationId>,
+        limit: Option<u32>,
+    ) -> Result<Value> {
+        let mut query: Vec<(&str, String)> = vec![("q", q.to_owned())];
+        if let Some(c) = conversation {
+            query.push(("conversation_id", c.to_string()));
+        }
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        rest::json(self.get("/api/v1/search/messages").query(&query)).await
+    }
+
     /// Replies to `parent` in `conversation`
     /// (`POST /api/v1/conversations/{id}/messages` with `reply_to`).
     ///

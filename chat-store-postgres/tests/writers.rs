@@ -72,6 +72,7 @@ async fn parallel_writers_keep_seqs_gap_free_and_each_senders_order() {
                         limit: 100,
                         before,
                         offset: 0,
+                        around: None,
                     },
                 )
                 .await

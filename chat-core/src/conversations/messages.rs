@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::page::{invalid_before, limit_or_default};
+use super::page::{invalid_around, invalid_before, limit_or_default};
 use super::{ConversationRef, ConversationService, PageRequest};
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
@@ -97,6 +97,9 @@ pub struct HistoryPage {
     pub messages: Vec<MessageView>,
     /// True when older messages exist beyond this page.
     pub has_more: bool,
+    /// True when newer messages exist beyond this page (only a page
+    /// `around` a message has any).
+    pub has_newer: bool,
 }
 
 impl HistoryPage {
@@ -104,6 +107,7 @@ impl HistoryPage {
         Self {
             messages: Vec::new(),
             has_more: false,
+            has_newer: false,
         }
     }
 }
@@ -307,6 +311,9 @@ impl ConversationService {
             return Ok(HistoryPage::empty());
         };
         let conv = &me.conversation;
+        if let Some(target) = page.around {
+            return self.history_around(user, &me, target, page.limit).await;
+        }
         let newest = match page.before {
             Some(id) => self
                 .deps
@@ -328,16 +335,57 @@ impl ConversationService {
             .await?;
         let has_more = messages.len() > page.limit as usize;
         messages.truncate(page.limit as usize);
-        let peer = self.peer(&me).await?;
+        Ok(HistoryPage {
+            messages: self.views(user, &me, messages).await?,
+            has_more,
+            has_newer: false,
+        })
+    }
+
+    /// A page of `limit` messages around `target`, newest first: the
+    /// target and up to half the limit of older messages, the rest newer.
+    async fn history_around(
+        &self,
+        user: UserId,
+        me: &Membership,
+        target: MessageId,
+        limit: u32,
+    ) -> Result<HistoryPage> {
+        let conv = me.conversation.id;
+        let d = &self.deps.messages;
+        let target = d.message(conv, target).await?.ok_or_else(invalid_around)?;
+        let older_wanted = limit.div_ceil(2);
+        let newer_wanted = limit - older_wanted;
+        let mut older = d.messages_before(conv, target.seq, 0, older_wanted + 1).await?;
+        let has_more = older.len() > older_wanted as usize;
+        older.truncate(older_wanted as usize);
+        let mut newer = d.messages_after(conv, target.seq, newer_wanted + 1).await?;
+        let has_newer = newer.len() > newer_wanted as usize;
+        newer.truncate(newer_wanted as usize);
+        newer.reverse();
+        newer.extend(older);
+        Ok(HistoryPage {
+            messages: self.views(user, me, newer).await?,
+            has_more,
+            has_newer,
+        })
+    }
+
+    /// Messages as `me` sees them, with reply quotes and reactions.
+    async fn views(
+        &self,
+        user: UserId,
+        me: &Membership,
+        messages: Vec<Message>,
+    ) -> Result<Vec<MessageView>> {
+        let peer = self.peer(me).await?;
+        let kind = me.conversation.kind;
         let mut views: Vec<MessageView> = messages
             .into_iter()
-            .map(|m| MessageView::for_reader(m, conv.kind, &me.member, peer.as_ref()))
+            .map(|m| MessageView::for_reader(m, kind, &me.member, peer.as_ref()))
             .collect();
         decorate(&*self.deps.messages, user, &mut views).await?;
-        Ok(HistoryPage {
-            messages: views,
-            has_more,
-        })
+        Ok(views)
     }
 
     /// The caller's unread messages across all conversations, oldest

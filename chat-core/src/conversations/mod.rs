@@ -19,6 +19,7 @@ mod mentions;
 mod messages;
 mod newest;
 mod page;
+mod search;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +30,9 @@ pub use messages::{
     HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
 };
 pub use page::PageRequest;
+pub use search::{
+    SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SearchResult, SearchResults,
+};
 pub(crate) use page::sync_limit;
 
 use crate::error::{ChatError, Result};

@@ -16,6 +16,9 @@ pub struct PageRequest {
     pub offset: u64,
     /// Only messages older than this one.
     pub before: Option<MessageId>,
+    /// A page around this message instead ("jump to message"): it and
+    /// up to half the limit of older messages, the rest newer ones.
+    pub around: Option<MessageId>,
 }
 
 impl PageRequest {
@@ -37,6 +40,26 @@ impl PageRequest {
             limit,
             offset: offset.unwrap_or(0),
             before,
+            around: None,
+        })
+    }
+
+    /// The page around `message` instead, when given.
+    ///
+    /// # Errors
+    /// `INVALID_PAGINATION` (naming `around`) when `before` or `offset` is
+    /// also given.
+    pub fn around(self, message: Option<MessageId>) -> Result<Self> {
+        if message.is_some() && (self.before.is_some() || self.offset > 0) {
+            return Err(ChatError::InvalidPagination(ValidationError::new(
+                "around",
+                "INVALID_PAGINATION",
+                "around cannot be combined with before or offset",
+            )));
+        }
+        Ok(Self {
+            around: message,
+            ..self
         })
     }
 
@@ -46,6 +69,7 @@ impl PageRequest {
             limit: Self::DEFAULT_LIMIT,
             offset: 0,
             before: None,
+            around: None,
         }
     }
 }
@@ -82,10 +106,19 @@ fn invalid_limit() -> ChatError {
 
 /// The error for a `before` cursor that names no message of the conversation.
 pub(crate) fn invalid_before() -> ChatError {
+    not_in_conversation("before")
+}
+
+/// The error for an `around` that names no message of the conversation.
+pub(crate) fn invalid_around() -> ChatError {
+    not_in_conversation("around")
+}
+
+fn not_in_conversation(field: &'static str) -> ChatError {
     ChatError::InvalidPagination(ValidationError::new(
-        "before",
+        field,
         "INVALID_PAGINATION",
-        "before must be the id of a message in this conversation",
+        format!("{field} must be the id of a message in this conversation"),
     ))
 }
 

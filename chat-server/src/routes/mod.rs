@@ -8,6 +8,7 @@ pub mod message_body;
 pub mod message_changes;
 pub mod messages;
 pub mod paging;
+pub mod search;
 pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -26,4 +27,5 @@ pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
         .nest("/messages", messages::router())
         .nest("/groups", groups::router())
         .nest("/conversations", conversations::router())
+        .nest("/search", search::router())
 }

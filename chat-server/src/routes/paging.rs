@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// `?limit=&offset=&before=` on history endpoints. Values that do not
+/// `?limit=&offset=&before=&around=` on history endpoints. Values that do not
 /// parse (`limit=abc`, `offset=-1`, `before=xyz`) are `400 INVALID_QUERY`;
 /// values out of range are `400 INVALID_PAGINATION`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -21,15 +21,20 @@ pub struct HistoryQuery {
     offset: Option<u64>,
     /// Only messages older than this one (a message of the conversation).
     before: Option<MessageId>,
+    /// A page around this message instead ("jump to message"): it, older
+    /// messages up to half the limit, and newer ones; `has_newer` says
+    /// whether more newer ones exist. Not with `before` or `offset`.
+    around: Option<MessageId>,
 }
 
 impl HistoryQuery {
     /// The validated page.
     ///
     /// # Errors
-    /// `INVALID_PAGINATION` for a limit outside 1 to 100.
+    /// `INVALID_PAGINATION` for a limit outside 1 to 100, or `around`
+    /// with `before` or `offset`.
     pub fn page(&self) -> Result<PageRequest, ChatError> {
-        PageRequest::new(self.limit, self.offset, self.before)
+        PageRequest::new(self.limit, self.offset, self.before)?.around(self.around)
     }
 }
 

@@ -19,6 +19,7 @@ mod non_members;
 mod openapi;
 mod password_reset;
 mod process;
+mod search;
 mod shutdown;
 mod slow_clients;
 mod smtp;
