@@ -68,6 +68,7 @@ static ASSETS: &[Asset] = &[
     asset!("socket.js", JS),
     asset!("dom.js", JS),
     asset!("conversation.js", JS),
+    asset!("message.js", JS),
     asset!("groups.js", JS),
     asset!("settings.js", JS),
     asset!("timeline.js", JS),
