@@ -69,6 +69,7 @@ static ASSETS: &[Asset] = &[
     asset!("dom.js", JS),
     asset!("conversation.js", JS),
     asset!("message.js", JS),
+    asset!("autocomplete.js", JS),
     asset!("groups.js", JS),
     asset!("settings.js", JS),
     asset!("timeline.js", JS),

@@ -4,6 +4,7 @@
 // when it is down) and applied wherever the server reports them.
 
 import { api, keepFresh, logout, session } from './api.js';
+import { mentionAutocomplete } from './autocomplete.js';
 import { showUnread } from './badge.js';
 import { ConversationView, Thread } from './conversation.js';
 import { $, debounce, el, initials, shortTime } from './dom.js';
@@ -423,7 +424,16 @@ input.addEventListener('input', () => {
   stopTyping();
 });
 
+/** Who can be mentioned in `t`: the group's other members, or the peer. */
+function mentionable(t) {
+  if (!t) return [];
+  if (t.isGroup) return (t.members || []).filter((m) => m.user_id !== me());
+  return t.summary.peer ? [t.summary.peer] : [];
+}
+const suggestions = mentionAutocomplete(input, $('#mention-suggestions'), () => mentionable(view.thread));
+
 input.addEventListener('keydown', (event) => {
+  if (suggestions.key(event)) return;
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $('#composer').requestSubmit();
@@ -460,6 +470,7 @@ $('#composer').addEventListener('submit', (event) => {
   }
   t.pending.set(frame.client_msg_id, pending);
   input.value = '';
+  suggestions.close();
   setReply(t, null);
   sendTyping(false);
   socket.sendMessage(frame);
