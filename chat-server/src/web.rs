@@ -68,6 +68,8 @@ static ASSETS: &[Asset] = &[
     asset!("socket.js", JS),
     asset!("dom.js", JS),
     asset!("conversation.js", JS),
+    asset!("message.js", JS),
+    asset!("autocomplete.js", JS),
     asset!("groups.js", JS),
     asset!("settings.js", JS),
     asset!("timeline.js", JS),

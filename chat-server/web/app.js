@@ -1,10 +1,14 @@
 // The chat page: the conversation list, live events from the socket, and
-// the glue between the list, the open conversation and the composer.
+// the glue between the list, the open conversation and the composer:
+// replies, reactions, edits and deletions asked for over the socket (REST
+// when it is down) and applied wherever the server reports them.
 
 import { api, keepFresh, logout, session } from './api.js';
+import { mentionAutocomplete } from './autocomplete.js';
 import { showUnread } from './badge.js';
 import { ConversationView, Thread } from './conversation.js';
 import { $, debounce, el, initials, shortTime } from './dom.js';
+import { excerpt } from './message.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
 import { settingsView } from './settings.js';
 import { ChatSocket, newClientMsgId } from './socket.js';
@@ -47,6 +51,14 @@ function nameOf(userId) {
   return '…';
 }
 
+/** A user's username, or null while it is being looked up (the view is redrawn then). */
+function usernameOf(userId) {
+  const user = state.users.get(userId);
+  if (user) return user.username;
+  nameOf(userId);
+  return null;
+}
+
 function remember(users) {
   for (const u of users) if (u) state.users.set(u.user_id, u);
 }
@@ -78,12 +90,17 @@ function listItem(c) {
   const title = titleOf(c);
   const online = c.peer && state.presence.get(c.peer.user_id)?.online;
   const last = c.last_message;
-  const preview = last
-    ? (c.kind === 'group' && last.sender_id !== me() ? nameOf(last.sender_id) + ': ' : last.sender_id === me() ? 'You: ' : '') +
-      last.content
-    : c.kind === 'group'
+  const mine = last?.sender_id === me();
+  const preview = !last
+    ? c.kind === 'group'
       ? 'Group created'
-      : 'No messages yet';
+      : 'No messages yet'
+    : last.deleted_at
+      ? mine
+        ? 'You deleted this message'
+        : (c.kind === 'group' ? nameOf(last.sender_id) + ': ' : '') + 'This message was deleted'
+      : (c.kind === 'group' && !mine ? nameOf(last.sender_id) + ': ' : mine ? 'You: ' : '') + last.content;
+  const mentions = c.mention_count || 0;
   return el(
     'li',
     {},
@@ -101,14 +118,31 @@ function listItem(c) {
         { class: 'avatar ' + c.kind, 'aria-hidden': 'true', text: initials(title) },
         c.kind === 'direct' ? el('span', { class: 'dot' + (online ? ' online' : ''), title: online ? 'Online' : 'Offline' }) : null,
       ),
-      el('span', { class: 'item-main' }, el('span', { class: 'item-title', text: title }), el('span', { class: 'item-preview', text: preview })),
+      el(
+        'span',
+        { class: 'item-main' },
+        el('span', { class: 'item-title', text: title }),
+        el('span', { class: 'item-preview' + (last?.deleted_at ? ' deleted' : ''), text: preview }),
+      ),
       el(
         'span',
         { class: 'item-side' },
         el('time', { text: shortTime(last?.created_at || c.created_at) }),
-        c.unread_count
-          ? el('span', { class: 'badge', 'aria-label': `${c.unread_count} unread`, text: String(c.unread_count) })
-          : null,
+        el(
+          'span',
+          { class: 'badges' },
+          mentions
+            ? el('span', {
+                class: 'mention-badge',
+                title: mentions === 1 ? 'You were mentioned' : `You were mentioned ${mentions} times`,
+                'aria-label': mentions === 1 ? '1 mention' : `${mentions} mentions`,
+                text: '@' + (mentions > 1 ? mentions : ''),
+              })
+            : null,
+          c.unread_count
+            ? el('span', { class: 'badge', 'aria-label': `${c.unread_count} unread`, text: String(c.unread_count) })
+            : null,
+        ),
       ),
     ),
   );
@@ -120,8 +154,8 @@ async function loadConversations() {
     // A live message may have overtaken the answer: keep what is newer.
     const held = state.conversations.get(c.conversation_id);
     if (held && held.last_seq > c.last_seq) {
-      const { last_seq, last_message, last_activity_at, unread_count, read_seq } = held;
-      Object.assign(c, { last_seq, last_message, last_activity_at, unread_count, read_seq });
+      const { last_seq, last_message, last_activity_at, unread_count, read_seq, mention_count } = held;
+      Object.assign(c, { last_seq, last_message, last_activity_at, unread_count, read_seq, mention_count });
     }
   }
   state.conversations = new Map(conversations.map((c) => [c.conversation_id, c]));
@@ -185,9 +219,46 @@ async function summaryOf(id) {
   return summary;
 }
 
+const refreshes = new Map();
+/**
+ * Fetches one summary again, soon (once for a burst): an edit or deletion
+ * of a message this page does not hold may change its mention count.
+ */
+function refreshSummary(id) {
+  clearTimeout(refreshes.get(id));
+  refreshes.set(
+    id,
+    setTimeout(async () => {
+      refreshes.delete(id);
+      try {
+        const fresh = await api('GET', `conversations/${id}`);
+        const held = state.conversations.get(id);
+        if (!held || fresh.last_seq < held.last_seq) return;
+        Object.assign(held, { unread_count: fresh.unread_count, mention_count: fresh.mention_count, read_seq: fresh.read_seq });
+        renderList();
+      } catch {
+        // The next list reload brings it.
+      }
+    }, 300),
+  );
+}
+
 // ---------------------------------------------------------------- open conversation
 
-const view = new ConversationView({ names: nameOf, onNearTop: () => loadOlder() });
+const view = new ConversationView({
+  names: nameOf,
+  usernameOf,
+  onNearTop: () => loadOlder(),
+  role: () => myRole(view.thread),
+  act: (kind, message, arg) => actions[kind](message, arg),
+  notify: toast,
+});
+
+/** The user's role in a conversation: from the group's members when loaded, else the summary. */
+function myRole(t) {
+  if (!t) return null;
+  return t.members?.find((m) => m.user_id === me())?.role || t.summary.role;
+}
 const members = new MembersPanel({
   me,
   changed: (thread) => {
@@ -225,6 +296,7 @@ async function openConversation(id) {
   if (members.isOpen) members.close();
   const t = thread(id);
   t.summary = summary;
+  showReplyBar(t);
   // Where unread starts, taken before opening marks everything read.
   const readSeq = summary.unread_count ? summary.read_seq || 0 : null;
   renderHeader();
@@ -311,9 +383,10 @@ function readNow(t) {
   const summary = t.summary;
   let newest = null;
   for (const m of t.messages.values()) if (!newest || m.seq > newest.seq) newest = m;
-  if (!newest || (summary.read_seq >= newest.seq && !summary.unread_count)) return;
-  summary.read_seq = newest.seq;
+  if (!newest || (summary.read_seq >= newest.seq && !summary.unread_count && !summary.mention_count)) return;
+  summary.read_seq = Math.max(summary.read_seq || 0, newest.seq);
   summary.unread_count = 0;
+  summary.mention_count = 0;
   renderList();
   if (!socket.send({ type: 'message.read', message_id: newest.message_id })) {
     api('POST', `conversations/${t.id}/read`, { message_id: newest.message_id }).catch(() => {});
@@ -351,10 +424,31 @@ input.addEventListener('input', () => {
   stopTyping();
 });
 
+/** Who can be mentioned in `t`: the group's other members, or the peer. */
+function mentionable(t) {
+  if (!t) return [];
+  if (t.isGroup) return (t.members || []).filter((m) => m.user_id !== me());
+  return t.summary.peer ? [t.summary.peer] : [];
+}
+const suggestions = mentionAutocomplete(input, $('#mention-suggestions'), () => mentionable(view.thread));
+
 input.addEventListener('keydown', (event) => {
+  if (suggestions.key(event)) return;
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     $('#composer').requestSubmit();
+  } else if (event.key === 'Escape' && view.thread?.replyingTo) {
+    event.preventDefault();
+    setReply(view.thread, null);
+  } else if (event.key === 'ArrowUp' && !input.value && view.thread) {
+    // As in Slack: Up in an empty composer edits one's last message.
+    const own = [...view.thread.messages.values()]
+      .filter((m) => m.sender_id === me() && !view.thread.effective(m).deleted_at)
+      .sort((a, b) => b.seq - a.seq)[0];
+    if (own) {
+      event.preventDefault();
+      view.startEditing(own);
+    }
   }
 });
 
@@ -368,11 +462,46 @@ $('#composer').addEventListener('submit', (event) => {
       ? { type: 'message.group.send', group_id: summary.conversation_id, content, client_msg_id: newClientMsgId() }
       : { type: 'message.send', recipient_id: summary.peer.user_id, content, client_msg_id: newClientMsgId() };
   const t = thread(summary.conversation_id);
-  t.pending.set(frame.client_msg_id, { content });
+  const parent = t.replyingTo && t.byId.get(t.replyingTo);
+  const pending = { content };
+  if (parent) {
+    frame.reply_to = parent.message_id;
+    pending.reply = quoteOf(t, parent);
+  }
+  t.pending.set(frame.client_msg_id, pending);
   input.value = '';
+  suggestions.close();
+  setReply(t, null);
   sendTyping(false);
   socket.sendMessage(frame);
   view.render({ stick: true });
+});
+
+// ---------------------------------------------------------------- replying
+
+/** The quote of `parent` as the server would give it in `reply`. */
+function quoteOf(t, parent) {
+  const v = t.effective(parent);
+  return { message_id: parent.message_id, sender_id: parent.sender_id, excerpt: excerpt(v.content), deleted: Boolean(v.deleted_at) };
+}
+
+/** Makes the composer answer `message` (or nothing), and shows it above the composer. */
+function setReply(t, message) {
+  t.replyingTo = message ? message.message_id : null;
+  if (view.isShowing(t.id)) showReplyBar(t);
+}
+
+function showReplyBar(t) {
+  const parent = t.replyingTo && t.byId.get(t.replyingTo);
+  $('#reply-bar').hidden = !parent;
+  if (!parent) return;
+  $('#reply-name').textContent = parent.sender_id === me() ? 'yourself' : nameOf(parent.sender_id);
+  $('#reply-excerpt').textContent = excerpt(t.effective(parent).content);
+}
+
+$('#cancel-reply').addEventListener('click', () => {
+  if (view.thread) setReply(view.thread, null);
+  input.focus();
 });
 
 /** The conversation an outbox frame belongs to. */
@@ -384,15 +513,27 @@ function conversationOfFrame(frame) {
 
 // ---------------------------------------------------------------- live events
 
-const acks = new Set();
+/** conversation_id → the highest seq received (messages and changes alike), and → the highest acknowledged. */
+const received = new Map();
+const acknowledged = new Map();
+/** Acknowledges each conversation up to the highest seq received, changes included. */
 const flushAcks = debounce(() => {
-  const ids = [...acks];
-  for (let i = 0; i < ids.length; i += 100) {
-    if (socket.send({ type: 'messages.ack', message_ids: ids.slice(i, i + 100) })) {
-      for (const id of ids.slice(i, i + 100)) acks.delete(id);
-    }
+  for (const [id, seq] of received) {
+    if (seq <= (acknowledged.get(id) || 0)) continue;
+    if (!socket.send({ type: 'messages.ack', conversation_id: id, seq })) return;
+    acknowledged.set(id, seq);
   }
 }, 50);
+
+function noteReceived(conversationId, seq) {
+  if (seq > (received.get(conversationId) || 0)) received.set(conversationId, seq);
+  flushAcks();
+}
+
+/** 1 when `m` counts in the summary's `mention_count` (someone else's, unread, naming me). */
+function mentionWeight(m, summary) {
+  return m.sender_id !== me() && !m.deleted_at && m.seq > (summary.read_seq || 0) && (m.mentions || []).includes(me()) ? 1 : 0;
+}
 
 /** A stored message reached this tab (live, offline batch or sync). */
 async function receive(message, { live }) {
@@ -404,34 +545,80 @@ async function receive(message, { live }) {
   } catch {
     return;
   }
-  if (message.sender_id !== me()) {
-    acks.add(message.message_id);
-    flushAcks();
-  }
+  noteReceived(id, message.seq);
   const t = state.threads.get(id);
   if (t && t.loaded) {
     if (live && t.hasGapBefore(message.seq)) requestSync(t);
-    if (t.add(message) && view.isShowing(id)) view.render({ stick: message.sender_id === me() });
+    if (t.add(message) && view.isShowing(id)) view.render({ stick: live && message.sender_id === me() });
     if (message.sender_id !== me()) t.setTyping(message.sender_id, false, () => view.isShowing(id) && view.renderTyping());
   }
   if (message.seq > (summary.last_seq || 0)) {
     summary.last_seq = message.seq;
-    summary.last_message = message;
-    summary.last_activity_at = message.created_at;
     // A summary fetched just now already counts this message.
-    if (known && message.sender_id !== me() && message.seq > (summary.read_seq || 0)) summary.unread_count += 1;
+    if (known && message.sender_id !== me() && message.seq > (summary.read_seq || 0)) {
+      summary.unread_count += 1;
+      summary.mention_count = (summary.mention_count || 0) + mentionWeight(message, summary);
+    }
     if (message.sender_id === me()) {
       summary.read_seq = Math.max(summary.read_seq || 0, message.seq);
     }
+  }
+  if (message.seq >= (summary.last_message?.seq || 0)) {
+    summary.last_message = t?.messages.get(message.seq) || message;
+    summary.last_activity_at = message.created_at;
   }
   renderList();
   if (t && state.openId === id) markRead(t);
 }
 
+/**
+ * A change (edit, deletion, reaction) reached this tab: live
+ * (`message.changed`), in a batch's `changes`, or as the answer of a REST
+ * call. It is a log entry like a message: its seq counts for gaps and acks.
+ */
+async function receiveChange(c, { live }) {
+  const id = c.conversation_id;
+  let summary;
+  try {
+    summary = await summaryOf(id);
+  } catch {
+    return;
+  }
+  noteReceived(id, c.seq);
+  const t = state.threads.get(id);
+  const held = t?.byId.get(c.message_id);
+  const before = held ? mentionWeight(held, summary) : 0;
+  if (t && t.loaded) {
+    if (live && t.hasGapBefore(c.seq)) requestSync(t);
+    if (t.applyChange(c, me()) && view.isShowing(id)) view.render();
+    if (c.change === 'deleted' && t.replyingTo === c.message_id) {
+      setReply(t, null);
+      if (view.isShowing(id)) toast('The message you were replying to was deleted.');
+    }
+  }
+  if (c.seq > (summary.last_seq || 0)) summary.last_seq = c.seq;
+  const last = summary.last_message;
+  if (last && last.message_id === c.message_id && last !== held) {
+    if (c.change === 'deleted') Object.assign(last, { deleted_at: last.deleted_at || c.at, content: '', mentions: [] });
+    else if (c.change === 'edited' && !last.deleted_at && c.content) Object.assign(last, { content: c.content, edited_at: c.edited_at });
+  }
+  if (c.change === 'edited' || c.change === 'deleted') {
+    if (held) summary.mention_count = Math.max(0, (summary.mention_count || 0) + mentionWeight(held, summary) - before);
+    else if (c.actor_id !== me() && summary.unread_count) refreshSummary(id);
+  }
+  renderList();
+}
+
+/** A batch's entries: its messages, then its changes in seq order. */
+async function receiveBatch(messages, changes) {
+  for (const m of messages) await receive(m, { live: false });
+  for (const c of [...(changes || [])].sort((a, b) => a.seq - b.seq)) await receiveChange(c, { live: false });
+}
+
 function requestSync(t) {
   if (t.syncing) return;
   t.syncing = true;
-  if (!socket.send({ type: 'sync', conversation_id: t.id, after_seq: t.maxSeq })) t.syncing = false;
+  if (!socket.send({ type: 'sync', conversation_id: t.id, after_seq: t.logSeq })) t.syncing = false;
 }
 
 function onSent(frame) {
@@ -446,10 +633,21 @@ function onSent(frame) {
     content: pending ? pending.content : '',
     created_at: frame.created_at,
     client_msg_id: frame.client_msg_id,
+    reply_to: pending?.reply_to || pending?.reply?.message_id || null,
+    reply: pending?.reply || null,
+    mentions: [],
+    edited_at: null,
+    deleted_at: null,
+    reactions: [],
   };
   if (t) t.pending.delete(frame.client_msg_id);
   if (t && view.isShowing(t.id)) view.render({ stick: true });
   receive(message, { live: true });
+  // `message.sent` does not say whom the text mentions (the server resolves
+  // that): the message itself, as `sync` gives it, does.
+  if ((message.content.includes('@') || (message.reply_to && !message.reply)) && socket.isOpen) {
+    socket.send({ type: 'sync', conversation_id: frame.conversation_id, after_seq: frame.seq - 1, limit: 1 });
+  }
 }
 
 function onSendFailed(clientMsgId, error) {
@@ -462,25 +660,160 @@ function onSendFailed(clientMsgId, error) {
   }
 }
 
+// ---------------------------------------------------------------- changing messages
+
+/** request_id → {t, messageId, undo(), what}: changes asked for and not yet answered. */
+const requests = new Map();
+const REQUEST_TIMEOUT = 10_000;
+
+/**
+ * Asks the server for a change, showing it at once. Over the socket the
+ * confirmation is the `message.changed` every connection gets, and a
+ * refusal an `error` with our `request_id`; with the socket down it goes
+ * over REST. A refusal (or no answer) takes the change back and says why.
+ */
+function requestChange(t, m, change) {
+  const requestId = 'r-' + crypto.randomUUID();
+  const local = t.localOf(m.message_id);
+  const at = new Date().toISOString();
+  let frame;
+  let rest;
+  let what;
+  let undo;
+  if (change.kind === 'edit') {
+    local.edit = { content: change.content, at, requestId };
+    frame = { type: 'message.edit', message_id: m.message_id, content: change.content };
+    rest = ['PATCH', `conversations/${t.id}/messages/${m.message_id}`, { content: change.content }];
+    what = 'The edit was not saved';
+    undo = () => local.edit?.requestId === requestId && delete local.edit;
+  } else if (change.kind === 'delete') {
+    local.deleted = { at, requestId };
+    frame = { type: 'message.delete', message_id: m.message_id };
+    rest = ['DELETE', `conversations/${t.id}/messages/${m.message_id}`];
+    what = 'The message was not deleted';
+    undo = () => local.deleted?.requestId === requestId && delete local.deleted;
+  } else {
+    const { emoji, on } = change;
+    local.reactions.set(emoji, { on, requestId });
+    frame = { type: on ? 'reaction.add' : 'reaction.remove', message_id: m.message_id, emoji };
+    rest = [on ? 'PUT' : 'DELETE', `conversations/${t.id}/messages/${m.message_id}/reactions/${encodeURIComponent(emoji)}`];
+    what = on ? 'The reaction was not added' : 'The reaction was not taken back';
+    undo = () => local.reactions.get(emoji)?.requestId === requestId && local.reactions.delete(emoji);
+  }
+  requests.set(requestId, { t, messageId: m.message_id, undo, what });
+  if (view.isShowing(t.id)) view.render();
+
+  if (socket.send({ ...frame, request_id: requestId })) {
+    setTimeout(() => {
+      if (!requests.has(requestId)) return;
+      // Still shown as asked but never confirmed: the frame was lost with the connection.
+      const shown = t.local.get(m.message_id);
+      const open = shown && (shown.edit?.requestId === requestId || shown.deleted?.requestId === requestId ||
+        [...shown.reactions.values()].some((r) => r.requestId === requestId));
+      if (open) failRequest(requestId, { message: 'the server did not answer. Try again.' });
+      else requests.delete(requestId);
+    }, REQUEST_TIMEOUT);
+    return;
+  }
+  api(...rest)
+    .then(async (answer) => {
+      requests.delete(requestId);
+      if (answer.change) await receiveChange(answer.change, { live: false });
+      else {
+        // Nothing changed (the reaction was already there, or was not): the message as it is.
+        t.add({ ...answer.message, seq: m.seq });
+        undo();
+        t.dropLocalIfEmpty(m.message_id);
+      }
+      if (view.isShowing(t.id)) view.render();
+    })
+    .catch((err) => failRequest(requestId, err));
+}
+
+/** A change was refused: show it as it was, and say why. */
+function failRequest(requestId, error) {
+  const request = requests.get(requestId);
+  if (!request) return;
+  requests.delete(requestId);
+  request.undo();
+  request.t.dropLocalIfEmpty(request.messageId);
+  if (view.isShowing(request.t.id)) view.render();
+  const reason = error.message || 'unknown error';
+  toast(`${request.what}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`);
+}
+
+/** What the message actions do (the view calls them). */
+const actions = {
+  reply(m) {
+    const t = state.threads.get(m.conversation_id);
+    if (!t) return;
+    setReply(t, m);
+    input.focus();
+  },
+  react(m, emoji) {
+    const t = state.threads.get(m.conversation_id);
+    if (!t) return;
+    const mine = (t.effective(m).reactions || []).some((r) => r.emoji === emoji && r.me);
+    requestChange(t, m, { kind: 'react', emoji, on: !mine });
+  },
+  edit(m, content) {
+    const t = state.threads.get(m.conversation_id);
+    if (t) requestChange(t, m, { kind: 'edit', content });
+  },
+  async delete(m) {
+    const t = state.threads.get(m.conversation_id);
+    if (!t) return;
+    const v = t.effective(m);
+    if (v.deleted_at) return;
+    if (await confirmDelete(v, m.sender_id === me())) requestChange(t, m, { kind: 'delete' });
+  },
+};
+
+/** Asks before deleting (an in-page dialog: native ones block the page). */
+function confirmDelete(v, mine) {
+  const dialog = $('#delete-dialog');
+  $('#delete-excerpt').textContent = excerpt(v.content);
+  $('#delete-who').textContent = mine ? 'It will be deleted for everyone in this conversation.' : `You are deleting ${nameOf(v.sender_id)}'s message for everyone in this group.`;
+  dialog.returnValue = '';
+  dialog.showModal();
+  $('#delete-cancel').focus();
+  return new Promise((resolve) => dialog.addEventListener('close', () => resolve(dialog.returnValue === 'delete'), { once: true }));
+}
+
+let toastTimer = null;
+/** A short notice at the bottom of the page (refused changes, and the like). */
+function toast(text) {
+  const node = $('#toast');
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => (node.hidden = true), 6_000);
+}
+$('#toast').addEventListener('click', () => ($('#toast').hidden = true));
+
 const handlers = {
   'message.new': (f) => receive(f, { live: true }),
   'message.group.new': (f) => receive(f, { live: true }),
+  'message.changed': (f) => receiveChange(f, { live: true }),
   'message.sent': onSent,
-  'messages.offline': async (f) => {
-    for (const m of f.messages) await receive(m, { live: false });
-  },
+  'messages.offline': (f) => receiveBatch(f.messages, f.changes),
   'messages.sync': async (f) => {
     const t = state.threads.get(f.conversation_id);
     if (t) t.syncing = false;
-    for (const m of f.messages) await receive(m, { live: false });
-    if (t && f.has_more && f.messages.length) requestSync(t);
+    await receiveBatch(f.messages, f.changes);
+    if (t && f.has_more && (f.messages.length || f.changes?.length)) requestSync(t);
   },
   'message.delivered': (f) => cursorMoved('delivered', f),
   'message.read': (f) => {
     if (f.user_id === me()) {
       // Read on another device of mine.
       const summary = state.conversations.get(f.conversation_id);
-      if (summary && f.seq >= summary.last_seq) summary.unread_count = 0;
+      if (summary && f.seq >= (summary.last_message?.seq || 0)) {
+        summary.unread_count = 0;
+        summary.mention_count = 0;
+      } else if (summary) {
+        refreshSummary(f.conversation_id);
+      }
       if (summary) summary.read_seq = Math.max(summary.read_seq, f.seq);
       renderList();
       return;
@@ -497,7 +830,8 @@ const handlers = {
     renderHeader();
   },
   error: (f) => {
-    if (!f.client_msg_id) console.warn('server error frame', f.code, f.message);
+    if (f.request_id && requests.has(f.request_id)) failRequest(f.request_id, f);
+    else if (!f.client_msg_id) console.warn('server error frame', f.code, f.message);
   },
 };
 
@@ -594,8 +928,9 @@ async function start() {
   // Sends typed before a reload are still in the outbox: show them again.
   for (const frame of socket.pending()) {
     const id = conversationOfFrame(frame);
-    sentContent.set(frame.client_msg_id, { content: frame.content });
-    if (id && state.conversations.has(id)) thread(id).pending.set(frame.client_msg_id, { content: frame.content });
+    const pending = { content: frame.content, reply_to: frame.reply_to };
+    sentContent.set(frame.client_msg_id, pending);
+    if (id && state.conversations.has(id)) thread(id).pending.set(frame.client_msg_id, pending);
   }
   keepFresh();
   socket.connect();

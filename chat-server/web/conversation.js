@@ -1,13 +1,18 @@
 // One conversation's messages (a Thread) and the pane that shows the open
-// one: history paging, gap detection, sent/delivered/read marks, "seen by",
+// one: history paging, gap detection, changes (edits, deletions,
+// reactions) applied in log order, sent/delivered/read marks, "seen by",
 // the typing line, and the day separators, "New messages" divider and
-// sender runs that timeline.js lays out.
+// sender runs that timeline.js lays out. message.js builds what a message
+// shows besides its marks (quote, text with mentions, reactions, actions).
 
 import { api } from './api.js';
-import { $, el, fullTime, shortTime } from './dom.js';
+import { $, el, shortTime } from './dom.js';
+import { editorNode, excerpt, messageBody, quoteNode } from './message.js';
 import { layout } from './timeline.js';
 
 const PAGE = 50;
+/** The fields of a message that changes touch. */
+const STATE = ['content', 'edited_at', 'deleted_at', 'mentions', 'reply_to', 'reply', 'reactions'];
 const TYPING_SHOWN_FOR = 6_000;
 
 /** What the client knows of one conversation's messages. */
@@ -17,6 +22,21 @@ export class Thread {
     this.summary = summary;
     /** seq → message */
     this.messages = new Map();
+    /** message_id → message */
+    this.byId = new Map();
+    /**
+     * The newest log entry known (a message or a change: both take seqs of
+     * one sequence), so a change is never mistaken for a gap.
+     */
+    this.logSeq = 0;
+    /**
+     * What this tab asked to change and the server has not confirmed yet,
+     * shown meanwhile: message_id → {edit?: {content, at, requestId},
+     * deleted?: {at, requestId}, reactions: Map(emoji → {on, requestId})}.
+     */
+    this.local = new Map();
+    /** The message the composer answers (its id), or null. */
+    this.replyingTo = null;
     /** client_msg_id → {content, createdAt, failed?} of own sends not yet stored */
     this.pending = new Map();
     this.loaded = false;
@@ -50,17 +70,141 @@ export class Thread {
     return oldest;
   }
 
-  /** Adds a stored message; false when it was already there. */
+  /**
+   * Adds a stored message; false when nothing changed. A message already
+   * held takes the state of a fuller copy (a catch-up or `sync` gives
+   * messages as they are now, with their mentions and reactions).
+   */
   add(message) {
-    if (this.messages.has(message.seq)) return false;
+    this.noteSeq(message.seq);
+    const held = this.messages.get(message.seq);
+    if (held) {
+      if (!Array.isArray(message.reactions)) return false;
+      const before = JSON.stringify(held);
+      for (const key of STATE) if (message[key] !== undefined) held[key] = message[key];
+      return JSON.stringify(held) !== before;
+    }
     this.messages.set(message.seq, message);
+    this.byId.set(message.message_id, message);
     if (message.client_msg_id) this.pending.delete(message.client_msg_id);
     return true;
   }
 
-  /** True when `seq` leaves a hole after what this thread holds. */
+  /** Records that the log reaches at least `seq`. */
+  noteSeq(seq) {
+    if (seq > this.logSeq) this.logSeq = seq;
+  }
+
+  /** True when `seq` leaves a hole after the newest log entry known (message or change). */
   hasGapBefore(seq) {
-    return this.loaded && this.messages.size > 0 && seq > this.maxSeq + 1;
+    return this.loaded && this.logSeq > 0 && seq > this.logSeq + 1;
+  }
+
+  /**
+   * Applies a change (a `message.changed` frame, or an entry of a batch's
+   * `changes`), in seq order. Returns true when something shown changed.
+   * Reaction counts are absolute; `me` follows when the actor is `me`.
+   * Applying a change twice is harmless.
+   */
+  applyChange(c, me) {
+    this.noteSeq(c.seq);
+    let changed = false;
+    // Quotes of the message, held or not.
+    for (const other of this.messages.values()) {
+      if (other.reply_to !== c.message_id || !other.reply) continue;
+      if (c.change === 'deleted') other.reply = { ...other.reply, deleted: true, excerpt: '' };
+      else if (c.change === 'edited' && c.content) other.reply = { ...other.reply, excerpt: excerpt(c.content) };
+      else continue;
+      changed = true;
+    }
+    const m = this.byId.get(c.message_id);
+    if (!m || (m.appliedSeq || 0) >= c.seq) return changed;
+    // A tombstone takes no more changes (a replayed older one included).
+    if (m.deleted_at && c.change !== 'deleted') return changed;
+    m.appliedSeq = c.seq;
+    switch (c.change) {
+      case 'edited':
+        if (c.content !== undefined) m.content = c.content;
+        if (c.edited_at !== undefined) m.edited_at = c.edited_at;
+        m.mentions = c.mentions || [];
+        break;
+      case 'deleted':
+        m.deleted_at = m.deleted_at || c.at;
+        m.content = '';
+        m.mentions = [];
+        m.reactions = [];
+        break;
+      case 'reaction_added':
+      case 'reaction_removed': {
+        const list = (m.reactions = [...(m.reactions || [])]);
+        let i = list.findIndex((r) => r.emoji === c.emoji);
+        if (i < 0) i = list.push({ emoji: c.emoji, count: 0, me: false }) - 1;
+        const r = (list[i] = { ...list[i], count: c.count ?? list[i].count });
+        if (c.actor_id === me) r.me = c.change === 'reaction_added';
+        if (r.count <= 0) list.splice(i, 1);
+        break;
+      }
+      default:
+        return changed;
+    }
+    this.settle(m, c, me);
+    return true;
+  }
+
+  /** Drops what this tab asked for once the server's state shows it. */
+  settle(m, c, me) {
+    const local = this.local.get(m.message_id);
+    if (!local) return;
+    if (m.deleted_at) {
+      this.local.delete(m.message_id);
+      return;
+    }
+    if (local.edit && c.change === 'edited' && c.actor_id === me && m.content === local.edit.content) delete local.edit;
+    for (const [emoji, wish] of local.reactions) {
+      const r = (m.reactions || []).find((x) => x.emoji === emoji);
+      if (Boolean(r?.me) === wish.on) local.reactions.delete(emoji);
+    }
+    this.dropLocalIfEmpty(m.message_id);
+  }
+
+  /** The pending changes of a message, created on first use. */
+  localOf(messageId) {
+    let local = this.local.get(messageId);
+    if (!local) {
+      local = { reactions: new Map() };
+      this.local.set(messageId, local);
+    }
+    return local;
+  }
+
+  dropLocalIfEmpty(messageId) {
+    const local = this.local.get(messageId);
+    if (local && !local.edit && !local.deleted && local.reactions.size === 0) this.local.delete(messageId);
+  }
+
+  /** A message as shown: the server's state with this tab's unconfirmed changes on top. */
+  effective(m) {
+    const local = this.local.get(m.message_id);
+    if (!local) return m;
+    const v = { ...m };
+    if (local.deleted) return { ...v, deleted_at: local.deleted.at, content: '', mentions: [], reactions: [] };
+    if (local.edit) Object.assign(v, { content: local.edit.content, edited_at: local.edit.at });
+    if (local.reactions.size) {
+      const list = (v.reactions || []).map((r) => ({ ...r }));
+      for (const [emoji, wish] of local.reactions) {
+        let r = list.find((x) => x.emoji === emoji);
+        if (wish.on && !r?.me) {
+          if (!r) list.push((r = { emoji, count: 0, me: false }));
+          r.count += 1;
+          r.me = true;
+        } else if (!wish.on && r?.me) {
+          r.count -= 1;
+          r.me = false;
+        }
+      }
+      v.reactions = list.filter((r) => r.count > 0);
+    }
+    return v;
   }
 
   /** The seq of the first message after `readSeq` that someone else sent, or null. */
@@ -115,7 +259,11 @@ export class Thread {
 
   /** Loads the newest page of history (first open). */
   async load(me) {
+    // The log up to the summary's last_seq (messages and changes) is in the
+    // page that follows, messages as they are now: no gap to fill there.
+    const known = this.summary.last_seq || 0;
     const page = await api('GET', `conversations/${this.id}/messages?limit=${PAGE}`);
+    this.noteSeq(known);
     for (const m of page.messages) {
       this.add(m);
       this.learnCursors(m, me);
@@ -185,18 +333,55 @@ const MARKS = {
 
 /** The conversation pane: renders the open Thread into the page. */
 export class ConversationView {
-  /** `names(userId)` gives a display name; `onNearTop()` asks for older history. */
-  constructor({ names, onNearTop }) {
+  /**
+   * `names(userId)` gives a display name and `usernameOf(userId)` a
+   * username (or null while unknown); `onNearTop()` asks for older history;
+   * `role()` is the user's role in the open conversation; `act(kind,
+   * message, arg)` runs an action (`reply`, `react` with an emoji, `edit`
+   * with the new text, `delete`); `notify(text)` shows a short notice.
+   */
+  constructor({ names, usernameOf, onNearTop, role, act, notify }) {
     this.names = names;
+    this.usernameOf = usernameOf;
+    this.role = role;
+    this.act = act;
+    this.notify = notify;
     this.thread = null;
     this.me = null;
     /** Key (`seq:N`) of the message the "New messages" divider goes before. */
     this.firstUnread = null;
+    /** The message (id) whose actions are open (a tap on "⋯" or a long press). */
+    this.actionsFor = null;
+    /** The message (id) whose emoji picker is open. */
+    this.pickerFor = null;
+    /** The message (id) being edited, and its editor (kept across renders). */
+    this.editing = null;
+    this.editor = null;
     this.list = $('#message-list');
     this.scroller = $('#messages');
     this.nodes = new Map();
     this.scroller.addEventListener('scroll', () => {
       if (this.thread && this.scroller.scrollTop < 120) onNearTop();
+    });
+    this.list.addEventListener('click', (event) => this.onClick(event));
+    // A long press opens a message's actions on touch screens.
+    let press = null;
+    this.list.addEventListener('pointerdown', (event) => {
+      const li = event.target.closest('.message[data-message-id]');
+      if (event.pointerType !== 'touch' || !li || event.target.closest('button, textarea')) return;
+      press = setTimeout(() => this.openActions(li.dataset.messageId), 500);
+    });
+    for (const type of ['pointerup', 'pointercancel', 'pointermove']) {
+      this.list.addEventListener(type, () => clearTimeout(press));
+    }
+    // A click elsewhere, or Escape, closes open actions and the picker.
+    // (The path, not the target: a click that re-rendered its message has a detached target.)
+    document.addEventListener('click', (event) => {
+      const inMessage = event.composedPath().some((n) => n.classList?.contains('message'));
+      if ((this.actionsFor || this.pickerFor) && !inMessage) this.closeMenus();
+    });
+    document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && (this.actionsFor || this.pickerFor)) this.closeMenus();
     });
   }
 
@@ -210,6 +395,10 @@ export class ConversationView {
     this.thread = thread;
     this.me = me;
     this.firstUnread = firstUnread ? 'seq:' + firstUnread : null;
+    this.actionsFor = null;
+    this.pickerFor = null;
+    this.editing = null;
+    this.editor = null;
     this.nodes.clear();
     this.list.replaceChildren();
     this.render(this.firstUnread ? { reveal: true } : { stick: true });
@@ -292,28 +481,55 @@ export class ConversationView {
     return node;
   }
 
+  /** The user's role allows deleting others' messages (owner or admin of a group). */
+  get moderates() {
+    const role = this.role();
+    return this.thread.isGroup && (role === 'owner' || role === 'admin');
+  }
+
   messageNode(m, isLastOwn) {
     const key = 'seq:' + m.seq;
     let node = this.nodes.get(key);
     const mine = m.sender_id === this.me;
     if (!node) {
-      node = el(
-        'li',
-        { class: mine ? 'message mine' : 'message theirs', dataset: { seq: m.seq, messageId: m.message_id } },
-        el(
-          'div',
-          { class: 'bubble' },
-          this.thread.isGroup && !mine ? el('span', { class: 'sender', text: this.names(m.sender_id) }) : null,
-          el('p', { class: 'content', text: m.content }),
-          el(
-            'span',
-            { class: 'meta' },
-            el('time', { datetime: m.created_at, title: fullTime(m.created_at), text: shortTime(m.created_at) }),
-            mine ? el('span', { class: 'mark', role: 'img' }) : null,
-          ),
-        ),
-      );
+      node = el('li', { class: mine ? 'message mine' : 'message theirs', dataset: { seq: m.seq, messageId: m.message_id } });
       this.nodes.set(key, node);
+    }
+    const v = this.thread.effective(m);
+    const deleted = Boolean(v.deleted_at);
+    const editing = !deleted && this.editing === m.message_id;
+    if (this.editing === m.message_id && deleted) this.stopEditing();
+    // Mentions the server resolved, by username (those known so far).
+    const names = new Map();
+    for (const id of v.mentions || []) {
+      const username = this.usernameOf(id);
+      if (username) names.set(username.toLowerCase(), id);
+    }
+    const ctx = {
+      mine,
+      me: this.me,
+      isGroup: this.thread.isGroup,
+      senderName: this.names(m.sender_id),
+      quoteName: v.reply ? this.names(v.reply.sender_id) : '',
+      names,
+      canEdit: mine,
+      canDelete: mine || this.moderates,
+      actionsOpen: this.actionsFor === m.message_id,
+      pickerOpen: this.pickerFor === m.message_id,
+      editor: editing ? this.editor : null,
+    };
+    // Rebuilt only when something it shows changed.
+    const signature = JSON.stringify([
+      v.content, v.edited_at, v.deleted_at, v.reply, v.reactions, [...names], ctx.senderName, ctx.quoteName,
+      ctx.canDelete, ctx.actionsOpen, ctx.pickerOpen, editing,
+    ]);
+    if (node.signature !== signature) {
+      node.signature = signature;
+      const receipt = $('.receipt', node);
+      node.replaceChildren(...messageBody(v, ctx), ...(receipt ? [receipt] : []));
+      node.classList.toggle('deleted', deleted);
+      node.classList.toggle('mentions-me', !deleted && (v.mentions || []).includes(this.me));
+      node.classList.toggle('editing', editing);
     }
     if (mine) {
       const mark = this.thread.markOf(m, this.me);
@@ -327,8 +543,6 @@ export class ConversationView {
         status = MARKS[mark][1];
       }
       this.setStatus(node, status);
-    } else if (this.thread.isGroup) {
-      $('.sender', node).textContent = this.names(m.sender_id);
     }
     return node;
   }
@@ -342,9 +556,14 @@ export class ConversationView {
         { class: 'message mine pending', dataset: { clientMsgId } },
         el(
           'div',
-          { class: 'bubble' },
-          el('p', { class: 'content', text: p.content }),
-          el('span', { class: 'meta' }, el('span', { class: 'mark', role: 'img' })),
+          { class: 'line' },
+          el(
+            'div',
+            { class: 'bubble' },
+            p.reply ? quoteNode(p.reply, this.names(p.reply.sender_id)) : null,
+            el('p', { class: 'content', text: p.content }),
+            el('span', { class: 'meta' }, el('span', { class: 'mark', role: 'img' })),
+          ),
         ),
         el('p', { class: 'send-error' }),
       );
@@ -354,6 +573,125 @@ export class ConversationView {
     $('.send-error', node).textContent = p.failed ? `Not sent: ${p.failed}` : '';
     node.classList.toggle('failed', Boolean(p.failed));
     return node;
+  }
+
+  /** Clicks in the message list: actions, picker, chips, quotes, the editor's buttons. */
+  onClick(event) {
+    const button = event.target.closest('[data-action]');
+    const li = event.target.closest('.message[data-message-id]');
+    if (!button) return;
+    const kind = button.dataset.action;
+    if (kind === 'quote') {
+      this.jumpTo(button.dataset.target);
+      return;
+    }
+    if (!li || !this.thread) return;
+    const m = this.thread.byId.get(li.dataset.messageId);
+    if (!m) return;
+    switch (kind) {
+      case 'more':
+        this.actionsFor = this.actionsFor === m.message_id ? null : m.message_id;
+        this.pickerFor = null;
+        this.render();
+        break;
+      case 'react':
+        this.pickerFor = this.pickerFor === m.message_id ? null : m.message_id;
+        this.render();
+        $('.picker .pick', li)?.focus();
+        break;
+      case 'pick':
+      case 'chip':
+        this.closeMenus();
+        this.act('react', m, button.dataset.emoji);
+        break;
+      case 'reply':
+        this.closeMenus();
+        this.act('reply', m);
+        break;
+      case 'edit':
+        this.startEditing(m);
+        break;
+      case 'delete':
+        this.closeMenus();
+        this.act('delete', m);
+        break;
+      case 'edit-cancel':
+        this.stopEditing();
+        this.render();
+        break;
+    }
+  }
+
+  openActions(messageId) {
+    this.actionsFor = messageId;
+    this.pickerFor = null;
+    this.render();
+  }
+
+  closeMenus() {
+    if (!this.actionsFor && !this.pickerFor) return;
+    this.actionsFor = null;
+    this.pickerFor = null;
+    this.render();
+  }
+
+  /** Opens the inline editor on own message `m`. */
+  startEditing(m) {
+    const v = this.thread.effective(m);
+    if (v.deleted_at || m.sender_id !== this.me) return;
+    this.actionsFor = null;
+    this.pickerFor = null;
+    this.editing = m.message_id;
+    this.editor = editorNode(v.content);
+    const input = $('textarea', this.editor);
+    const save = () => {
+      const content = input.value;
+      const id = this.editing;
+      this.stopEditing();
+      const current = this.thread.byId.get(id);
+      if (current && content !== this.thread.effective(current).content) this.act('edit', current, content);
+      this.render();
+    };
+    input.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        save();
+      } else if (event.key === 'Escape') {
+        event.preventDefault();
+        event.stopPropagation();
+        this.stopEditing();
+        this.render();
+        $('#message-input').focus();
+      }
+    });
+    this.editor.addEventListener('submit', (event) => {
+      event.preventDefault();
+      save();
+    });
+    this.render();
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  stopEditing() {
+    this.editing = null;
+    this.editor = null;
+  }
+
+  /** Scrolls to a loaded message and highlights it for a moment. */
+  jumpTo(messageId) {
+    const node = [...this.list.children].find((li) => li.dataset.messageId === messageId);
+    if (!node) {
+      this.notify('That message is further back; scroll up to load older messages.');
+      return;
+    }
+    node.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    node.classList.remove('highlight');
+    // Restart the animation when the same quote is clicked twice.
+    void node.offsetWidth;
+    node.classList.add('highlight');
+    clearTimeout(node.highlightTimer);
+    node.highlightTimer = setTimeout(() => node.classList.remove('highlight'), 2_000);
   }
 
   setMark(node, mark) {
