@@ -16,7 +16,8 @@
 //! Ranking reads the vector of every match (`ts_rank` cannot be answered
 //! from the index), so a search costs about as much as the searcher has
 //! matching messages; the costly snippets (`ts_headline`) are made for the
-//! page only, after the ranking has picked it.
+//! page only, after the ranking has picked it (the ranking's subquery ends
+//! in its `LIMIT`, so the planner cannot move them before it).
 
 use chat_core::model::{MARK_END, MARK_START, Message, SearchHit, SearchQuery, mark_snippet};
 use chat_core::{Result, UserId};
@@ -71,8 +72,9 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
     // planner folds before reading anything.
     let rows: Vec<HitRow> = sqlx::query_as(concat!(
         "WITH hits AS ( \
-             SELECT m.message_id, m.created_at, \
-                    ts_rank(m.search_vector, plainto_tsquery('simple', $3), 1) AS rank \
+             SELECT ",
+        message_columns!("m."),
+        ", ts_rank(m.search_vector, plainto_tsquery('simple', $3), 1) AS rank \
              FROM messages m \
              JOIN UNNEST($1::uuid[], $2::bigint[]) AS c(conversation_id, joined_seq) \
                ON m.conversation_id = c.conversation_id AND m.seq > c.joined_seq \
@@ -82,12 +84,9 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
                AND numnode(plainto_tsquery('simple', $3)) = 2 * $4 - 1 \
              ORDER BY rank DESC, m.created_at DESC, m.message_id DESC \
              OFFSET $5 LIMIT $6) \
-         SELECT ",
-        message_columns!("m."),
-        ", h.rank, \
-           ts_headline('simple', m.content, plainto_tsquery('simple', $3), $7) AS snippet \
-         FROM hits h JOIN messages m ON m.message_id = h.message_id \
-         ORDER BY h.rank DESC, h.created_at DESC, h.message_id DESC"
+         SELECT *, ts_headline('simple', content, plainto_tsquery('simple', $3), $7) AS snippet \
+         FROM hits \
+         ORDER BY rank DESC, created_at DESC, message_id DESC"
     ))
     .persistent(false)
     .bind(&conversations)
