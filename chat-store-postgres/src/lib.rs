@@ -30,6 +30,8 @@
 //!   cursor moves, each with a fixed number of statements.
 //! - `changes.rs`: changes to messages (edits, deletions, reactions), the
 //!   log they share with messages, and reactions.
+//! - `search.rs`: full-text search of messages, and the messages after a
+//!   seq (the newer half of a page around a search hit).
 //! - `throwaway` (feature `testkit`): `ThrowawayPostgres`, a server of a
 //!   test's own that it can stop and start (fault tests).
 //! - `testkit` (feature `testkit`): `PgTestDatabase`, a throwaway database
@@ -56,6 +58,7 @@ pub mod error;
 mod health;
 mod message_batch;
 mod password_resets;
+mod search;
 mod sessions;
 mod users;
 

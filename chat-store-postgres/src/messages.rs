@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chat_core::model::{
     ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
-    NewChange, NewMessage, Reaction, SenderCursors,
+    NewChange, NewMessage, Reaction, SearchHit, SearchQuery, SenderCursors,
 };
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
@@ -251,6 +251,23 @@ impl MessageStore for PgStore {
         .await
         .map_err(to_chat_error)?;
         Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    /// Up to `limit` messages with `seq > min_seq`, oldest first (see
+    /// `search.rs`).
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        crate::search::messages_after(&self.pool, conversation, min_seq, limit).await
+    }
+
+    /// Full-text search of the searcher's messages, best rank first, then
+    /// newest first (see `search.rs`).
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        crate::search::search_messages(&self.pool, query).await
     }
 
     /// Applies a change to a message in one transaction, in order with

@@ -1,0 +1,236 @@
+//! Full-text search on PostgreSQL, beyond the conformance suite: words
+//! that PostgreSQL's parser would read as part of one token, case folding
+//! beyond ASCII, words it cannot index, snippets, and a database written
+//! before search existed, upgraded by migration 0004.
+
+use std::path::Path;
+use std::str::FromStr as _;
+
+use chat_core::model::{MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms};
+use chat_core::store::{MessageStore as _, Store};
+use chat_core::testkit::backend_unavailable;
+use chat_core::testkit::fixtures::{create_direct, create_user, send};
+use chat_core::{ConversationId, MessageId, UserId};
+use chat_store_postgres::{PgPoolConfig, PgStore, PgTestDatabase};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+use uuid::Uuid;
+
+async fn search(store: &dyn Store, user: UserId, q: &str) -> Vec<SearchHit> {
+    let query = SearchQuery {
+        user,
+        terms: SearchTerms::parse(q).expect("valid query"),
+        conversation: None,
+        offset: 0,
+        limit: 10,
+    };
+    store.search_messages(&query).await.expect("search")
+}
+
+fn ids(hits: &[SearchHit]) -> Vec<MessageId> {
+    hits.iter().map(|h| h.message.id).collect()
+}
+
+fn marked(word: &str) -> String {
+    format!("{MARK_START}{word}{MARK_END}")
+}
+
+/// Host names, addresses, numbers, versions, paths and hyphenated words
+/// hold their words, as `SearchTerms` splits them; the snippet marks them
+/// even where `ts_headline` sees one token.
+#[tokio::test]
+async fn words_joined_by_punctuation_are_found_one_by_one() {
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let store = db.store().clone();
+    let a = create_user(&store, "alice").await.id;
+    let b = create_user(&store, "bob").await.id;
+    let d = create_direct(&store, a, b).await;
+    let site = send(&store, d, a, "see example.com or mail bob@example.org").await;
+    let pi = send(&store, d, a, "pi is 3.14, release v1.2 is out").await;
+    let url = send(&store, d, a, "https://docs.rs/sqlx/latest/index.html").await;
+    let hyphen = send(&store, d, a, "lunch-time snake_case don't").await;
+    let emoji = send(&store, d, a, "party🎉tonight").await;
+    for (q, want) in [
+        ("example", site.id),
+        ("bob", site.id),
+        ("org", site.id),
+        ("3", pi.id),
+        ("14", pi.id),
+        ("v1 2", pi.id),
+        ("docs sqlx html", url.id),
+        ("time lunch", hyphen.id),
+        ("snake case", hyphen.id),
+        ("don t", hyphen.id),
+        ("party tonight", emoji.id),
+    ] {
+        let hits = search(&store, b, q).await;
+        assert_eq!(ids(&hits), vec![want], "{q}");
+        let first = q.split(' ').next().expect("a word");
+        assert!(
+            hits[0].snippet.contains(&marked(first)),
+            "{q}: {:?}",
+            hits[0].snippet
+        );
+    }
+    assert!(
+        search(&store, b, "exam").await.is_empty(),
+        "whole words only"
+    );
+    db.teardown().await;
+}
+
+/// Letters beyond ASCII are words and fold case (in a database whose
+/// LC_CTYPE knows them, as every UTF-8 locale does; the plain `C` locale
+/// folds ASCII only, see migration 0004).
+#[tokio::test]
+async fn letters_beyond_ascii_fold_case() {
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let store = db.store().clone();
+    let folds: bool = sqlx::query_scalar("SELECT lower('ÜΣ') = 'üσ'")
+        .fetch_one(store.pool())
+        .await
+        .expect("lower");
+    let a = create_user(&store, "alice").await.id;
+    let b = create_user(&store, "bob").await.id;
+    let d = create_direct(&store, a, b).await;
+    let m = send(&store, d, a, "ÜBER Café — naïve «résumé» 東京").await;
+    for q in ["café", "résumé", "naïve", "東京", "über"] {
+        if q == "über" && !folds {
+            eprintln!("note: this database's LC_CTYPE does not fold Ü; skipping that case");
+            continue;
+        }
+        assert_eq!(ids(&search(&store, b, q).await), vec![m.id], "{q}");
+    }
+    db.teardown().await;
+}
+
+/// A word PostgreSQL's parser does not read as exactly one word (here a
+/// character Rust counts as a digit and PostgreSQL does not) makes the
+/// search find nothing, rather than match on the other words alone.
+#[tokio::test]
+async fn a_word_the_index_cannot_hold_finds_nothing() {
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let store = db.store().clone();
+    let a = create_user(&store, "alice").await.id;
+    let b = create_user(&store, "bob").await.id;
+    let d = create_direct(&store, a, b).await;
+    send(&store, d, a, "lunch for ½ of us").await;
+    assert_eq!(search(&store, b, "lunch").await.len(), 1);
+    assert!(search(&store, b, "½ lunch").await.is_empty());
+    db.teardown().await;
+}
+
+/// A long message's snippet is a fragment around the match, with `…`
+/// where it cuts words off.
+#[tokio::test]
+async fn long_messages_give_a_fragment_around_the_match() {
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let store = db.store().clone();
+    let a = create_user(&store, "alice").await.id;
+    let b = create_user(&store, "bob").await.id;
+    let d = create_direct(&store, a, b).await;
+    let filler = |n: usize| vec!["filler"; n].join(" ");
+    let text = format!("{} the needle is here {}!", filler(100), filler(100));
+    send(&store, d, a, &text).await;
+    let hit = &search(&store, b, "needle").await[0];
+    assert!(hit.snippet.starts_with('…'), "{:?}", hit.snippet);
+    assert!(hit.snippet.ends_with('…'), "{:?}", hit.snippet);
+    assert!(hit.snippet.contains(&marked("needle")));
+    assert!(hit.snippet.chars().count() < 200, "{:?}", hit.snippet);
+    db.teardown().await;
+}
+
+/// A database migrated to 0003 and written to, then upgraded: the
+/// generated column is computed for the rows already there, so old
+/// messages are found, and tombstones are not.
+#[tokio::test]
+async fn upgrading_makes_earlier_messages_searchable() {
+    let Ok(admin_url) = std::env::var("DATABASE_URL") else {
+        backend_unavailable::<()>(
+            "PostgreSQL",
+            "DATABASE_URL is not set",
+            "set DATABASE_URL to a server that answers",
+        );
+        return;
+    };
+    let admin = PgConnectOptions::from_str(&admin_url).expect("admin url");
+    let name = format!("chat_test_upgrade_{}", Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect_with(&admin).await.expect("admin");
+    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create");
+    let url = admin.clone().database(&name).to_url_lossy().to_string();
+
+    // The schema as of 0003.
+    let mut old = Migrator::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
+        .await
+        .expect("migrations");
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut target = PgConnection::connect(&url).await.expect("connect");
+    old.run(&mut target).await.expect("migrate to 0003");
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let direct = ConversationId::new().as_uuid();
+    let (low, high) = if alice < bob {
+        (alice, bob)
+    } else {
+        (bob, alice)
+    };
+    let (kept, deleted) = (Uuid::now_v7(), Uuid::now_v7());
+    let seed = format!(
+        "INSERT INTO users (user_id, username, username_key, email, email_key, password_hash, \
+             created_at) VALUES \
+             ('{alice}', 'alice', 'alice', 'a@example.com', 'a@example.com', 'x', now()), \
+             ('{bob}', 'bob', 'bob', 'b@example.com', 'b@example.com', 'x', now()); \
+         INSERT INTO conversations (conversation_id, kind, created_at, last_seq, \
+             message_count, last_activity_at, direct_user_low, direct_user_high) \
+             VALUES ('{direct}', 'direct', now(), 2, 2, now(), '{low}', '{high}'); \
+         INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, \
+             joined_seq, read_seq, delivered_seq) VALUES \
+             ('{direct}', '{alice}', 'member', now(), 0, 2, 2), \
+             ('{direct}', '{bob}', 'member', now(), 0, 0, 0); \
+         INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+             message_type, created_at, deleted_at) VALUES \
+             ('{kept}', '{direct}', 1, '{alice}', 'Lunch at noon?', 'text', now(), NULL), \
+             ('{deleted}', '{direct}', 2, '{alice}', '', 'text', now(), now());"
+    );
+    target.execute(seed.as_str()).await.expect("seed");
+    let _ = target.close().await;
+
+    let store = PgStore::connect(
+        &url,
+        PgPoolConfig {
+            min_connections: 0,
+            max_connections: 2,
+            ..PgPoolConfig::default()
+        },
+    )
+    .await
+    .expect("upgrade");
+    let hits = search(&store, UserId::from_uuid(bob), "lunch").await;
+    assert_eq!(ids(&hits), vec![MessageId::from_uuid(kept)]);
+    assert_eq!(
+        hits[0].snippet,
+        format!("{}{}", marked("Lunch"), " at noon?")
+    );
+    store.close().await;
+
+    conn.execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
+        .await
+        .expect("drop");
+    let _ = conn.close().await;
+}
