@@ -29,6 +29,8 @@
 //! - `changes.rs`: the conversation log's changes (edits, deletions,
 //!   reactions) for `MessageStore`: applying one inside the transaction
 //!   `messages.rs` opens, reading the log, reactions.
+//! - `search.rs`: full-text search of messages for `MessageStore`, on the
+//!   FTS5 index that migration 0004 creates and its triggers keep.
 //! - `migrations/`: the schema, embedded at compile time and applied by
 //!   [`SqliteStore::connect`] and [`SqliteStore::from_pool`]. Comments there
 //!   say how ids, times, seqs and case-insensitive keys are stored.
@@ -48,6 +50,7 @@ pub mod error;
 mod health;
 mod messages;
 mod password_resets;
+mod search;
 mod sessions;
 mod users;
 

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chat_core::model::{
     ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
-    NewChange, NewMessage, NewlyRead, Reaction, SenderCursors,
+    NewChange, NewMessage, NewlyRead, Reaction, SearchHit, SearchQuery, SenderCursors,
 };
 use chat_core::store::MessageStore;
 use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::changes;
 use crate::conversations::fetch_membership;
+use crate::search;
 use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error, to_sql_count};
 
 /// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
@@ -340,6 +341,36 @@ impl MessageStore for SqliteStore {
         .await
         .map_err(to_chat_error)?;
         rows.into_iter().map(MessageRow::into_model).collect()
+    }
+
+    /// Up to `limit` messages with `seq > min_seq`, oldest first: a forward
+    /// walk of the (conversation_id, seq) unique index. Changes are not in
+    /// `messages`; tombstones of deleted messages are, as in
+    /// `messages_before`.
+    async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        min_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE conversation_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))
+        .bind(conversation.as_uuid())
+        .bind(to_sql_count(min_seq))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        rows.into_iter().map(MessageRow::into_model).collect()
+    }
+
+    /// Full-text search on the FTS5 index of migration 0004, ranked by
+    /// bm25 (see `search.rs`).
+    async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        search::search(&self.pool, query).await
     }
 
     /// Applies a change in one transaction under the write lock taken at
