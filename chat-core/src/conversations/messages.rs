@@ -356,7 +356,9 @@ impl ConversationService {
         let target = d.message(conv, target).await?.ok_or_else(invalid_around)?;
         let older_wanted = limit.div_ceil(2);
         let newer_wanted = limit - older_wanted;
-        let mut older = d.messages_before(conv, target.seq, 0, older_wanted + 1).await?;
+        let mut older = d
+            .messages_before(conv, target.seq, 0, older_wanted + 1)
+            .await?;
         let has_more = older.len() > older_wanted as usize;
         older.truncate(older_wanted as usize);
         let mut newer = d.messages_after(conv, target.seq, newer_wanted + 1).await?;

@@ -30,10 +30,10 @@ pub use messages::{
     HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
 };
 pub use page::PageRequest;
+pub(crate) use page::sync_limit;
 pub use search::{
     SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SearchResult, SearchResults,
 };
-pub(crate) use page::sync_limit;
 
 use crate::error::{ChatError, Result};
 use crate::fanout::Fanout;

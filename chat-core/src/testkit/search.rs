@@ -7,7 +7,7 @@ use super::fixtures::{at, create_direct, create_group, create_user, send, send_a
 use crate::domain::MessageContent;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
-    ChangeAction, ChangeOutcome, MARK_END, MARK_START, NewChange, NewMember, MemberRole, SearchHit,
+    ChangeAction, ChangeOutcome, MARK_END, MARK_START, MemberRole, NewChange, NewMember, SearchHit,
     SearchQuery, SearchTerms,
 };
 use crate::store::Store;
@@ -34,7 +34,13 @@ fn ids(hits: &[SearchHit]) -> Vec<MessageId> {
     hits.iter().map(|h| h.message.id).collect()
 }
 
-async fn change(store: &dyn Store, c: ConversationId, m: MessageId, actor: UserId, action: ChangeAction) {
+async fn change(
+    store: &dyn Store,
+    c: ConversationId,
+    m: MessageId,
+    actor: UserId,
+    action: ChangeAction,
+) {
     let outcome = store
         .apply_change(NewChange {
             conversation_id: c,
@@ -45,7 +51,10 @@ async fn change(store: &dyn Store, c: ConversationId, m: MessageId, actor: UserI
         })
         .await
         .expect("change");
-    assert!(matches!(outcome, ChangeOutcome::Applied { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, ChangeOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
 }
 
 /// Only the searcher's conversations, and in each only what was sent
@@ -70,7 +79,11 @@ pub async fn search_sees_only_the_searchers_messages_since_joining(store: Arc<dy
         ids(&search(&*store, a, "lunch", Some(d), 0, 10).await),
         vec![in_direct.id]
     );
-    assert!(search(&*store, a, "lunch", Some(secret), 0, 10).await.is_empty());
+    assert!(
+        search(&*store, a, "lunch", Some(secret), 0, 10)
+            .await
+            .is_empty()
+    );
 
     let early = send(&*store, team, a, "early lunch").await;
     store
@@ -91,7 +104,9 @@ pub async fn search_sees_only_the_searchers_messages_since_joining(store: Arc<dy
     assert!(!bobs.contains(&early.id));
     store.remove_member(team, b).await.expect("remove bob");
     assert!(
-        search(&*store, b, "lunch", Some(team), 0, 10).await.is_empty(),
+        search(&*store, b, "lunch", Some(team), 0, 10)
+            .await
+            .is_empty(),
         "a member who left searches the group no more"
     );
 }
@@ -104,9 +119,19 @@ pub async fn search_matches_every_word_whole_and_in_any_case(store: Arc<dyn Stor
     let both = send(&*store, d, a, "NOON lunch, downstairs").await;
     send(&*store, d, b, "lunch only").await;
     send(&*store, d, b, "noonish lunchtime").await;
-    assert_eq!(ids(&search(&*store, b, "lunch noon", None, 0, 10).await), vec![both.id]);
-    assert_eq!(ids(&search(&*store, b, "Noon", None, 0, 10).await), vec![both.id]);
-    assert!(search(&*store, b, "pizza lunch", None, 0, 10).await.is_empty());
+    assert_eq!(
+        ids(&search(&*store, b, "lunch noon", None, 0, 10).await),
+        vec![both.id]
+    );
+    assert_eq!(
+        ids(&search(&*store, b, "Noon", None, 0, 10).await),
+        vec![both.id]
+    );
+    assert!(
+        search(&*store, b, "pizza lunch", None, 0, 10)
+            .await
+            .is_empty()
+    );
     let hit = &search(&*store, b, "downstairs", None, 0, 10).await[0];
     let marked = format!("{MARK_START}downstairs{MARK_END}");
     assert!(hit.snippet.contains(&marked), "{:?}", hit.snippet);
@@ -167,9 +192,19 @@ pub async fn search_messages_after_a_seq_come_oldest_first(store: Arc<dyn Store>
     let m3 = send(&*store, d, a, "three").await;
     let m4 = send(&*store, d, b, "four").await;
     let after = |seq, limit| store.messages_after(d, seq, limit);
-    let got: Vec<MessageId> = after(0, 10).await.expect("page").iter().map(|m| m.id).collect();
+    let got: Vec<MessageId> = after(0, 10)
+        .await
+        .expect("page")
+        .iter()
+        .map(|m| m.id)
+        .collect();
     assert_eq!(got, vec![m1.id, m3.id, m4.id]);
-    let got: Vec<MessageId> = after(1, 1).await.expect("page").iter().map(|m| m.id).collect();
+    let got: Vec<MessageId> = after(1, 1)
+        .await
+        .expect("page")
+        .iter()
+        .map(|m| m.id)
+        .collect();
     assert_eq!(got, vec![m3.id], "the change at seq 2 is not a message");
     assert!(after(4, 10).await.expect("page").is_empty());
 }

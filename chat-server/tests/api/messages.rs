@@ -162,7 +162,10 @@ async fn history_with_someone_never_written_is_empty_and_unknown_users_are_404()
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(page, json!({"messages": [], "has_more": false}));
+    assert_eq!(
+        page,
+        json!({"messages": [], "has_more": false, "has_newer": false})
+    );
     assert_error(
         &app.get_as(
             &alice.access,

@@ -567,6 +567,12 @@ async fn every_operation_answers_as_documented() {
     let (status, edited) = c.call(M::PATCH, message, &hello_ids, "", b, edit).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(edited["change"]["change"], "edited");
+    let search = "/api/v1/search/messages";
+    let (status, found) = c.call(M::GET, search, &[], "?q=hello", a, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!found["results"].as_array().expect("results").is_empty());
+    let (status, _) = c.call(M::GET, search, &[], "?q=%3F", a, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let reaction =
         "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}";
     let thumbs = [hello_ids[0], hello_ids[1], ("emoji", "%F0%9F%91%8D")];

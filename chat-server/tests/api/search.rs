@@ -31,11 +31,18 @@ async fn search_finds_only_what_the_caller_can_read_with_highlights() {
 
     let (status, found) = search(&app, &alice, "q=LUNCH").await;
     assert_eq!(status, StatusCode::OK, "{found}");
-    assert_eq!(contents(&found), ["Lunch at noon?"], "not the group alice is not in");
+    assert_eq!(
+        contents(&found),
+        ["Lunch at noon?"],
+        "not the group alice is not in"
+    );
     let result = &found["results"][0];
     assert_eq!(result["snippet"]["text"], "Lunch at noon?");
     assert_eq!(result["snippet"]["highlights"], serde_json::json!([[0, 5]]));
-    assert!(result["message"]["recipient_id"].is_string(), "a full message view");
+    assert!(
+        result["message"]["recipient_id"].is_string(),
+        "a full message view"
+    );
     assert_eq!(found["has_more"], false);
 
     let (_, both) = search(&app, &bob, "q=lunch&limit=1").await;
@@ -46,13 +53,31 @@ async fn search_finds_only_what_the_caller_can_read_with_highlights() {
     let (_, none) = search(&app, &bob, "q=lunch%20pizza").await;
     assert_eq!(contents(&none), Vec::<String>::new());
 
-    assert_error(&search(&app, &bob, "q=%20!%3F").await, StatusCode::BAD_REQUEST, "INVALID_QUERY");
-    assert_error(&search(&app, &bob, "").await, StatusCode::BAD_REQUEST, "INVALID_QUERY");
-    assert_error(&search(&app, &bob, "q=a&limit=51").await, StatusCode::BAD_REQUEST, "INVALID_PAGINATION");
-    assert_error(&search(&app, &bob, "q=a&offset=1001").await, StatusCode::BAD_REQUEST, "INVALID_PAGINATION");
+    assert_error(
+        &search(&app, &bob, "q=%20!%3F").await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY",
+    );
+    assert_error(
+        &search(&app, &bob, "").await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_QUERY",
+    );
+    assert_error(
+        &search(&app, &bob, "q=a&limit=51").await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PAGINATION",
+    );
+    assert_error(
+        &search(&app, &bob, "q=a&offset=1001").await,
+        StatusCode::BAD_REQUEST,
+        "INVALID_PAGINATION",
+    );
     let outsider = search(&app, &alice, &format!("q=lunch&conversation_id={team}")).await;
     assert_error(&outsider, StatusCode::NOT_FOUND, "CONVERSATION_NOT_FOUND");
-    let (status, _) = app.call(Method::GET, "/api/v1/search/messages?q=lunch", "nope", None).await;
+    let (status, _) = app
+        .call(Method::GET, "/api/v1/search/messages?q=lunch", "nope", None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -66,14 +91,14 @@ async fn a_page_around_a_message_jumps_to_it() {
         let sent = app.send_direct(&alice, &bob, &format!("m{i}")).await;
         ids.push(sent["message_id"].as_str().expect("id").to_owned());
     }
-    let conversation = app
-        .send_direct(&alice, &bob, "m10")
-        .await["conversation_id"]
+    let conversation = app.send_direct(&alice, &bob, "m10").await["conversation_id"]
         .as_str()
         .expect("conversation")
         .to_owned();
     let path = |q: &str| format!("/api/v1/conversations/{conversation}/messages?{q}");
-    let (status, page) = app.get_as(&bob.access, &path(&format!("around={}&limit=4", ids[4]))).await;
+    let (status, page) = app
+        .get_as(&bob.access, &path(&format!("around={}&limit=4", ids[4])))
+        .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let got: Vec<&str> = page["messages"]
         .as_array()
@@ -81,8 +106,15 @@ async fn a_page_around_a_message_jumps_to_it() {
         .iter()
         .filter_map(|m| m["content"].as_str())
         .collect();
-    assert_eq!(got, ["m7", "m6", "m5", "m4"], "newest first, the target and one older");
-    assert_eq!((page["has_more"].as_bool(), page["has_newer"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        got,
+        ["m7", "m6", "m5", "m4"],
+        "newest first, the target and one older"
+    );
+    assert_eq!(
+        (page["has_more"].as_bool(), page["has_newer"].as_bool()),
+        (Some(true), Some(true))
+    );
     let (_, latest) = app.get_as(&bob.access, &path("limit=2")).await;
     assert_eq!(latest["has_newer"], false);
     let mixed = app
@@ -90,7 +122,10 @@ async fn a_page_around_a_message_jumps_to_it() {
         .await;
     assert_error(&mixed, StatusCode::BAD_REQUEST, "INVALID_PAGINATION");
     let unknown = app
-        .get_as(&bob.access, &path(&format!("around={}", chat_core::MessageId::new())))
+        .get_as(
+            &bob.access,
+            &path(&format!("around={}", chat_core::MessageId::new())),
+        )
         .await;
     assert_error(&unknown, StatusCode::BAD_REQUEST, "INVALID_PAGINATION");
 }

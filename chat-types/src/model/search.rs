@@ -186,10 +186,16 @@ mod tests {
     fn queries_split_into_lowercase_words() {
         let t = SearchTerms::parse("Lunch, at NOON? lunch!").expect("valid");
         assert_eq!(t.words(), ["lunch", "at", "noon"]);
-        assert_eq!(SearchTerms::parse("café ÜBER").expect("valid").words(), ["café", "über"]);
+        assert_eq!(
+            SearchTerms::parse("café ÜBER").expect("valid").words(),
+            ["café", "über"]
+        );
         let eleven: Vec<String> = (0..11).map(|i| format!("w{i}")).collect();
         for bad in ["", "  ", "!?*", &eleven.join(" "), &"x".repeat(201)] {
-            assert_eq!(SearchTerms::parse(bad).expect_err(bad).code, "INVALID_QUERY");
+            assert_eq!(
+                SearchTerms::parse(bad).expect_err(bad).code,
+                "INVALID_QUERY"
+            );
         }
     }
 
