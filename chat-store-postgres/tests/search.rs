@@ -7,7 +7,7 @@ use std::path::Path;
 use std::str::FromStr as _;
 
 use chat_core::model::{MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms};
-use chat_core::store::{MessageStore as _, Store};
+use chat_core::store::Store;
 use chat_core::testkit::backend_unavailable;
 use chat_core::testkit::fixtures::{create_direct, create_user, send};
 use chat_core::{ConversationId, MessageId, UserId};
