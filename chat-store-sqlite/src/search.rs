@@ -34,71 +34,98 @@ pub(crate) fn match_expression(terms: &SearchTerms) -> String {
     quoted.join(" ")
 }
 
-/// The search, in four steps:
+/// The page of hits, best rank first, then newest (`created_at`, then
+/// id), from the CTE `hits` (`search_rowid`, `rank`) that [`SEARCH_ALL`]
+/// and [`SEARCH_ONE`] start with. `cutoff` is the rank of the last hit of
+/// the page: only hits ranked at least as well (the page, the hits before
+/// it, and ties) are joined to `messages` for the order among equal ranks,
+/// so a common word costs its index entries, not a message read per hit.
+/// `deleted_at IS NULL` is already true of every entry (deletion removes
+/// it) and checked anyway.
+macro_rules! search_page {
+    () => {
+        concat!(
+            "cutoff AS ( \
+                 SELECT rank FROM hits ORDER BY rank DESC LIMIT 1 OFFSET ?4 \
+             ) \
+             SELECT h.rank, ",
+            msg_columns!(),
+            " FROM hits h \
+              JOIN message_search_conversations k ON k.search_key = h.search_rowid >> 32 \
+              JOIN messages msg ON msg.conversation_id = k.conversation_id \
+                   AND msg.seq = (h.search_rowid & 4294967295) \
+              WHERE h.rank >= coalesce((SELECT rank FROM cutoff), h.rank) \
+                AND msg.deleted_at IS NULL \
+              ORDER BY h.rank DESC, msg.created_at DESC, msg.message_id DESC \
+              LIMIT ?5 OFFSET ?6"
+        )
+    };
+}
+
+/// A search of all the searcher's conversations (`?2` is NULL, unused).
 ///
-/// 1. `scope`: the searcher's conversations (or the one asked for) with
-///    their search keys and the seq they joined at: a walk of their
-///    memberships.
-/// 2. `hits`: one pass over the index entries of the words (the FTS5
-///    table is the outer loop, forced by CROSS JOIN: as the inner loop it
-///    would be queried once per conversation, and bm25() would recount
-///    each word's documents over the whole index every time). Each entry
-///    is checked against `scope` from its rowid alone, through the
-///    automatic index SQLite builds on it, and only the entries in scope
-///    are ranked. `bounds` narrows the pass to the rowids of the
-///    conversations in scope, which for a search of one conversation is
-///    that conversation's range of the index.
-/// 3. `cutoff`: the rank of the last hit of the page. Only hits ranked at
-///    least as well (the page, the hits before it, and ties) are joined to
-///    `messages` for the order among equal ranks, so the cost of a common
-///    word is its entries, not one message read per hit.
-/// 4. The page: best rank first, then newest (`created_at`, then id).
+/// `scope` holds their conversations, by search key, with the seq they
+/// joined at. `hits` is one pass over the index entries of the words:
+/// the FTS5 table is the outer loop, forced by CROSS JOIN (as the inner
+/// loop it would be queried once per conversation, and bm25() would
+/// recount each word's documents over the whole index every time). Each
+/// entry is checked against `scope` from its rowid alone, through the
+/// automatic index SQLite builds on `scope`, and only the entries in scope
+/// are ranked. bm25() is lower-is-better, hence the minus.
 ///
-/// bm25() is lower-is-better, hence the minus; `deleted_at IS NULL` is
-/// already true of every entry (deletion removes it) and checked anyway.
-const SEARCH: &str = concat!(
+/// No rowid range narrows the pass: the conversations of a member are
+/// spread over the whole index, and SQLite checks a range on the FTS5
+/// table again for every entry, which costs more than it saves.
+const SEARCH_ALL: &str = concat!(
     "WITH scope AS MATERIALIZED ( \
          SELECT k.search_key, m.joined_seq \
          FROM conversation_members m \
          JOIN message_search_conversations k ON k.conversation_id = m.conversation_id \
-         WHERE m.user_id = ?1 AND (?2 IS NULL OR m.conversation_id = ?2) \
-     ), \
-     bounds AS MATERIALIZED ( \
-         SELECT min(search_key * 4294967296 + joined_seq + 1) AS low, \
-                max(search_key * 4294967296 + 4294967295) AS high \
-         FROM scope \
+         WHERE m.user_id = ?1 AND ?2 IS NULL \
      ), \
      hits AS MATERIALIZED ( \
          SELECT message_search.rowid AS search_rowid, -bm25(message_search) AS rank \
          FROM message_search \
          CROSS JOIN scope ON scope.search_key = message_search.rowid >> 32 \
          WHERE message_search MATCH ?3 \
-           AND message_search.rowid BETWEEN (SELECT low FROM bounds) AND (SELECT high FROM bounds) \
            AND (message_search.rowid & 4294967295) > scope.joined_seq \
-     ), \
-     cutoff AS ( \
-         SELECT rank FROM hits ORDER BY rank DESC LIMIT 1 OFFSET ?4 \
-     ) \
-     SELECT h.rank, ",
-    msg_columns!(),
-    " FROM hits h \
-      JOIN message_search_conversations k ON k.search_key = h.search_rowid >> 32 \
-      JOIN messages msg ON msg.conversation_id = k.conversation_id \
-           AND msg.seq = (h.search_rowid & 4294967295) \
-      WHERE h.rank >= coalesce((SELECT rank FROM cutoff), h.rank) \
-        AND msg.deleted_at IS NULL \
-      ORDER BY h.rank DESC, msg.created_at DESC, msg.message_id DESC \
-      LIMIT ?5 OFFSET ?6"
+     ), ",
+    search_page!()
 );
 
-/// Runs `query` (see [`SEARCH`]) and marks each hit's snippet.
+/// A search of one conversation (`?2`), if the searcher is a member: the
+/// rowids of its entries since they joined are one range of the index,
+/// which FTS5 reads alone.
+const SEARCH_ONE: &str = concat!(
+    "WITH scope AS MATERIALIZED ( \
+         SELECT k.search_key * 4294967296 + m.joined_seq + 1 AS low, \
+                k.search_key * 4294967296 + 4294967295 AS high \
+         FROM conversation_members m \
+         JOIN message_search_conversations k ON k.conversation_id = m.conversation_id \
+         WHERE m.conversation_id = ?2 AND m.user_id = ?1 \
+     ), \
+     hits AS MATERIALIZED ( \
+         SELECT rowid AS search_rowid, -bm25(message_search) AS rank \
+         FROM message_search \
+         WHERE message_search MATCH ?3 \
+           AND rowid BETWEEN (SELECT low FROM scope) AND (SELECT high FROM scope) \
+     ), ",
+    search_page!()
+);
+
+/// Runs `query` ([`SEARCH_ALL`] or [`SEARCH_ONE`]) and marks each hit's
+/// snippet.
 pub(crate) async fn search(pool: &SqlitePool, query: &SearchQuery) -> Result<Vec<SearchHit>> {
     if query.limit == 0 {
         return Ok(Vec::new());
     }
     // The position of the page's last hit; limit >= 1.
     let last = u64::from(query.offset) + u64::from(query.limit) - 1;
-    let rows: Vec<HitRow> = sqlx::query_as(SEARCH)
+    let statement = match query.conversation {
+        Some(_) => SEARCH_ONE,
+        None => SEARCH_ALL,
+    };
+    let rows: Vec<HitRow> = sqlx::query_as(statement)
         .bind(query.user.as_uuid())
         .bind(query.conversation.map(|c| c.as_uuid()))
         .bind(match_expression(&query.terms))
@@ -127,46 +154,61 @@ mod tests {
     use super::*;
     use crate::SqliteStore;
 
-    /// The plan [`SEARCH`] depends on: inside `hits`, one pass over the
-    /// FTS5 index as the outer loop, each entry looked up in an automatic
-    /// index of `scope` (never `scope` as the outer loop, which would query
-    /// the index, and recount bm25's statistics, once per conversation).
+    /// The steps of the `hits` CTE in the plan of `statement`.
+    async fn hits_plan(store: &SqliteStore, statement: &str) -> Vec<String> {
+        let conversation = (statement == SEARCH_ONE).then(ConversationId::new);
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {statement}"))
+                .bind(UserId::new().as_uuid())
+                .bind(conversation.map(|c| c.as_uuid()))
+                .bind("\"lunch\"")
+                .bind(19_i64)
+                .bind(20_i64)
+                .bind(0_i64)
+                .fetch_all(store.pool())
+                .await
+                .expect("plan");
+        let hits = plan
+            .iter()
+            .find(|(.., detail)| detail == "MATERIALIZE hits")
+            .map(|(id, ..)| *id)
+            .expect("hits is materialized");
+        plan.into_iter()
+            .filter(|(_, parent, ..)| *parent == hits)
+            .map(|(.., detail)| detail)
+            .filter(|detail| detail.starts_with("SCAN") || detail.starts_with("SEARCH"))
+            .collect()
+    }
+
+    /// The plans the searches depend on. Across conversations: one pass
+    /// over the FTS5 index as the outer loop, each entry looked up in an
+    /// automatic index of `scope` (never `scope` as the outer loop, which
+    /// would query the index, and recount bm25's statistics, once per
+    /// conversation). In one conversation: one pass over its rowid range.
     #[tokio::test]
-    async fn the_index_is_read_once_and_each_entry_looked_up_in_the_scope() {
+    async fn the_index_is_read_once() {
         let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
-        for conversation in [None, Some(ConversationId::new())] {
-            let plan: Vec<(i64, i64, i64, String)> =
-                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {SEARCH}"))
-                    .bind(UserId::new().as_uuid())
-                    .bind(conversation.map(|c| c.as_uuid()))
-                    .bind("\"lunch\"")
-                    .bind(19_i64)
-                    .bind(20_i64)
-                    .bind(0_i64)
-                    .fetch_all(store.pool())
-                    .await
-                    .expect("plan");
-            let hits = plan
-                .iter()
-                .find(|(_, _, _, detail)| detail == "MATERIALIZE hits")
-                .map(|(id, ..)| *id)
-                .expect("hits is materialized");
-            let steps: Vec<&str> = plan
-                .iter()
-                .filter(|(_, parent, ..)| *parent == hits)
-                .map(|(.., detail)| detail.as_str())
-                .filter(|detail| detail.starts_with("SCAN") || detail.starts_with("SEARCH"))
-                .collect();
-            assert_eq!(steps.len(), 2, "{plan:#?}");
-            assert!(
-                steps[0].starts_with("SCAN message_search VIRTUAL TABLE"),
-                "{plan:#?}"
-            );
-            assert!(
-                steps[1].starts_with("SEARCH scope USING AUTOMATIC"),
-                "{plan:#?}"
-            );
-        }
+        let all = hits_plan(&store, SEARCH_ALL).await;
+        assert_eq!(all.len(), 2, "{all:#?}");
+        assert!(
+            all[0].starts_with("SCAN message_search VIRTUAL TABLE"),
+            "{all:#?}"
+        );
+        assert!(
+            all[1].starts_with("SEARCH scope USING AUTOMATIC"),
+            "{all:#?}"
+        );
+        let one = hits_plan(&store, SEARCH_ONE).await;
+        assert_eq!(one.len(), 1, "{one:#?}");
+        // FTS5 names the constraints it uses in its index string: the
+        // MATCH and both ends of the rowid range.
+        let index = one[0]
+            .strip_prefix("SCAN message_search VIRTUAL TABLE INDEX ")
+            .unwrap_or_default();
+        assert!(
+            index.contains('M') && index.contains('>') && index.contains('<'),
+            "{one:#?}"
+        );
         store.pool().close().await;
     }
 
