@@ -18,7 +18,7 @@
 //! matching messages, plus the bitmaps that find them; the costly
 //! snippets (`ts_headline`) are made for the page only, after the ranking
 //! has picked it (the ranking's subquery ends in its `LIMIT`, so the
-//! planner cannot move them before it). `examples/search_costs.rs`
+//! planner cannot move them before it). `examples/pg_search_costs.rs`
 //! measures it: over 1,000,000 messages, for a member of 500
 //! conversations (37,000 messages), a rare or middling word or a pair of
 //! words takes 5 to 13 ms at the median and at most about 25 ms, but one

@@ -14,7 +14,7 @@
 //! are ranks 1 to 100, "rare" ones ranks 1,001 to 4,000.
 //!
 //! ```sh
-//! cargo run --release -p chat-store-sqlite --example search_costs -- \
+//! cargo run --release -p chat-store-sqlite --example sqlite_search_costs -- \
 //!     [--messages N] [--searches N] [--db FILE [--reuse]]
 //! ```
 //!
@@ -86,7 +86,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--reuse" => args.reuse = true,
             "-h" | "--help" => {
                 println!(
-                    "search_costs [--messages N] [--searches N] [--db FILE [--reuse]]\n\
+                    "sqlite_search_costs [--messages N] [--searches N] [--db FILE [--reuse]]\n\
                      (defaults: 1000000 messages, 500 searches, a temporary file)"
                 );
                 std::process::exit(0);

@@ -21,7 +21,7 @@
 //! it at the end, unless given `--keep` (to look at plans afterwards).
 //!
 //! Run in release mode:
-//! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --release -p chat-store-postgres --example search_costs`
+//! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo run --release -p chat-store-postgres --example pg_search_costs`
 
 use std::time::{Duration, Instant};
 
@@ -130,7 +130,7 @@ fn args() -> Result<Args, String> {
             "--keep" => args.keep = true,
             other => {
                 return Err(format!(
-                    "unknown argument {other}; usage: search_costs [--messages N] \
+                    "unknown argument {other}; usage: pg_search_costs [--messages N] \
                      [--member-of N] [--searches N] [--keep]"
                 ));
             }
