@@ -108,11 +108,15 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::RefreshTokenReused => StatusCode::UNAUTHORIZED,
         ChatError::InvalidCurrentPassword
         | ChatError::PermissionDenied(_)
-        | ChatError::EditWindowClosed => StatusCode::FORBIDDEN,
+        | ChatError::EditWindowClosed
+        | ChatError::UserBlocked
+        | ChatError::RecipientUnavailable
+        | ChatError::PostingRestricted => StatusCode::FORBIDDEN,
         ChatError::UserNotFound
         | ChatError::ConversationNotFound
         | ChatError::MessageNotFound
-        | ChatError::MemberNotFound => StatusCode::NOT_FOUND,
+        | ChatError::MemberNotFound
+        | ChatError::ReportNotFound => StatusCode::NOT_FOUND,
         ChatError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ChatError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -108,6 +108,22 @@ pub enum ChatError {
     /// inactive, or the sender themself.
     #[error("{0}")]
     InvalidRecipient(&'static str),
+    /// `USER_BLOCKED`: the caller blocked this user; they must lift the
+    /// block before starting a direct conversation with them or sending
+    /// them direct messages.
+    #[error("you have blocked this user; unblock them to send messages")]
+    UserBlocked,
+    /// `RECIPIENT_UNAVAILABLE`: the recipient does not accept direct
+    /// messages from the caller (they blocked them). Deliberately says no
+    /// more than that.
+    #[error("this user is not accepting your messages")]
+    RecipientUnavailable,
+    /// `POSTING_RESTRICTED`: only the group's owner and admins may post.
+    #[error("only the group's owner and admins can post here")]
+    PostingRestricted,
+    /// `REPORT_NOT_FOUND`: no such report.
+    #[error("report not found")]
+    ReportNotFound,
     /// `PERMISSION_DENIED`: the caller is a member but their role does not
     /// allow this.
     #[error("{0}")]
@@ -169,6 +185,10 @@ impl ChatError {
             Self::EditWindowClosed => "EDIT_WINDOW_CLOSED",
             Self::MemberNotFound => "MEMBER_NOT_FOUND",
             Self::InvalidRecipient(_) => "INVALID_RECIPIENT",
+            Self::UserBlocked => "USER_BLOCKED",
+            Self::RecipientUnavailable => "RECIPIENT_UNAVAILABLE",
+            Self::PostingRestricted => "POSTING_RESTRICTED",
+            Self::ReportNotFound => "REPORT_NOT_FOUND",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
             Self::GroupFull { .. } => "GROUP_FULL",
             Self::InvalidPagination(_) => "INVALID_PAGINATION",

@@ -44,6 +44,9 @@ pub mod kind {
     /// Marks a live connection (one WebSocket of one device).
     #[derive(Debug)]
     pub enum Connection {}
+    /// Marks a report of a message to the operators.
+    #[derive(Debug)]
+    pub enum Report {}
 
     impl IdKind for User {
         const NAME: &'static str = "UserId";
@@ -66,6 +69,9 @@ pub mod kind {
     impl IdKind for Connection {
         const NAME: &'static str = "ConnectionId";
     }
+    impl IdKind for Report {
+        const NAME: &'static str = "ReportId";
+    }
 }
 
 /// A user's id.
@@ -84,6 +90,8 @@ pub type MessageId = Id<kind::Message>;
 /// A live connection's id: one per WebSocket, so presence and fan-out can
 /// tell a user's devices apart.
 pub type ConnectionId = Id<kind::Connection>;
+/// A report's id.
+pub type ReportId = Id<kind::Report>;
 
 /// A UUID tagged with the kind of thing it identifies.
 ///

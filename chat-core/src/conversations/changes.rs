@@ -184,6 +184,7 @@ impl ConversationService {
             conversation_id: conversation,
             message_id: message,
             actor_id: user,
+            by_operator: false,
             action,
             at: self.deps.clock.now(),
         };

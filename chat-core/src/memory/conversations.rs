@@ -10,7 +10,7 @@ use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     ChangeKind, Conversation, ConversationKind, ConversationOverview, Member, MemberEntry,
     MemberRemoval, MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember,
-    Reaction,
+    PostingPolicy, Reaction,
 };
 use crate::store::ConversationStore;
 use crate::time::Timestamp;
@@ -63,6 +63,7 @@ fn new_member(user_id: UserId, role: MemberRole, at: Timestamp, conv: &Conversat
         delivered_seq: seq,
         delivered_at: None,
         own_unread: 0,
+        muted: false,
     }
 }
 
@@ -169,6 +170,7 @@ impl ConversationStore for MemoryStore {
             last_seq: 0,
             message_count: 0,
             last_activity_at: new.created_at,
+            posting: PostingPolicy::Everyone,
         };
         let members = [pair.0, pair.1]
             .map(|u| new_member(u, MemberRole::Member, new.created_at, &conversation))
@@ -197,6 +199,7 @@ impl ConversationStore for MemoryStore {
             last_seq: 0,
             message_count: 0,
             last_activity_at: group.created_at,
+            posting: PostingPolicy::Everyone,
         };
         let members = group
             .members
@@ -341,5 +344,41 @@ impl ConversationStore for MemoryStore {
         user: UserId,
     ) -> Result<Option<ConversationOverview>> {
         Ok(self.state().overview_of(conversation, user))
+    }
+
+    async fn set_muted(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool> {
+        let mut st = self.state();
+        match st
+            .chat
+            .members
+            .get_mut(&conversation)
+            .and_then(|m| m.get_mut(&user))
+        {
+            Some(member) => {
+                member.muted = muted;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn set_posting(
+        &self,
+        conversation: ConversationId,
+        posting: PostingPolicy,
+    ) -> Result<bool> {
+        let mut st = self.state();
+        match st.chat.conversations.get_mut(&conversation) {
+            Some(c) if c.kind == ConversationKind::Group => {
+                c.posting = posting;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }

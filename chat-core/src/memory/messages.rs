@@ -53,10 +53,11 @@ impl ChatState {
     fn apply_change(&mut self, change: NewChange) -> ChangeOutcome {
         let conv = change.conversation_id;
         let actor = change.actor_id;
-        let is_member = self
-            .members
-            .get(&conv)
-            .is_some_and(|m| m.contains_key(&actor));
+        let is_member = change.by_operator
+            || self
+                .members
+                .get(&conv)
+                .is_some_and(|m| m.contains_key(&actor));
         if !is_member || !self.conversations.contains_key(&conv) {
             return ChangeOutcome::NotMember;
         }
@@ -127,7 +128,9 @@ impl ChatState {
             emoji,
             at,
         };
-        if let Some(member) = self.members.get_mut(&conv).and_then(|m| m.get_mut(&actor)) {
+        if !change.by_operator
+            && let Some(member) = self.members.get_mut(&conv).and_then(|m| m.get_mut(&actor))
+        {
             member.record_own_entry(seq, EntryKind::Change);
         }
         let Some(change) = self.render(&entry) else {

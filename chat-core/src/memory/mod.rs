@@ -10,6 +10,7 @@ mod conversations;
 mod event_bus;
 mod mailer;
 mod messages;
+mod moderation;
 mod offline_queue;
 mod presence;
 mod rate_limiter;

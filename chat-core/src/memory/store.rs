@@ -7,7 +7,8 @@ use crate::error::{ChatError, Result};
 use crate::ids::{PasswordResetId, RefreshTokenId, SessionId, UserId};
 use crate::model::{
     Credential, NewPasswordReset, NewRefreshToken, NewSession, NewUser, ProfileUpdate,
-    RefreshTokenRecord, ResetConsumption, Session, User, UserCredentials, UserSummary,
+    RefreshTokenRecord, ResetConsumption, Session, User, UserCredentials, UserListQuery,
+    UserSummary,
 };
 use crate::store::{PasswordResetStore, SessionStore, StoreHealth, UserStore};
 use crate::time::Timestamp;
@@ -30,6 +31,8 @@ pub(super) struct State {
     reset_by_hash: HashMap<String, PasswordResetId>,
     /// Conversations, members and messages (see `conversations.rs`).
     pub(super) chat: super::conversations::ChatState,
+    /// Blocks and reports (see `moderation.rs`).
+    pub(super) moderation: super::moderation::ModerationState,
 }
 
 #[derive(Debug, Clone)]
@@ -223,6 +226,30 @@ impl UserStore for MemoryStore {
         found.sort_by_key(|u| u.username.to_ascii_lowercase());
         found.truncate(limit as usize);
         Ok(found)
+    }
+
+    async fn list_users(&self, query: UserListQuery) -> Result<Vec<User>> {
+        let st = self.state();
+        let matches = |s: &StoredUser, prefix: &str| {
+            s.user.username.to_ascii_lowercase().starts_with(prefix)
+                || s.display_name_key
+                    .as_deref()
+                    .is_some_and(|d| d.starts_with(prefix))
+                || s.user.email.to_lowercase().starts_with(prefix)
+        };
+        let mut found: Vec<&StoredUser> = st
+            .users
+            .values()
+            .filter(|s| query.include_inactive || s.user.is_active)
+            .filter(|s| query.prefix_key.as_deref().is_none_or(|p| matches(s, p)))
+            .collect();
+        found.sort_by_key(|s| (s.user.username.to_ascii_lowercase(), s.user.id));
+        Ok(found
+            .into_iter()
+            .skip(query.offset as usize)
+            .take(query.limit as usize)
+            .map(|s| s.user.clone())
+            .collect())
     }
 
     async fn user_summaries(&self, ids: &[UserId]) -> Result<Vec<UserSummary>> {

@@ -4,7 +4,7 @@ use crate::error::Result;
 use crate::ids::{ConversationId, UserId};
 use crate::model::{
     ConversationKind, ConversationOverview, MemberEntry, MemberRemoval, MemberRole, Membership,
-    NewDirectConversation, NewGroup, NewMember,
+    NewDirectConversation, NewGroup, NewMember, PostingPolicy,
 };
 use crate::time::Timestamp;
 
@@ -90,4 +90,14 @@ pub trait ConversationStore: Send + Sync {
         conversation: ConversationId,
         user: UserId,
     ) -> Result<Option<ConversationOverview>>;
+
+    /// Sets whether the member muted the conversation. Returns `false`
+    /// when the user is not a member.
+    async fn set_muted(&self, conversation: ConversationId, user: UserId, muted: bool)
+    -> Result<bool>;
+
+    /// Sets who may post in a group. Returns `false` when there is no such
+    /// group (direct conversations are always `Everyone`).
+    async fn set_posting(&self, conversation: ConversationId, posting: PostingPolicy)
+    -> Result<bool>;
 }

@@ -14,6 +14,7 @@ mod batched_writes;
 mod conversations;
 mod health;
 mod messages;
+mod moderation;
 mod password_resets;
 mod sessions;
 mod timed_reads;
@@ -22,6 +23,7 @@ mod users;
 pub use conversations::ConversationStore;
 pub use health::StoreHealth;
 pub use messages::MessageStore;
+pub use moderation::ModerationStore;
 pub use password_resets::PasswordResetStore;
 pub use sessions::SessionStore;
 pub use users::UserStore;
@@ -32,7 +34,8 @@ pub(crate) use timed_reads::TimedReads;
 #[cfg(any(test, feature = "mock"))]
 pub use {
     conversations::MockConversationStore, health::MockStoreHealth, messages::MockMessageStore,
-    password_resets::MockPasswordResetStore, sessions::MockSessionStore, users::MockUserStore,
+    moderation::MockModerationStore, password_resets::MockPasswordResetStore,
+    sessions::MockSessionStore, users::MockUserStore,
 };
 
 /// Everything a backend must provide to serve the engine.
@@ -40,7 +43,13 @@ pub use {
 /// Implemented automatically for any type implementing every store trait;
 /// services take the narrower traits, so `Arc<dyn Store>` upcasts to them.
 pub trait Store:
-    UserStore + SessionStore + PasswordResetStore + ConversationStore + MessageStore + StoreHealth
+    UserStore
+    + SessionStore
+    + PasswordResetStore
+    + ConversationStore
+    + MessageStore
+    + ModerationStore
+    + StoreHealth
 {
 }
 
@@ -50,6 +59,7 @@ impl<T> Store for T where
         + PasswordResetStore
         + ConversationStore
         + MessageStore
+        + ModerationStore
         + StoreHealth
 {
 }

@@ -14,7 +14,7 @@ use crate::metrics::{Metrics, StoreRead};
 use crate::model::{
     ChangeOutcome, ConversationKind, ConversationOverview, DeliveryMove, InsertOutcome, LogEntry,
     MemberEntry, MemberRemoval, MemberRole, Membership, Message, NewChange, NewDirectConversation,
-    NewGroup, NewMember, NewMessage, Reaction, SearchHit, SearchQuery,
+    NewGroup, NewMember, NewMessage, PostingPolicy, Reaction, SearchHit, SearchQuery,
 };
 use crate::store::{ConversationStore, MessageStore};
 use crate::time::Timestamp;
@@ -115,6 +115,23 @@ impl<S: ConversationStore + ?Sized> ConversationStore for TimedReads<S> {
     ) -> Result<Option<ConversationOverview>> {
         self.time(StoreRead::Overview, self.inner.overview(conversation, user))
             .await
+    }
+
+    async fn set_muted(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool> {
+        self.inner.set_muted(conversation, user, muted).await
+    }
+
+    async fn set_posting(
+        &self,
+        conversation: ConversationId,
+        posting: PostingPolicy,
+    ) -> Result<bool> {
+        self.inner.set_posting(conversation, posting).await
     }
 }
 

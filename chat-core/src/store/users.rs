@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::UserId;
-use crate::model::{NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
+use crate::model::{NewUser, ProfileUpdate, User, UserCredentials, UserListQuery, UserSummary};
 use crate::time::Timestamp;
 
 /// User accounts.
@@ -51,6 +51,10 @@ pub trait UserStore: Send + Sync {
     /// Active users whose case-folded username or display name starts with
     /// `prefix_key` (already lowercase), ordered by username, at most `limit`.
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>>;
+
+    /// Accounts for the admin API, as [`UserListQuery`] says, ordered by
+    /// case-folded username.
+    async fn list_users(&self, query: UserListQuery) -> Result<Vec<User>>;
 
     /// The active users among `ids`, in no particular order; unknown and
     /// inactive ids are left out.

@@ -41,6 +41,7 @@ async fn change(
             conversation_id: conversation,
             message_id: message,
             actor_id: actor,
+            by_operator: false,
             action,
             at: at(secs),
         })

@@ -27,6 +27,7 @@ pub mod conversations;
 pub mod fixtures;
 pub mod health;
 pub mod messages;
+pub mod moderation;
 pub mod password_resets;
 pub mod realtime;
 pub mod search;
@@ -128,6 +129,11 @@ macro_rules! store_conformance_tests {
             search::search_follows_edits_and_deletions,
             search::search_ranks_then_pages_newest_first,
             search::search_messages_after_a_seq_come_oldest_first,
+            moderation::moderation_blocks_are_one_way_and_listed,
+            moderation::moderation_reports_keep_the_evidence,
+            moderation::moderation_mute_and_posting_policy_are_stored,
+            moderation::moderation_admin_user_list,
+            moderation::moderation_operators_change_without_membership,
             users::users_summaries_list_active_users_once,
             batches::batches_store_each_message_as_single_inserts_would,
             batches::batches_concurrent_batches_get_gap_free_seqs,

@@ -12,7 +12,11 @@ use crate::model::{
 };
 use crate::store::Store;
 
-async fn search(
+/// Searches as `user` for `q` (optionally within one conversation).
+///
+/// # Panics
+/// When `q` is not a valid query or the store fails.
+pub async fn search(
     store: &dyn Store,
     user: UserId,
     q: &str,
@@ -30,11 +34,17 @@ async fn search(
     store.search_messages(&query).await.expect("search")
 }
 
-fn ids(hits: &[SearchHit]) -> Vec<MessageId> {
+/// The ids of the hits, in order.
+pub fn ids(hits: &[SearchHit]) -> Vec<MessageId> {
     hits.iter().map(|h| h.message.id).collect()
 }
 
-async fn change(
+/// Applies `action` by member `actor` to message `m` of `c`, which must
+/// take a seq.
+///
+/// # Panics
+/// When the change is not applied.
+pub async fn change(
     store: &dyn Store,
     c: ConversationId,
     m: MessageId,
@@ -46,6 +56,7 @@ async fn change(
             conversation_id: c,
             message_id: m,
             actor_id: actor,
+            by_operator: false,
             action,
             at: at(50),
         })

@@ -10,6 +10,7 @@ mod emoji;
 mod group_name;
 mod message;
 mod password;
+mod report_reason;
 mod username;
 
 pub(crate) use control::is_forbidden_control;
@@ -22,4 +23,5 @@ pub use emoji::Emoji;
 pub use group_name::GroupName;
 pub use message::{ClientMsgId, MessageContent, MessageType};
 pub use password::Password;
+pub use report_reason::ReportReason;
 pub use username::Username;

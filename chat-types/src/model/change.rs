@@ -69,8 +69,12 @@ pub struct NewChange {
     pub conversation_id: ConversationId,
     /// The message changed.
     pub message_id: MessageId,
-    /// Who changes it (a member).
+    /// Who changes it: a member, or a server operator when `by_operator`.
     pub actor_id: UserId,
+    /// True when a server operator (not necessarily a member) makes the
+    /// change through the admin API: the store skips the membership check
+    /// and moves no cursor of the actor's.
+    pub by_operator: bool,
     /// What to do.
     pub action: ChangeAction,
     /// Server time.

@@ -83,6 +83,49 @@ impl FromStr for MemberRole {
     }
 }
 
+/// Who may post in a group. Direct conversations are always `Everyone`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostingPolicy {
+    /// Every member sends messages (the default).
+    #[default]
+    Everyone,
+    /// Only the owner and admins send messages; the other members read
+    /// and react (an announcement channel).
+    Admins,
+}
+
+impl PostingPolicy {
+    /// The stored and serialized form (`"everyone"`, `"admins"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Everyone => "everyone",
+            Self::Admins => "admins",
+        }
+    }
+
+    /// True when a member with `role` may send messages under this policy.
+    pub fn allows(self, role: MemberRole) -> bool {
+        match self {
+            Self::Everyone => true,
+            Self::Admins => role.manages_members(),
+        }
+    }
+}
+
+impl FromStr for PostingPolicy {
+    type Err = UnknownVariant;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "everyone" => Ok(Self::Everyone),
+            "admins" => Ok(Self::Admins),
+            _ => Err(UnknownVariant(s.to_owned())),
+        }
+    }
+}
+
 /// A stored enum value this build does not know (a corrupt or newer row).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown value {0:?}")]
@@ -110,6 +153,8 @@ pub struct Conversation {
     /// Time of the newest message, or creation time before the first;
     /// conversation lists sort by it.
     pub last_activity_at: Timestamp,
+    /// Who may post (always `Everyone` for direct conversations).
+    pub posting: PostingPolicy,
 }
 
 /// One member's row: role and cursors.
@@ -142,6 +187,9 @@ pub struct Member {
     /// How many of the member's own messages lie after `read_seq`, so the
     /// unread count can leave them out without scanning history.
     pub own_unread: u64,
+    /// The member muted the conversation: unread counts go on, but it
+    /// notifies them of nothing (the list marks it muted).
+    pub muted: bool,
 }
 
 /// One delivery cursor to move: `user`'s in `conversation`, up to `seq`.
@@ -424,6 +472,7 @@ mod tests {
             delivered_seq,
             delivered_at: None,
             own_unread: 2,
+            muted: false,
         }
     }
 

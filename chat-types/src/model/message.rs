@@ -241,6 +241,7 @@ mod tests {
             delivered_seq,
             delivered_at: Some(Timestamp::from_millis(2_000)),
             own_unread: 0,
+            muted: false,
         }
     }
 

@@ -5,6 +5,7 @@ mod auth;
 mod change;
 mod conversation;
 mod message;
+mod moderation;
 mod search;
 mod user;
 
@@ -18,9 +19,12 @@ pub use change::{
 pub use conversation::{
     Conversation, ConversationKind, ConversationOverview, Cursor, CursorAdvance, DeliveryMove,
     EntryKind, Member, MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation,
-    NewGroup, NewMember, NewlyRead, SenderCursors, UnknownVariant,
+    NewGroup, NewMember, NewlyRead, PostingPolicy, SenderCursors, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
+pub use moderation::{
+    BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery,
+};
 pub use search::{
     MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms, Snippet, mark_snippet, words_of,
 };
