@@ -14,6 +14,7 @@ use crate::memory::{
     MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
 };
 use crate::metrics::Metrics;
+use crate::moderation::{AdminConfig, AdminService, Blocks, ModerationDeps, ModerationService};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 use crate::store::{BatchedWrites, ConversationStore, MessageStore, Store, TimedReads};
@@ -57,8 +58,11 @@ struct EngineInner {
     users: UserService,
     conversations: ConversationService,
     delivery: DeliveryService,
+    moderation: ModerationService,
+    admin: AdminService,
     realtime: RealtimeDeps,
     members: Arc<Members>,
+    blocks: Arc<Blocks>,
     /// The batching writers under the services' message store.
     writes: Arc<BatchedWrites>,
     metrics: Metrics,
@@ -99,6 +103,16 @@ impl ChatEngine {
     /// presence.
     pub fn delivery(&self) -> &DeliveryService {
         &self.inner.delivery
+    }
+
+    /// Blocking users and reporting messages.
+    pub fn moderation(&self) -> &ModerationService {
+        &self.inner.moderation
+    }
+
+    /// The operators' API: accounts, sessions, reports, any message.
+    pub fn admin(&self) -> &AdminService {
+        &self.inner.admin
     }
 
     /// The real-time backends: event bus, offline queue, presence.
@@ -156,6 +170,7 @@ pub struct ChatEngineBuilder {
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
     conversation_config: ConversationConfig,
+    admin_config: AdminConfig,
     jwt_secret: Option<Vec<u8>>,
 }
 
@@ -164,6 +179,7 @@ impl std::fmt::Debug for ChatEngineBuilder {
         f.debug_struct("ChatEngineBuilder")
             .field("auth_config", &self.auth_config)
             .field("conversation_config", &self.conversation_config)
+            .field("admin_config", &self.admin_config)
             .finish_non_exhaustive()
     }
 }
@@ -223,6 +239,12 @@ impl ChatEngineBuilder {
         self
     }
 
+    /// Who the operators are (default: nobody).
+    pub fn admin_config(mut self, config: AdminConfig) -> Self {
+        self.admin_config = config;
+        self
+    }
+
     /// The HS256 secret for access tokens, at least 32 bytes (default: a
     /// random secret, so tokens die with the process).
     pub fn jwt_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
@@ -278,15 +300,17 @@ impl ChatEngineBuilder {
             conversation_store.clone(),
             realtime.bus.clone(),
         ));
+        let blocks = Arc::new(Blocks::new(store.clone(), realtime.bus.clone()));
         let fanout = Fanout::new(realtime.clone(), metrics.clone());
         let conversations = ConversationService::new(
             ConversationDeps {
                 users: store.clone(),
                 conversations: conversation_store.clone(),
                 messages: messages.clone(),
-                limiter,
+                limiter: limiter.clone(),
                 clock: clock.clone(),
                 members: members.clone(),
+                blocks: blocks.clone(),
                 fanout: fanout.clone(),
                 queue: realtime.queue.clone(),
             },
@@ -298,11 +322,28 @@ impl ChatEngineBuilder {
             conversation_store,
             messages,
             members: members.clone(),
+            blocks: blocks.clone(),
             fanout,
             realtime: realtime.clone(),
             clock: clock.clone(),
             metrics: metrics.clone(),
         });
+        let moderation = ModerationService::new(ModerationDeps {
+            users: store.clone(),
+            store: store.clone(),
+            blocks: blocks.clone(),
+            members: members.clone(),
+            limiter,
+            clock: clock.clone(),
+        });
+        let admin = AdminService::new(
+            self.admin_config,
+            store.clone(),
+            store.clone(),
+            auth.clone(),
+            conversations.clone(),
+            clock.clone(),
+        );
         let bus = realtime.bus.clone();
         let inner = Arc::new_cyclic(|engine: &Weak<EngineInner>| {
             // Weak: the bus keeps its handlers, and the engine keeps the bus.
@@ -311,6 +352,7 @@ impl ChatEngineBuilder {
                 if let Some(engine) = engine.upgrade() {
                     engine.auth.on_notice(notice);
                     engine.members.on_notice(notice);
+                    engine.blocks.on_notice(notice);
                 }
             }));
             EngineInner {
@@ -318,7 +360,10 @@ impl ChatEngineBuilder {
                 realtime,
                 users: UserService::new(store.clone()),
                 conversations,
+                moderation,
+                admin,
                 members,
+                blocks,
                 writes,
                 metrics,
                 store,

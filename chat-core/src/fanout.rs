@@ -142,13 +142,14 @@ impl Fanout {
         self.publish(to, ephemeral(&frame, None)).await;
     }
 
-    /// `typing` to the other members, except the typing connection.
+    /// `typing` to `to` (the other members who may see it), except the
+    /// typing connection.
     pub(crate) async fn typing(
         &self,
         user: UserId,
         conversation_id: ConversationId,
         is_typing: bool,
-        members: &MemberSet,
+        to: &[UserId],
         origin: ConnectionId,
     ) {
         let frame = ServerFrame::Typing(TypingEvent {
@@ -157,7 +158,7 @@ impl Fanout {
             is_typing,
         });
         let event = ephemeral(&frame, Some(origin));
-        self.publish(&members.others(user), event).await;
+        self.publish(to, event).await;
     }
 
     /// `presence` to `peers`.

@@ -35,6 +35,8 @@
 //!   traits, and the per-instance hub of live connections.
 //! - [`delivery`]: [`DeliveryService`] (connections, catch-up, acks,
 //!   typing, presence).
+//! - [`moderation`]: [`ModerationService`] (blocks, reports) and
+//!   [`AdminService`] (the operators' API).
 //! - `members` (internal): who is in each conversation, cached for
 //!   routing; the store decides membership.
 //! - `fanout` (internal): publishes what the services did to every
@@ -63,6 +65,7 @@ mod members;
 pub mod memory;
 mod message_views;
 pub mod metrics;
+pub mod moderation;
 pub mod rate_limit;
 pub mod realtime;
 pub mod store;
@@ -89,6 +92,7 @@ pub use error::{ChatError, Result, ValidationError};
 pub use ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 pub use mailer::{LogMailer, Mailer, OutgoingMail};
 pub use metrics::Metrics;
+pub use moderation::{AdminConfig, AdminService, ModerationService};
 pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
 pub use realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 pub use store::Store;

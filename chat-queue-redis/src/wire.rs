@@ -149,6 +149,13 @@ mod tests {
             decode_notice(&encode_notice("c", &notice)),
             Some(("c".to_owned(), notice))
         );
+        let blocks = Notice::BlocksChanged {
+            user_id: chat_core::UserId::new(),
+        };
+        assert_eq!(
+            decode_notice(&encode_notice("d", &blocks)),
+            Some(("d".to_owned(), blocks))
+        );
         assert!(decode_event(b"not json\n{}").is_none());
         assert!(decode_event(b"no newline").is_none());
         assert!(decode_notice(b"[]").is_none());

@@ -64,7 +64,7 @@ impl ConversationService {
         }
         let mentions = self.mentions(conversation, content.as_str(), user).await?;
         let action = ChangeAction::Edit { content, mentions };
-        self.apply(user, conversation, message, action, &members)
+        self.apply(user, conversation, message, action, &members, false)
             .await
     }
 
@@ -92,8 +92,49 @@ impl ConversationService {
                 ));
             }
         }
-        self.apply(user, conversation, message, ChangeAction::Delete, &members)
-            .await
+        self.apply(
+            user,
+            conversation,
+            message,
+            ChangeAction::Delete,
+            &members,
+            false,
+        )
+        .await
+    }
+
+    /// Deletes any message as a server operator (the admin API checked
+    /// the role): no membership needed, no rate limit, and the members see
+    /// a deletion by `operator`.
+    ///
+    /// # Errors
+    /// `MESSAGE_NOT_FOUND` (also for an unknown conversation),
+    /// `MESSAGE_DELETED`.
+    pub(crate) async fn delete_message_as_operator(
+        &self,
+        operator: UserId,
+        conversation: ConversationId,
+        message: MessageId,
+    ) -> Result<ChangedMessage> {
+        let target = self
+            .deps
+            .messages
+            .message(conversation, message)
+            .await?
+            .ok_or(ChatError::MessageNotFound)?;
+        if target.is_deleted() {
+            return Err(ChatError::MessageDeleted);
+        }
+        let members = self.deps.members.of(conversation).await?;
+        self.apply(
+            operator,
+            conversation,
+            message,
+            ChangeAction::Delete,
+            &members,
+            true,
+        )
+        .await
     }
 
     /// Adds (`add`) or takes back the caller's reaction with `emoji` on a
@@ -117,7 +158,7 @@ impl ConversationService {
         } else {
             ChangeAction::RemoveReaction(emoji)
         };
-        self.apply(user, conversation, message, action, &members)
+        self.apply(user, conversation, message, action, &members, false)
             .await
     }
 
@@ -179,12 +220,13 @@ impl ConversationService {
         message: MessageId,
         action: ChangeAction,
         members: &MemberSet,
+        by_operator: bool,
     ) -> Result<ChangedMessage> {
         let change = NewChange {
             conversation_id: conversation,
             message_id: message,
             actor_id: user,
-            by_operator: false,
+            by_operator,
             action,
             at: self.deps.clock.now(),
         };

@@ -13,7 +13,8 @@ impl ConversationService {
     ///
     /// # Errors
     /// `USER_NOT_FOUND` for an unknown or inactive user;
-    /// `INVALID_RECIPIENT` for the caller themself.
+    /// `INVALID_RECIPIENT` for the caller themself; `USER_BLOCKED` /
+    /// `RECIPIENT_UNAVAILABLE` across a block.
     pub async fn open_direct(
         &self,
         user: UserId,
@@ -31,6 +32,7 @@ impl ConversationService {
                 "a direct conversation needs a user other than yourself",
             ));
         }
+        self.deps.blocks.check_direct(user, peer).await?;
         let new = NewDirectConversation {
             id: ConversationId::new(),
             user_a: user,

@@ -193,6 +193,8 @@ impl ConversationService {
             .set_member_role(group, target, role)
             .await?
         {
+            // Roles decide who may post where only admins do.
+            self.deps.members.changed(group).await;
             Ok(())
         } else {
             Err(ChatError::MemberNotFound)

@@ -167,7 +167,10 @@ impl ConversationService {
     /// # Errors
     /// `RATE_LIMITED` past the per-user message limit; `INVALID_RECIPIENT`
     /// for an unknown or inactive recipient or oneself;
-    /// `CONVERSATION_NOT_FOUND` when the sender is not a member.
+    /// `CONVERSATION_NOT_FOUND` when the sender is not a member;
+    /// `USER_BLOCKED` / `RECIPIENT_UNAVAILABLE` for a direct message across
+    /// a block; `POSTING_RESTRICTED` in a group where only its owner and
+    /// admins post.
     pub async fn send(
         &self,
         sender: UserId,
@@ -215,6 +218,7 @@ impl ConversationService {
                         "a direct message needs a recipient other than the sender",
                     ));
                 }
+                d.blocks.check_direct(sender, recipient).await?;
                 // Only the first message of a pair pays for the recipient
                 // check and the get-or-create write; later ones are a read.
                 let id = match d.members.direct_between(sender, recipient).await? {
@@ -242,9 +246,18 @@ impl ConversationService {
                 // cached "not a member" is checked with the store first.
                 let kind =
                     matches!(target, ConversationRef::Group(_)).then_some(ConversationKind::Group);
-                (id, d.members.require(id, sender, kind).await?)
+                let members = d.members.require(id, sender, kind).await?;
+                if members.kind == ConversationKind::Direct
+                    && let Some(peer) = members.others(sender).first()
+                {
+                    d.blocks.check_direct(sender, *peer).await?;
+                }
+                (id, members)
             }
         };
+        if !members.may_post(sender) {
+            return Err(ChatError::PostingRestricted);
+        }
         let reply = match message.reply_to {
             Some(parent) => {
                 let parent = d

@@ -20,6 +20,7 @@ mod messages;
 mod newest;
 mod page;
 mod search;
+mod settings;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,7 @@ use crate::ids::{ConversationId, UserId};
 use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
+use crate::moderation::Blocks;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::realtime::OfflineQueue;
 use crate::store::{ConversationStore, MessageStore, UserStore};
@@ -105,6 +107,8 @@ pub(crate) struct ConversationDeps {
     pub(crate) clock: Arc<dyn Clock>,
     /// Member lists, cached.
     pub(crate) members: Arc<Members>,
+    /// Who blocks whom, cached.
+    pub(crate) blocks: Arc<Blocks>,
     /// Publishes what happened.
     pub(crate) fanout: Fanout,
     /// What waits for users with no connection (cleared as they acknowledge).

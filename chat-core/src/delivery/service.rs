@@ -13,6 +13,7 @@ use crate::members::{MemberSet, Members};
 use crate::message_views::decorate;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, LogEntry, MessageChange, MessageView};
+use crate::moderation::Blocks;
 use crate::protocol::{MAX_BATCH, MAX_BATCH_BYTES, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, RealtimeDeps, Subscription};
 use crate::store::{ConversationStore, MessageStore};
@@ -39,6 +40,8 @@ pub(crate) struct DeliveryDeps {
     pub(crate) messages: Arc<dyn MessageStore>,
     /// Member lists, cached.
     pub(crate) members: Arc<Members>,
+    /// Who blocks whom (typing and presence skip blockers).
+    pub(crate) blocks: Arc<Blocks>,
     /// Publishes typing and presence.
     pub(crate) fanout: Fanout,
     /// Bus subscriptions and presence records.
@@ -130,6 +133,7 @@ impl DeliveryService {
                 online: true,
                 last_seen: None,
             };
+            let peers = self.deps.blocks.audience(user, peers).await;
             self.deps.fanout.presence(user, online, &peers).await;
         }
         let catch_up = CatchUp::plan(user, &overviews, |o| {
@@ -262,6 +266,7 @@ impl DeliveryService {
         }
         match self.direct_peers(user_id).await {
             Ok(peers) => {
+                let peers = self.deps.blocks.audience(user_id, peers).await;
                 let offline = PresenceStatus {
                     online: false,
                     last_seen: Some(now),
@@ -324,6 +329,7 @@ impl DeliveryService {
             let members = MemberSet {
                 kind: range.kind,
                 users: range.users.clone(),
+                posters: None,
             };
             let kind = range.kind;
             if range.next > range.last {
@@ -426,9 +432,10 @@ impl DeliveryService {
                 .ok_or(ChatError::ConversationNotFound)?,
         };
         let members = self.deps.members.require(conversation, user, None).await?;
+        let to = self.deps.blocks.audience(user, members.others(user)).await;
         self.deps
             .fanout
-            .typing(user, conversation, is_typing, &members, connection.id)
+            .typing(user, conversation, is_typing, &to, connection.id)
             .await;
         Ok(())
     }
@@ -478,12 +485,22 @@ impl DeliveryService {
         Ok(result)
     }
 
-    /// Presence of each user, in order.
+    /// Presence of each user as `viewer` sees it, in order: a user the
+    /// viewer blocked shows offline, with no last-seen time.
     ///
     /// # Errors
-    /// Presence backend errors.
-    pub async fn statuses(&self, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
-        self.deps.realtime.presence.statuses(users).await
+    /// Presence backend and store errors.
+    pub async fn statuses(&self, viewer: UserId, users: &[UserId]) -> Result<Vec<PresenceStatus>> {
+        let mut statuses = self.deps.realtime.presence.statuses(users).await?;
+        for (user, status) in users.iter().zip(statuses.iter_mut()) {
+            if self.deps.blocks.blockers_of(*user).await?.contains(&viewer) {
+                *status = PresenceStatus {
+                    online: false,
+                    last_seen: None,
+                };
+            }
+        }
+        Ok(statuses)
     }
 }
 

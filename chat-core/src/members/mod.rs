@@ -16,7 +16,7 @@ use cache::MemberCache;
 
 use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, UserId};
-use crate::model::ConversationKind;
+use crate::model::{ConversationKind, PostingPolicy};
 use crate::realtime::{EventBus, Notice};
 use crate::store::ConversationStore;
 
@@ -25,11 +25,20 @@ use crate::store::ConversationStore;
 pub(crate) struct MemberSet {
     pub(crate) kind: ConversationKind,
     pub(crate) users: Vec<UserId>,
+    /// Who may post, when not everyone may (a group whose posting policy
+    /// is `admins`: its owner and admins). Role and policy changes drop
+    /// the entry like membership changes do.
+    pub(crate) posters: Option<Vec<UserId>>,
 }
 
 impl MemberSet {
     pub(crate) fn contains(&self, user: UserId) -> bool {
         self.users.contains(&user)
+    }
+
+    /// Whether `user` (a member) may send messages here.
+    pub(crate) fn may_post(&self, user: UserId) -> bool {
+        self.posters.as_ref().is_none_or(|p| p.contains(&user))
     }
 
     /// Everyone but `user`.
@@ -73,16 +82,27 @@ impl Members {
             return Ok(Arc::new(MemberSet {
                 kind: ConversationKind::Group,
                 users: Vec::new(),
+                posters: None,
             }));
         };
-        let kind = self
+        let (kind, posting) = self
             .store
             .membership(conversation, first.member.user_id)
             .await?
-            .map_or(ConversationKind::Group, |m| m.conversation.kind);
+            .map_or((ConversationKind::Group, PostingPolicy::Everyone), |m| {
+                (m.conversation.kind, m.conversation.posting)
+            });
+        let posters = (posting != PostingPolicy::Everyone).then(|| {
+            entries
+                .iter()
+                .filter(|e| posting.allows(e.member.role))
+                .map(|e| e.member.user_id)
+                .collect()
+        });
         let set = Arc::new(MemberSet {
             kind,
             users: entries.iter().map(|e| e.member.user_id).collect(),
+            posters,
         });
         if !set.users.is_empty() {
             self.cache.insert(conversation, set.clone());
@@ -142,11 +162,13 @@ impl Members {
         let set = MemberSet {
             kind: ConversationKind::Direct,
             users: vec![a, b],
+            posters: None,
         };
         self.cache.insert(conversation, Arc::new(set));
     }
 
-    /// A conversation's members changed: forgets its list here and tells
+    /// A conversation's members, their roles or its posting policy
+    /// changed: forgets its list here and tells
     /// every other instance to forget theirs.
     pub(crate) async fn changed(&self, conversation: ConversationId) {
         // The bus runs this instance's handlers (`on_notice`) before it
@@ -167,7 +189,7 @@ impl Members {
         match notice {
             Notice::MembersChanged { conversation_id } => self.cache.invalidate(*conversation_id),
             Notice::Resync => self.cache.clear(),
-            Notice::SessionRevoked { .. } => {}
+            Notice::SessionRevoked { .. } | Notice::BlocksChanged { .. } => {}
         }
     }
 }

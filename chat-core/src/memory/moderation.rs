@@ -55,7 +55,7 @@ impl ModerationStore for MemoryStore {
                 })
             })
             .collect();
-        list.sort_by(|a, b| (b.blocked_at, b.user.id).cmp(&(a.blocked_at, a.user.id)));
+        list.sort_by_key(|b| std::cmp::Reverse((b.blocked_at, b.user.id)));
         Ok(list)
     }
 
@@ -120,7 +120,7 @@ impl ModerationStore for MemoryStore {
             .filter(|r| status.is_none_or(|s| r.status == s))
             .cloned()
             .collect();
-        list.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        list.sort_by_key(|r| std::cmp::Reverse((r.created_at, r.id)));
         Ok(list
             .into_iter()
             .skip(offset as usize)

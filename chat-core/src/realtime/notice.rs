@@ -5,7 +5,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ConversationId, SessionId};
+use crate::ids::{ConversationId, SessionId, UserId};
 use crate::time::Timestamp;
 
 /// Instance-wide news, carried by [`EventBus::announce`] to every instance
@@ -20,6 +20,12 @@ pub enum Notice {
     MembersChanged {
         /// The conversation.
         conversation_id: ConversationId,
+    },
+    /// Someone blocked or unblocked `user_id`: the cached list of who
+    /// blocks them is stale.
+    BlocksChanged {
+        /// The blocked (or unblocked) user.
+        user_id: UserId,
     },
     /// A session was revoked: refuse its access tokens until `until`.
     SessionRevoked {

@@ -93,11 +93,18 @@ pub trait ConversationStore: Send + Sync {
 
     /// Sets whether the member muted the conversation. Returns `false`
     /// when the user is not a member.
-    async fn set_muted(&self, conversation: ConversationId, user: UserId, muted: bool)
-    -> Result<bool>;
+    async fn set_muted(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool>;
 
     /// Sets who may post in a group. Returns `false` when there is no such
     /// group (direct conversations are always `Everyone`).
-    async fn set_posting(&self, conversation: ConversationId, posting: PostingPolicy)
-    -> Result<bool>;
+    async fn set_posting(
+        &self,
+        conversation: ConversationId,
+        posting: PostingPolicy,
+    ) -> Result<bool>;
 }

@@ -44,6 +44,10 @@ pub trait ModerationStore: Send + Sync {
     /// Marks a report resolved by operator `by` at `at`; a report already
     /// resolved keeps its first resolution. `None` when there is no such
     /// report.
-    async fn resolve_report(&self, id: ReportId, by: UserId, at: Timestamp)
-    -> Result<Option<Report>>;
+    async fn resolve_report(
+        &self,
+        id: ReportId,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Option<Report>>;
 }

@@ -65,9 +65,16 @@ pub async fn moderation_blocks_are_one_way_and_listed(store: Arc<dyn Store>) {
 
     let list = s.blocked_users(ann).await.expect("list");
     let listed: Vec<(UserId, _)> = list.iter().map(|b| (b.user.id, b.blocked_at)).collect();
-    assert_eq!(listed, vec![(cat, at(2)), (bob, at(1))], "newest first, first time kept");
+    assert_eq!(
+        listed,
+        vec![(cat, at(2)), (bob, at(1))],
+        "newest first, first time kept"
+    );
     assert_eq!(list[1].user.username, "bob");
-    assert!(s.blocked_users(bob).await.expect("list").is_empty(), "one-way");
+    assert!(
+        s.blocked_users(bob).await.expect("list").is_empty(),
+        "one-way"
+    );
 
     let mut blockers = s.blockers_of(bob).await.expect("blockers");
     blockers.sort();
@@ -102,7 +109,10 @@ pub async fn moderation_reports_keep_the_evidence(store: Arc<dyn Store>) {
         (first.sender_id, first.content.as_str(), first.reporter_id),
         (bob, "something rude", ann)
     );
-    assert_eq!((first.reason.as_str(), first.status), ("insulting", ReportStatus::Open));
+    assert_eq!(
+        (first.reason.as_str(), first.status),
+        ("insulting", ReportStatus::Open)
+    );
     assert_eq!((first.resolved_at, first.resolved_by), (None, None));
 
     match s
@@ -146,7 +156,10 @@ pub async fn moderation_reports_keep_the_evidence(store: Arc<dyn Store>) {
         s.reports(None, 1, 1).await.expect("page"),
         vec![first.clone()]
     );
-    assert_eq!(first.content, all[1].content, "the copy outlives the deletion");
+    assert_eq!(
+        first.content, all[1].content,
+        "the copy outlives the deletion"
+    );
 
     let resolved = s
         .resolve_report(first.id, cat, at(40))
@@ -170,7 +183,9 @@ pub async fn moderation_reports_keep_the_evidence(store: Arc<dyn Store>) {
         None
     );
     assert_eq!(
-        s.reports(Some(ReportStatus::Open), 10, 0).await.expect("open"),
+        s.reports(Some(ReportStatus::Open), 10, 0)
+            .await
+            .expect("open"),
         vec![second]
     );
     assert_eq!(
@@ -190,11 +205,18 @@ pub async fn moderation_mute_and_posting_policy_are_stored(store: Arc<dyn Store>
     let group = create_group(s, "Room", ann, &[bob]).await;
     let direct = create_direct(s, ann, bob).await;
 
-    assert!(!membership(s, group, bob).await.member.muted, "unmuted at first");
+    assert!(
+        !membership(s, group, bob).await.member.muted,
+        "unmuted at first"
+    );
     assert!(s.set_muted(group, bob, true).await.expect("mute"));
     assert!(membership(s, group, bob).await.member.muted);
     assert!(!membership(s, group, ann).await.member.muted, "per member");
-    let overview = s.overview(group, bob).await.expect("overview").expect("member");
+    let overview = s
+        .overview(group, bob)
+        .await
+        .expect("overview")
+        .expect("member");
     assert!(overview.membership.member.muted);
     let listed = s.overviews(bob, None).await.expect("overviews");
     let muted: Vec<bool> = listed.iter().map(|o| o.membership.member.muted).collect();
@@ -207,20 +229,39 @@ pub async fn moderation_mute_and_posting_policy_are_stored(store: Arc<dyn Store>
     assert!(s.set_muted(group, bob, false).await.expect("unmute"));
     assert!(!membership(s, group, bob).await.member.muted);
     let stranger = create_user(s, "cat").await.id;
-    assert!(!s.set_muted(group, stranger, true).await.expect("not a member"));
+    assert!(
+        !s.set_muted(group, stranger, true)
+            .await
+            .expect("not a member")
+    );
 
     assert_eq!(
         membership(s, group, bob).await.conversation.posting,
         PostingPolicy::Everyone
     );
-    assert!(s.set_posting(group, PostingPolicy::Admins).await.expect("set"));
+    assert!(
+        s.set_posting(group, PostingPolicy::Admins)
+            .await
+            .expect("set")
+    );
     assert_eq!(
         membership(s, group, bob).await.conversation.posting,
         PostingPolicy::Admins
     );
-    let overview = s.overview(group, ann).await.expect("overview").expect("member");
-    assert_eq!(overview.membership.conversation.posting, PostingPolicy::Admins);
-    assert!(!s.set_posting(direct, PostingPolicy::Admins).await.expect("direct"));
+    let overview = s
+        .overview(group, ann)
+        .await
+        .expect("overview")
+        .expect("member");
+    assert_eq!(
+        overview.membership.conversation.posting,
+        PostingPolicy::Admins
+    );
+    assert!(
+        !s.set_posting(direct, PostingPolicy::Admins)
+            .await
+            .expect("direct")
+    );
     assert_eq!(
         membership(s, direct, ann).await.conversation.posting,
         PostingPolicy::Everyone
@@ -257,8 +298,15 @@ pub async fn moderation_admin_user_list(store: Arc<dyn Store>) {
     assert!(!all[2].is_active);
     assert_eq!(all[2].email, "bea@example.com", "operators see emails");
 
-    let al = s.list_users(query(Some("al"), false, 10, 0)).await.expect("list");
-    assert_eq!(names(&al), vec!["Alan", "alba", "zed"], "display name Albert matches");
+    let al = s
+        .list_users(query(Some("al"), false, 10, 0))
+        .await
+        .expect("list");
+    assert_eq!(
+        names(&al),
+        vec!["Alan", "alba", "zed"],
+        "display name Albert matches"
+    );
     assert_eq!(al[2].id, named.id);
     let by_email = s
         .list_users(query(Some("dora@"), false, 10, 0))
@@ -267,7 +315,10 @@ pub async fn moderation_admin_user_list(store: Arc<dyn Store>) {
     assert_eq!(names(&by_email), vec!["dora"]);
     let page = s.list_users(query(None, true, 2, 2)).await.expect("page");
     assert_eq!(names(&page), vec!["bea", "dora"]);
-    let wild = s.list_users(query(Some("%"), true, 10, 0)).await.expect("list");
+    let wild = s
+        .list_users(query(Some("%"), true, 10, 0))
+        .await
+        .expect("list");
     assert!(wild.is_empty(), "wildcards are literal");
 }
 

@@ -210,6 +210,19 @@ impl AuthService {
         Ok(())
     }
 
+    /// Revokes every session of `user_id` (an operator's decision): each
+    /// access token answers `SESSION_REVOKED` from now on, on every
+    /// instance, and its sockets close with 4001. The account stays
+    /// active and can log in again.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn revoke_all_sessions(&self, user_id: UserId) -> Result<()> {
+        self.revoke_user_sessions(user_id, None).await?;
+        tracing::info!(%user_id, "all sessions revoked");
+        Ok(())
+    }
+
     pub(super) async fn revoke_user_sessions(
         &self,
         user_id: UserId,
@@ -272,7 +285,7 @@ impl AuthService {
                     });
                 }
             }
-            Notice::MembersChanged { .. } => {}
+            Notice::MembersChanged { .. } | Notice::BlocksChanged { .. } => {}
         }
     }
 }
