@@ -82,13 +82,29 @@ pub(crate) async fn apply_in(
     let conversation = change.conversation_id;
     let actor = change.actor_id;
     let at = change.at.as_millis();
-    // The actor's row: they must be a member (the row's foreign key
-    // implies the conversation), and their cursors move with the change.
-    let Some(mut cursors) = fetch_sender_cursors(&mut *conn, conversation, actor)
-        .await
-        .map_err(to_chat_error)?
-    else {
-        return Ok(ChangeOutcome::NotMember);
+    // A member's row: they must be one (the row's foreign key implies the
+    // conversation), and their cursors move with the change. An operator
+    // need not be a member, and no cursor of theirs moves, member or not;
+    // the conversation must exist all the same.
+    let cursors = if change.by_operator {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM conversations WHERE conversation_id = ?1")
+                .bind(conversation.as_uuid())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(to_chat_error)?;
+        if exists.is_none() {
+            return Ok(ChangeOutcome::NotMember);
+        }
+        None
+    } else {
+        let Some(cursors) = fetch_sender_cursors(&mut *conn, conversation, actor)
+            .await
+            .map_err(to_chat_error)?
+        else {
+            return Ok(ChangeOutcome::NotMember);
+        };
+        Some(cursors)
     };
     let row: Option<MessageRow> = sqlx::query_as(concat!(
         "SELECT ",
@@ -210,13 +226,15 @@ pub(crate) async fn apply_in(
     .await
     .map_err(to_chat_error)?;
     let seq = from_sql_count(seq);
-    let before = cursors;
-    cursors.after_own_entry(seq, EntryKind::Change);
-    // Only a caught-up actor's cursors move.
-    if cursors != before {
-        store_sender_cursors(&mut *conn, conversation, actor, cursors)
-            .await
-            .map_err(to_chat_error)?;
+    if let Some(before) = cursors {
+        let mut after = before;
+        after.after_own_entry(seq, EntryKind::Change);
+        // Only a caught-up actor's cursors move.
+        if after != before {
+            store_sender_cursors(&mut *conn, conversation, actor, after)
+                .await
+                .map_err(to_chat_error)?;
+        }
     }
     let change = MessageChange::render(seq, kind, actor, change.at, &message, reaction);
     Ok(ChangeOutcome::Applied { change, message })

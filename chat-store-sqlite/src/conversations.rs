@@ -3,7 +3,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chat_core::model::{
     Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
-    MemberRole, Membership, NewDirectConversation, NewGroup, NewMember, UserSummary,
+    MemberRole, Membership, NewDirectConversation, NewGroup, NewMember, PostingPolicy, UserSummary,
 };
 use chat_core::store::ConversationStore;
 use chat_core::{ChatError, ConversationId, Result, Timestamp, UserId};
@@ -18,9 +18,9 @@ use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error};
 macro_rules! membership_columns {
     () => {
         "c.conversation_id, c.kind, c.name, c.creator_id, c.created_at, c.last_seq, \
-         c.message_count, c.last_activity_at, m.user_id, m.role, m.joined_at, m.joined_seq, \
-         m.read_seq, m.read_message_count, m.read_at, m.delivered_seq, m.delivered_at, \
-         m.own_unread"
+         c.message_count, c.last_activity_at, c.posting, m.user_id, m.role, m.joined_at, \
+         m.joined_seq, m.read_seq, m.read_message_count, m.read_at, m.delivered_seq, \
+         m.delivered_at, m.own_unread, m.muted"
     };
 }
 
@@ -43,6 +43,7 @@ macro_rules! overview_select {
                p.read_message_count AS peer_read_message_count, \
                p.read_at AS peer_read_at, p.delivered_seq AS peer_delivered_seq, \
                p.delivered_at AS peer_delivered_at, p.own_unread AS peer_own_unread, \
+               p.muted AS peer_muted, \
                pu.username AS peer_username, pu.display_name AS peer_display_name, \
                lm.message_id AS last_message_id, lm.seq AS last_message_seq, \
                lm.sender_id AS last_sender_id, lm.content AS last_content, \
@@ -77,6 +78,7 @@ struct ConversationRow {
     last_seq: i64,
     message_count: i64,
     last_activity_at: i64,
+    posting: String,
 }
 
 impl ConversationRow {
@@ -90,6 +92,7 @@ impl ConversationRow {
             last_seq: from_sql_count(self.last_seq),
             message_count: from_sql_count(self.message_count),
             last_activity_at: Timestamp::from_millis(self.last_activity_at),
+            posting: parse_posting(&self.posting)?,
         })
     }
 }
@@ -106,6 +109,7 @@ struct MemberRow {
     delivered_seq: i64,
     delivered_at: Option<i64>,
     own_unread: i64,
+    muted: bool,
 }
 
 impl MemberRow {
@@ -121,6 +125,7 @@ impl MemberRow {
             delivered_seq: from_sql_count(self.delivered_seq),
             delivered_at: self.delivered_at.map(Timestamp::from_millis),
             own_unread: from_sql_count(self.own_unread),
+            muted: self.muted,
         })
     }
 }
@@ -168,6 +173,7 @@ struct OverviewRow {
     peer_delivered_seq: Option<i64>,
     peer_delivered_at: Option<i64>,
     peer_own_unread: Option<i64>,
+    peer_muted: Option<bool>,
     peer_username: Option<String>,
     peer_display_name: Option<String>,
     last_message_id: Option<Uuid>,
@@ -196,6 +202,7 @@ impl OverviewRow {
             self.peer_read_message_count,
             self.peer_delivered_seq,
             self.peer_own_unread,
+            self.peer_muted,
             self.peer_username,
         ) {
             (
@@ -207,6 +214,7 @@ impl OverviewRow {
                 Some(read_message_count),
                 Some(delivered_seq),
                 Some(own_unread),
+                Some(muted),
                 Some(username),
             ) => Some(MemberEntry {
                 member: MemberRow {
@@ -220,6 +228,7 @@ impl OverviewRow {
                     delivered_seq,
                     delivered_at: self.peer_delivered_at,
                     own_unread,
+                    muted,
                 }
                 .into_model()?,
                 profile: UserSummary {
@@ -281,6 +290,11 @@ fn parse_kind(kind: &str) -> Result<ConversationKind> {
 /// A stored member role; an unknown one is a corrupt or newer row.
 fn parse_role(role: &str) -> Result<MemberRole> {
     role.parse().map_err(ChatError::internal)
+}
+
+/// A stored posting policy; an unknown one is a corrupt or newer row.
+fn parse_posting(posting: &str) -> Result<PostingPolicy> {
+    posting.parse().map_err(ChatError::internal)
 }
 
 /// The pair as stored in `direct_user_low` / `direct_user_high`: smaller id
@@ -453,7 +467,7 @@ impl ConversationStore for SqliteStore {
         let rows: Vec<MemberEntryRow> = sqlx::query_as(
             "SELECT m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, \
                     m.read_message_count, m.read_at, m.delivered_seq, m.delivered_at, \
-                    m.own_unread, u.username, u.display_name \
+                    m.own_unread, m.muted, u.username, u.display_name \
              FROM conversation_members m JOIN users u ON u.user_id = m.user_id \
              WHERE m.conversation_id = ?1 \
              ORDER BY m.joined_at, m.user_id",
@@ -641,6 +655,48 @@ impl ConversationStore for SqliteStore {
         .map_err(to_chat_error)?;
         row.map(OverviewRow::into_model).transpose()
     }
+
+    /// Sets whether the member muted the conversation. Returns `false`
+    /// when the user is not a member.
+    async fn set_muted(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE conversation_members SET muted = ?3 \
+             WHERE conversation_id = ?1 AND user_id = ?2",
+        )
+        .bind(conversation.as_uuid())
+        .bind(user.as_uuid())
+        .bind(muted)
+        .execute(&self.pool)
+        .await
+        .map_err(to_chat_error)?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Sets who may post in a group. Returns `false` when there is no such
+    /// group: a direct conversation is left as it is (always `Everyone`).
+    async fn set_posting(
+        &self,
+        conversation: ConversationId,
+        posting: PostingPolicy,
+    ) -> Result<bool> {
+        let updated = sqlx::query(
+            "UPDATE conversations SET posting = ?2 \
+             WHERE conversation_id = ?1 AND kind = 'group'",
+        )
+        .bind(conversation.as_uuid())
+        .bind(posting.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(to_chat_error)?
+        .rows_affected();
+        Ok(updated == 1)
+    }
 }
 
 #[cfg(test)]
@@ -655,9 +711,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kinds_and_roles_are_internal_errors() {
+    fn unknown_kinds_roles_and_policies_are_internal_errors() {
         assert_eq!(parse_kind("channel").map_err(|e| e.code()), Err("INTERNAL"));
         assert_eq!(parse_role("root").map_err(|e| e.code()), Err("INTERNAL"));
         assert_eq!(parse_role("admin").ok(), Some(MemberRole::Admin));
+        assert_eq!(
+            parse_posting("moderators").map_err(|e| e.code()),
+            Err("INTERNAL")
+        );
+        assert_eq!(parse_posting("admins").ok(), Some(PostingPolicy::Admins));
     }
 }

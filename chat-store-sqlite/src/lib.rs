@@ -24,8 +24,8 @@
 //! - [`error`]: [`SqliteStoreError`] for start-up failures and
 //!   [`to_chat_error`] for query failures.
 //! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
-//!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
-//!   order the trait declares them.
+//!   `messages.rs`, `moderation.rs`, `health.rs`: one `chat-core` trait
+//!   each, methods in the order the trait declares them.
 //! - `changes.rs`: the conversation log's changes (edits, deletions,
 //!   reactions) for `MessageStore`: applying one inside the transaction
 //!   `messages.rs` opens, reading the log, reactions.
@@ -49,6 +49,7 @@ mod conversations;
 pub mod error;
 mod health;
 mod messages;
+mod moderation;
 mod password_resets;
 mod search;
 mod sessions;

@@ -1,7 +1,9 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use chat_core::model::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
+use chat_core::model::{
+    Credential, NewUser, ProfileUpdate, User, UserCredentials, UserListQuery, UserSummary,
+};
 use chat_core::store::UserStore;
 use chat_core::{ChatError, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
@@ -266,6 +268,35 @@ impl UserStore for SqliteStore {
         .await
         .map_err(to_chat_error)?;
         Ok(rows.into_iter().map(UserSummary::from).collect())
+    }
+
+    /// Accounts for the admin API: those whose case-folded username,
+    /// display name or email starts with the prefix (all when there is
+    /// none), inactive ones only when asked, ordered by case-folded
+    /// username (then id), skipping `offset`, at most `limit`.
+    async fn list_users(&self, query: UserListQuery) -> Result<Vec<User>> {
+        // The same escaped prefix LIKE as `search_users`, so `%` and `_`
+        // match literally; the keys and the prefix are lowercase already.
+        let pattern = query.prefix_key.as_deref().map(prefix_pattern);
+        let rows: Vec<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users \
+              WHERE (?1 OR is_active = 1) \
+                AND (?2 IS NULL OR username_key LIKE ?2 ESCAPE '\\' \
+                     OR display_name_key LIKE ?2 ESCAPE '\\' \
+                     OR email_key LIKE ?2 ESCAPE '\\') \
+              ORDER BY username_key, user_id \
+              LIMIT ?3 OFFSET ?4"
+        ))
+        .bind(query.include_inactive)
+        .bind(pattern)
+        .bind(i64::from(query.limit))
+        .bind(i64::from(query.offset))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// The active users among `ids`, in no particular order; unknown and

@@ -2,7 +2,9 @@
 //! plus checks that only a file-backed store can fail: durability across a
 //! reopen, the journal mode, and upgrading a database an older build made.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -12,8 +14,7 @@ use chat_core::store::{ConversationStore, MessageStore, Store, UserStore};
 use chat_core::testkit::{TestStore, fixtures};
 use chat_core::{ConversationId, MessageId, UserId};
 use chat_store_sqlite::SqliteStore;
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use common::{database_at_migration, insert_user, url};
 use tempfile::TempDir;
 
 /// A store on a file in its own temporary directory.
@@ -59,10 +60,6 @@ impl TestStore for SqliteTestStore {
     async fn teardown(&self) {
         self.store.pool().close().await;
     }
-}
-
-fn url(file: &std::path::Path) -> String {
-    format!("sqlite://{}", file.display())
 }
 
 chat_core::store_conformance_tests!(async { Some(SqliteTestStore::new().await) });
@@ -143,46 +140,15 @@ async fn an_in_memory_store_keeps_its_data_between_calls() {
 /// its messages read back without mentions, and it takes changes.
 #[tokio::test]
 async fn a_database_from_before_the_log_upgrades_with_its_counts() {
-    let dir = TempDir::new().expect("temp dir");
-    let old_migrations = dir.path().join("migrations");
-    std::fs::create_dir(&old_migrations).expect("migrations dir");
-    for name in ["0001_accounts.sql", "0002_conversations.sql"] {
-        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(name);
-        std::fs::copy(from, old_migrations.join(name)).expect("copy migration");
-    }
-    let file = dir.path().join("chat.db");
-    let options = SqliteConnectOptions::new()
-        .filename(&file)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .connect_with(options)
-        .await
-        .expect("open");
-    Migrator::new(old_migrations.as_path())
-        .await
-        .expect("old migrations")
-        .run(&pool)
-        .await
-        .expect("migrate to 0002");
+    let old = database_at_migration(2).await;
+    let pool = &old.pool;
 
     // Alice sent seqs 1 and 2 and has read them; bob sent 3 and has read 1.
     let (alice, bob) = (UserId::new(), UserId::new());
     let conversation = ConversationId::new();
     let messages = [MessageId::new(), MessageId::new(), MessageId::new()];
     for (user, name) in [(alice, "alice"), (bob, "bob")] {
-        sqlx::query(
-            "INSERT INTO users (user_id, username, username_key, email, email_key, \
-                 password_hash, created_at) VALUES (?1, ?2, ?2, ?3, ?3, 'x', 0)",
-        )
-        .bind(user.as_uuid())
-        .bind(name)
-        .bind(format!("{name}@example.com"))
-        .execute(&pool)
-        .await
-        .expect("user");
+        insert_user(pool, user, name).await;
     }
     let (low, high) = (alice.min(bob), alice.max(bob));
     sqlx::query(
@@ -193,7 +159,7 @@ async fn a_database_from_before_the_log_upgrades_with_its_counts() {
     .bind(conversation.as_uuid())
     .bind(low.as_uuid())
     .bind(high.as_uuid())
-    .execute(&pool)
+    .execute(pool)
     .await
     .expect("conversation");
     for (user, read_seq, own_unread) in [(alice, 2, 0), (bob, 1, 1)] {
@@ -206,7 +172,7 @@ async fn a_database_from_before_the_log_upgrades_with_its_counts() {
         .bind(user.as_uuid())
         .bind(read_seq)
         .bind(own_unread)
-        .execute(&pool)
+        .execute(pool)
         .await
         .expect("member");
     }
@@ -220,13 +186,13 @@ async fn a_database_from_before_the_log_upgrades_with_its_counts() {
         .bind(seq)
         .bind(sender.as_uuid())
         .bind(seq * 1000)
-        .execute(&pool)
+        .execute(pool)
         .await
         .expect("message");
     }
     pool.close().await;
 
-    let store = SqliteStore::connect(&url(&file)).await.expect("upgrade");
+    let store = SqliteStore::connect(&old.url).await.expect("upgrade");
     let membership = |user| {
         let store = store.clone();
         async move {
@@ -260,6 +226,7 @@ async fn a_database_from_before_the_log_upgrades_with_its_counts() {
             conversation_id: conversation,
             message_id: messages[0],
             actor_id: bob,
+            by_operator: false,
             action: ChangeAction::AddReaction(Emoji::parse("👍").expect("emoji")),
             at: fixtures::at(10),
         })

@@ -4,60 +4,16 @@
 //! conversation, the seq limit of its rowids, and words of scripts with
 //! combining marks.
 
-use std::path::Path;
+mod common;
 
 use chat_core::domain::MessageContent;
-use chat_core::model::{
-    ChangeAction, ChangeOutcome, NewChange, SearchHit, SearchQuery, SearchTerms,
-};
-use chat_core::store::Store;
-use chat_core::testkit::fixtures::{at, create_direct, create_user, send};
+use chat_core::model::ChangeAction;
+use chat_core::testkit::fixtures::{create_direct, create_user, send};
+use chat_core::testkit::search::{change, ids, search};
 use chat_core::{ConversationId, MessageId, UserId};
 use chat_store_sqlite::SqliteStore;
+use common::{database_at_migration, insert_user};
 use sqlx::SqlitePool;
-use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use tempfile::TempDir;
-
-async fn search(store: &dyn Store, user: UserId, q: &str) -> Vec<SearchHit> {
-    store
-        .search_messages(&SearchQuery {
-            user,
-            terms: SearchTerms::parse(q).expect("valid query"),
-            conversation: None,
-            offset: 0,
-            limit: 10,
-        })
-        .await
-        .expect("search")
-}
-
-fn ids(hits: &[SearchHit]) -> Vec<MessageId> {
-    hits.iter().map(|h| h.message.id).collect()
-}
-
-async fn change(
-    store: &dyn Store,
-    c: ConversationId,
-    m: MessageId,
-    actor: UserId,
-    action: ChangeAction,
-) {
-    let outcome = store
-        .apply_change(NewChange {
-            conversation_id: c,
-            message_id: m,
-            actor_id: actor,
-            action,
-            at: at(50),
-        })
-        .await
-        .expect("change");
-    assert!(
-        matches!(outcome, ChangeOutcome::Applied { .. }),
-        "{outcome:?}"
-    );
-}
 
 /// FTS5's own check of the index against its structure.
 async fn assert_index_is_consistent(pool: &SqlitePool) {
@@ -112,13 +68,13 @@ async fn edits_and_deletions_leave_one_entry_per_live_message() {
     change(&store, d, deleted.id, a, ChangeAction::Delete).await;
     assert_eq!(entries(store.pool()).await, 2);
     assert_index_is_consistent(store.pool()).await;
-    let mut found = ids(&search(&store, a, "at").await);
+    let mut found = ids(&search(&store, a, "at", None, 0, 10).await);
     found.sort();
     let mut want = vec![kept.id, edited.id];
     want.sort();
     assert_eq!(found, want);
-    assert!(search(&store, a, "eight").await.is_empty());
-    assert!(search(&store, a, "nine").await.is_empty());
+    assert!(search(&store, a, "eight", None, 0, 10).await.is_empty());
+    assert!(search(&store, a, "nine", None, 0, 10).await.is_empty());
 }
 
 /// Deleting a conversation (which nothing does yet; its messages go with
@@ -148,7 +104,10 @@ async fn a_deleted_conversation_leaves_nothing_in_the_index() {
         .expect("keys");
     assert_eq!(keys, 1);
     assert_index_is_consistent(store.pool()).await;
-    assert_eq!(ids(&search(&store, a, "lunch").await), vec![kept.id]);
+    assert_eq!(
+        ids(&search(&store, a, "lunch", None, 0, 10).await),
+        vec![kept.id]
+    );
 }
 
 /// A seq past 2^32 - 1 would run into the next conversation's rowids:
@@ -178,7 +137,7 @@ async fn a_seq_past_the_rowid_range_is_refused() {
         refused.to_string().contains("message_search: seq"),
         "{refused}"
     );
-    assert_eq!(search(&store, b, "lunch").await.len(), 1);
+    assert_eq!(search(&store, b, "lunch", None, 0, 10).await.len(), 1);
 }
 
 /// Words whose vowel signs or tone marks are combining marks are found
@@ -193,10 +152,22 @@ async fn words_with_combining_marks_are_found() {
     let hindi = send(&store, d, a, "मुझे हिन्दी पसंद है").await;
     let thai = send(&store, d, a, "ไม่เป็นไร ครับ").await;
     let accented = send(&store, d, a, "Un café, s'il vous plaît").await;
-    assert_eq!(ids(&search(&store, b, "हिन्दी").await), vec![hindi.id]);
-    assert_eq!(ids(&search(&store, b, "ไม่เป็นไร").await), vec![thai.id]);
-    assert_eq!(ids(&search(&store, b, "CAFÉ").await), vec![accented.id]);
-    assert!(search(&store, b, "cafe").await.is_empty(), "accents count");
+    assert_eq!(
+        ids(&search(&store, b, "हिन्दी", None, 0, 10).await),
+        vec![hindi.id]
+    );
+    assert_eq!(
+        ids(&search(&store, b, "ไม่เป็นไร", None, 0, 10).await),
+        vec![thai.id]
+    );
+    assert_eq!(
+        ids(&search(&store, b, "CAFÉ", None, 0, 10).await),
+        vec![accented.id]
+    );
+    assert!(
+        search(&store, b, "cafe", None, 0, 10).await.is_empty(),
+        "accents count"
+    );
 }
 
 /// A database made before search (migrations 0001 to 0003) upgrades in
@@ -204,47 +175,12 @@ async fn words_with_combining_marks_are_found() {
 /// in its conversations are indexed as they come.
 #[tokio::test]
 async fn a_database_from_before_search_is_indexed_on_upgrade() {
-    let dir = TempDir::new().expect("temp dir");
-    let old_migrations = dir.path().join("migrations");
-    std::fs::create_dir(&old_migrations).expect("migrations dir");
-    for name in [
-        "0001_accounts.sql",
-        "0002_conversations.sql",
-        "0003_message_log.sql",
-    ] {
-        let from = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("migrations")
-            .join(name);
-        std::fs::copy(from, old_migrations.join(name)).expect("copy migration");
-    }
-    let file = dir.path().join("chat.db");
-    let options = SqliteConnectOptions::new()
-        .filename(&file)
-        .create_if_missing(true)
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new()
-        .connect_with(options)
-        .await
-        .expect("open");
-    Migrator::new(old_migrations.as_path())
-        .await
-        .expect("old migrations")
-        .run(&pool)
-        .await
-        .expect("migrate to 0003");
+    let old = database_at_migration(3).await;
+    let pool = &old.pool;
 
     let (alice, bob) = (UserId::new(), UserId::new());
     for (user, name) in [(alice, "alice"), (bob, "bob")] {
-        sqlx::query(
-            "INSERT INTO users (user_id, username, username_key, email, email_key, \
-                 password_hash, created_at) VALUES (?1, ?2, ?2, ?3, ?3, 'x', 0)",
-        )
-        .bind(user.as_uuid())
-        .bind(name)
-        .bind(format!("{name}@example.com"))
-        .execute(&pool)
-        .await
-        .expect("user");
+        insert_user(pool, user, name).await;
     }
     let conversation = ConversationId::new();
     let (low, high) = (alice.min(bob), alice.max(bob));
@@ -256,7 +192,7 @@ async fn a_database_from_before_search_is_indexed_on_upgrade() {
     .bind(conversation.as_uuid())
     .bind(low.as_uuid())
     .bind(high.as_uuid())
-    .execute(&pool)
+    .execute(pool)
     .await
     .expect("conversation");
     for user in [alice, bob] {
@@ -266,7 +202,7 @@ async fn a_database_from_before_search_is_indexed_on_upgrade() {
         )
         .bind(conversation.as_uuid())
         .bind(user.as_uuid())
-        .execute(&pool)
+        .execute(pool)
         .await
         .expect("member");
     }
@@ -288,17 +224,16 @@ async fn a_database_from_before_search_is_indexed_on_upgrade() {
         .bind(content)
         .bind(seq * 1000)
         .bind(deleted_at)
-        .execute(&pool)
+        .execute(pool)
         .await
         .expect("message");
     }
     pool.close().await;
 
-    let url = format!("sqlite://{}", file.display());
-    let store = SqliteStore::connect(&url).await.expect("upgrade");
+    let store = SqliteStore::connect(&old.url).await.expect("upgrade");
     assert_eq!(entries(store.pool()).await, 2, "not the deleted message");
     assert_index_is_consistent(store.pool()).await;
-    let found = search(&store, bob, "lunch").await;
+    let found = search(&store, bob, "lunch", None, 0, 10).await;
     let mut got = ids(&found);
     got.sort();
     let mut want = vec![messages[0], messages[2]];
@@ -306,6 +241,6 @@ async fn a_database_from_before_search_is_indexed_on_upgrade() {
     assert_eq!(got, want);
     let new = send(&store, conversation, bob, "lunch again").await;
     assert_eq!(new.seq, 4);
-    assert!(ids(&search(&store, alice, "again").await).contains(&new.id));
+    assert!(ids(&search(&store, alice, "again", None, 0, 10).await).contains(&new.id));
     store.pool().close().await;
 }
