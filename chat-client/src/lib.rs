@@ -57,6 +57,7 @@ pub mod client;
 pub mod error;
 pub mod frames;
 mod local;
+pub mod moderation;
 mod rest;
 pub mod users;
 pub mod ws;

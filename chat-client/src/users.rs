@@ -363,15 +363,15 @@ impl UserClient {
         Ok(sent)
     }
 
-    fn get(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn get(&self, path: &str) -> RequestBuilder {
         self.authed(Method::GET, path)
     }
 
-    fn post(&self, path: &str) -> RequestBuilder {
+    pub(crate) fn post(&self, path: &str) -> RequestBuilder {
         self.authed(Method::POST, path)
     }
 
-    fn authed(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn authed(&self, method: Method, path: &str) -> RequestBuilder {
         self.rest
             .request(method, path)
             .bearer_auth(&self.access_token)

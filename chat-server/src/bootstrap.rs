@@ -48,6 +48,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         .mailer(mailer)
         .auth_config(config.auth_config())
         .conversation_config(config.conversation_config())
+        .admin_config(config.admin_config())
         .jwt_secret(secret);
     if let Some(url) = &config.redis_url {
         let mut redis_config = RedisConfig::new(url)

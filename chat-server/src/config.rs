@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_core::auth::{Argon2Params, AuthConfig};
-use chat_core::{ConversationConfig, RateLimit};
+use chat_core::{AdminConfig, ConversationConfig, RateLimit, Username};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
@@ -147,6 +147,13 @@ pub struct Config {
     /// default: no limit); later edits are 403 EDIT_WINDOW_CLOSED.
     #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = 0)]
     pub edit_window_secs: u64,
+
+    /// Usernames (comma-separated, case-insensitive) whose accounts hold
+    /// the admin role: the `/api/v1/admin` API. Empty (the default):
+    /// nobody. Register these accounts before listing them, or someone
+    /// else may take the name.
+    #[arg(long, env = "CHAT_ADMIN_USERNAMES", value_delimiter = ',', value_parser = parse_admin_username)]
+    pub admin_usernames: Vec<Username>,
 
     /// Messages one user may send per minute (REST and, later, WebSocket).
     #[arg(long, env = "CHAT_MESSAGES_PER_MINUTE", default_value_t = 100)]
@@ -302,6 +309,13 @@ impl Config {
         }
     }
 
+    /// Who the operators are, from `CHAT_ADMIN_USERNAMES`.
+    pub fn admin_config(&self) -> AdminConfig {
+        AdminConfig {
+            usernames: self.admin_usernames.clone(),
+        }
+    }
+
     /// WebSocket settings derived from the flags.
     pub fn ws_settings(&self) -> WsSettings {
         WsSettings {
@@ -316,6 +330,11 @@ impl Config {
     pub fn defaults() -> Self {
         Self::parse_from(["chat-server"])
     }
+}
+
+/// A username in `CHAT_ADMIN_USERNAMES` (surrounding spaces allowed).
+fn parse_admin_username(s: &str) -> Result<Username, String> {
+    Username::parse(s.trim()).map_err(|e| format!("`{s}`: {e}"))
 }
 
 /// An origin as browsers send it: `http` or `https`, a host, an optional

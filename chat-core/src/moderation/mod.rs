@@ -106,6 +106,14 @@ impl ModerationService {
         self.deps.store.blocked_users(user).await
     }
 
+    /// Whether `blocker` blocks `user` (read through the cache).
+    ///
+    /// # Errors
+    /// Store failures only.
+    pub async fn has_blocked(&self, blocker: UserId, user: UserId) -> Result<bool> {
+        Ok(self.deps.blocks.blockers_of(user).await?.contains(&blocker))
+    }
+
     /// Reports a message of a conversation `user` belongs to. The flag is
     /// true for a new report, false when `user` had reported this message
     /// already (their first report is returned).

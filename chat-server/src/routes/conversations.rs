@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::conversations::{HistoryPage, MessageReceipts, ReadState};
-use chat_core::model::{ConversationKind, ConversationOverview, MemberRole, MessageView};
+use chat_core::model::{
+    ConversationKind, ConversationOverview, MemberRole, MessageView, PostingPolicy,
+};
 use chat_core::{ConversationId, ConversationRef, MessageId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read))
         .routes(routes!(history, send))
         .routes(routes!(receipts))
+        .routes(routes!(mute, unmute))
         .merge(super::message_changes::router())
+        .merge(super::reports::router())
 }
 
 /// The other member of a direct conversation.
@@ -57,6 +61,10 @@ pub struct ConversationSummary {
     unread_count: u64,
     /// Messages after the read cursor that mention the caller.
     mention_count: u64,
+    /// The caller muted it: unread counts go on, notifications do not.
+    muted: bool,
+    /// Who may post (`everyone`, or `admins`: the owner and admins).
+    posting: PostingPolicy,
     last_message: Option<MessageView>,
 }
 
@@ -81,6 +89,8 @@ impl From<ConversationOverview> for ConversationSummary {
             read_seq: o.membership.member.read_seq,
             unread_count,
             mention_count: o.mention_count,
+            muted: o.membership.member.muted,
+            posting: c.posting,
             last_message,
         }
     }
@@ -292,4 +302,61 @@ async fn receipts(
         .receipts(ctx.user_id, id, message_id)
         .await?;
     Ok(Json(receipts))
+}
+
+/// Mute a conversation for oneself: it keeps counting unread messages but
+/// notifies of nothing, and the list marks it `muted`.
+#[utoipa::path(
+    put,
+    path = "/{conversation_id}/mute",
+    tag = "conversations",
+    operation_id = "mute_conversation",
+    params(("conversation_id" = ConversationId, Path, description = "The conversation")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The conversation as the list shows it", body = ConversationSummary),
+        ApiErrors
+    )
+)]
+async fn mute(
+    state: State<AppState>,
+    user: AuthUser,
+    path: ApiPath<ConversationId>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    set_muted(state, user, path, true).await
+}
+
+/// Unmute a conversation.
+#[utoipa::path(
+    delete,
+    path = "/{conversation_id}/mute",
+    tag = "conversations",
+    operation_id = "unmute_conversation",
+    params(("conversation_id" = ConversationId, Path, description = "The conversation")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The conversation as the list shows it", body = ConversationSummary),
+        ApiErrors
+    )
+)]
+async fn unmute(
+    state: State<AppState>,
+    user: AuthUser,
+    path: ApiPath<ConversationId>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    set_muted(state, user, path, false).await
+}
+
+async fn set_muted(
+    State(state): State<AppState>,
+    AuthUser(ctx): AuthUser,
+    ApiPath(id): ApiPath<ConversationId>,
+    muted: bool,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    let overview = state
+        .engine
+        .conversations()
+        .set_muted(ctx.user_id, id, muted)
+        .await?;
+    Ok(Json(overview.into()))
 }

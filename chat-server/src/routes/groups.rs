@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chat_core::conversations::{GroupInfo, HistoryPage};
 use chat_core::model::{
-    ConversationKind, ConversationOverview, MemberEntry, MemberRole, MessageView,
+    ConversationKind, ConversationOverview, MemberEntry, MemberRole, MessageView, PostingPolicy,
 };
 use chat_core::{ConversationId, ConversationRef, GroupName, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
         .routes(routes!(my_groups))
-        .routes(routes!(show))
+        .routes(routes!(show, update))
         .routes(routes!(add_members))
         .routes(routes!(remove_member, set_role))
         .routes(routes!(history, send))
@@ -69,6 +69,8 @@ pub struct GroupResponse {
     name: String,
     creator_id: Option<UserId>,
     created_at: Timestamp,
+    /// Who may post (`everyone`, or `admins`: the owner and admins).
+    posting: PostingPolicy,
     members: Vec<GroupMember>,
 }
 
@@ -79,6 +81,7 @@ impl From<GroupInfo> for GroupResponse {
             name: g.conversation.name.unwrap_or_default(),
             creator_id: g.conversation.creator_id,
             created_at: g.conversation.created_at,
+            posting: g.conversation.posting,
             members: g.members.into_iter().map(GroupMember::from).collect(),
         }
     }
@@ -96,6 +99,12 @@ pub struct MyGroup {
     last_seq: u64,
     read_seq: u64,
     unread_count: u64,
+    /// Messages after the read cursor that mention the caller.
+    mention_count: u64,
+    /// The caller muted the group.
+    muted: bool,
+    /// Who may post.
+    posting: PostingPolicy,
     last_message: Option<MessageView>,
 }
 
@@ -114,6 +123,9 @@ impl From<ConversationOverview> for MyGroup {
             last_seq: c.last_seq,
             read_seq: o.membership.member.read_seq,
             unread_count,
+            mention_count: o.mention_count,
+            muted: o.membership.member.muted,
+            posting: c.posting,
             last_message,
         }
     }
@@ -242,6 +254,44 @@ async fn show(
     ApiPath(id): ApiPath<ConversationId>,
 ) -> Result<Json<GroupResponse>, ApiError> {
     let group = state.engine.conversations().group(ctx.user_id, id).await?;
+    Ok(Json(group.into()))
+}
+
+/// `PATCH /groups/{id}` body: the settings to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGroupRequest {
+    /// Who may post: `everyone`, or `admins` (the owner and admins; the
+    /// other members read and react, and their sends answer
+    /// `403 POSTING_RESTRICTED`).
+    posting: PostingPolicy,
+}
+
+/// Change a group's settings (owner or admin).
+#[utoipa::path(
+    patch,
+    path = "/{group_id}",
+    tag = "groups",
+    operation_id = "update_group",
+    request_body = UpdateGroupRequest,
+    params(("group_id" = ConversationId, Path, description = "The group")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The group and its members", body = GroupResponse),
+        ApiErrors
+    )
+)]
+async fn update(
+    State(state): State<AppState>,
+    AuthUser(ctx): AuthUser,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiJson(req): ApiJson<UpdateGroupRequest>,
+) -> Result<Json<GroupResponse>, ApiError> {
+    let group = state
+        .engine
+        .conversations()
+        .set_posting(ctx.user_id, id, req.posting)
+        .await?;
     Ok(Json(group.into()))
 }
 

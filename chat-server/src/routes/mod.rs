@@ -1,6 +1,8 @@
 //! The REST API, one file per resource, merged under `/api/v1`.
 
+pub mod admin;
 pub mod auth;
+pub mod blocks;
 pub mod conversations;
 pub mod groups;
 pub mod health;
@@ -8,6 +10,7 @@ pub mod message_body;
 pub mod message_changes;
 pub mod messages;
 pub mod paging;
+pub mod reports;
 pub mod search;
 pub mod users;
 
@@ -28,4 +31,5 @@ pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
         .nest("/groups", groups::router())
         .nest("/conversations", conversations::router())
         .nest("/search", search::router())
+        .nest("/admin", admin::router())
 }

@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(search))
         .routes(routes!(update_me))
         .routes(routes!(profile))
+        .nest("/me/blocks", super::blocks::router())
 }
 
 /// A user's profile; `email` only when the caller is that user.
@@ -33,8 +34,15 @@ pub struct Profile {
     display_name: Option<String>,
     created_at: Timestamp,
     last_seen: Option<Timestamp>,
-    /// True while the user has a live WebSocket connection.
+    /// True while the user has a live WebSocket connection (always false,
+    /// with no `last_seen`, for a user the caller blocked).
     online: bool,
+    /// True when the caller blocked this user.
+    blocked: bool,
+    /// In the caller's own profile: whether they hold the admin role
+    /// (the `/api/v1/admin` API); absent in others' profiles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_admin: Option<bool>,
 }
 
 impl Profile {
@@ -56,6 +64,8 @@ impl Profile {
             created_at: u.created_at,
             last_seen: u.last_seen,
             online: false,
+            blocked: false,
+            is_admin: None,
         }
     }
 
@@ -73,16 +83,28 @@ impl Profile {
     /// (`/auth/me`, `/users/{id}`, `PUT /users/me`) answers this, so
     /// `online` means the same in all of them (docs/api.md).
     pub async fn seen_by(state: &AppState, user: User, viewer: UserId) -> Result<Self, ApiError> {
-        let status = state.engine.delivery().statuses(&[user.id]).await?;
-        let profile = if user.id == viewer {
-            Self::private(user)
+        let engine = &state.engine;
+        let status = engine.delivery().statuses(viewer, &[user.id]).await?;
+        let mut profile = if user.id == viewer {
+            let is_admin = engine.admin().is_admin(viewer).await?;
+            Self {
+                is_admin: Some(is_admin),
+                ..Self::private(user)
+            }
+        } else if engine.moderation().has_blocked(viewer, user.id).await? {
+            // The blocker stops seeing the blocked user's presence.
+            Self {
+                blocked: true,
+                last_seen: None,
+                ..Self::public(user)
+            }
         } else {
             Self::public(user)
         };
-        Ok(match status.first() {
-            Some(s) => profile.with_presence(*s),
-            None => profile,
-        })
+        if let Some(s) = status.first() {
+            profile = profile.with_presence(*s);
+        }
+        Ok(profile)
     }
 }
 
