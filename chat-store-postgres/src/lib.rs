@@ -24,8 +24,8 @@
 //! - [`error`]: [`PgStoreError`] for start-up failures and [`to_chat_error`]
 //!   for query failures.
 //! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
-//!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
-//!   order the trait declares them.
+//!   `messages.rs`, `moderation.rs`, `health.rs`: one `chat-core` trait
+//!   each, methods in the order the trait declares them.
 //! - `message_batch.rs`, `cursor_batch.rs`: batches of messages and of
 //!   cursor moves, each with a fixed number of statements.
 //! - `changes.rs`: changes to messages (edits, deletions, reactions), the
@@ -57,6 +57,7 @@ mod cursor_batch;
 pub mod error;
 mod health;
 mod message_batch;
+mod moderation;
 mod password_resets;
 mod search;
 mod sessions;
