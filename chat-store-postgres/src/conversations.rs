@@ -335,11 +335,11 @@ fn ordered_pair(a: UserId, b: UserId) -> (Uuid, Uuid) {
 
 /// Where a conversation's log ends: the cursors of a member who joins now.
 #[derive(Debug, Clone, Copy, Default)]
-struct LogEnd {
+pub(crate) struct LogEnd {
     /// `conversations.last_seq`.
-    last_seq: i64,
+    pub(crate) last_seq: i64,
     /// `conversations.message_count`.
-    message_count: i64,
+    pub(crate) message_count: i64,
 }
 
 /// Locks the conversation's row until the end of the transaction and
@@ -350,7 +350,7 @@ struct LogEnd {
 /// a time per conversation. `NO KEY UPDATE` conflicts with exactly those, and not
 /// with the key-share locks that inserting a member or a message takes
 /// on the row it references.
-async fn lock_conversation(
+pub(crate) async fn lock_conversation(
     executor: impl PgExecutor<'_>,
     conversation: ConversationId,
 ) -> Result<Option<LogEnd>> {

@@ -122,6 +122,7 @@ async fn the_last_message_of_an_overview_is_not_a_change() {
             conversation_id: g,
             message_id: m.id,
             actor_id: b,
+            by_operator: false,
             action: ChangeAction::AddReaction(Emoji::parse("👍").expect("emoji")),
             at: at(2),
         })
