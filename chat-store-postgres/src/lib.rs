@@ -192,12 +192,18 @@ impl PgStore {
     /// migrations this build does not know.
     pub async fn from_pool(pool: PgPool) -> Result<Self, PgStoreError> {
         migrate(&pool).await?;
+        Ok(Self::over(pool))
+    }
+
+    /// A store over `pool` with one writer, whatever its schema: callers
+    /// migrate first (tests holding an older schema on purpose do not).
+    fn over(pool: PgPool) -> Self {
         let writes = write_pool(&pool, 1);
-        Ok(Self {
+        Self {
             pool,
             writes,
             writers: 1,
-        })
+        }
     }
 
     /// The store, writing up to `writers` batches of messages and cursor
