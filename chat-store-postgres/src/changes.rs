@@ -10,13 +10,14 @@
 
 use chat_core::model::{
     ChangeAction, ChangeKind, ChangeOutcome, EntryKind, LogEntry, Message, MessageChange,
-    NewChange, Reaction,
+    NewChange, Reaction, SenderCursors,
 };
 use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use crate::conversations::lock_conversation;
 use crate::messages::{LockedAuthor, MessageRow, lock_author, user_uuids};
 use crate::{from_sql_count, to_chat_error, to_sql_count};
 
@@ -42,19 +43,29 @@ pub(crate) async fn apply_change(pool: &PgPool, change: NewChange) -> Result<Cha
 }
 
 /// The change inside the caller's transaction: lock, check, apply, then
-/// take the seq, record the entry and move the actor's cursors.
+/// take the seq, record the entry and move the actor's cursors (a
+/// member's; an operator's change moves none).
 async fn apply_in(conn: &mut PgConnection, change: NewChange) -> Result<ChangeOutcome> {
     let conversation = change.conversation_id;
     let actor = change.actor_id;
     let at = change.at;
-    let Some(LockedAuthor {
-        last_seq,
-        mut cursors,
-    }) = lock_author(&mut *conn, conversation, actor)
-        .await
-        .map_err(to_chat_error)?
-    else {
-        return Ok(ChangeOutcome::NotMember);
+    // The actor's cursors, `None` for an operator: they act from outside
+    // the conversation, so only its row is locked (the lock every writer
+    // of the log takes first), and no member row of theirs is read or
+    // moved, even when they happen to be a member.
+    let (last_seq, mut cursors) = if change.by_operator {
+        match lock_conversation(&mut *conn, conversation).await? {
+            Some(end) => (end.last_seq, None),
+            None => return Ok(ChangeOutcome::NotMember),
+        }
+    } else {
+        match lock_author(&mut *conn, conversation, actor)
+            .await
+            .map_err(to_chat_error)?
+        {
+            Some(LockedAuthor { last_seq, cursors }) => (last_seq, Some(cursors)),
+            None => return Ok(ChangeOutcome::NotMember),
+        }
     };
     // Every write to a message happens under its conversation's lock, held
     // now: the row cannot change before commit.
@@ -95,18 +106,23 @@ async fn apply_in(conn: &mut PgConnection, change: NewChange) -> Result<ChangeOu
         }
     };
     let seq = last_seq + 1;
-    cursors.after_own_entry(from_sql_count(seq), EntryKind::Change);
+    if let Some(cursors) = cursors.as_mut() {
+        cursors.after_own_entry(from_sql_count(seq), EntryKind::Change);
+    }
+    let cursor =
+        |value: fn(&SenderCursors) -> u64| cursors.as_ref().map(|c| to_sql_count(value(c)));
     // One round trip: the seq (a change is not a message: `message_count`
-    // and `last_activity_at` stay), the actor's cursors, the entry, and the
-    // emoji's count after the change (the reaction statement before this
-    // one is visible to it).
+    // and `last_activity_at` stay), the actor's cursors (`$12`, the member
+    // whose cursors move, is NULL for an operator: the update matches no
+    // row), the entry, and the emoji's count after the change (the
+    // reaction statement before this one is visible to it).
     let count: i64 = sqlx::query_scalar(
         "WITH conv AS ( \
              UPDATE conversations SET last_seq = $2 WHERE conversation_id = $1), \
          actor AS ( \
              UPDATE conversation_members SET read_seq = $8, read_message_count = $9, \
                  delivered_seq = $10, own_unread = $11 \
-             WHERE conversation_id = $1 AND user_id = $5) \
+             WHERE conversation_id = $1 AND user_id = $12) \
          INSERT INTO message_changes \
              (conversation_id, seq, message_id, kind, actor_id, emoji, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -120,10 +136,11 @@ async fn apply_in(conn: &mut PgConnection, change: NewChange) -> Result<ChangeOu
     .bind(actor.as_uuid())
     .bind(emoji)
     .bind(at.as_datetime())
-    .bind(to_sql_count(cursors.read_seq))
-    .bind(to_sql_count(cursors.read_message_count))
-    .bind(to_sql_count(cursors.delivered_seq))
-    .bind(to_sql_count(cursors.own_unread))
+    .bind(cursor(|c| c.read_seq))
+    .bind(cursor(|c| c.read_message_count))
+    .bind(cursor(|c| c.delivered_seq))
+    .bind(cursor(|c| c.own_unread))
+    .bind(cursors.is_some().then_some(actor.as_uuid()))
     .fetch_one(&mut *conn)
     .await
     .map_err(to_chat_error)?;

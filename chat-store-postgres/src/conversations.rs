@@ -3,7 +3,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chat_core::model::{
     Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
-    MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember, UserSummary,
+    MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember, PostingPolicy,
+    UserSummary,
 };
 use chat_core::store::ConversationStore;
 use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
@@ -18,7 +19,7 @@ use crate::{PgStore, from_sql_count, to_chat_error};
 macro_rules! conversation_columns {
     () => {
         "c.conversation_id, c.kind, c.name, c.creator_id, c.created_at, c.last_seq, \
-         c.message_count, c.last_activity_at"
+         c.message_count, c.last_activity_at, c.posting"
     };
 }
 
@@ -26,7 +27,7 @@ macro_rules! conversation_columns {
 macro_rules! member_columns {
     () => {
         "m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, m.read_message_count, \
-         m.read_at, m.delivered_seq, m.delivered_at, m.own_unread"
+         m.read_at, m.delivered_seq, m.delivered_at, m.own_unread, m.muted"
     };
 }
 
@@ -71,6 +72,7 @@ macro_rules! overview_select {
                         p.read_at AS peer_read_at, \
                         p.delivered_seq AS peer_delivered_seq, \
                         p.delivered_at AS peer_delivered_at, p.own_unread AS peer_own_unread, \
+                        p.muted AS peer_muted, \
                         pu.username AS peer_username, pu.display_name AS peer_display_name \
                  FROM conversation_members p JOIN users pu ON pu.user_id = p.user_id \
                  WHERE c.kind = 'direct' AND p.conversation_id = c.conversation_id \
@@ -101,6 +103,7 @@ pub(crate) struct ConversationRow {
     last_seq: i64,
     message_count: i64,
     last_activity_at: DateTime<Utc>,
+    posting: String,
 }
 
 impl ConversationRow {
@@ -114,6 +117,7 @@ impl ConversationRow {
             last_seq: from_sql_count(self.last_seq),
             message_count: from_sql_count(self.message_count),
             last_activity_at: Timestamp::from_datetime(self.last_activity_at),
+            posting: parse_posting(&self.posting)?,
         })
     }
 }
@@ -130,6 +134,7 @@ pub(crate) struct MemberRow {
     delivered_seq: i64,
     delivered_at: Option<DateTime<Utc>>,
     own_unread: i64,
+    muted: bool,
 }
 
 impl MemberRow {
@@ -145,6 +150,7 @@ impl MemberRow {
             delivered_seq: from_sql_count(self.delivered_seq),
             delivered_at: self.delivered_at.map(Timestamp::from_datetime),
             own_unread: from_sql_count(self.own_unread),
+            muted: self.muted,
         })
     }
 }
@@ -191,6 +197,7 @@ struct OverviewRow {
     peer_delivered_seq: Option<i64>,
     peer_delivered_at: Option<DateTime<Utc>>,
     peer_own_unread: Option<i64>,
+    peer_muted: Option<bool>,
     peer_username: Option<String>,
     peer_display_name: Option<String>,
     last_message_id: Option<Uuid>,
@@ -219,6 +226,7 @@ impl OverviewRow {
             self.peer_read_message_count,
             self.peer_delivered_seq,
             self.peer_own_unread,
+            self.peer_muted,
             self.peer_username,
         ) {
             (
@@ -230,6 +238,7 @@ impl OverviewRow {
                 Some(read_message_count),
                 Some(delivered_seq),
                 Some(own_unread),
+                Some(muted),
                 Some(username),
             ) => Some(MemberEntry {
                 member: MemberRow {
@@ -243,6 +252,7 @@ impl OverviewRow {
                     delivered_seq,
                     delivered_at: self.peer_delivered_at,
                     own_unread,
+                    muted,
                 }
                 .into_model()?,
                 profile: UserSummary {
@@ -308,6 +318,11 @@ fn parse_role(role: &str) -> Result<MemberRole> {
     role.parse().map_err(ChatError::internal)
 }
 
+/// A stored posting policy; an unknown one is a corrupt or newer row.
+fn parse_posting(posting: &str) -> Result<PostingPolicy> {
+    posting.parse().map_err(ChatError::internal)
+}
+
 /// The pair as stored in `direct_user_low` / `direct_user_high`: smaller id
 /// first (PostgreSQL compares UUIDs byte-wise, as Rust does).
 fn ordered_pair(a: UserId, b: UserId) -> (Uuid, Uuid) {
@@ -320,11 +335,11 @@ fn ordered_pair(a: UserId, b: UserId) -> (Uuid, Uuid) {
 
 /// Where a conversation's log ends: the cursors of a member who joins now.
 #[derive(Debug, Clone, Copy, Default)]
-struct LogEnd {
+pub(crate) struct LogEnd {
     /// `conversations.last_seq`.
-    last_seq: i64,
+    pub(crate) last_seq: i64,
     /// `conversations.message_count`.
-    message_count: i64,
+    pub(crate) message_count: i64,
 }
 
 /// Locks the conversation's row until the end of the transaction and
@@ -335,7 +350,7 @@ struct LogEnd {
 /// a time per conversation. `NO KEY UPDATE` conflicts with exactly those, and not
 /// with the key-share locks that inserting a member or a message takes
 /// on the row it references.
-async fn lock_conversation(
+pub(crate) async fn lock_conversation(
     executor: impl PgExecutor<'_>,
     conversation: ConversationId,
 ) -> Result<Option<LogEnd>> {
@@ -702,6 +717,58 @@ impl ConversationStore for PgStore {
         .map_err(to_chat_error)?;
         row.map(OverviewRow::into_model).transpose()
     }
+
+    /// Sets whether the member muted the conversation. Returns `false`
+    /// when the user is not a member.
+    async fn set_muted(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool> {
+        // One row update, without the conversation's lock: the flag is
+        // the member's own preference and no other write depends on it.
+        // It waits only for writers of the same member row (sends, cursor
+        // moves, role changes), sets a column none of them writes, and
+        // holds no other lock, so it cannot take part in a deadlock.
+        let updated = sqlx::query(
+            "UPDATE conversation_members SET muted = $3 \
+             WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation.as_uuid())
+        .bind(user.as_uuid())
+        .bind(muted)
+        .execute(&self.pool)
+        .await
+        .map_err(to_chat_error)?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    /// Sets who may post in a group. Returns `false` when there is no such
+    /// group (direct conversations always let everyone post).
+    async fn set_posting(
+        &self,
+        conversation: ConversationId,
+        posting: PostingPolicy,
+    ) -> Result<bool> {
+        // The `kind` condition leaves direct conversations (and unknown
+        // ids) unchanged; `conversations_posting_known` would refuse
+        // 'admins' for them besides. The update queues behind whoever
+        // holds the conversation's row (a send, a change, a membership
+        // change) and holds no other lock.
+        let updated = sqlx::query(
+            "UPDATE conversations SET posting = $2 \
+             WHERE conversation_id = $1 AND kind = 'group'",
+        )
+        .bind(conversation.as_uuid())
+        .bind(posting.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(to_chat_error)?
+        .rows_affected();
+        Ok(updated == 1)
+    }
 }
 
 #[cfg(test)]
@@ -716,9 +783,14 @@ mod tests {
     }
 
     #[test]
-    fn unknown_kinds_and_roles_are_internal_errors() {
+    fn unknown_kinds_roles_and_policies_are_internal_errors() {
         assert_eq!(parse_kind("channel").map_err(|e| e.code()), Err("INTERNAL"));
         assert_eq!(parse_role("root").map_err(|e| e.code()), Err("INTERNAL"));
         assert_eq!(parse_role("admin").ok(), Some(MemberRole::Admin));
+        assert_eq!(
+            parse_posting("nobody").map_err(|e| e.code()),
+            Err("INTERNAL")
+        );
+        assert_eq!(parse_posting("admins").ok(), Some(PostingPolicy::Admins));
     }
 }

@@ -24,8 +24,8 @@
 //! - [`error`]: [`PgStoreError`] for start-up failures and [`to_chat_error`]
 //!   for query failures.
 //! - `users.rs`, `sessions.rs`, `password_resets.rs`, `conversations.rs`,
-//!   `messages.rs`, `health.rs`: one `chat-core` trait each, methods in the
-//!   order the trait declares them.
+//!   `messages.rs`, `moderation.rs`, `health.rs`: one `chat-core` trait
+//!   each, methods in the order the trait declares them.
 //! - `message_batch.rs`, `cursor_batch.rs`: batches of messages and of
 //!   cursor moves, each with a fixed number of statements.
 //! - `changes.rs`: changes to messages (edits, deletions, reactions), the
@@ -57,6 +57,7 @@ mod cursor_batch;
 pub mod error;
 mod health;
 mod message_batch;
+mod moderation;
 mod password_resets;
 mod search;
 mod sessions;
@@ -191,12 +192,18 @@ impl PgStore {
     /// migrations this build does not know.
     pub async fn from_pool(pool: PgPool) -> Result<Self, PgStoreError> {
         migrate(&pool).await?;
+        Ok(Self::over(pool))
+    }
+
+    /// A store over `pool` with one writer, whatever its schema: callers
+    /// migrate first (tests holding an older schema on purpose do not).
+    fn over(pool: PgPool) -> Self {
         let writes = write_pool(&pool, 1);
-        Ok(Self {
+        Self {
             pool,
             writes,
             writers: 1,
-        })
+        }
     }
 
     /// The store, writing up to `writers` batches of messages and cursor

@@ -7,11 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::Store;
 use chat_core::testkit::{TestStore, backend_unavailable};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor};
 use uuid::Uuid;
 
-use crate::{PgPoolConfig, PgStore};
+use crate::{MIGRATOR, PgPoolConfig, PgStore};
 
 /// How long to wait for the server before deciding it is not there.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -64,39 +65,65 @@ impl PgTestDatabase {
     /// - When `DATABASE_URL` is malformed, or the server answers but
     ///   creating, connecting to or migrating the database fails.
     pub async fn create() -> Option<Self> {
-        let Ok(admin_url) = std::env::var("DATABASE_URL") else {
-            return unavailable("DATABASE_URL is not set");
-        };
-        let admin = match PgConnectOptions::from_str(&admin_url) {
-            Ok(options) => options,
-            Err(e) => panic!("DATABASE_URL is not a valid PostgreSQL URL: {e}"),
-        };
-        let mut conn = match admin_connection(&admin).await {
-            Ok(conn) => conn,
-            Err(why) => return unavailable(&why),
-        };
-        let name = format!("chat_test_{}", Uuid::new_v4().simple());
-        let sql = format!(r#"CREATE DATABASE "{name}""#);
-        if let Err(e) = conn.execute(sql.as_str()).await {
-            panic!("cannot create test database {name}: {e}");
-        }
-        // Closing is best-effort: the database exists either way.
-        let _ = conn.close().await;
-
-        let url = admin.clone().database(&name).to_url_lossy().to_string();
-        let config = PgPoolConfig {
-            min_connections: 0,
-            max_connections: 5,
-            // Generous: the concurrency cases queue 8 callers on 5
-            // connections, on machines that may be busy compiling.
-            acquire_timeout: Duration::from_secs(30),
-        };
-        let store = match PgStore::connect(&url, config).await {
+        let (admin, name, url) = new_database().await?;
+        let store = match PgStore::connect(&url, POOL).await {
             Ok(store) => store,
             Err(e) => panic!("cannot set up test database {name}: {e} ({e:?})"),
         };
         Some(Self {
             store,
+            url,
+            name,
+            admin,
+        })
+    }
+
+    /// Like [`create`](Self::create), but the database holds the schema as
+    /// of migration `version` only (`2` for `0002_conversations.sql`): an
+    /// older deployment, for tests that write rows in the old schema and
+    /// then upgrade it, as an instance of a newer build does when it
+    /// starts ([`PgStore::from_pool`] over [`store`](Self::store)'s pool,
+    /// or [`PgStore::connect`] to [`url`](Self::url)).
+    ///
+    /// Until then [`store`](Self::store) is connected but knows a schema
+    /// the database does not have yet: use its pool to write the old rows.
+    ///
+    /// # Panics
+    /// As [`create`](Self::create) does, and when no migration has this
+    /// version.
+    pub async fn at_migration(version: i64) -> Option<Self> {
+        assert!(
+            MIGRATOR.iter().any(|m| m.version == version),
+            "there is no migration {version}"
+        );
+        let (admin, name, url) = new_database().await?;
+        let pool = match PgPoolOptions::new()
+            .min_connections(POOL.min_connections)
+            .max_connections(POOL.max_connections)
+            .acquire_timeout(POOL.acquire_timeout)
+            .connect(&url)
+            .await
+        {
+            Ok(pool) => pool,
+            Err(e) => panic!("cannot connect to test database {name}: {e}"),
+        };
+        // The embedded migrations up to `version`, exactly as the store
+        // applies them (same checksums), so the upgrade that follows
+        // finds them applied and runs the rest.
+        let older = Migrator {
+            migrations: MIGRATOR
+                .iter()
+                .filter(|m| m.version <= version)
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ..Migrator::DEFAULT
+        };
+        if let Err(e) = older.run(&pool).await {
+            panic!("cannot migrate test database {name} to {version}: {e}");
+        }
+        Some(Self {
+            store: PgStore::over(pool),
             url,
             name,
             admin,
@@ -150,9 +177,48 @@ impl TestStore for PgTestDatabase {
     }
 }
 
+/// The pool of a test database: small (at most 5 connections, none kept
+/// idle), and patient, as the concurrency cases queue 8 callers on 5
+/// connections, on machines that may be busy compiling.
+const POOL: PgPoolConfig = PgPoolConfig {
+    min_connections: 0,
+    max_connections: 5,
+    acquire_timeout: Duration::from_secs(30),
+};
+
+/// Creates an empty database `chat_test_<uuid>` on the server at
+/// `DATABASE_URL`; returns the admin options, its name and its URL, or
+/// `None` when the server is unavailable (see [`unavailable`]).
+///
+/// # Panics
+/// When `DATABASE_URL` is malformed or the server answers but refuses to
+/// create the database.
+async fn new_database() -> Option<(PgConnectOptions, String, String)> {
+    let Ok(admin_url) = std::env::var("DATABASE_URL") else {
+        return unavailable("DATABASE_URL is not set");
+    };
+    let admin = match PgConnectOptions::from_str(&admin_url) {
+        Ok(options) => options,
+        Err(e) => panic!("DATABASE_URL is not a valid PostgreSQL URL: {e}"),
+    };
+    let mut conn = match admin_connection(&admin).await {
+        Ok(conn) => conn,
+        Err(why) => return unavailable(&why),
+    };
+    let name = format!("chat_test_{}", Uuid::new_v4().simple());
+    let sql = format!(r#"CREATE DATABASE "{name}""#);
+    if let Err(e) = conn.execute(sql.as_str()).await {
+        panic!("cannot create test database {name}: {e}");
+    }
+    // Closing is best-effort: the database exists either way.
+    let _ = conn.close().await;
+    let url = admin.clone().database(&name).to_url_lossy().to_string();
+    Some((admin, name, url))
+}
+
 /// Skips (says why, records the skip, returns `None`) or, when backends
 /// are required, panics.
-fn unavailable(why: &str) -> Option<PgTestDatabase> {
+fn unavailable<T>(why: &str) -> Option<T> {
     backend_unavailable(
         "PostgreSQL",
         why,

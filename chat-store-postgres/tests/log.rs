@@ -2,19 +2,13 @@
 //! replies and mentions through the batch path, and a database written
 //! before changes existed, upgraded by migration 0003.
 
-use std::path::Path;
-use std::str::FromStr as _;
-
 use chat_core::domain::Emoji;
 use chat_core::model::{ChangeAction, ChangeOutcome, InsertOutcome, Message, NewChange};
 use chat_core::store::{ConversationStore as _, MessageStore as _};
-use chat_core::testkit::backend_unavailable;
 use chat_core::testkit::fixtures::{at, create_group, create_user, new_message};
 use chat_core::{ConversationId, UserId};
-use chat_store_postgres::{PgPoolConfig, PgStore, PgTestDatabase};
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+use chat_store_postgres::{PgStore, PgTestDatabase};
+use sqlx::Executor as _;
 use uuid::Uuid;
 
 fn created(outcome: InsertOutcome) -> Message {
@@ -122,6 +116,7 @@ async fn the_last_message_of_an_overview_is_not_a_change() {
             conversation_id: g,
             message_id: m.id,
             actor_id: b,
+            by_operator: false,
             action: ChangeAction::AddReaction(Emoji::parse("👍").expect("emoji")),
             at: at(2),
         })
@@ -140,35 +135,9 @@ async fn the_last_message_of_an_overview_is_not_a_change() {
 /// `read_message_count = read_seq`, and unread counts stay what they were.
 #[tokio::test]
 async fn upgrading_counts_every_earlier_entry_as_a_message() {
-    let Ok(admin_url) = std::env::var("DATABASE_URL") else {
-        backend_unavailable::<()>(
-            "PostgreSQL",
-            "DATABASE_URL is not set",
-            "set DATABASE_URL to a server that answers",
-        );
+    let Some(db) = PgTestDatabase::at_migration(2).await else {
         return;
     };
-    let admin = PgConnectOptions::from_str(&admin_url).expect("admin url");
-    let name = format!("chat_test_upgrade_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&admin).await.expect("admin");
-    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .expect("create");
-    let url = admin.clone().database(&name).to_url_lossy().to_string();
-
-    // The schema as of 0002.
-    let mut old = Migrator::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
-        .await
-        .expect("migrations");
-    old.migrations = old
-        .migrations
-        .iter()
-        .filter(|m| m.version <= 2)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    let mut target = PgConnection::connect(&url).await.expect("connect");
-    old.run(&mut target).await.expect("migrate to 0002");
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     let direct = ConversationId::new().as_uuid();
     let (low, high) = if alice < bob {
@@ -196,19 +165,14 @@ async fn upgrading_counts_every_earlier_entry_as_a_message() {
              (gen_random_uuid(), '{direct}', 2, '{bob}', 'two', 'text', now()), \
              (gen_random_uuid(), '{direct}', 3, '{alice}', 'three', 'text', now());"
     );
-    target.execute(seed.as_str()).await.expect("seed");
-    let _ = target.close().await;
-
-    let store = PgStore::connect(
-        &url,
-        PgPoolConfig {
-            min_connections: 0,
-            max_connections: 2,
-            ..PgPoolConfig::default()
-        },
-    )
-    .await
-    .expect("upgrade");
+    db.store()
+        .pool()
+        .execute(seed.as_str())
+        .await
+        .expect("seed");
+    let store = PgStore::from_pool(db.store().pool().clone())
+        .await
+        .expect("upgrade");
     let conv = ConversationId::from_uuid(direct);
     let membership = |user: Uuid| {
         let store = store.clone();
@@ -235,9 +199,5 @@ async fn upgrading_counts_every_earlier_entry_as_a_message() {
         (3, 0)
     );
     store.close().await;
-
-    conn.execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
-        .await
-        .expect("drop");
-    let _ = conn.close().await;
+    db.teardown().await;
 }

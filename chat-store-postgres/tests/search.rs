@@ -3,18 +3,12 @@
 //! beyond ASCII, words it cannot index, snippets, and a database written
 //! before search existed, upgraded by migration 0004.
 
-use std::path::Path;
-use std::str::FromStr as _;
-
 use chat_core::model::{MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms};
 use chat_core::store::Store;
-use chat_core::testkit::backend_unavailable;
 use chat_core::testkit::fixtures::{create_direct, create_user, send};
 use chat_core::{ConversationId, MessageId, UserId};
-use chat_store_postgres::{PgPoolConfig, PgStore, PgTestDatabase};
-use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{ConnectOptions as _, Connection as _, Executor as _};
+use chat_store_postgres::{PgStore, PgTestDatabase};
+use sqlx::Executor as _;
 use uuid::Uuid;
 
 async fn search(store: &dyn Store, user: UserId, q: &str) -> Vec<SearchHit> {
@@ -154,35 +148,9 @@ async fn long_messages_give_a_fragment_around_the_match() {
 /// messages are found, and tombstones are not.
 #[tokio::test]
 async fn upgrading_makes_earlier_messages_searchable() {
-    let Ok(admin_url) = std::env::var("DATABASE_URL") else {
-        backend_unavailable::<()>(
-            "PostgreSQL",
-            "DATABASE_URL is not set",
-            "set DATABASE_URL to a server that answers",
-        );
+    let Some(db) = PgTestDatabase::at_migration(3).await else {
         return;
     };
-    let admin = PgConnectOptions::from_str(&admin_url).expect("admin url");
-    let name = format!("chat_test_upgrade_{}", Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect_with(&admin).await.expect("admin");
-    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
-        .await
-        .expect("create");
-    let url = admin.clone().database(&name).to_url_lossy().to_string();
-
-    // The schema as of 0003.
-    let mut old = Migrator::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
-        .await
-        .expect("migrations");
-    old.migrations = old
-        .migrations
-        .iter()
-        .filter(|m| m.version <= 3)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
-    let mut target = PgConnection::connect(&url).await.expect("connect");
-    old.run(&mut target).await.expect("migrate to 0003");
     let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
     let direct = ConversationId::new().as_uuid();
     let (low, high) = if alice < bob {
@@ -208,19 +176,14 @@ async fn upgrading_makes_earlier_messages_searchable() {
              ('{kept}', '{direct}', 1, '{alice}', 'Lunch at noon?', 'text', now(), NULL), \
              ('{deleted}', '{direct}', 2, '{alice}', '', 'text', now(), now());"
     );
-    target.execute(seed.as_str()).await.expect("seed");
-    let _ = target.close().await;
-
-    let store = PgStore::connect(
-        &url,
-        PgPoolConfig {
-            min_connections: 0,
-            max_connections: 2,
-            ..PgPoolConfig::default()
-        },
-    )
-    .await
-    .expect("upgrade");
+    db.store()
+        .pool()
+        .execute(seed.as_str())
+        .await
+        .expect("seed");
+    let store = PgStore::from_pool(db.store().pool().clone())
+        .await
+        .expect("upgrade");
     let hits = search(&store, UserId::from_uuid(bob), "lunch").await;
     assert_eq!(ids(&hits), vec![MessageId::from_uuid(kept)]);
     assert_eq!(
@@ -228,9 +191,5 @@ async fn upgrading_makes_earlier_messages_searchable() {
         format!("{}{}", marked("Lunch"), " at noon?")
     );
     store.close().await;
-
-    conn.execute(format!(r#"DROP DATABASE "{name}" WITH (FORCE)"#).as_str())
-        .await
-        .expect("drop");
-    let _ = conn.close().await;
+    db.teardown().await;
 }
