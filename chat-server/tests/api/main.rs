@@ -15,6 +15,7 @@ mod log_secrets;
 mod message_changes;
 mod messages;
 mod metrics;
+mod moderation;
 mod non_members;
 mod openapi;
 mod password_reset;

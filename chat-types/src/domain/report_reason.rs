@@ -47,7 +47,10 @@ mod tests {
 
     #[test]
     fn reasons_are_trimmed_and_may_be_empty() {
-        assert_eq!(ReportReason::parse("  spam\n").expect("valid").as_str(), "spam");
+        assert_eq!(
+            ReportReason::parse("  spam\n").expect("valid").as_str(),
+            "spam"
+        );
         assert_eq!(ReportReason::parse("   ").expect("valid").as_str(), "");
         assert!(ReportReason::parse("line one\nline two").is_ok());
     }

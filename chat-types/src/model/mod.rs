@@ -22,9 +22,7 @@ pub use conversation::{
     NewGroup, NewMember, NewlyRead, PostingPolicy, SenderCursors, UnknownVariant,
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
-pub use moderation::{
-    BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery,
-};
+pub use moderation::{BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery};
 pub use search::{
     MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms, Snippet, mark_snippet, words_of,
 };

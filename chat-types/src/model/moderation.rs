@@ -84,7 +84,8 @@ pub struct NewReport {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
-    /// Report id.
+    /// Report id (`report_id` on the wire, like every other id there).
+    #[serde(rename = "report_id")]
     pub id: ReportId,
     /// The conversation of the message.
     pub conversation_id: ConversationId,
