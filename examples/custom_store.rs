@@ -2,7 +2,7 @@
 //! the store, around the embedded SQLite store. It is how a new backend is
 //! written: implement the store traits (`UserStore`, `SessionStore`,
 //! `PasswordResetStore`, `ConversationStore`, `MessageStore`,
-//! `StoreHealth`; together they make a `Store`), hand it to
+//! `ModerationStore`, `StoreHealth`; together they make a `Store`), hand it to
 //! `ChatEngine::builder().store(..)`, and prove it with the conformance
 //! suite, which runs here as this example's tests:
 //!
@@ -16,10 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::error::Result;
-use chat_core::ids::{ConversationId, MessageId, RefreshTokenId, SessionId, UserId};
+use chat_core::ids::{ConversationId, MessageId, RefreshTokenId, ReportId, SessionId, UserId};
 use chat_core::model::*;
 use chat_core::store::{
-    ConversationStore, MessageStore, PasswordResetStore, SessionStore, StoreHealth, UserStore,
+    ConversationStore, MessageStore, ModerationStore, PasswordResetStore, SessionStore,
+    StoreHealth, UserStore,
 };
 use chat_core::{
     ChatEngine, ConversationRef, Email, OutgoingMessage, Password, Signup, Timestamp, Username,
@@ -101,6 +102,11 @@ impl<S: UserStore> UserStore for Counted<S> {
     async fn search_users(&self, prefix_key: &str, limit: u32) -> Result<Vec<UserSummary>> {
         self.count("search_users");
         self.inner.search_users(prefix_key, limit).await
+    }
+
+    async fn list_users(&self, query: UserListQuery) -> Result<Vec<User>> {
+        self.count("list_users");
+        self.inner.list_users(query).await
     }
 
     async fn user_summaries(&self, ids: &[UserId]) -> Result<Vec<UserSummary>> {
@@ -264,6 +270,25 @@ impl<S: ConversationStore> ConversationStore for Counted<S> {
         self.count("overview");
         self.inner.overview(conversation, user).await
     }
+
+    async fn set_muted(
+        &self,
+        conversation: ConversationId,
+        user: UserId,
+        muted: bool,
+    ) -> Result<bool> {
+        self.count("set_muted");
+        self.inner.set_muted(conversation, user, muted).await
+    }
+
+    async fn set_posting(
+        &self,
+        conversation: ConversationId,
+        posting: PostingPolicy,
+    ) -> Result<bool> {
+        self.count("set_posting");
+        self.inner.set_posting(conversation, posting).await
+    }
 }
 
 #[async_trait]
@@ -378,6 +403,54 @@ impl<S: MessageStore> MessageStore for Counted<S> {
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
         self.count("write_batch");
         self.inner.write_batch(messages, moves, at).await
+    }
+}
+
+#[async_trait]
+impl<S: ModerationStore> ModerationStore for Counted<S> {
+    async fn block(&self, blocker: UserId, blocked: UserId, at: Timestamp) -> Result<bool> {
+        self.count("block");
+        self.inner.block(blocker, blocked, at).await
+    }
+
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool> {
+        self.count("unblock");
+        self.inner.unblock(blocker, blocked).await
+    }
+
+    async fn blocked_users(&self, blocker: UserId) -> Result<Vec<BlockedUser>> {
+        self.count("blocked_users");
+        self.inner.blocked_users(blocker).await
+    }
+
+    async fn blockers_of(&self, user: UserId) -> Result<Vec<UserId>> {
+        self.count("blockers_of");
+        self.inner.blockers_of(user).await
+    }
+
+    async fn create_report(&self, report: NewReport) -> Result<ReportOutcome> {
+        self.count("create_report");
+        self.inner.create_report(report).await
+    }
+
+    async fn reports(
+        &self,
+        status: Option<ReportStatus>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<Report>> {
+        self.count("reports");
+        self.inner.reports(status, limit, offset).await
+    }
+
+    async fn resolve_report(
+        &self,
+        id: ReportId,
+        by: UserId,
+        at: Timestamp,
+    ) -> Result<Option<Report>> {
+        self.count("resolve_report");
+        self.inner.resolve_report(id, by, at).await
     }
 }
 

@@ -404,3 +404,77 @@ async fn a_local_address_is_the_source_of_every_connection() -> Result<()> {
     next_where(&mut ws, |f| matches!(f, ServerFrame::Pong).then_some(())).await;
     Ok(())
 }
+
+#[tokio::test]
+async fn blocks_mute_posting_reports_and_the_admin_api() -> Result<()> {
+    let engine = ChatEngine::builder()
+        .auth_config(chat_server::testing::fast_auth_config())
+        .admin_config(chat_core::AdminConfig {
+            usernames: vec![chat_core::Username::parse("root").expect("username")],
+        })
+        .build()
+        .expect("engine");
+    let running = chat_server::testing::TestServer::start(chat_server::AppState::new(engine))
+        .await
+        .expect("a test server");
+    let server = TestServer {
+        client: ChatClient::new(&format!("{}/", running.base)).expect("client"),
+        _server: running,
+    };
+    let root = server.signup("root").await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    let (as_root, as_alice, as_bob) = (
+        server.client.user(&root),
+        server.client.user(&alice),
+        server.client.user(&bob),
+    );
+
+    as_alice.block(bob.user_id).await?;
+    assert_eq!(as_alice.blocks().await?["blocks"][0]["username"], "bob");
+    let refused = as_bob
+        .send_direct(alice.user_id, "hi", None)
+        .await
+        .expect_err("blocked");
+    assert_eq!(
+        (refused.status(), refused.code()),
+        (Some(403), "RECIPIENT_UNAVAILABLE")
+    );
+    as_alice.unblock(bob.user_id).await?;
+    as_bob.send_direct(alice.user_id, "hi", None).await?;
+
+    let group = as_alice.create_group("news", &[bob.user_id]).await?;
+    assert_eq!(as_bob.mute(group, true).await?["muted"], true);
+    assert_eq!(
+        as_alice.set_posting(group, "admins").await?["posting"],
+        "admins"
+    );
+    let restricted = as_bob
+        .send_group(group, "may I?", None)
+        .await
+        .expect_err("restricted");
+    assert_eq!(restricted.code(), "POSTING_RESTRICTED");
+    let sent = as_alice.send_group(group, "rude", None).await?;
+
+    let report = as_bob.report(group, sent.message_id, "spam").await?;
+    assert_eq!(report.content, "rude");
+    let denied = as_bob.admin_reports(None).await.expect_err("not an admin");
+    assert_eq!(denied.code(), "PERMISSION_DENIED");
+    let open = as_root.admin_reports(Some("open")).await?;
+    assert_eq!(open[0].id, report.id);
+    let resolved = as_root.admin_resolve_report(report.id).await?;
+    assert_eq!(resolved.resolved_by, Some(root.user_id));
+    let deleted = as_root.admin_delete_message(group, sent.message_id).await?;
+    assert!(deleted.message.message.deleted_at.is_some());
+    let users = as_root.admin_users(Some("b"), true).await?;
+    assert_eq!(users["users"][0]["username"], "bob");
+    assert_eq!(
+        as_root.admin_set_active(bob.user_id, false).await?["is_active"],
+        false
+    );
+    as_root.admin_set_active(bob.user_id, true).await?;
+    as_root.admin_revoke_sessions(alice.user_id).await?;
+    let revoked = as_alice.me().await.expect_err("signed out");
+    assert_eq!(revoked.code(), "SESSION_REVOKED");
+    Ok(())
+}

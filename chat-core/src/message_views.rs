@@ -9,6 +9,18 @@ use crate::model::MessageView;
 use crate::model::{Reaction, ReactionCount, ReplyQuote};
 use crate::store::MessageStore;
 
+/// Whether [`decorate_with`] reads reactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reactions {
+    /// Read and tally them (history, catch-up, sync, search).
+    Read,
+    /// Leave them empty: the reader replays the log from these messages
+    /// on, and every reaction to them is a later entry of that log which
+    /// sets the absolute count when it arrives (a gap fill on the live
+    /// path, where a read per fill would cost the most).
+    Skip,
+}
+
 /// Fills `reply` and `reactions` of `views` for `reader`: at most two
 /// store reads for the whole page (the quoted messages, when any view is a
 /// reply, and the reactions).
@@ -20,6 +32,20 @@ pub(crate) async fn decorate(
     reader: UserId,
     views: &mut [MessageView],
 ) -> Result<()> {
+    decorate_with(store, reader, views, Reactions::Read).await
+}
+
+/// [`decorate`], reading reactions only when `reactions` says so.
+///
+/// # Errors
+/// Store errors.
+pub(crate) async fn decorate_with(
+    store: &dyn MessageStore,
+    reader: UserId,
+    views: &mut [MessageView],
+    reactions: Reactions,
+) -> Result<()> {
+    let read_reactions = reactions == Reactions::Read;
     if views.is_empty() {
         return Ok(());
     }
@@ -38,7 +64,7 @@ pub(crate) async fn decorate(
     };
     let live: Vec<MessageId> = views
         .iter()
-        .filter(|v| !v.message.is_deleted())
+        .filter(|v| read_reactions && !v.message.is_deleted())
         .map(|v| v.message.id)
         .collect();
     let mut reactions: HashMap<MessageId, Vec<Reaction>> = HashMap::new();

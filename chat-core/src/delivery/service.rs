@@ -10,7 +10,7 @@ use crate::error::{ChatError, Result};
 use crate::fanout::{Fanout, live_frame, live_view};
 use crate::ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 use crate::members::{MemberSet, Members};
-use crate::message_views::decorate;
+use crate::message_views::{Reactions, decorate_with};
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, LogEntry, MessageChange, MessageView};
 use crate::moderation::Blocks;
@@ -195,7 +195,10 @@ impl DeliveryService {
         while next < before {
             let upto = (before - 1).min(next + MAX_BATCH as u64 - 1);
             let entries = self.log_in(conversation, next, upto).await?;
-            let page = self.render(reader, entries, &members).await?;
+            // No reactions: the reader replays the log from here on.
+            let page = self
+                .render(reader, entries, &members, Reactions::Skip)
+                .await?;
             frames.extend(page.into_iter().map(|entry| match entry {
                 Rendered::Message(view) => live_frame(view, members.kind),
                 Rendered::Change(change) => ServerFrame::MessageChanged(change),
@@ -217,12 +220,14 @@ impl DeliveryService {
     }
 
     /// Log entries as `reader` is sent them: messages as live views with
-    /// their reply quotes and reactions, changes as they are.
+    /// their reply quotes (and reactions, as `reactions` says), changes as
+    /// they are.
     async fn render(
         &self,
         reader: UserId,
         entries: Vec<LogEntry>,
         members: &MemberSet,
+        reactions: Reactions,
     ) -> Result<Vec<Rendered>> {
         let mut views: Vec<MessageView> = entries
             .iter()
@@ -231,7 +236,7 @@ impl DeliveryService {
                 LogEntry::Change(_) => None,
             })
             .collect();
-        decorate(&*self.deps.messages, reader, &mut views).await?;
+        decorate_with(&*self.deps.messages, reader, &mut views, reactions).await?;
         let mut views = views.into_iter();
         Ok(entries
             .into_iter()
@@ -335,7 +340,10 @@ impl DeliveryService {
             if range.next > range.last {
                 catch_up.ranges.pop_front();
             }
-            for entry in self.render(catch_up.reader, page, &members).await? {
+            for entry in self
+                .render(catch_up.reader, page, &members, Reactions::Read)
+                .await?
+            {
                 match entry {
                     Rendered::Message(message) => {
                         batch.messages.push(OfflineMessage { kind, message });
@@ -476,7 +484,10 @@ impl DeliveryService {
             changes: Vec::new(),
             has_more: upto < last || cut,
         };
-        for entry in self.render(user, entries, &members).await? {
+        for entry in self
+            .render(user, entries, &members, Reactions::Read)
+            .await?
+        {
             match entry {
                 Rendered::Message(view) => result.messages.push(view),
                 Rendered::Change(change) => result.changes.push(change),

@@ -88,6 +88,11 @@ impl ChatState {
         msgs.get_mut(i)
     }
 
+    /// A member's row, mutable.
+    fn member_mut(&mut self, conv: ConversationId, user: UserId) -> Option<&mut Member> {
+        self.members.get_mut(&conv)?.get_mut(&user)
+    }
+
     pub(super) fn membership(&self, conv: ConversationId, user: UserId) -> Option<Membership> {
         Some(Membership {
             conversation: self.conversations.get(&conv)?.clone(),
@@ -297,18 +302,11 @@ impl ConversationStore for MemoryStore {
         role: MemberRole,
     ) -> Result<bool> {
         let mut st = self.state();
-        match st
+        Ok(st
             .chat
-            .members
-            .get_mut(&conversation)
-            .and_then(|m| m.get_mut(&user))
-        {
-            Some(member) => {
-                member.role = role;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+            .member_mut(conversation, user)
+            .map(|member| member.role = role)
+            .is_some())
     }
 
     async fn overviews(
@@ -353,18 +351,11 @@ impl ConversationStore for MemoryStore {
         muted: bool,
     ) -> Result<bool> {
         let mut st = self.state();
-        match st
+        Ok(st
             .chat
-            .members
-            .get_mut(&conversation)
-            .and_then(|m| m.get_mut(&user))
-        {
-            Some(member) => {
-                member.muted = muted;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+            .member_mut(conversation, user)
+            .map(|member| member.muted = muted)
+            .is_some())
     }
 
     async fn set_posting(

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, password_of, spawn_app, tokens};
+use crate::helpers::{TestApp, password_of, spawn_app, spawn_app_custom, tokens};
 use crate::password_reset::token_from;
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -339,7 +339,13 @@ fn no_route_is_registered_without_its_documentation() {
 
 #[tokio::test]
 async fn every_operation_answers_as_documented() {
-    let app = spawn_app().await;
+    // `root` holds the admin role, for the admin API.
+    let app = spawn_app_custom(chat_server::HttpSettings::default(), |b| {
+        b.admin_config(chat_core::AdminConfig {
+            usernames: vec![chat_core::Username::parse("root").expect("username")],
+        })
+    })
+    .await;
     let c = Contract::fetch(&app).await;
     use Method as M;
     let none: &[(&str, &str)] = &[];
@@ -618,7 +624,7 @@ async fn every_operation_answers_as_documented() {
         .await;
     assert_eq!(added["added"], json!([carol.user_id]));
     let gm = "/api/v1/groups/{group_id}/messages";
-    let (status, _) = c
+    let (status, to_all) = c
         .call(M::POST, gm, &g, "", b, Some(json!({"content": "to all"})))
         .await;
     assert_eq!(status, StatusCode::CREATED);
@@ -654,6 +660,124 @@ async fn every_operation_answers_as_documented() {
     ];
     let (_, left) = c.call(M::DELETE, member, &alice_in, "", a, None).await;
     assert_eq!(left["new_owner"], json!(carol.user_id));
+
+    // Blocks, mute, posting policy and reports (Carol owns the group now).
+    let block = "/api/v1/users/me/blocks/{user_id}";
+    let (status, _) = c.call(M::PUT, block, &bob_id, "", a, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, blocks) = c
+        .call(M::GET, "/api/v1/users/me/blocks", none, "", a, None)
+        .await;
+    assert_eq!(blocks["blocks"][0]["user_id"], json!(bob.user_id));
+    let to_bob = json!({"recipient_id": bob.user_id, "content": "blocked?"});
+    let (status, _) = c
+        .call(M::POST, "/api/v1/messages/send", none, "", a, Some(to_bob))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = c.call(M::DELETE, block, &bob_id, "", a, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let mute = "/api/v1/conversations/{conversation_id}/mute";
+    let in_group = [("conversation_id", gid.as_str())];
+    let (_, muted) = c.call(M::PUT, mute, &in_group, "", b, None).await;
+    assert_eq!(muted["muted"], true);
+    c.call(M::DELETE, mute, &in_group, "", b, None).await;
+    let settings = "/api/v1/groups/{group_id}";
+    let admins_only = Some(json!({"posting": "admins"}));
+    let (status, _) = c
+        .call(M::PATCH, settings, &g, "", b, admins_only.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let cr = Some(carol.access.as_str());
+    let (_, updated) = c.call(M::PATCH, settings, &g, "", cr, admins_only).await;
+    assert_eq!(updated["posting"], "admins");
+    let reports = "/api/v1/conversations/{conversation_id}/messages/{message_id}/reports";
+    let to_all_ids = [
+        ("conversation_id", gid.as_str()),
+        ("message_id", to_all["message_id"].as_str().expect("id")),
+    ];
+    let reason = Some(json!({"reason": "spam"}));
+    let (status, _) = c
+        .call(M::POST, reports, &to_all_ids, "", cr, reason.clone())
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = c.call(M::POST, reports, &to_all_ids, "", cr, reason).await;
+    assert_eq!(status, StatusCode::OK, "reported before");
+
+    // The admin API.
+    let root = tokens(&signup("root").await.1);
+    let r = Some(root.access.as_str());
+    let (status, _) = c
+        .call(M::GET, "/api/v1/admin/users", none, "", a, None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, users) = c
+        .call(
+            M::GET,
+            "/api/v1/admin/users",
+            none,
+            "?q=b&include_inactive=true",
+            r,
+            None,
+        )
+        .await;
+    assert_eq!(users["users"][0]["username"], "bob");
+    let user = "/api/v1/admin/users/{user_id}";
+    let (_, bob_now) = c
+        .call(
+            M::PATCH,
+            user,
+            &bob_id,
+            "",
+            r,
+            Some(json!({"is_active": true})),
+        )
+        .await;
+    assert_eq!(bob_now["is_active"], true);
+    let (_, listed) = c
+        .call(
+            M::GET,
+            "/api/v1/admin/reports",
+            none,
+            "?status=open",
+            r,
+            None,
+        )
+        .await;
+    let report_id = listed["reports"][0]["report_id"].as_str().expect("id");
+    let (_, resolved) = c
+        .call(
+            M::POST,
+            "/api/v1/admin/reports/{report_id}/resolve",
+            &[("report_id", report_id)],
+            "",
+            r,
+            None,
+        )
+        .await;
+    assert_eq!(resolved["status"], "resolved");
+    let (status, _) = c
+        .call(
+            M::DELETE,
+            "/api/v1/admin/conversations/{conversation_id}/messages/{message_id}",
+            &to_all_ids,
+            "",
+            r,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let carol_id = [("user_id", carol.user_id.as_str())];
+    let (status, _) = c
+        .call(
+            M::DELETE,
+            "/api/v1/admin/users/{user_id}/sessions",
+            &carol_id,
+            "",
+            r,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Sessions and passwords, last: they end sessions.
     let refresh = json!({"refresh_token": alice.refresh});
