@@ -3,27 +3,18 @@
 //! beyond ASCII, words it cannot index, snippets, and a database written
 //! before search existed, upgraded by migration 0004.
 
-use chat_core::model::{MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms};
+use chat_core::model::{MARK_END, MARK_START, SearchHit};
 use chat_core::store::Store;
 use chat_core::testkit::fixtures::{create_direct, create_user, send};
+use chat_core::testkit::{self, search::ids};
 use chat_core::{ConversationId, MessageId, UserId};
 use chat_store_postgres::{PgStore, PgTestDatabase};
 use sqlx::Executor as _;
 use uuid::Uuid;
 
+/// The searcher's first page for `q` across their conversations.
 async fn search(store: &dyn Store, user: UserId, q: &str) -> Vec<SearchHit> {
-    let query = SearchQuery {
-        user,
-        terms: SearchTerms::parse(q).expect("valid query"),
-        conversation: None,
-        offset: 0,
-        limit: 10,
-    };
-    store.search_messages(&query).await.expect("search")
-}
-
-fn ids(hits: &[SearchHit]) -> Vec<MessageId> {
-    hits.iter().map(|h| h.message.id).collect()
+    testkit::search::search(store, user, q, None, 0, 10).await
 }
 
 fn marked(word: &str) -> String {
