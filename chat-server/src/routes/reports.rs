@@ -35,7 +35,8 @@ pub struct ReportBody {
 /// Report a message of a conversation the caller is in. The report keeps
 /// a copy of the message, so deleting or editing it later does not take
 /// the evidence away. Reporting the same message again answers the first
-/// report with `200`. At most 30 reports per user and hour.
+/// report with `200`. The body may be omitted. At most 30 reports per user
+/// and hour.
 #[utoipa::path(
     post,
     path = "/{conversation_id}/messages/{message_id}/reports",
@@ -54,9 +55,10 @@ async fn report(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
     ApiPath((id, message_id)): ApiPath<(ConversationId, MessageId)>,
-    ApiJson(body): ApiJson<ReportBody>,
+    body: Option<ApiJson<ReportBody>>,
 ) -> Result<Response, ApiError> {
-    let reason = ReportReason::parse(&body.reason)?;
+    let reason = body.map(|ApiJson(b)| b.reason).unwrap_or_default();
+    let reason = ReportReason::parse(&reason)?;
     let (report, created) = state
         .engine
         .moderation()
