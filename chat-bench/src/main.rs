@@ -66,7 +66,9 @@ reused rather than returned, so measure against a freshly started server.
 Exit status: 0 on success; 1 when the tool failed; 2 when a scenario found
 lost, duplicated or reordered messages; 3 when every check passed but
 something else went wrong: the server refused messages (error frames),
-some were never answered, or connections failed or ended early.";
+some were never answered, or connections failed or ended early; 4 when
+everything else passed but a target given with --target-p99-ms or
+--target-rate (direct, group) was missed.";
 
 /// Command line.
 #[derive(Debug, Parser)]

@@ -169,6 +169,75 @@ impl LatencySummary {
     }
 }
 
+/// Targets a run is checked against (`--target-p99-ms`,
+/// `--target-rate`): a run that misses one exits with [`TARGET_MISSED`]
+/// unless something worse happened.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub(crate) struct Targets {
+    /// The p99 of the scenario's headline latency (direct: send to
+    /// `message.new`; group: send to the last member) must be at most
+    /// this many milliseconds.
+    #[arg(long, value_name = "MS")]
+    pub(crate) target_p99_ms: Option<f64>,
+    /// The scenario's headline rate (direct: messages delivered per
+    /// second; group: messages sent per second) must be at least this.
+    #[arg(long, value_name = "PER_SEC")]
+    pub(crate) target_rate: Option<f64>,
+}
+
+/// Exit status of a run that passed every check but missed a target.
+pub(crate) const TARGET_MISSED: u8 = 4;
+
+/// One target and how the run fared against it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TargetCheck {
+    /// What is measured, e.g. "send -> message.new p99".
+    pub(crate) what: String,
+    /// The target, e.g. "<= 50 ms".
+    pub(crate) target: String,
+    /// The run's figure.
+    pub(crate) achieved: String,
+    /// Whether the figure meets the target.
+    pub(crate) met: bool,
+}
+
+impl Targets {
+    /// Checks `p99_ms` (the headline latency, described by `latency`) and
+    /// `rate` (the headline rate, described by `rate_what`) against the
+    /// targets given.
+    pub(crate) fn check(
+        &self,
+        latency: &str,
+        p99_ms: f64,
+        rate_what: &str,
+        rate: f64,
+    ) -> Vec<TargetCheck> {
+        let mut checks = Vec::new();
+        if let Some(max) = self.target_p99_ms {
+            checks.push(TargetCheck {
+                what: format!("{latency} p99"),
+                target: format!("<= {max} ms"),
+                achieved: format!("{p99_ms:.2} ms"),
+                met: p99_ms <= max,
+            });
+        }
+        if let Some(min) = self.target_rate {
+            checks.push(TargetCheck {
+                what: rate_what.to_owned(),
+                target: format!(">= {min}/s"),
+                achieved: format!("{rate:.1}/s"),
+                met: rate >= min,
+            });
+        }
+        checks
+    }
+}
+
+/// True when every check met its target (or there were none).
+pub(crate) fn all_met(checks: &[TargetCheck]) -> bool {
+    checks.iter().all(|c| c.met)
+}
+
 /// A two-column table: a label and a value per row, with section headings.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
@@ -227,6 +296,22 @@ impl Table {
                     format!("{secs:.1} s ({cores:.2} cores on average)"),
                 );
             }
+        }
+        self
+    }
+
+    /// A "targets" section: one row per check, `met` or `MISSED`.
+    pub(crate) fn targets(&mut self, checks: &[TargetCheck]) -> &mut Self {
+        if checks.is_empty() {
+            return self;
+        }
+        self.section("targets");
+        for c in checks {
+            let verdict = if c.met { "met" } else { "MISSED" };
+            self.row(
+                format!("{} {}", c.what, c.target),
+                format!("{verdict}: {}", c.achieved),
+            );
         }
         self
     }

@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 use self::receiver::Receiver;
 use super::peers::{self, Counters, Plan, SendTotals, Target};
-use crate::report::{self, LatencySummary, Output, ServerMemory};
+use crate::report::{self, LatencySummary, Output, ServerMemory, TargetCheck, Targets};
 use crate::setup::Bench;
 use crate::verify::Verdict;
 
@@ -74,6 +74,8 @@ pub(crate) struct Args {
     /// With --max: most steps.
     #[arg(long, default_value_t = 12)]
     max_steps: usize,
+    #[command(flatten)]
+    targets: Targets,
 }
 
 fn at_least_one_and_a_bit(s: &str) -> Result<f64, String> {
@@ -117,6 +119,8 @@ struct Report {
     /// Connections that ended for good before the run did, by reason.
     connections_ended: BTreeMap<String, u64>,
     servers: Vec<ServerMemory>,
+    /// The targets given and how the run fared.
+    targets: Vec<TargetCheck>,
 }
 
 /// Runs the scenario: one run at `--rate`, or with `--max` a search for
@@ -140,7 +144,8 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
 
 impl Report {
     /// 2 for a lost, duplicated or reordered message; 3 when every check
-    /// passed but something else went wrong; 0 otherwise.
+    /// passed but something else went wrong; 4 when only a target was
+    /// missed; 0 otherwise.
     fn exit_code(&self) -> ExitCode {
         if !self.verify.ok() || self.duplicate_acks > 0 {
             ExitCode::from(2)
@@ -150,6 +155,8 @@ impl Report {
             || !self.connections_ended.is_empty()
         {
             ExitCode::from(3)
+        } else if !report::all_met(&self.targets) {
+            ExitCode::from(report::TARGET_MISSED)
         } else {
             ExitCode::SUCCESS
         }
@@ -254,6 +261,7 @@ async fn measure(bench: &Bench, out: &Output, args: &Args, rate: f64) -> anyhow:
         reconnects: BTreeMap::new(),
         connections_ended: BTreeMap::new(),
         servers: report::server_memory(&before, &after),
+        targets: Vec::new(),
     };
     let (mut delivery, mut acking) = (report::histogram(), report::histogram());
     for (s, v) in senders.into_iter().zip(receivers) {
@@ -290,5 +298,11 @@ async fn measure(bench: &Bench, out: &Output, args: &Args, rate: f64) -> anyhow:
     r.delivery_latency = LatencySummary::of(&delivery);
     r.ack_latency = LatencySummary::of(&acking);
     r.connections_ended = ended;
+    r.targets = args.targets.check(
+        "send -> message.new",
+        r.delivery_latency.p99_ms,
+        "delivered/s",
+        r.delivered_per_sec,
+    );
     Ok(r)
 }

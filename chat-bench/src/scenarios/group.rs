@@ -27,7 +27,7 @@ use tokio::sync::watch;
 
 use self::member::Member;
 use super::peers::{self, Counters, Plan, SendTotals, Target};
-use crate::report::{self, LatencySummary, Output, ServerMemory, Table};
+use crate::report::{self, LatencySummary, Output, ServerMemory, Table, TargetCheck, Targets};
 use crate::setup::{Bench, BenchUser};
 use crate::verify::{IndexSet, Verdict};
 
@@ -65,6 +65,8 @@ pub(crate) struct Args {
     /// ... or every this many milliseconds.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     ack_interval_ms: u64,
+    #[command(flatten)]
+    targets: Targets,
 }
 
 /// The `group` report.
@@ -102,6 +104,8 @@ struct Report {
     receipts: u64,
     connections_ended: BTreeMap<String, u64>,
     servers: Vec<ServerMemory>,
+    /// The targets given and how the run fared.
+    targets: Vec<TargetCheck>,
 }
 
 /// Per message (slot `k * senders + sender`): how many members have it,
@@ -256,6 +260,7 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         receipts: 0,
         connections_ended: BTreeMap::new(),
         servers: report::server_memory(&before, &after),
+        targets: Vec::new(),
     };
 
     let (mut settled, mut acked) = (Vec::new(), Vec::new());
@@ -297,6 +302,12 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
         let _ = tx.close().await;
     }
 
+    r.targets = args.targets.check(
+        "send -> last member has it",
+        r.last_member_latency.p99_ms,
+        "sent/s",
+        r.sent_per_sec,
+    );
     if out.json {
         report::print_json(&r)?;
     } else {
@@ -311,6 +322,8 @@ pub(crate) async fn run(bench: &Bench, out: &Output, args: &Args) -> anyhow::Res
             || !r.connections_ended.is_empty()
         {
             ExitCode::from(3)
+        } else if !report::all_met(&r.targets) {
+            ExitCode::from(report::TARGET_MISSED)
         } else {
             ExitCode::SUCCESS
         },
@@ -398,5 +411,6 @@ fn table(r: &Report) -> Table {
         t.row(format!("connection ended x{n}"), why);
     }
     t.servers(&r.servers, 0, "");
+    t.targets(&r.targets);
     t
 }

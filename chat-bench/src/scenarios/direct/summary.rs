@@ -39,6 +39,7 @@ pub(super) fn table(r: &Report) -> Table {
         t.row(format!("connection ended x{n}"), why);
     }
     t.servers(&r.servers, 0, "");
+    t.targets(&r.targets);
     t
 }
 
