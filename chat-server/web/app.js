@@ -12,7 +12,7 @@ import { showUnread } from './badge.js';
 import { Blocks } from './blocks.js';
 import { ConversationView, Thread } from './conversation.js';
 import { confirmAction, reportReason } from './dialogs.js';
-import { $, debounce, el, initials, shortTime } from './dom.js';
+import { $, debounce, el, initials, sentence, shortTime } from './dom.js';
 import { gateOf, showGate } from './gate.js';
 import { excerpt, icon } from './message.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
@@ -819,7 +819,7 @@ function onSendFailed(clientMsgId, error) {
     p.failed = error.code === 'CONVERSATION_NOT_FOUND' ? 'you are not a member of this conversation' : error.message;
     if (view.isShowing(t.id)) {
       view.render();
-      if (REFUSALS.has(error.code)) $('#composer-error').textContent = error.message.charAt(0).toUpperCase() + error.message.slice(1) + '.';
+      if (REFUSALS.has(error.code)) $('#composer-error').textContent = sentence(error.message);
     }
     // What the refusal says may be news to this tab: a block made in
     // another tab, or a group that only admins may now post in.

@@ -4,7 +4,7 @@
 // results", and a click that opens the conversation at the message.
 
 import { api } from './api.js';
-import { $, el, fullTime, shortTime } from './dom.js';
+import { $, el, fullTime, sentence, shortTime } from './dom.js';
 
 const PAGE = 20;
 
@@ -73,7 +73,7 @@ export function messageSearch({ me, titleOf, nameOf, open }) {
     } catch (err) {
       if (mine !== run) return;
       // INVALID_QUERY (no word, too many, too long) and the like, under the box.
-      error.textContent = err.message.charAt(0).toUpperCase() + err.message.slice(1) + '.';
+      error.textContent = sentence(err.message);
       input.setAttribute('aria-invalid', 'true');
     } finally {
       more.disabled = false;
