@@ -74,6 +74,11 @@ static ASSETS: &[Asset] = &[
     asset!("settings.js", JS),
     asset!("timeline.js", JS),
     asset!("badge.js", JS),
+    asset!("search.js", JS),
+    asset!("blocks.js", JS),
+    asset!("gate.js", JS),
+    asset!("dialogs.js", JS),
+    asset!("admin.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

@@ -48,7 +48,8 @@ export function onTokens(listener) {
   listeners.add(listener);
 }
 
-async function send(method, path, body, token) {
+/** Sends a request; gives `{status, json}` for a 2xx answer, throws an ApiError otherwise. */
+async function request(method, path, body, token) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = 'Bearer ' + token;
@@ -72,7 +73,11 @@ async function send(method, path, body, token) {
     }
   }
   if (!response.ok) throw new ApiError(response.status, json);
-  return json;
+  return { status: response.status, json };
+}
+
+async function send(method, path, body, token) {
+  return (await request(method, path, body, token)).json;
 }
 
 /** A request that needs no token (signup, login, password reset). */
@@ -103,17 +108,25 @@ export function refresh() {
 
 /** An authenticated request; a 401 refreshes the tokens once and retries. */
 export async function api(method, path, body) {
+  return (await apiWithStatus(method, path, body)).json;
+}
+
+/**
+ * `api`, answering `{status, json}`: for the calls whose status says
+ * something (`201` a new report, `200` one made before).
+ */
+export async function apiWithStatus(method, path, body) {
   const current = session.get();
   if (!current) {
     endSession();
     throw new ApiError(401, { error: { code: 'UNAUTHENTICATED', message: 'Not logged in.' } });
   }
   try {
-    return await send(method, path, body, current.accessToken);
+    return await request(method, path, body, current.accessToken);
   } catch (err) {
     if (err.status !== 401) throw err;
     const fresh = await refresh();
-    return send(method, path, body, fresh.accessToken);
+    return request(method, path, body, fresh.accessToken);
   }
 }
 

@@ -1,15 +1,22 @@
 // The chat page: the conversation list, live events from the socket, and
 // the glue between the list, the open conversation and the composer:
 // replies, reactions, edits and deletions asked for over the socket (REST
-// when it is down) and applied wherever the server reports them.
+// when it is down) and applied wherever the server reports them; search
+// results opened at their message; mute, block and report; the settings
+// and admin views.
 
-import { api, keepFresh, logout, session } from './api.js';
+import { adminView } from './admin.js';
+import { api, apiWithStatus, keepFresh, logout, session } from './api.js';
 import { mentionAutocomplete } from './autocomplete.js';
 import { showUnread } from './badge.js';
+import { Blocks } from './blocks.js';
 import { ConversationView, Thread } from './conversation.js';
-import { $, debounce, el, initials, shortTime } from './dom.js';
-import { excerpt } from './message.js';
+import { confirmAction, reportReason } from './dialogs.js';
+import { $, debounce, el, initials, sentence, shortTime } from './dom.js';
+import { gateOf, showGate } from './gate.js';
+import { excerpt, icon } from './message.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
+import { messageSearch } from './search.js';
 import { settingsView } from './settings.js';
 import { ChatSocket, newClientMsgId } from './socket.js';
 
@@ -44,6 +51,7 @@ function nameOf(userId) {
           state.users.set(userId, u);
           view.render();
           renderList();
+          search.refresh();
         })
         .catch(() => {}),
     );
@@ -82,7 +90,8 @@ function renderList() {
     );
     $('#no-conversations').hidden = items.length > 0;
     listEl.replaceChildren(...items.map(listItem));
-    showUnread(items.reduce((total, c) => total + (c.unread_count || 0), 0));
+    // Muted conversations keep their count in the list, not in the tab.
+    showUnread(items.reduce((total, c) => total + (c.muted ? 0 : c.unread_count || 0), 0));
   });
 }
 
@@ -108,7 +117,7 @@ function listItem(c) {
       'button',
       {
         type: 'button',
-        class: 'conversation-item' + (c.unread_count ? ' unread' : ''),
+        class: 'conversation-item' + (c.unread_count ? ' unread' : '') + (c.muted ? ' muted' : ''),
         dataset: { conversationId: c.conversation_id, kind: c.kind },
         'aria-current': c.conversation_id === state.openId ? 'true' : false,
         onclick: () => openConversation(c.conversation_id),
@@ -121,7 +130,12 @@ function listItem(c) {
       el(
         'span',
         { class: 'item-main' },
-        el('span', { class: 'item-title', text: title }),
+        el(
+          'span',
+          { class: 'item-title-line' },
+          el('span', { class: 'item-title', text: title }),
+          c.muted ? el('span', { class: 'muted-icon', role: 'img', title: 'Muted', 'aria-label': 'Muted' }, icon('muted')) : null,
+        ),
         el('span', { class: 'item-preview' + (last?.deleted_at ? ' deleted' : ''), text: preview }),
       ),
       el(
@@ -166,6 +180,8 @@ async function loadConversations() {
   }
   await learnSenders(conversations);
   renderList();
+  // Mute, posting policy and role may have changed elsewhere.
+  renderHeader();
   for (const c of conversations) watchPeer(c);
 }
 
@@ -249,6 +265,13 @@ const view = new ConversationView({
   names: nameOf,
   usernameOf,
   onNearTop: () => loadOlder(),
+  onNearBottom: () => loadNewer(),
+  reach: async (messageId) => {
+    const t = view.thread;
+    const held = await t.loadAround(messageId, me());
+    if (view.thread === t) renderGate();
+    return held;
+  },
   role: () => myRole(view.thread),
   act: (kind, message, arg) => actions[kind](message, arg),
   notify: toast,
@@ -266,6 +289,7 @@ const members = new MembersPanel({
     members.render();
     view.render();
     renderHeader();
+    renderList();
   },
   left: (id) => {
     state.conversations.delete(id);
@@ -284,13 +308,19 @@ function thread(id) {
   return t;
 }
 
-async function openConversation(id) {
+/**
+ * Opens a conversation: where unread starts, at the newest message, or,
+ * with `at` (a message id, from a search result), scrolled to that message
+ * and highlighted, loading a page around it when it is not held.
+ */
+async function openConversation(id, { at = null } = {}) {
   const summary = await summaryOf(id);
   state.openId = id;
   history.replaceState(null, '', '#c=' + id);
   $('#app').dataset.view = 'pane';
   $('#placeholder').hidden = true;
   $('#settings').hidden = true;
+  $('#admin').hidden = true;
   $('#conversation').hidden = false;
   $('#composer-error').textContent = '';
   if (members.isOpen) members.close();
@@ -298,9 +328,19 @@ async function openConversation(id) {
   t.summary = summary;
   showReplyBar(t);
   // Where unread starts, taken before opening marks everything read.
-  const readSeq = summary.unread_count ? summary.read_seq || 0 : null;
+  const readSeq = summary.unread_count && !at ? summary.read_seq || 0 : null;
   renderHeader();
   renderList();
+  if (t.loaded && t.hasNewer && !at) {
+    // Left on a window of older messages: back to the newest.
+    try {
+      await t.reload(me());
+    } catch (err) {
+      $('#history-state').textContent = err.message;
+      return;
+    }
+    if (state.openId !== id) return;
+  }
   if (!t.loaded) {
     $('#history-state').textContent = 'Loading…';
     $('#message-list').replaceChildren();
@@ -314,13 +354,26 @@ async function openConversation(id) {
     }
     if (state.openId !== id) return;
   }
+  if (at) {
+    try {
+      await t.loadAround(at, me());
+    } catch (err) {
+      toast(`That message could not be loaded: ${err.message}`);
+    }
+    if (state.openId !== id) return;
+    view.show(t, me(), { focus: at });
+    renderGate();
+    readNow(t);
+    return;
+  }
   if (readSeq !== null) {
     await reachUnread(t, readSeq);
     if (state.openId !== id) return;
   }
   view.show(t, me(), { firstUnread: readSeq === null ? null : t.firstUnreadAfter(readSeq, me()) });
+  renderGate();
   readNow(t);
-  $('#message-input').focus();
+  if (!input.disabled) input.focus();
 }
 
 /**
@@ -345,6 +398,7 @@ function closeConversation() {
   view.thread = null;
   $('#conversation').hidden = true;
   $('#settings').hidden = true;
+  $('#admin').hidden = true;
   $('#placeholder').hidden = false;
   $('#app').dataset.view = 'list';
   renderList();
@@ -356,16 +410,106 @@ function renderHeader() {
   $('#conversation-title').textContent = titleOf(summary);
   const showMembers = $('#show-members');
   showMembers.hidden = summary.kind !== 'group';
+  const blocked = summary.peer && blocks.has(summary.peer.user_id);
   let subtitle = '';
   if (summary.kind === 'group') {
     const t = state.threads.get(summary.conversation_id);
     subtitle = t?.members ? `${t.members.length} members` : '';
+  } else if (blocked) {
+    subtitle = 'blocked';
   } else if (summary.peer) {
     const p = state.presence.get(summary.peer.user_id);
     subtitle = p?.online ? 'online' : p?.last_seen ? `last seen ${shortTime(p.last_seen)}` : '';
   }
   $('#conversation-subtitle').textContent = subtitle;
+  const mute = $('#mute-toggle');
+  mute.hidden = false;
+  mute.textContent = summary.muted ? 'Unmute' : 'Mute';
+  mute.setAttribute('aria-pressed', summary.muted ? 'true' : 'false');
+  mute.title = summary.muted ? 'Muted: unread messages are counted here but not in the tab' : 'Leave this conversation out of the tab\'s unread count';
+  const block = $('#block-toggle');
+  block.hidden = summary.kind !== 'direct' || !summary.peer;
+  block.textContent = blocked ? 'Unblock' : 'Block';
+  renderGate();
 }
+
+/** The composer, or the notice that replaces it (a blocked peer, a group where only admins post). */
+function renderGate() {
+  const summary = state.conversations.get(state.openId);
+  if (!summary) return;
+  const gate = gateOf(summary, {
+    blocked: (id) => blocks.has(id),
+    role: myRole(state.threads.get(summary.conversation_id)) || summary.role,
+    name: titleOf(summary),
+  });
+  showGate(gate);
+  if (!gate) showReplyBar(thread(summary.conversation_id));
+}
+
+$('#mute-toggle').addEventListener('click', async () => {
+  const summary = state.conversations.get(state.openId);
+  if (!summary) return;
+  try {
+    const fresh = await api(summary.muted ? 'DELETE' : 'PUT', `conversations/${summary.conversation_id}/mute`);
+    summary.muted = fresh.muted;
+    renderList();
+    renderHeader();
+  } catch (err) {
+    toast(`The conversation was not ${summary.muted ? 'unmuted' : 'muted'}: ${err.message}`);
+  }
+});
+
+/** Blocks the peer of `summary` (after asking), or lifts the block. */
+async function toggleBlock(summary) {
+  const peer = summary?.peer;
+  if (!peer) return;
+  const name = titleOf(summary);
+  try {
+    if (blocks.has(peer.user_id)) {
+      await blocks.unblock(peer.user_id);
+      toast(`You unblocked ${name}.`);
+    } else if (
+      await confirmAction({
+        title: `Block ${name}?`,
+        text: `${name} will not be able to send you direct messages, and you will not be able to send them any, until you unblock them. They are not told.`,
+        action: 'Block',
+      })
+    ) {
+      await blocks.block(peer);
+    }
+  } catch (err) {
+    toast(err.message);
+  }
+}
+$('#block-toggle').addEventListener('click', () => toggleBlock(state.conversations.get(state.openId)));
+$('#composer-unblock').addEventListener('click', () => toggleBlock(state.conversations.get(state.openId)));
+
+/** Loads newer messages while the open thread is a window on older ones (a search result). */
+async function loadNewer() {
+  const t = view.thread;
+  if (!t || !t.hasNewer || t.loadingNewer) return;
+  try {
+    if (await t.loadNewer(me())) view.render();
+    if (!t.hasNewer) markRead(t);
+  } catch (err) {
+    toast(err.message);
+  }
+}
+
+$('#to-newest').addEventListener('click', async () => {
+  const t = view.thread;
+  if (!t) return;
+  try {
+    await t.reload(me());
+  } catch (err) {
+    toast(err.message);
+    return;
+  }
+  if (view.thread === t) {
+    view.render({ stick: true });
+    readNow(t);
+  }
+});
 
 async function loadOlder() {
   const t = view.thread;
@@ -379,7 +523,8 @@ async function loadOlder() {
 
 /** Moves the read cursor to the newest message of the open, visible conversation. */
 function readNow(t) {
-  if (state.openId !== t.id || document.visibilityState !== 'visible') return;
+  // A window on older messages is not read up to the newest.
+  if (state.openId !== t.id || document.visibilityState !== 'visible' || t.hasNewer) return;
   const summary = t.summary;
   let newest = null;
   for (const m of t.messages.values()) if (!newest || m.seq > newest.seq) newest = m;
@@ -452,11 +597,12 @@ input.addEventListener('keydown', (event) => {
   }
 });
 
-$('#composer').addEventListener('submit', (event) => {
+$('#composer').addEventListener('submit', async (event) => {
   event.preventDefault();
   const content = input.value;
   const summary = state.conversations.get(state.openId);
-  if (!summary || !content.trim()) return;
+  if (!summary || !content.trim() || input.disabled) return;
+  $('#composer-error').textContent = '';
   const frame =
     summary.kind === 'group'
       ? { type: 'message.group.send', group_id: summary.conversation_id, content, client_msg_id: newClientMsgId() }
@@ -473,8 +619,18 @@ $('#composer').addEventListener('submit', (event) => {
   suggestions.close();
   setReply(t, null);
   sendTyping(false);
+  if (t.hasNewer) {
+    // Writing from a window on older messages: back to the newest first,
+    // so the message lands after what it follows.
+    view.render();
+    try {
+      await t.reload(me());
+    } catch {
+      // Sent all the same; reopening shows the newest.
+    }
+  }
   socket.sendMessage(frame);
-  view.render({ stick: true });
+  if (view.isShowing(t.id)) view.render({ stick: true });
 });
 
 // ---------------------------------------------------------------- replying
@@ -547,7 +703,10 @@ async function receive(message, { live }) {
   }
   noteReceived(id, message.seq);
   const t = state.threads.get(id);
-  if (t && t.loaded) {
+  if (t && t.loaded && t.hasNewer) {
+    // A window on older messages: this one comes with the newer pages.
+    t.noteSeq(message.seq);
+  } else if (t && t.loaded) {
     if (live && t.hasGapBefore(message.seq)) requestSync(t);
     if (t.add(message) && view.isShowing(id)) view.render({ stick: live && message.sender_id === me() });
     if (message.sender_id !== me()) t.setTyping(message.sender_id, false, () => view.isShowing(id) && view.renderTyping());
@@ -650,13 +809,37 @@ function onSent(frame) {
   }
 }
 
+/** Refusals that concern the conversation rather than the message: said under the composer too. */
+const REFUSALS = new Set(['RECIPIENT_UNAVAILABLE', 'USER_BLOCKED', 'POSTING_RESTRICTED']);
+
 function onSendFailed(clientMsgId, error) {
   for (const t of state.threads.values()) {
     const p = t.pending.get(clientMsgId);
-    if (p) {
-      p.failed = error.code === 'CONVERSATION_NOT_FOUND' ? 'you are not a member of this conversation' : error.message;
-      if (view.isShowing(t.id)) view.render();
+    if (!p) continue;
+    p.failed = error.code === 'CONVERSATION_NOT_FOUND' ? 'you are not a member of this conversation' : error.message;
+    if (view.isShowing(t.id)) {
+      view.render();
+      if (REFUSALS.has(error.code)) $('#composer-error').textContent = sentence(error.message);
     }
+    // What the refusal says may be news to this tab: a block made in
+    // another tab, or a group that only admins may now post in.
+    if (error.code === 'USER_BLOCKED') blocks.load().catch(() => {});
+    if (error.code === 'POSTING_RESTRICTED') refetchSummary(t.id);
+  }
+}
+
+/** Fetches one summary again now (its posting policy or role changed). */
+async function refetchSummary(id) {
+  try {
+    const fresh = await api('GET', `conversations/${id}`);
+    const held = state.conversations.get(id);
+    if (held) Object.assign(held, { posting: fresh.posting, role: fresh.role, muted: fresh.muted });
+    const t = state.threads.get(id);
+    if (t?.isGroup) await t.loadMembers(me());
+    renderHeader();
+    renderList();
+  } catch {
+    // The next list reload brings it.
   }
 }
 
@@ -767,6 +950,21 @@ const actions = {
     if (v.deleted_at) return;
     if (await confirmDelete(v, m.sender_id === me())) requestChange(t, m, { kind: 'delete' });
   },
+  /** Reports someone else's message to the server's operators, with an optional reason. */
+  async report(m) {
+    const t = state.threads.get(m.conversation_id);
+    if (!t || m.sender_id === me()) return;
+    const v = t.effective(m);
+    const reason = await reportReason({ sender: nameOf(m.sender_id), excerpt: excerpt(v.content) });
+    if (reason === null) return;
+    try {
+      const { status } = await apiWithStatus('POST', `conversations/${m.conversation_id}/messages/${m.message_id}/reports`, { reason });
+      // 200: reported before (the first report stands, its reason too).
+      toast(status === 201 ? 'Thanks. The message was reported to the operators.' : 'You had already reported this message.');
+    } catch (err) {
+      toast(`The message was not reported: ${err.message.charAt(0).toLowerCase()}${err.message.slice(1)}`);
+    }
+  },
 };
 
 /** Asks before deleting (an in-page dialog: native ones block the page). */
@@ -870,15 +1068,56 @@ const socket = new ChatSocket({
 /** Contents of outbox frames whose conversation this page has not opened. */
 const sentContent = new Map();
 
+/** Whom this user blocked: the header, the composer's notice and the settings list follow it. */
+let blockedBefore = new Set();
+const blocks = new Blocks({
+  changed: () => {
+    // The server hides a blocked user's presence from the blocker: forget
+    // what was shown, and ask again once the block is lifted.
+    for (const id of blocks.users.keys()) state.presence.set(id, { online: false, last_seen: null });
+    for (const id of blockedBefore) {
+      if (blocks.has(id)) continue;
+      state.presence.delete(id);
+      for (const c of state.conversations.values()) if (c.peer?.user_id === id) watchPeer(c);
+    }
+    blockedBefore = new Set(blocks.users.keys());
+    renderList();
+    renderHeader();
+    if (!$('#settings').hidden) blocks.render();
+  },
+});
+
+const search = messageSearch({
+  me,
+  titleOf: (id) => {
+    const summary = state.conversations.get(id);
+    return summary ? titleOf(summary) : '…';
+  },
+  nameOf,
+  open: (id, messageId) => openConversation(id, { at: messageId }),
+});
+
 // ---------------------------------------------------------------- start
 
 userSearch($('#user-search'), $('#search-results'), {
   me,
   label: 'Message',
   pick: async (u) => {
+    let summary;
+    try {
+      summary = await api('POST', `conversations/direct/${encodeURIComponent(u.username)}`);
+    } catch (err) {
+      // Refused across a block: a conversation held already opens (with
+      // its notice); otherwise the reason shows in the results.
+      const held = [...state.conversations.values()].find((c) => c.peer?.user_id === u.user_id);
+      if (!held) {
+        $('#search-results').replaceChildren(el('li', { class: 'empty', role: 'alert', text: err.message }));
+        return;
+      }
+      summary = held;
+    }
     $('#user-search').value = '';
     $('#search-results').hidden = true;
-    const summary = await api('POST', `conversations/direct/${encodeURIComponent(u.username)}`);
     addSummary(summary);
     openConversation(summary.conversation_id);
   },
@@ -907,8 +1146,24 @@ $('#open-settings').addEventListener('click', () => {
   $('#settings').hidden = false;
   $('#app').dataset.view = 'pane';
   settings.open();
+  blocks.error = '';
+  blocks.render();
+  blocks.load().catch((err) => {
+    blocks.error = err.message;
+    blocks.render();
+  });
 });
 $('#close-settings').addEventListener('click', closeConversation);
+
+const admin = adminView({ me });
+$('#open-admin').addEventListener('click', () => {
+  closeConversation();
+  $('#placeholder').hidden = true;
+  $('#admin').hidden = false;
+  $('#app').dataset.view = 'pane';
+  admin.open();
+});
+$('#close-admin').addEventListener('click', closeConversation);
 
 /** The signed-in user in the sidebar's header. */
 function showMe() {
@@ -924,7 +1179,9 @@ async function start() {
   state.me = await api('GET', 'auth/me');
   remember([state.me]);
   showMe();
-  await loadConversations();
+  // The admin view is for the server's operators only (the API refuses others anyway).
+  $('#open-admin').hidden = !state.me.is_admin;
+  await Promise.all([loadConversations(), blocks.load().catch(() => {})]);
   // Sends typed before a reload are still in the outbox: show them again.
   for (const frame of socket.pending()) {
     const id = conversationOfFrame(frame);
@@ -937,7 +1194,10 @@ async function start() {
   // Being added to a group sends no event until its first message; a
   // periodic look at the list (and one on coming back to the tab) shows it.
   setInterval(() => document.visibilityState === 'visible' && loadConversations().catch(() => {}), 30_000);
-  window.addEventListener('focus', () => loadConversations().catch(() => {}));
+  window.addEventListener('focus', () => {
+    loadConversations().catch(() => {});
+    blocks.load().catch(() => {});
+  });
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('c');
   if (fromHash && state.conversations.has(fromHash)) openConversation(fromHash);
 }

@@ -41,7 +41,15 @@ export class Thread {
     this.pending = new Map();
     this.loaded = false;
     this.hasMore = false;
+    /**
+     * True while the messages held are a window around an older message
+     * (a jump from search, or to a quote further back) that does not reach
+     * the newest one: newer pages load as the view scrolls down, and live
+     * messages wait for them.
+     */
+    this.hasNewer = false;
     this.loadingOlder = false;
+    this.loadingNewer = false;
     this.syncing = false;
     // Direct: the peer's cursors. Group: every member's.
     this.peerDelivered = 0;
@@ -291,10 +299,67 @@ export class Thread {
     }
   }
 
+  /**
+   * Makes sure message `messageId` is held, with a page around it
+   * (`?around=`). A page that shares no message with those held replaces
+   * them: the thread becomes a window (`hasNewer`) until newer pages reach
+   * the present. True when the message is held.
+   */
+  async loadAround(messageId, me) {
+    if (this.byId.has(messageId)) return true;
+    const page = await api('GET', `conversations/${this.id}/messages?limit=${PAGE}&around=${messageId}`);
+    const joins = page.messages.some((m) => this.messages.has(m.seq));
+    const oldest = this.oldest;
+    if (!joins) {
+      this.messages.clear();
+      this.byId.clear();
+    }
+    for (const m of page.messages) {
+      this.add(m);
+      this.learnCursors(m, me);
+    }
+    if (!joins || !oldest || this.oldest.seq < oldest.seq) this.hasMore = page.has_more;
+    if (!joins) this.hasNewer = page.has_newer;
+    else if (!page.has_newer) this.hasNewer = false;
+    return this.byId.has(messageId);
+  }
+
+  /** Loads the page after the newest message held, while the thread is a window; false when there was none. */
+  async loadNewer(me) {
+    if (!this.hasNewer || this.loadingNewer) return false;
+    let newest = null;
+    for (const m of this.messages.values()) if (!newest || m.seq > newest.seq) newest = m;
+    if (!newest) return false;
+    this.loadingNewer = true;
+    try {
+      // No `after=` in the API: a page around the newest message held gives
+      // up to half a page before it (held already) and the rest after it.
+      const page = await api('GET', `conversations/${this.id}/messages?limit=100&around=${newest.message_id}`);
+      for (const m of page.messages) {
+        this.add(m);
+        this.learnCursors(m, me);
+      }
+      this.hasNewer = page.has_newer;
+      return true;
+    } finally {
+      this.loadingNewer = false;
+    }
+  }
+
+  /** Drops the messages held and loads the newest page again (back from a window). */
+  async reload(me) {
+    this.messages.clear();
+    this.byId.clear();
+    // Live messages are held again from now on; the page joins them.
+    this.hasNewer = false;
+    await this.load(me);
+  }
+
   /** Loads the group's members and what they have read of the newest own message. */
   async loadMembers(me) {
     const group = await api('GET', `groups/${this.id}`);
     this.members = group.members;
+    this.summary.posting = group.posting;
     let newestOwn = null;
     for (const m of this.messages.values()) if (m.sender_id === me && (!newestOwn || m.seq > newestOwn.seq)) newestOwn = m;
     if (!newestOwn) return;
@@ -336,12 +401,16 @@ export class ConversationView {
   /**
    * `names(userId)` gives a display name and `usernameOf(userId)` a
    * username (or null while unknown); `onNearTop()` asks for older history;
-   * `role()` is the user's role in the open conversation; `act(kind,
-   * message, arg)` runs an action (`reply`, `react` with an emoji, `edit`
-   * with the new text, `delete`); `notify(text)` shows a short notice.
+   * `onNearBottom()` asks for newer messages (while the thread is a
+   * window); `reach(messageId)` loads a page around a message not held
+   * (resolving to true when it is held then); `role()` is the user's role
+   * in the open conversation; `act(kind, message, arg)` runs an action
+   * (`reply`, `react` with an emoji, `edit` with the new text, `delete`,
+   * `report`); `notify(text)` shows a short notice.
    */
-  constructor({ names, usernameOf, onNearTop, role, act, notify }) {
+  constructor({ names, usernameOf, onNearTop, onNearBottom, reach, role, act, notify }) {
     this.names = names;
+    this.reach = reach;
     this.usernameOf = usernameOf;
     this.role = role;
     this.act = act;
@@ -362,6 +431,7 @@ export class ConversationView {
     this.nodes = new Map();
     this.scroller.addEventListener('scroll', () => {
       if (this.thread && this.scroller.scrollTop < 120) onNearTop();
+      if (this.thread?.hasNewer && this.nearBottom(120)) onNearBottom();
     });
     this.list.addEventListener('click', (event) => this.onClick(event));
     // A long press opens a message's actions on touch screens.
@@ -391,7 +461,7 @@ export class ConversationView {
    * view opens there instead of at the newest message. It stays until the
    * conversation is shown again.
    */
-  show(thread, me, { firstUnread = null } = {}) {
+  show(thread, me, { firstUnread = null, focus = null } = {}) {
     this.thread = thread;
     this.me = me;
     this.firstUnread = firstUnread ? 'seq:' + firstUnread : null;
@@ -401,6 +471,11 @@ export class ConversationView {
     this.editor = null;
     this.nodes.clear();
     this.list.replaceChildren();
+    if (focus) {
+      this.render();
+      this.jumpTo(focus, { smooth: false });
+      return;
+    }
     this.render(this.firstUnread ? { reveal: true } : { stick: true });
   }
 
@@ -409,9 +484,9 @@ export class ConversationView {
   }
 
   /** Distance from the bottom, to keep the view still while older pages load. */
-  nearBottom() {
+  nearBottom(within = 80) {
     const s = this.scroller;
-    return s.scrollHeight - s.scrollTop - s.clientHeight < 80;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < within;
   }
 
   /**
@@ -424,7 +499,8 @@ export class ConversationView {
     const thread = this.thread;
     if (!thread) return;
     const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
-    const follow = stick || this.nearBottom();
+    // A window on older messages does not follow: newer ones load below it.
+    const follow = stick || (this.nearBottom() && !thread.hasNewer);
     const ordered = [...thread.messages.values()].sort((a, b) => a.seq - b.seq);
     let lastOwn = null;
     for (const m of ordered) if (m.sender_id === this.me) lastOwn = m;
@@ -456,6 +532,7 @@ export class ConversationView {
       : ordered.length
         ? 'This is the beginning of the conversation.'
         : 'No messages yet. Say hello!';
+    $('#newer-state').hidden = !thread.hasNewer;
     const divider = this.nodes.get('new');
     if (keep) this.scroller.scrollTop = this.scroller.scrollHeight - fromBottom;
     else if (reveal && divider?.isConnected) this.scrollToTop(divider);
@@ -514,6 +591,8 @@ export class ConversationView {
       names,
       canEdit: mine,
       canDelete: mine || this.moderates,
+      // Others' messages go to the server's operators; one's own never.
+      canReport: !mine,
       actionsOpen: this.actionsFor === m.message_id,
       pickerOpen: this.pickerFor === m.message_id,
       editor: editing ? this.editor : null,
@@ -615,6 +694,10 @@ export class ConversationView {
         this.closeMenus();
         this.act('delete', m);
         break;
+      case 'report':
+        this.closeMenus();
+        this.act('report', m);
+        break;
       case 'edit-cancel':
         this.stopEditing();
         this.render();
@@ -678,14 +761,33 @@ export class ConversationView {
     this.editor = null;
   }
 
-  /** Scrolls to a loaded message and highlights it for a moment. */
-  jumpTo(messageId) {
-    const node = [...this.list.children].find((li) => li.dataset.messageId === messageId);
+  /**
+   * Scrolls to a message and highlights it for a moment. A message not
+   * held is loaded first, with a page around it (a quote further back, a
+   * search result).
+   */
+  async jumpTo(messageId, { smooth = true } = {}) {
+    const find = () => [...this.list.children].find((li) => li.dataset.messageId === messageId);
+    let node = find();
     if (!node) {
-      this.notify('That message is further back; scroll up to load older messages.');
-      return;
+      const thread = this.thread;
+      let held = false;
+      try {
+        held = await this.reach(messageId);
+      } catch (err) {
+        this.notify(`That message could not be loaded: ${err.message}`);
+        return;
+      }
+      if (this.thread !== thread) return;
+      this.render();
+      node = find();
+      if (!held || !node) {
+        this.notify('That message is no longer there.');
+        return;
+      }
+      smooth = false;
     }
-    node.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    node.scrollIntoView({ block: 'center', behavior: smooth ? 'smooth' : 'instant' });
     node.classList.remove('highlight');
     // Restart the animation when the same quote is clicked twice.
     void node.offsetWidth;

@@ -78,6 +78,12 @@ export function fullTime(iso) {
   return iso ? new Date(iso).toLocaleString() : '';
 }
 
+/** A server message as a sentence: capital first letter, a full stop unless it ends in one. */
+export function sentence(text) {
+  const t = String(text || '').trim();
+  return t.charAt(0).toUpperCase() + t.slice(1) + (/[.!?]$/.test(t) ? '' : '.');
+}
+
 /** Runs `fn` at most once per `ms`, trailing call included. */
 export function debounce(fn, ms) {
   let timer = null;

@@ -1,5 +1,5 @@
 // Groups: the "New group" dialog with member picking, and the members
-// panel (add, remove, promote, leave) of the open group.
+// panel (add, remove, promote, who can post, leave) of the open group.
 
 import { api } from './api.js';
 import { $, clearFormErrors, debounce, el, showFormError } from './dom.js';
@@ -131,6 +131,15 @@ export class MembersPanel {
       pick: (u) => this.act(() => api('POST', `groups/${this.thread.id}/members`, { user_ids: [u.user_id] })),
     });
     $('#close-members').addEventListener('click', () => this.close());
+    // Who can post (owner and admins set it): everyone, or the owner and admins.
+    $('#posting').addEventListener('change', (event) => {
+      const posting = event.target.value;
+      const thread = this.thread;
+      this.act(async () => {
+        const group = await api('PATCH', `groups/${thread.id}`, { posting });
+        thread.summary.posting = group.posting;
+      });
+    });
     $('#leave-group').addEventListener('click', () => {
       const id = this.thread.id;
       this.act(() => api('DELETE', `groups/${id}/members/${me()}`), () => this.left(id));
@@ -170,6 +179,8 @@ export class MembersPanel {
       this.changed(thread);
     } catch (err) {
       this.error.textContent = err.message;
+      // Controls back to the group's state (a refused "who can post", say).
+      this.render();
     }
   }
 
@@ -179,7 +190,12 @@ export class MembersPanel {
     const me = this.me();
     const myRole = (thread.members || []).find((m) => m.user_id === me)?.role;
     const canRemove = (m) => m.user_id !== me && (myRole === 'owner' || (myRole === 'admin' && m.role === 'member'));
-    $('#add-members').hidden = !(myRole === 'owner' || myRole === 'admin');
+    const manages = myRole === 'owner' || myRole === 'admin';
+    $('#add-members').hidden = !manages;
+    const posting = thread.summary.posting || 'everyone';
+    $('#posting').hidden = !manages;
+    for (const radio of $('#posting').querySelectorAll('input')) radio.checked = radio.value === posting;
+    $('#posting-note').hidden = manages || posting !== 'admins';
     $('#members').replaceChildren(
       ...(thread.members || []).map((m) =>
         el(

@@ -1,7 +1,7 @@
 // What one message shows besides its marks: the quote of the message it
 // answers, its text with @mentions picked out, "(edited)", the tombstone of
 // a deleted message, reaction chips, the actions (reply, react, edit,
-// delete), the emoji picker and the inline editor. Everything is built
+// delete, report), the emoji picker and the inline editor. Everything is built
 // from text nodes (`el`), never from markup.
 
 import { el, fullTime, shortTime } from './dom.js';
@@ -82,9 +82,12 @@ const ICONS = {
   reply: ['M9 14 4 9l5-5', 'M4 9h10a6 6 0 0 1 6 6v4'],
   edit: ['M16.5 3.5a2.1 2.1 0 0 1 3 3L8 18l-4 1 1-4Z', 'M14.5 5.5l3 3'],
   delete: ['M4 7h16', 'M10 11v6', 'M14 11v6', 'M6 7l1 13h10l1-13', 'M9 7V4h6v3'],
+  report: ['M5 21V4', 'M5 4h12l-2.5 4.5L17 13H5'],
+  muted: ['M8.7 3.5A6 6 0 0 1 18 8c0 3 .6 5 1.3 6.3', 'M17 17H3s3-2 3-9c0-.7.1-1.4.3-2', 'M13.7 21a2 2 0 0 1-3.4 0', 'M3 3l18 18'],
 };
 
-function icon(name) {
+/** One of the line icons above, as an SVG element (built node by node, no markup). */
+export function icon(name) {
   const NS = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(NS, 'svg');
   for (const [k, v] of Object.entries({ viewBox: '0 0 24 24', width: '18', height: '18', fill: 'none', stroke: 'currentColor',
@@ -106,8 +109,8 @@ function action(name, label) {
 /**
  * The parts of a message node, for `v` (the message as shown). `ctx`:
  * `{mine, isGroup, senderName, quoteName, names (username → id), me,
- * canEdit, canDelete, actionsOpen, pickerOpen, editor (an element or
- * null)}`. Gives `[line, reactions?, actions?, picker?]`; the caller
+ * canEdit, canDelete, canReport, actionsOpen, pickerOpen, editor (an
+ * element or null)}`. Gives `[line, reactions?, actions?, picker?]`; the caller
  * appends the receipt line.
  */
 export function messageBody(v, ctx) {
@@ -174,6 +177,7 @@ export function messageBody(v, ctx) {
         action('reply', 'Reply'),
         ctx.canEdit ? action('edit', 'Edit') : null,
         ctx.canDelete ? action('delete', 'Delete') : null,
+        ctx.canReport ? action('report', 'Report') : null,
       ),
     );
   }

@@ -365,7 +365,7 @@ describe('a group of three', () => {
     await screenshot(cid, 'deleted');
 
     // A member may delete only their own; the owner anyone's.
-    assert.deepEqual((await actionsOn(cid, ids.yes)).sort(), ['react', 'reply']);
+    assert.deepEqual((await actionsOn(cid, ids.yes)).sort(), ['react', 'reply', 'report']);
     assert.ok((await actionsOn(bob, ids.yes)).includes('delete'));
     assert.ok((await actionsOn(ann, ids.yes)).includes('delete'));
     await act(ann, ids.yes, 'delete');
@@ -601,7 +601,7 @@ describe('a direct conversation', () => {
     const node = messageAt(dee, question);
     assert.equal(await node.locator('.more').evaluate((b) => getComputedStyle(b).opacity), '1');
     await node.locator('.more').click();
-    assert.deepEqual(await node.locator('.actions [data-action]').evaluateAll((bs) => bs.map((b) => b.dataset.action)), ['react', 'reply']);
+    assert.deepEqual(await node.locator('.actions [data-action]').evaluateAll((bs) => bs.map((b) => b.dataset.action)), ['react', 'reply', 'report']);
     await screenshot(dee, 'phone-actions');
     await node.locator('.actions [data-action="reply"]').click();
     await send(dee, 'Yes! 8pm?');
