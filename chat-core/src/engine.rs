@@ -14,7 +14,8 @@ use crate::memory::{
     MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
 };
 use crate::metrics::Metrics;
-use crate::moderation::{AdminConfig, AdminService, Blocks, ModerationDeps, ModerationService};
+use crate::blocks::Blocks;
+use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 use crate::store::{BatchedWrites, ConversationStore, MessageStore, Store, TimedReads};

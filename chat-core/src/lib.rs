@@ -39,6 +39,8 @@
 //!   [`AdminService`] (the operators' API).
 //! - `members` (internal): who is in each conversation, cached for
 //!   routing; the store decides membership.
+//! - `blocks` (internal): who blocks whom, cached for the direct-message,
+//!   typing and presence paths.
 //! - `fanout` (internal): publishes what the services did to every
 //!   connection that must see it, and queues it for members with none.
 //! - [`engine`]: [`ChatEngine`] and its builder, the one entry point.
@@ -55,6 +57,7 @@
 pub use chat_types::{domain, error, ids, model, protocol, time};
 
 pub mod auth;
+mod blocks;
 pub mod conversations;
 pub mod delivery;
 pub mod engine;

@@ -43,7 +43,7 @@ use crate::ids::{ConversationId, UserId};
 use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
-use crate::moderation::Blocks;
+use crate::blocks::Blocks;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::realtime::OfflineQueue;
 use crate::store::{BatchedWrites, ConversationStore, MessageStore, UserStore};

@@ -13,7 +13,7 @@ use crate::members::{MemberSet, Members};
 use crate::message_views::{Reactions, decorate_with};
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, LogEntry, MessageChange, MessageView};
-use crate::moderation::Blocks;
+use crate::blocks::Blocks;
 use crate::protocol::{MAX_BATCH, MAX_BATCH_BYTES, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, RealtimeDeps, Subscription};
 use crate::store::{ConversationStore, MessageStore};

@@ -7,17 +7,16 @@
 //! message for the operators, who see it through the admin API.
 
 mod admin;
-pub(crate) mod blocks;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use admin::{AdminConfig, AdminService, USER_LIST_DEFAULT_LIMIT, USER_LIST_MAX_LIMIT};
-pub(crate) use blocks::Blocks;
 
 use crate::domain::ReportReason;
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::{ConversationId, MessageId, ReportId, UserId};
+use crate::blocks::Blocks;
 use crate::members::Members;
 use crate::model::{BlockedUser, NewReport, Report, ReportOutcome};
 use crate::rate_limit::{RateDecision, RateLimit, RateLimiter};
