@@ -4,6 +4,7 @@ use std::sync::{Arc, Weak};
 
 use crate::auth::service::AuthDeps;
 use crate::auth::{AuthConfig, AuthService};
+use crate::blocks::Blocks;
 use crate::conversations::{ConversationConfig, ConversationDeps, ConversationService};
 use crate::delivery::{DeliveryDeps, DeliveryService};
 use crate::error::Result;
@@ -14,7 +15,6 @@ use crate::memory::{
     MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
 };
 use crate::metrics::Metrics;
-use crate::blocks::Blocks;
 use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};

@@ -37,13 +37,13 @@ pub use search::{
     SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT, SEARCH_MAX_OFFSET, SearchResult, SearchResults,
 };
 
+use crate::blocks::Blocks;
 use crate::error::{ChatError, Result};
 use crate::fanout::Fanout;
 use crate::ids::{ConversationId, UserId};
 use crate::members::Members;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
-use crate::blocks::Blocks;
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::realtime::OfflineQueue;
 use crate::store::{BatchedWrites, ConversationStore, MessageStore, UserStore};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::catch_up::CatchUp;
 use super::order::MessageOrder;
+use crate::blocks::Blocks;
 use crate::conversations::{ConversationService, ReadState};
 use crate::error::{ChatError, Result};
 use crate::fanout::{Fanout, live_frame, live_view};
@@ -13,7 +14,6 @@ use crate::members::{MemberSet, Members};
 use crate::message_views::{Reactions, decorate_with};
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, LogEntry, MessageChange, MessageView};
-use crate::blocks::Blocks;
 use crate::protocol::{MAX_BATCH, MAX_BATCH_BYTES, OfflineMessage, ServerFrame, SyncResult};
 use crate::realtime::{PresenceStatus, RealtimeDeps, Subscription};
 use crate::store::{ConversationStore, MessageStore};

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 pub use admin::{AdminConfig, AdminService, USER_LIST_DEFAULT_LIMIT, USER_LIST_MAX_LIMIT};
 
+use crate::blocks::Blocks;
 use crate::domain::ReportReason;
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::{ConversationId, MessageId, ReportId, UserId};
-use crate::blocks::Blocks;
 use crate::members::Members;
 use crate::model::{BlockedUser, NewReport, Report, ReportOutcome};
 use crate::rate_limit::{RateDecision, RateLimit, RateLimiter};
