@@ -308,7 +308,6 @@ impl ChatEngineBuilder {
                 users: store.clone(),
                 conversations: conversation_store.clone(),
                 messages: messages.clone(),
-                writes: writes.clone(),
                 limiter: limiter.clone(),
                 clock: clock.clone(),
                 members: members.clone(),

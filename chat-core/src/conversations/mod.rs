@@ -28,8 +28,7 @@ use std::time::Duration;
 pub use changes::ChangedMessage;
 pub use groups::GroupInfo;
 pub use messages::{
-    HistoryPage, MessageReceipts, OutgoingMessage, QueuedSend, ReadState, SentMessage,
-    UnreadMessages,
+    HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
 };
 pub use page::PageRequest;
 pub(crate) use page::sync_limit;
@@ -46,7 +45,7 @@ use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::realtime::OfflineQueue;
-use crate::store::{BatchedWrites, ConversationStore, MessageStore, UserStore};
+use crate::store::{ConversationStore, MessageStore, UserStore};
 use crate::time::Clock;
 
 /// Settings of the conversation service.
@@ -102,9 +101,6 @@ pub(crate) struct ConversationDeps {
     pub(crate) conversations: Arc<dyn ConversationStore>,
     /// Messages and cursors.
     pub(crate) messages: Arc<dyn MessageStore>,
-    /// The batching writers under `messages`, for sends that queue their
-    /// insert and wait for it apart ([`QueuedSend`]).
-    pub(crate) writes: Arc<BatchedWrites>,
     /// Per-user send limits.
     pub(crate) limiter: Arc<dyn RateLimiter>,
     /// Server time.

@@ -180,29 +180,6 @@ impl BatchedWrites {
     }
 }
 
-/// A message insert queued on its conversation's writer: its place among
-/// the conversation's writes is fixed from the moment it is queued, and
-/// [`outcome`](Self::outcome) answers once its batch has committed.
-pub(crate) struct QueuedInsert(oneshot::Receiver<Result<InsertOutcome>>);
-
-impl QueuedInsert {
-    /// What storing the message did, once its batch has committed.
-    pub(crate) async fn outcome(self) -> Result<InsertOutcome> {
-        self.0.await.map_err(|_| writer_gone())?
-    }
-}
-
-impl BatchedWrites {
-    /// Queues a message insert and returns at once (or when there is room
-    /// in the queue): inserts queued one after another for one
-    /// conversation are stored in that order, whoever waits for them.
-    pub(crate) async fn queue_insert(&self, message: NewMessage) -> Result<QueuedInsert> {
-        let (reply, answer) = oneshot::channel();
-        self.queue(Job::Insert { message, reply }).await?;
-        Ok(QueuedInsert(answer))
-    }
-}
-
 fn writer_gone() -> ChatError {
     ChatError::Internal("the store writers stopped".into())
 }
@@ -210,7 +187,9 @@ fn writer_gone() -> ChatError {
 #[async_trait]
 impl MessageStore for BatchedWrites {
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome> {
-        self.queue_insert(message).await?.outcome().await
+        let (reply, answer) = oneshot::channel();
+        self.queue(Job::Insert { message, reply }).await?;
+        answer.await.map_err(|_| writer_gone())?
     }
 
     fn write_concurrency(&self) -> usize {

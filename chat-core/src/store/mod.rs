@@ -29,7 +29,6 @@ pub use sessions::SessionStore;
 pub use users::UserStore;
 
 pub use batched_writes::BatchedWrites;
-pub(crate) use batched_writes::QueuedInsert;
 pub(crate) use timed_reads::TimedReads;
 
 #[cfg(any(test, feature = "mock"))]
