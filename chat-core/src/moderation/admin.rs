@@ -85,7 +85,13 @@ impl AdminService {
             .users
             .user_by_id(user)
             .await?
-            .is_some_and(|u| u.is_active && self.admins.contains(&u.username.to_ascii_lowercase())))
+            .is_some_and(|u| self.holds_admin_role(&u)))
+    }
+
+    /// Whether the account `user`, already read, holds the admin role: for
+    /// callers that have it in hand (a profile), so no second read.
+    pub fn holds_admin_role(&self, user: &User) -> bool {
+        user.is_active && self.admins.contains(&user.username.to_ascii_lowercase())
     }
 
     async fn require_admin(&self, user: UserId) -> Result<()> {

@@ -90,16 +90,11 @@ async fn list(
     )
 )]
 async fn block(
-    State(state): State<AppState>,
-    AuthUser(ctx): AuthUser,
-    ApiPath(user_id): ApiPath<UserId>,
+    state: State<AppState>,
+    user: AuthUser,
+    path: ApiPath<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .engine
-        .moderation()
-        .block(ctx.user_id, user_id)
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    set_blocked(state, user, path, true).await
 }
 
 /// Lift a block. Unblocking someone not blocked changes nothing.
@@ -116,14 +111,24 @@ async fn block(
     )
 )]
 async fn unblock(
+    state: State<AppState>,
+    user: AuthUser,
+    path: ApiPath<UserId>,
+) -> Result<StatusCode, ApiError> {
+    set_blocked(state, user, path, false).await
+}
+
+async fn set_blocked(
     State(state): State<AppState>,
     AuthUser(ctx): AuthUser,
     ApiPath(user_id): ApiPath<UserId>,
+    blocked: bool,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .engine
-        .moderation()
-        .unblock(ctx.user_id, user_id)
-        .await?;
+    let moderation = state.engine.moderation();
+    if blocked {
+        moderation.block(ctx.user_id, user_id).await?;
+    } else {
+        moderation.unblock(ctx.user_id, user_id).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

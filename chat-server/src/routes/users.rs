@@ -86,7 +86,7 @@ impl Profile {
         let engine = &state.engine;
         let status = engine.delivery().statuses(viewer, &[user.id]).await?;
         let mut profile = if user.id == viewer {
-            let is_admin = engine.admin().is_admin(viewer).await?;
+            let is_admin = engine.admin().holds_admin_role(&user);
             Self {
                 is_admin: Some(is_admin),
                 ..Self::private(user)
