@@ -346,6 +346,11 @@ impl<S: MessageStore> MessageStore for Counted<S> {
         self.inner.search_messages(query).await
     }
 
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>> {
+        self.count("search_word_counts");
+        self.inner.search_word_counts(words, cap).await
+    }
+
     async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
         self.count("apply_change");
         self.inner.apply_change(change).await

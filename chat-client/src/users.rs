@@ -266,11 +266,13 @@ impl UserClient {
 
     /// Searches the messages the caller can read
     /// (`GET /api/v1/search/messages`), as the server answers:
-    /// `{"results": [{"message", "snippet": {"text", "highlights"}}], "has_more"}`.
+    /// `{"results": [{"message", "snippet": {"text", "highlights"}}], "ranked", "has_more"}`
+    /// (`ranked` false: latest first, for only very common words in one
+    /// conversation).
     ///
     /// # Errors
-    /// `INVALID_QUERY`, `INVALID_PAGINATION` (400), `CONVERSATION_NOT_FOUND`
-    /// (404), and as [`me`](Self::me).
+    /// `INVALID_QUERY`, `SEARCH_TOO_BROAD`, `INVALID_PAGINATION` (400),
+    /// `CONVERSATION_NOT_FOUND` (404), and as [`me`](Self::me).
     pub async fn search_messages(
         &self,
         q: &str,

@@ -56,11 +56,13 @@ pub(crate) enum StoreRead {
     Search,
     /// `MessageStore::messages_after`: pages around a message.
     MessagesAfter,
+    /// `MessageStore::search_word_counts`: before every search.
+    SearchWordCounts,
 }
 
 impl StoreRead {
     /// Every variant, in declaration order (so `op as usize` indexes it).
-    const ALL: [StoreRead; 13] = [
+    const ALL: [StoreRead; 14] = [
         StoreRead::DirectBetween,
         StoreRead::Membership,
         StoreRead::Members,
@@ -74,6 +76,7 @@ impl StoreRead {
         StoreRead::Reactions,
         StoreRead::Search,
         StoreRead::MessagesAfter,
+        StoreRead::SearchWordCounts,
     ];
 
     fn label(self) -> &'static str {
@@ -91,6 +94,7 @@ impl StoreRead {
             StoreRead::Reactions => "reactions",
             StoreRead::Search => "search_messages",
             StoreRead::MessagesAfter => "messages_after",
+            StoreRead::SearchWordCounts => "search_word_counts",
         }
     }
 }

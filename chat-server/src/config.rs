@@ -148,6 +148,16 @@ pub struct Config {
     #[arg(long, env = "CHAT_EDIT_WINDOW_SECS", default_value_t = 0)]
     pub edit_window_secs: u64,
 
+    /// Words held by more messages than this are too common to rank: a
+    /// search of only such words finds latest first within one
+    /// conversation and is refused across all (`SEARCH_TOO_BROAD`).
+    #[arg(
+        long,
+        env = "CHAT_SEARCH_COMMON_WORD_MESSAGES",
+        default_value_t = 20_000
+    )]
+    pub search_common_word_messages: u64,
+
     /// Usernames (comma-separated, case-insensitive) whose accounts hold
     /// the admin role: the `/api/v1/admin` API. Empty (the default):
     /// nobody. Register these accounts before listing them, or someone
@@ -306,6 +316,7 @@ impl Config {
             receipts_max_group_members: self.group_receipts_max_members,
             edit_window: (self.edit_window_secs > 0)
                 .then(|| Duration::from_secs(self.edit_window_secs)),
+            search_common_word_messages: self.search_common_word_messages,
         }
     }
 

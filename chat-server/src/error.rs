@@ -78,7 +78,8 @@ impl From<chat_core::ValidationError> for ApiError {
 /// - 422: validation failures (`WEAK_PASSWORD`, `INVALID_EMAIL`,
 ///   `EMPTY_CONTENT`, ...) and `INVALID_RECIPIENT`
 /// - 400: `INVALID_RESET_TOKEN`, `INVALID_PAGINATION`, `INVALID_QUERY` (as
-///   for a query parameter that does not parse, see [`crate::extract::ApiQuery`])
+///   for a query parameter that does not parse, see [`crate::extract::ApiQuery`]),
+///   `SEARCH_TOO_BROAD`
 /// - 401: missing, invalid, expired or revoked credentials
 /// - 403: `INVALID_CURRENT_PASSWORD`, `PERMISSION_DENIED`
 /// - 404: `USER_NOT_FOUND`, `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`,
@@ -93,7 +94,8 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         }
         ChatError::InvalidResetToken
         | ChatError::InvalidPagination(_)
-        | ChatError::InvalidQuery(_) => StatusCode::BAD_REQUEST,
+        | ChatError::InvalidQuery(_)
+        | ChatError::SearchTooBroad => StatusCode::BAD_REQUEST,
         ChatError::UsernameTaken
         | ChatError::EmailTaken
         | ChatError::GroupFull { .. }

@@ -10,11 +10,15 @@
 //! - makes one member of 500 of those conversations (`--member-of N`),
 //!   joining a tenth of them late (the messages before are not theirs to
 //!   search);
-//! - runs searches of 1 or 2 words as that member through the store, 100
-//!   of each kind (`--searches N`), after a warm-up: the 20 most common
-//!   words, words of middling frequency, rare words, and a common word with
-//!   a rarer one; then prints p50, p99 and max latency for each kind and
-//!   for all together.
+//! - runs searches of 1 or 2 words as that member through the engine, as a
+//!   server does (word counts, the search, the views of the hits), 100 of
+//!   each kind (`--searches N`), after a warm-up: the 20 most common words,
+//!   words of middling frequency, rare words, a common word with a rarer
+//!   one, and a common word in one of their conversations; then prints p50,
+//!   p99 and max latency for each kind, for all together and for those
+//!   answered (not refused as too broad), and where the time went. It does
+//!   so once for each `--common-word-messages N` given (the line above
+//!   which a word is too common to rank; default: the engine's).
 //!
 //! It creates a throwaway database on the server at `DATABASE_URL` (an
 //! admin URL, e.g. `postgres://postgres@127.0.0.1:5432/postgres`) and drops
@@ -25,9 +29,10 @@
 
 use std::time::{Duration, Instant};
 
-use chat_core::UserId;
-use chat_core::model::{SearchQuery, SearchTerms};
-use chat_core::store::MessageStore as _;
+use std::sync::Arc;
+
+use chat_core::testkit::search::{SearchOutcome, TimedSearch, store_read_summary, timed_search};
+use chat_core::{ChatEngine, ConversationConfig, ConversationId, UserId};
 use chat_store_postgres::{PgStore, PgTestDatabase};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -106,6 +111,7 @@ struct Args {
     member_of: i64,
     searches: usize,
     keep: bool,
+    common_word_messages: Vec<u64>,
 }
 
 fn args() -> Result<Args, String> {
@@ -114,6 +120,7 @@ fn args() -> Result<Args, String> {
         member_of: 500,
         searches: 100,
         keep: false,
+        common_word_messages: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -128,13 +135,21 @@ fn args() -> Result<Args, String> {
             "--member-of" => args.member_of = value("--member-of")?,
             "--searches" => args.searches = value("--searches")? as usize,
             "--keep" => args.keep = true,
+            "--common-word-messages" => {
+                let n = value("--common-word-messages")?;
+                args.common_word_messages.push(n.unsigned_abs());
+            }
             other => {
                 return Err(format!(
                     "unknown argument {other}; usage: pg_search_costs [--messages N] \
-                     [--member-of N] [--searches N] [--keep]"
+                     [--member-of N] [--searches N] [--keep] [--common-word-messages N]..."
                 ));
             }
         }
+    }
+    if args.common_word_messages.is_empty() {
+        let default = ConversationConfig::default().search_common_word_messages;
+        args.common_word_messages.push(default);
     }
     Ok(args)
 }
@@ -181,17 +196,36 @@ async fn run(store: &PgStore, args: &Args) -> Result<(), Box<dyn std::error::Err
         args.messages, sizes.0, sizes.1
     );
 
+    for &common in &args.common_word_messages {
+        search_as(store, searcher, &words, args.searches, common).await?;
+    }
+    Ok(())
+}
+
+/// Runs `searches` searches of each kind as `searcher` through an engine
+/// that counts words in more than `common` messages as too common to
+/// rank, and prints their latency by kind, where the time went, and the
+/// slowest.
+async fn search_as(
+    store: &PgStore,
+    searcher: UserId,
+    words: &[String],
+    searches: usize,
+    common: u64,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\nwords in more than {common} messages are too common to rank:");
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut pick = |kind: usize| -> String {
         match kind {
             0 => words[rng.between(1, 20) - 1].clone(),
             1 => words[rng.log_between(50, 500) - 1].clone(),
             2 => words[rng.between(1_000, VOCABULARY) - 1].clone(),
-            _ => format!(
+            3 => format!(
                 "{} {}",
                 words[rng.between(1, 50) - 1],
                 words[rng.log_between(51, 1_000) - 1]
             ),
+            _ => words[rng.between(1, 20) - 1].clone(),
         }
     };
     let kinds = [
@@ -199,65 +233,98 @@ async fn run(store: &PgStore, args: &Args) -> Result<(), Box<dyn std::error::Err
         "1 middling word (rank 50-500)",
         "1 rare word (rank 1000-4000)",
         "common word + rarer word",
+        "1 common word, 1 conversation",
     ];
-    let search = |q: String| {
-        let query = SearchQuery {
-            user: searcher,
-            terms: SearchTerms::parse(&q).expect("valid words"),
-            conversation: None,
-            offset: 0,
-            limit: PAGE,
-        };
+    let theirs: Vec<Uuid> =
+        sqlx::query_scalar("SELECT conversation_id FROM conversation_members WHERE user_id = $1")
+            .bind(searcher.as_uuid())
+            .fetch_all(store.pool())
+            .await?;
+    let mut conversation_rng = Rng(0x5eed_c0de_0000_0001);
+    let mut pick_conversation = |kind: usize| {
+        (kind == 4).then(|| {
+            let i = conversation_rng.between(1, theirs.len()) - 1;
+            ConversationId::from_uuid(theirs[i])
+        })
+    };
+    // Searches go through the engine, as a server's do: word counts, the
+    // search, and the views of the hits.
+    let engine = ChatEngine::builder()
+        .store(Arc::new(store.clone()))
+        .conversation_config(ConversationConfig {
+            search_common_word_messages: common,
+            ..ConversationConfig::default()
+        })
+        .jwt_secret(b"pg_search_costs: a secret for tokens never made".to_vec())
+        .build()?;
+    let search = |q: String, conversation: Option<ConversationId>| {
+        let engine = &engine;
         async move {
-            let t = Instant::now();
-            let hits = store.search_messages(&query).await.expect("search");
-            (t.elapsed(), hits.len(), q)
+            let timed = timed_search(engine, searcher, &q, conversation, PAGE)
+                .await
+                .expect("search");
+            (timed, q)
         }
     };
     // Warm-up: a few of each kind, unmeasured (a server that has been
     // searching has the index and hot pages in its caches).
     for kind in 0..kinds.len() {
         for _ in 0..10 {
-            search(pick(kind)).await;
+            search(pick(kind), pick_conversation(kind)).await;
         }
     }
-    let mut all: Vec<Duration> = Vec::new();
+    let mut all: Vec<TimedSearch> = Vec::new();
     let mut slowest: (Duration, String) = (Duration::ZERO, String::new());
     for (kind, label) in kinds.iter().enumerate() {
-        let mut times = Vec::with_capacity(args.searches);
-        let mut hits = 0;
-        for _ in 0..args.searches {
-            let (elapsed, n, q) = search(pick(kind)).await;
-            hits += n;
-            if elapsed > slowest.0 {
-                slowest = (elapsed, q);
+        let mut runs = Vec::with_capacity(searches);
+        for _ in 0..searches {
+            let (timed, q) = search(pick(kind), pick_conversation(kind)).await;
+            if timed.took > slowest.0 {
+                slowest = (timed.took, q);
             }
-            times.push(elapsed);
+            runs.push(timed);
         }
-        report(label, &mut times, Some(hits as f64 / args.searches as f64));
-        all.extend(times);
+        report(label, &runs);
+        all.extend(runs);
     }
-    report("all searches", &mut all, None);
+    report("all searches", &all);
+    let answered: Vec<TimedSearch> = (all.iter())
+        .filter(|r| r.outcome != SearchOutcome::TooBroad)
+        .copied()
+        .collect();
+    report("all answered", &answered);
     println!(
         "slowest: {:?} in {:.1} ms",
         slowest.1,
         slowest.0.as_secs_f64() * 1e3
     );
+    println!("store reads of the searches (warm-up included):");
+    for line in store_read_summary(&engine) {
+        println!("  {line}");
+    }
     Ok(())
 }
 
-/// Prints p50, p99 and max of `times` (sorted here).
-fn report(label: &str, times: &mut [Duration], hits: Option<f64>) {
+/// Prints p50, p99 and max latency of `runs`, their mean number of
+/// results, and how many were ranked, latest first, or refused as too
+/// broad.
+fn report(label: &str, runs: &[TimedSearch]) {
+    let mut times: Vec<Duration> = runs.iter().map(|r| r.took).collect();
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let at = |q: usize| ms(times[(times.len() * q / 100).min(times.len() - 1)]);
-    let hits = hits.map_or(String::new(), |h| format!("   {h:>4.1} hits"));
+    let hits = runs.iter().map(|r| r.hits).sum::<usize>() as f64 / runs.len() as f64;
+    let ended = |outcome| runs.iter().filter(|r| r.outcome == outcome).count();
     println!(
-        "{label:<32} {:>4} searches   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms{hits}",
+        "{label:<32} {:>4} searches   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   \
+         {hits:>4.1} hits   ranked {} / latest {} / too broad {}",
         times.len(),
         at(50),
         at(99),
-        ms(times[times.len() - 1])
+        ms(times[times.len() - 1]),
+        ended(SearchOutcome::Ranked),
+        ended(SearchOutcome::Latest),
+        ended(SearchOutcome::TooBroad),
     );
 }
 

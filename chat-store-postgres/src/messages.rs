@@ -265,9 +265,15 @@ impl MessageStore for PgStore {
     }
 
     /// Full-text search of the searcher's messages, best rank first, then
-    /// newest first (see `search.rs`).
+    /// newest first, or latest first in one conversation (see `search.rs`).
     async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         crate::search::search_messages(&self.pool, query).await
+    }
+
+    /// Exact on a small table, from `ANALYZE`'s statistics on a large one
+    /// (see `search.rs`).
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>> {
+        crate::search::word_counts(&self.pool, words, cap).await
     }
 
     /// Applies a change to a message in one transaction, in order with

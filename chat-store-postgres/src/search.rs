@@ -18,13 +18,15 @@
 //! matching messages, plus the bitmaps that find them; the costly
 //! snippets (`ts_headline`) are made for the page only, after the ranking
 //! has picked it (the ranking's subquery ends in its `LIMIT`, so the
-//! planner cannot move them before it). `examples/pg_search_costs.rs`
-//! measures it: over 1,000,000 messages, for a member of 500
-//! conversations (37,000 messages), a rare or middling word or a pair of
-//! words takes 5 to 13 ms at the median and at most about 25 ms, but one
-//! of the 20 most common words (in 5 to 45 % of all messages, up to
-//! 18,000 of the member's) takes 35 to 40 ms at the median and up to 90
-//! to 150 ms, on a 2-core machine.
+//! planner cannot move them before it). That is why the engine never
+//! ranks by a very common word (`ConversationConfig::
+//! search_common_word_messages`): for one held by half of all messages,
+//! building its bitmap alone costs more than the rest of the search. The
+//! engine learns which words are that common from [`word_counts`], and a
+//! search of one conversation for only such words runs latest first
+//! ([`latest`]), which reads about as many messages as it returns.
+//! `examples/pg_search_costs.rs` measures it (docs/benchmarks.md,
+//! "Message search").
 //!
 //! The two statements do not share a snapshot: a member who leaves while
 //! their search runs may still get that search's hits, as if it had run a
@@ -68,11 +70,14 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
     if query.limit == 0 {
         return Ok(Vec::new());
     }
-    let (conversations, joined) = searchable(pool, query.user, query.conversation).await?;
+    let (conversations, joined) = searchable(pool, query.user, query.scope.conversation()).await?;
     if conversations.is_empty() {
         return Ok(Vec::new());
     }
     let words = query.terms.words();
+    if !query.scope.is_ranked() {
+        return latest(pool, query, conversations[0], joined[0]).await;
+    }
     // The words are letters and digits (`SearchTerms`), bound as one text
     // that `plainto_tsquery` reads as plain words joined by AND: nothing
     // of the query reaches the SQL text, and it cannot carry tsquery
@@ -110,8 +115,54 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
     .fetch_all(pool)
     .await
     .map_err(to_chat_error)?;
-    Ok(rows
-        .into_iter()
+    Ok(hits(rows, query))
+}
+
+/// A search of one conversation latest first, unranked: the
+/// `(conversation_id, seq)` index read backwards from the newest message,
+/// each message's vector checked as it comes, stopping at the page. The
+/// match is written `IS TRUE` so that the planner cannot answer it from
+/// the GIN index instead: for the very common words this order is for,
+/// building the word's bitmap alone would cost more than reading the
+/// few dozen messages per hit the backward scan needs.
+async fn latest(
+    pool: &PgPool,
+    query: &SearchQuery,
+    conversation: Uuid,
+    joined_seq: i64,
+) -> Result<Vec<SearchHit>> {
+    let words = query.terms.words();
+    let rows: Vec<HitRow> = sqlx::query_as(concat!(
+        "WITH hits AS ( \
+             SELECT ",
+        message_columns!("m."),
+        " FROM messages m \
+             WHERE m.conversation_id = $1 AND m.seq > $2 AND m.deleted_at IS NULL \
+               AND (m.search_vector @@ plainto_tsquery('simple', $3)) IS TRUE \
+               AND numnode(plainto_tsquery('simple', $3)) = 2 * $4 - 1 \
+             ORDER BY m.seq DESC \
+             OFFSET $5 LIMIT $6) \
+         SELECT *, 0::real AS rank, \
+                ts_headline('simple', content, plainto_tsquery('simple', $3), $7) AS snippet \
+         FROM hits \
+         ORDER BY seq DESC"
+    ))
+    .bind(conversation)
+    .bind(joined_seq)
+    .bind(words.join(" "))
+    .bind(i32::try_from(words.len()).unwrap_or(i32::MAX))
+    .bind(i64::from(query.offset))
+    .bind(i64::from(query.limit))
+    .bind(headline_options())
+    .fetch_all(pool)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(hits(rows, query))
+}
+
+/// The hits of `rows`, each with its snippet.
+fn hits(rows: Vec<HitRow>, query: &SearchQuery) -> Vec<SearchHit> {
+    rows.into_iter()
         .map(|row| {
             let message = Message::from(row.message);
             SearchHit {
@@ -120,7 +171,92 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
                 message,
             }
         })
-        .collect())
+        .collect()
+}
+
+/// What `ANALYZE` knows of `messages.search_vector`.
+#[derive(sqlx::FromRow)]
+struct VectorStats {
+    /// The table's estimated rows (`pg_class.reltuples`).
+    rows: f32,
+    /// Its most common lexemes, when analyzed.
+    elems: Option<Vec<String>>,
+    /// The share of rows holding each (then a few summary figures).
+    freqs: Option<Vec<f32>>,
+}
+
+/// Below this many rows (as `pg_class.reltuples` estimates), word counts
+/// are exact: counting a word in every message of a small table is cheap.
+const COUNT_EXACTLY_BELOW: f32 = 100_000.0;
+
+/// How many messages hold each word, up to `cap` (see
+/// [`MessageStore::search_word_counts`]).
+///
+/// Counting exactly means building each word's bitmap from the GIN
+/// index, which for a word in half of a million messages costs more than
+/// the search it is meant to spare. So on a large table the counts are
+/// estimated from the statistics `ANALYZE` (run by autovacuum as the table
+/// grows) keeps of `search_vector`: the share of rows holding each of its
+/// most common lexemes (`most_common_elems`, about the 1,000 most common),
+/// times the table's row estimate. A word not listed there is rarer than
+/// every listed one, and counts 0. A large table never analyzed yet is
+/// counted exactly.
+///
+/// [`MessageStore::search_word_counts`]: chat_core::store::MessageStore::search_word_counts
+pub(crate) async fn word_counts(pool: &PgPool, words: &[String], cap: u64) -> Result<Vec<u64>> {
+    if words.is_empty() {
+        return Ok(Vec::new());
+    }
+    let stats: Option<VectorStats> = sqlx::query_as(
+        "SELECT c.reltuples AS rows, s.most_common_elems::text::text[] AS elems, \
+                s.most_common_elem_freqs AS freqs \
+         FROM pg_class c \
+         LEFT JOIN pg_stats s ON s.schemaname = current_schema() \
+              AND s.tablename = 'messages' AND s.attname = 'search_vector' \
+         WHERE c.oid = 'messages'::regclass",
+    )
+    .fetch_optional(pool)
+    .await
+    .map_err(to_chat_error)?;
+    if let Some(VectorStats {
+        rows,
+        elems: Some(elems),
+        freqs: Some(freqs),
+    }) = stats
+        && rows >= COUNT_EXACTLY_BELOW
+    {
+        return Ok(words
+            .iter()
+            .map(|word| {
+                let share = elems
+                    .iter()
+                    .position(|e| e == word)
+                    .and_then(|i| freqs.get(i))
+                    .copied()
+                    .unwrap_or(0.0);
+                // Both factors are finite and non-negative; `as` saturates.
+                ((f64::from(share) * f64::from(rows)).round() as u64).min(cap)
+            })
+            .collect());
+    }
+    let mut counts = Vec::with_capacity(words.len());
+    for word in words {
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM ( \
+                 SELECT 1 FROM messages \
+                 WHERE search_vector @@ plainto_tsquery('simple', $1) \
+                   AND numnode(plainto_tsquery('simple', $1)) = 1 \
+                   AND deleted_at IS NULL \
+                 LIMIT $2) words",
+        )
+        .bind(word)
+        .bind(to_sql_count(cap))
+        .fetch_one(pool)
+        .await
+        .map_err(to_chat_error)?;
+        counts.push(u64::try_from(count).unwrap_or(0));
+    }
+    Ok(counts)
 }
 
 /// The conversations `user` may search (all theirs, or only `only` when
@@ -209,7 +345,8 @@ mod tests {
         SearchQuery {
             user: UserId::new(),
             terms: SearchTerms::parse(q).expect("valid"),
-            conversation: None,
+            scope: chat_core::model::SearchScope::All,
+            unranked_words: Vec::new(),
             offset: 0,
             limit: 10,
         }

@@ -1,10 +1,11 @@
 //! Full-text search on PostgreSQL, beyond the conformance suite: words
 //! that PostgreSQL's parser would read as part of one token, case folding
 //! beyond ASCII, words it cannot index, snippets, and a database written
-//! before search existed, upgraded by migration 0004.
+//! before search existed, upgraded by migration 0004; word counts from
+//! statistics.
 
 use chat_core::model::{MARK_END, MARK_START, SearchHit};
-use chat_core::store::Store;
+use chat_core::store::{MessageStore as _, Store};
 use chat_core::testkit::fixtures::{create_direct, create_user, send};
 use chat_core::testkit::{self, search::ids};
 use chat_core::{ConversationId, MessageId, UserId};
@@ -182,5 +183,60 @@ async fn upgrading_makes_earlier_messages_searchable() {
         format!("{}{}", marked("Lunch"), " at noon?")
     );
     store.close().await;
+    db.teardown().await;
+}
+
+/// On a table of 100,000 messages or more, word counts come from
+/// `ANALYZE`'s statistics of the search vectors, close to the truth, and
+/// are still capped; a word the statistics do not list counts 0.
+#[tokio::test]
+async fn word_counts_of_a_large_table_come_from_its_statistics() {
+    let Some(db) = PgTestDatabase::create().await else {
+        return;
+    };
+    let store = db.store().clone();
+    let a = create_user(&store, "alice").await.id;
+    let b = create_user(&store, "bob").await.id;
+    let d = create_direct(&store, a, b).await;
+    let first = send(&store, d, a, "hello").await;
+    // 120,000 more messages of the same conversation, written in SQL: a
+    // third hold "common", every tenth "sometimes", one "once".
+    sqlx::query(
+        "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+             message_type, created_at) \
+         SELECT gen_random_uuid(), m.conversation_id, m.seq + g, m.sender_id, \
+                CASE WHEN g % 3 = 0 THEN 'a common word' ELSE 'filler ' || g END \
+                || CASE WHEN g % 10 = 0 THEN ' sometimes' ELSE '' END \
+                || CASE WHEN g = 77 THEN ' once' ELSE '' END, \
+                m.message_type, m.created_at \
+         FROM messages m, generate_series(1, 120000) g WHERE m.message_id = $1",
+    )
+    .bind(first.id.as_uuid())
+    .execute(store.pool())
+    .await
+    .expect("fill");
+    store
+        .pool()
+        .execute("ANALYZE messages")
+        .await
+        .expect("analyze");
+    let words: Vec<String> = ["common", "sometimes", "once", "absent"]
+        .iter()
+        .map(|w| (*w).to_owned())
+        .collect();
+    let counts = store
+        .search_word_counts(&words, 1_000_000)
+        .await
+        .expect("counts");
+    // The statistics sample 30,000 rows: within 10 % of the truth.
+    let near = |count: u64, truth: u64| count.abs_diff(truth) * 10 <= truth;
+    assert!(near(counts[0], 40_000), "{counts:?}");
+    assert!(near(counts[1], 12_000), "{counts:?}");
+    assert_eq!(counts[2..], [0, 0], "not listed: 0 ({counts:?})");
+    let capped = store
+        .search_word_counts(&words[..1], 1_000)
+        .await
+        .expect("counts");
+    assert_eq!(capped, [1_000]);
     db.teardown().await;
 }

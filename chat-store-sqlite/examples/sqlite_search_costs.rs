@@ -15,8 +15,13 @@
 //!
 //! ```sh
 //! cargo run --release -p chat-store-sqlite --example sqlite_search_costs -- \
-//!     [--messages N] [--searches N] [--db FILE [--reuse]]
+//!     [--messages N] [--searches N] [--db FILE [--reuse]] [--common-word-messages N]...
 //! ```
+//!
+//! Searches go through the engine, as a server's do, once for each
+//! `--common-word-messages N` given (the line above which a word is too
+//! common to rank; default: the engine's), so thresholds can be compared
+//! on one fill.
 //!
 //! `--db` keeps the database at FILE (instead of a temporary directory);
 //! `--reuse` searches the database an earlier run left there without
@@ -24,13 +29,15 @@
 
 use std::error::Error;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_core::domain::{GroupName, MessageContent, MessageType};
-use chat_core::model::{MemberRole, NewGroup, NewMember, NewMessage, SearchQuery, SearchTerms};
+use chat_core::model::{MemberRole, NewGroup, NewMember, NewMessage};
 use chat_core::store::{ConversationStore, MessageStore, UserStore};
 use chat_core::testkit::fixtures::new_user;
-use chat_core::{ConversationId, MessageId, Timestamp, UserId};
+use chat_core::testkit::search::{SearchOutcome, TimedSearch, store_read_summary, timed_search};
+use chat_core::{ChatEngine, ConversationConfig, ConversationId, MessageId, Timestamp, UserId};
 use chat_store_sqlite::SqliteStore;
 
 /// Words in the vocabulary.
@@ -67,6 +74,7 @@ struct Args {
     searches: usize,
     db: Option<PathBuf>,
     reuse: bool,
+    common_word_messages: Vec<u64>,
 }
 
 fn parse_args() -> Result<Args, Box<dyn Error>> {
@@ -75,6 +83,7 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
         searches: 500,
         db: None,
         reuse: false,
+        common_word_messages: Vec::new(),
     };
     let mut argv = std::env::args().skip(1);
     while let Some(arg) = argv.next() {
@@ -84,10 +93,13 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
             "--searches" => args.searches = value()?.parse()?,
             "--db" => args.db = Some(PathBuf::from(value()?)),
             "--reuse" => args.reuse = true,
+            "--common-word-messages" => args.common_word_messages.push(value()?.parse()?),
             "-h" | "--help" => {
                 println!(
-                    "sqlite_search_costs [--messages N] [--searches N] [--db FILE [--reuse]]\n\
-                     (defaults: 1000000 messages, 500 searches, a temporary file)"
+                    "sqlite_search_costs [--messages N] [--searches N] [--db FILE [--reuse]] \
+                     [--common-word-messages N]...\n\
+                     (defaults: 1000000 messages, 500 searches, a temporary file, the \
+                     engine's default line for common words)"
                 );
                 std::process::exit(0);
             }
@@ -96,6 +108,10 @@ fn parse_args() -> Result<Args, Box<dyn Error>> {
     }
     if args.reuse && args.db.is_none() {
         return Err("--reuse needs --db".into());
+    }
+    if args.common_word_messages.is_empty() {
+        let default = ConversationConfig::default().search_common_word_messages;
+        args.common_word_messages.push(default);
     }
     Ok(args)
 }
@@ -326,8 +342,7 @@ const CLASSES: [&str; 5] = [
 struct Run {
     class: usize,
     words: String,
-    took: Duration,
-    hits: usize,
+    timed: TimedSearch,
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -339,17 +354,23 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
-fn print_stats(label: &str, took: &mut [Duration]) {
-    if took.is_empty() {
+/// Prints the latency of `runs` (p50, p99, max) and how they ended.
+fn print_stats(label: &str, runs: &[&Run]) {
+    if runs.is_empty() {
         return;
     }
+    let mut took: Vec<Duration> = runs.iter().map(|r| r.timed.took).collect();
     took.sort();
+    let ended = |outcome| runs.iter().filter(|r| r.timed.outcome == outcome).count();
     println!(
-        "  {label:<16} {:>5} {:>9.2} {:>9.2} {:>9.2}",
+        "  {label:<16} {:>5} {:>9.2} {:>9.2} {:>9.2}   {:>6} {:>6} {:>9}",
         took.len(),
-        ms(percentile(took, 0.50)),
-        ms(percentile(took, 0.99)),
-        ms(took[took.len() - 1])
+        ms(percentile(&took, 0.50)),
+        ms(percentile(&took, 0.99)),
+        ms(took[took.len() - 1]),
+        ended(SearchOutcome::Ranked),
+        ended(SearchOutcome::Latest),
+        ended(SearchOutcome::TooBroad),
     );
 }
 
@@ -410,6 +431,34 @@ async fn main() -> Result<(), Box<dyn Error>> {
         index as f64 / 1_048_576.0
     );
 
+    for &common in &args.common_word_messages {
+        search_as(&store, searcher, args.searches, common).await?;
+    }
+    store.pool().close().await;
+    Ok(())
+}
+
+/// Runs `searches` searches as `searcher` through an engine that counts
+/// words in more than `common` messages as too common to rank, and prints
+/// their latency by class, where the time went, and the slowest.
+async fn search_as(
+    store: &SqliteStore,
+    searcher: UserId,
+    searches: usize,
+    common: u64,
+) -> Result<(), Box<dyn Error>> {
+    // Searches go through the engine, as a server's do: word counts, the
+    // search, and the views of the hits.
+    println!("\nwords in more than {common} messages are too common to rank:");
+    let engine = ChatEngine::builder()
+        .store(Arc::new(store.clone()))
+        .conversation_config(ConversationConfig {
+            search_common_word_messages: common,
+            ..ConversationConfig::default()
+        })
+        .jwt_secret(b"sqlite_search_costs: a secret for tokens never made".to_vec())
+        .build()?;
+
     // The searches: words by rank, from the vocabulary the fill drew (it
     // is the first thing drawn from the same seed).
     let words = vocabulary(&mut Rng(SEED));
@@ -420,9 +469,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .await?;
     let pick =
         |rng: &mut Rng, (low, high): (usize, usize)| words[rng.between((low, high)) - 1].clone();
-    let mut runs: Vec<Run> = Vec::with_capacity(args.searches);
+    let mut runs: Vec<Run> = Vec::with_capacity(searches);
     let mut query_rng = Rng(0x0005_EA2C);
-    for n in 0..args.searches {
+    for n in 0..searches {
         let class = n % CLASSES.len();
         let (terms, conversation) = match class {
             0 => (pick(&mut query_rng, COMMON), None),
@@ -443,20 +492,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 )
             }
         };
-        let query = SearchQuery {
-            user: searcher,
-            terms: SearchTerms::parse(&terms)?,
-            conversation,
-            offset: 0,
-            limit: PAGE,
-        };
-        let started = Instant::now();
-        let hits = store.search_messages(&query).await?;
+        let timed = timed_search(&engine, searcher, &terms, conversation, PAGE).await?;
         runs.push(Run {
             class,
             words: terms,
-            took: started.elapsed(),
-            hits: hits.len(),
+            timed,
         });
     }
 
@@ -465,21 +505,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
         runs.len()
     );
     println!(
-        "  {:<16} {:>5} {:>9} {:>9} {:>9}",
-        "class", "n", "p50", "p99", "max"
+        "  {:<16} {:>5} {:>9} {:>9} {:>9}   {:>6} {:>6} {:>9}",
+        "class", "n", "p50", "p99", "max", "ranked", "latest", "too broad"
     );
     for (class, label) in CLASSES.iter().enumerate() {
-        let mut took: Vec<Duration> = runs
-            .iter()
-            .filter(|r| r.class == class)
-            .map(|r| r.took)
-            .collect();
-        print_stats(label, &mut took);
+        let of_class: Vec<&Run> = runs.iter().filter(|r| r.class == class).collect();
+        print_stats(label, &of_class);
     }
-    let mut all: Vec<Duration> = runs.iter().map(|r| r.took).collect();
-    print_stats("all", &mut all);
+    print_stats("all", &runs.iter().collect::<Vec<_>>());
+    let answered: Vec<&Run> = (runs.iter())
+        .filter(|r| r.timed.outcome != SearchOutcome::TooBroad)
+        .collect();
+    print_stats("all answered", &answered);
+    println!("store reads of the searches (warm-up included):");
+    for line in store_read_summary(&engine) {
+        println!("  {line}");
+    }
 
-    runs.sort_by_key(|r| std::cmp::Reverse(r.took));
+    runs.sort_by_key(|r| std::cmp::Reverse(r.timed.took));
     println!("\nslowest searches (messages holding the words, in the whole store):");
     for run in runs.iter().take(8) {
         let expression = run
@@ -495,12 +538,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 .await?;
         println!(
             "  {:>8.2} ms  {:<16} {:<22} {matching:>8} matching, {} hits",
-            ms(run.took),
+            ms(run.timed.took),
             CLASSES[run.class],
             run.words,
-            run.hits
+            run.timed.hits
         );
     }
-    store.pool().close().await;
     Ok(())
 }

@@ -373,6 +373,10 @@ impl MessageStore for SqliteStore {
         search::search(&self.pool, query).await
     }
 
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>> {
+        search::word_counts(&self.pool, words, cap).await
+    }
+
     /// Applies a change in one transaction under the write lock taken at
     /// BEGIN, so its seq is the next one in commit order, as a message's
     /// is (see `changes.rs`).

@@ -3,7 +3,7 @@
 //! explains its layout: an entry's rowid is `search_key * 2^32 + seq`).
 
 use chat_core::Result;
-use chat_core::model::{SearchHit, SearchQuery, SearchTerms, mark_snippet};
+use chat_core::model::{SearchHit, SearchQuery, SearchScope, mark_snippet};
 use sqlx::SqlitePool;
 
 use crate::messages::{MessageRow, msg_columns};
@@ -21,17 +21,18 @@ struct HitRow {
     rank: f64,
 }
 
-/// The FTS5 query for `terms`: each word as a quoted string (so no word
+/// The FTS5 query for `words`: each word as a quoted string (so no word
 /// is read as an operator or a column filter), separated by spaces, which
 /// FTS5 reads as AND. Words are letters and digits only, but a `"` would
 /// be escaped by doubling it all the same.
-pub(crate) fn match_expression(terms: &SearchTerms) -> String {
-    let quoted: Vec<String> = terms
-        .words()
-        .iter()
-        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
-        .collect();
+pub(crate) fn match_expression<'a>(words: impl Iterator<Item = &'a String>) -> String {
+    let quoted: Vec<String> = words.map(|word| quoted(word)).collect();
     quoted.join(" ")
+}
+
+/// `word` as one FTS5 string (a phrase of its tokens).
+fn quoted(word: &str) -> String {
+    format!("\"{}\"", word.replace('"', "\"\""))
 }
 
 /// The page of hits, best rank first, then newest (`created_at`, then
@@ -89,52 +90,123 @@ const SEARCH_ALL: &str = concat!(
          CROSS JOIN scope ON scope.search_key = message_search.rowid >> 32 \
          WHERE message_search MATCH ?3 \
            AND (message_search.rowid & 4294967295) > scope.joined_seq \
+           AND (?7 IS NULL OR message_search.rowid IN ( \
+                    SELECT rowid FROM message_search WHERE message_search MATCH ?7)) \
      ), ",
     search_page!()
 );
+
+/// The CTE `scope` of a search of one conversation (`?2`): the range of
+/// rowids its entries since the searcher (`?1`) joined hold, one row if
+/// they are a member, none otherwise.
+macro_rules! one_conversation_scope {
+    () => {
+        "WITH scope AS MATERIALIZED ( \
+             SELECT k.search_key * 4294967296 + m.joined_seq + 1 AS low, \
+                    k.search_key * 4294967296 + 4294967295 AS high \
+             FROM conversation_members m \
+             JOIN message_search_conversations k ON k.conversation_id = m.conversation_id \
+             WHERE m.conversation_id = ?2 AND m.user_id = ?1 \
+         ), "
+    };
+}
 
 /// A search of one conversation (`?2`), if the searcher is a member: the
 /// rowids of its entries since they joined are one range of the index,
 /// which FTS5 reads alone.
 const SEARCH_ONE: &str = concat!(
-    "WITH scope AS MATERIALIZED ( \
-         SELECT k.search_key * 4294967296 + m.joined_seq + 1 AS low, \
-                k.search_key * 4294967296 + 4294967295 AS high \
-         FROM conversation_members m \
-         JOIN message_search_conversations k ON k.conversation_id = m.conversation_id \
-         WHERE m.conversation_id = ?2 AND m.user_id = ?1 \
-     ), \
-     hits AS MATERIALIZED ( \
+    one_conversation_scope!(),
+    "hits AS MATERIALIZED ( \
          SELECT rowid AS search_rowid, -bm25(message_search) AS rank \
          FROM message_search \
          WHERE message_search MATCH ?3 \
            AND rowid BETWEEN (SELECT low FROM scope) AND (SELECT high FROM scope) \
+           AND (?7 IS NULL OR rowid IN ( \
+                    SELECT rowid FROM message_search WHERE message_search MATCH ?7)) \
      ), ",
     search_page!()
 );
 
-/// Runs `query` ([`SEARCH_ALL`] or [`SEARCH_ONE`]) and marks each hit's
-/// snippet.
+/// A search of one conversation (`?2`) latest first, unranked: its range
+/// of the index read backwards (FTS5 reads rowids in either direction),
+/// stopping at the page, so however common the words, it costs about the
+/// page and the entries before it. Rowid order within a conversation is
+/// seq order; deleted messages have no entry.
+const SEARCH_LATEST: &str = concat!(
+    one_conversation_scope!(),
+    "hits AS MATERIALIZED ( \
+         SELECT rowid AS search_rowid FROM message_search \
+         WHERE message_search MATCH ?3 \
+           AND rowid BETWEEN (SELECT low FROM scope) AND (SELECT high FROM scope) \
+         ORDER BY rowid DESC LIMIT ?4 OFFSET ?5 \
+     ) \
+     SELECT 0.0 AS rank, ",
+    msg_columns!(),
+    " FROM hits h \
+      JOIN message_search_conversations k ON k.search_key = h.search_rowid >> 32 \
+      JOIN messages msg ON msg.conversation_id = k.conversation_id \
+           AND msg.seq = (h.search_rowid & 4294967295) \
+      WHERE msg.deleted_at IS NULL \
+      ORDER BY h.search_rowid DESC"
+);
+
+/// Runs `query` ([`SEARCH_ALL`], [`SEARCH_ONE`] or [`SEARCH_LATEST`]) and
+/// marks each hit's snippet.
+///
+/// When some words are too common to rank by
+/// ([`SearchQuery::unranked_words`]), `?3` holds only the others, which
+/// find and rank the hits, and `?7` every word: the rowids holding them
+/// all (no more than the rarest word's) are the set the hits must be in.
+/// bm25() counts, for each word it ranks by, every entry of the whole index
+/// holding it, which for a word in most messages costs more than all the
+/// rest of the search; so it never ranks by such a word. `?7` is NULL when
+/// every word ranks (the `OR` also keeps SQLite from handing the set to
+/// FTS5 as rowids to look up one by one).
 pub(crate) async fn search(pool: &SqlitePool, query: &SearchQuery) -> Result<Vec<SearchHit>> {
     if query.limit == 0 {
         return Ok(Vec::new());
     }
-    // The position of the page's last hit; limit >= 1.
-    let last = u64::from(query.offset) + u64::from(query.limit) - 1;
-    let statement = match query.conversation {
-        Some(_) => SEARCH_ONE,
-        None => SEARCH_ALL,
-    };
-    let rows: Vec<HitRow> = sqlx::query_as(statement)
-        .bind(query.user.as_uuid())
-        .bind(query.conversation.map(|c| c.as_uuid()))
-        .bind(match_expression(&query.terms))
-        .bind(to_sql_count(last))
-        .bind(i64::from(query.limit))
-        .bind(i64::from(query.offset))
-        .fetch_all(pool)
-        .await
-        .map_err(to_chat_error)?;
+    let expression = match_expression(query.terms.words().iter());
+    let rows: Vec<HitRow> = if let SearchScope::ConversationLatest(c) = query.scope {
+        sqlx::query_as(SEARCH_LATEST)
+            .bind(query.user.as_uuid())
+            .bind(c.as_uuid())
+            .bind(expression)
+            .bind(i64::from(query.limit))
+            .bind(i64::from(query.offset))
+            .fetch_all(pool)
+            .await
+    } else {
+        // The position of the page's last hit; limit >= 1.
+        let last = u64::from(query.offset) + u64::from(query.limit) - 1;
+        let conversation = query.scope.conversation();
+        let statement = if conversation.is_some() {
+            SEARCH_ONE
+        } else {
+            SEARCH_ALL
+        };
+        let ranking = query
+            .terms
+            .words()
+            .iter()
+            .filter(|w| !query.unranked_words.contains(w));
+        let (ranked, all) = if query.unranked_words.is_empty() {
+            (expression, None)
+        } else {
+            (match_expression(ranking), Some(expression))
+        };
+        sqlx::query_as(statement)
+            .bind(query.user.as_uuid())
+            .bind(conversation.map(|c| c.as_uuid()))
+            .bind(ranked)
+            .bind(to_sql_count(last))
+            .bind(i64::from(query.limit))
+            .bind(i64::from(query.offset))
+            .bind(all)
+            .fetch_all(pool)
+            .await
+    }
+    .map_err(to_chat_error)?;
     rows.into_iter()
         .map(|row| {
             let message = row.message.into_model()?;
@@ -147,8 +219,37 @@ pub(crate) async fn search(pool: &SqlitePool, query: &SearchQuery) -> Result<Vec
         .collect()
 }
 
+/// How many entries of the index hold each word, counted up to `cap`
+/// (see [`MessageStore::search_word_counts`]): one pass over the word's
+/// entries that stops at the cap, so a common word costs the cap, not its
+/// whole entry list. Deleted messages have no entry.
+///
+/// [`MessageStore::search_word_counts`]: chat_core::store::MessageStore::search_word_counts
+pub(crate) async fn word_counts(pool: &SqlitePool, words: &[String], cap: u64) -> Result<Vec<u64>> {
+    let mut counts = Vec::with_capacity(words.len());
+    for word in words {
+        if word.is_empty() {
+            counts.push(0);
+            continue;
+        }
+        let (count,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM ( \
+                 SELECT 1 FROM message_search WHERE message_search MATCH ?1 LIMIT ?2 \
+             )",
+        )
+        .bind(quoted(word))
+        .bind(to_sql_count(cap))
+        .fetch_one(pool)
+        .await
+        .map_err(to_chat_error)?;
+        counts.push(u64::try_from(count).unwrap_or(0));
+    }
+    Ok(counts)
+}
+
 #[cfg(test)]
 mod tests {
+    use chat_core::model::SearchTerms;
     use chat_core::{ConversationId, UserId};
 
     use super::*;
@@ -165,6 +266,7 @@ mod tests {
                 .bind(19_i64)
                 .bind(20_i64)
                 .bind(0_i64)
+                .bind("\"lunch\" \"noon\"")
                 .fetch_all(store.pool())
                 .await
                 .expect("plan");
@@ -215,6 +317,9 @@ mod tests {
     #[test]
     fn every_word_is_one_quoted_string() {
         let terms = SearchTerms::parse("Lunch AND noon OR").expect("valid");
-        assert_eq!(match_expression(&terms), r#""lunch" "and" "noon" "or""#);
+        assert_eq!(
+            match_expression(terms.words().iter()),
+            r#""lunch" "and" "noon" "or""#
+        );
     }
 }

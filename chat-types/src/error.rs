@@ -144,6 +144,14 @@ pub enum ChatError {
     /// parameter they cannot parse. The inner error names the parameter.
     #[error("{}", .0.message)]
     InvalidQuery(ValidationError),
+    /// `SEARCH_TOO_BROAD`: every word of a search across all
+    /// conversations is too common to rank (docs/api.md, "Search"); a
+    /// rarer word, or a search of one conversation, works.
+    #[error(
+        "every word of this search is too common to search all conversations; \
+         add a less common word, or search one conversation"
+    )]
+    SearchTooBroad,
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -193,6 +201,7 @@ impl ChatError {
             Self::GroupFull { .. } => "GROUP_FULL",
             Self::InvalidPagination(_) => "INVALID_PAGINATION",
             Self::InvalidQuery(_) => "INVALID_QUERY",
+            Self::SearchTooBroad => "SEARCH_TOO_BROAD",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",
@@ -215,6 +224,7 @@ impl ChatError {
                 Some(v.field)
             }
             Self::InvalidRecipient(_) => Some("recipient_id"),
+            Self::SearchTooBroad => Some("q"),
             Self::UsernameTaken => Some("username"),
             Self::EmailTaken => Some("email"),
             _ => None,

@@ -21,6 +21,7 @@ mod newest;
 mod page;
 mod search;
 mod settings;
+mod word_counts;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,6 +67,13 @@ pub struct ConversationConfig {
     /// How long after sending a message its sender may edit it (default:
     /// always). Deleting has no window.
     pub edit_window: Option<Duration>,
+    /// Words held by more messages than this (of every conversation) are
+    /// too common to rank (default 20,000): a search whose every word is
+    /// one finds latest first within one conversation, and is refused
+    /// across all (`SEARCH_TOO_BROAD`). Ranking reads every match, and
+    /// for such words that is most of the index (docs/benchmarks.md,
+    /// "Message search").
+    pub search_common_word_messages: u64,
 }
 
 impl Default for ConversationConfig {
@@ -75,6 +83,7 @@ impl Default for ConversationConfig {
             message_limit: RateLimit::new(100, Duration::from_secs(60)),
             receipts_max_group_members: 100,
             edit_window: None,
+            search_common_word_messages: 20_000,
         }
     }
 }
@@ -122,6 +131,9 @@ const ANNOUNCED_ENTRIES: usize = 200_000;
 /// Conversations whose newest message is remembered (about 60 bytes each).
 const NEWEST_ENTRIES: usize = 200_000;
 
+/// Searched words whose count is remembered (about 80 bytes each).
+const WORD_COUNT_ENTRIES: usize = 10_000;
+
 /// Conversations, groups and messages.
 ///
 /// Cheap to clone; clones share everything.
@@ -133,6 +145,8 @@ pub struct ConversationService {
     announced: Arc<announced::Announced>,
     /// The newest message of each conversation, for receipts.
     newest: Arc<newest::NewestMessages>,
+    /// How many messages hold each recently searched word.
+    word_counts: Arc<word_counts::WordCounts>,
     metrics: Metrics,
 }
 
@@ -164,6 +178,7 @@ impl ConversationService {
             config: Arc::new(config),
             announced: Arc::new(announced::Announced::new(ANNOUNCED_ENTRIES)),
             newest: Arc::new(newest::NewestMessages::new(NEWEST_ENTRIES)),
+            word_counts: Arc::new(word_counts::WordCounts::new(WORD_COUNT_ENTRIES)),
             metrics,
         })
     }

@@ -294,7 +294,7 @@ impl MessageStore for MemoryStore {
             .get(&query.user)
             .into_iter()
             .flatten()
-            .filter(|c| query.conversation.is_none_or(|only| only == **c))
+            .filter(|c| query.scope.conversation().is_none_or(|only| only == **c))
             .filter_map(|c| {
                 let joined = chat.members.get(c)?.get(&query.user)?.joined_seq;
                 Some((chat.messages.get(c)?, joined))
@@ -313,16 +313,40 @@ impl MessageStore for MemoryStore {
                 })
             })
             .collect();
-        hits.sort_by(|a, b| {
-            b.rank
-                .total_cmp(&a.rank)
-                .then(b.message.created_at.cmp(&a.message.created_at))
-                .then(b.message.id.cmp(&a.message.id))
-        });
+        if query.scope.is_ranked() {
+            hits.sort_by(|a, b| {
+                b.rank
+                    .total_cmp(&a.rank)
+                    .then(b.message.created_at.cmp(&a.message.created_at))
+                    .then(b.message.id.cmp(&a.message.id))
+            });
+        } else {
+            hits.sort_by_key(|hit| std::cmp::Reverse(hit.message.seq));
+            hits.iter_mut().for_each(|hit| hit.rank = 0.0);
+        }
         Ok(hits
             .into_iter()
             .skip(query.offset as usize)
             .take(query.limit as usize)
+            .collect())
+    }
+
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>> {
+        let st = self.state();
+        let live: Vec<Vec<String>> = st
+            .chat
+            .messages
+            .values()
+            .flatten()
+            .filter(|m| !m.is_deleted())
+            .map(|m| words_of(&m.content).collect())
+            .collect();
+        Ok(words
+            .iter()
+            .map(|word| {
+                let holding = live.iter().filter(|held| held.contains(word)).count();
+                (holding as u64).min(cap)
+            })
             .collect())
     }
 

@@ -235,6 +235,10 @@ impl MessageStore for BatchedWrites {
         self.inner.search_messages(query).await
     }
 
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>> {
+        self.inner.search_word_counts(words, cap).await
+    }
+
     /// Changes are rare next to messages: they go to the store directly,
     /// which orders them with the batches' messages under the
     /// conversation's lock.

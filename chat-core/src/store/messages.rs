@@ -73,10 +73,22 @@ pub trait MessageStore: Send + Sync {
     /// Full-text search: the messages of the searcher's conversations (or
     /// of the one given) sent since they joined each (`seq >
     /// joined_seq`), not deleted, holding every word of the query as a
-    /// whole word, case-insensitively. Best rank first, then newest
-    /// first; `offset` and `limit` page through that order. Edits and
+    /// whole word, case-insensitively, in the query's `order` (best rank
+    /// first, then newest first; or newest first); `offset` and `limit`
+    /// page through that order. Edits and
     /// deletions are reflected at once.
     async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
+
+    /// How many messages (of every conversation, not deleted) hold each
+    /// of `words` (lowercase whole words, as [`SearchTerms`] gives them),
+    /// in the order given, each counted up to `cap`. A store may stop
+    /// counting at `cap`, and on a large table may estimate from the
+    /// statistics it keeps instead (PostgreSQL does), so the figures are
+    /// for choosing how to search, never for showing; a word a store's
+    /// statistics do not list counts as 0.
+    ///
+    /// [`SearchTerms`]: crate::model::SearchTerms
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>>;
 
     /// Applies a change to a message, atomically and in order with
     /// messages: under the conversation's lock it checks that the actor is

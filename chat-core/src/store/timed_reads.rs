@@ -192,6 +192,14 @@ impl<S: MessageStore + ?Sized> MessageStore for TimedReads<S> {
             .await
     }
 
+    async fn search_word_counts(&self, words: &[String], cap: u64) -> Result<Vec<u64>> {
+        self.time(
+            StoreRead::SearchWordCounts,
+            self.inner.search_word_counts(words, cap),
+        )
+        .await
+    }
+
     async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
         self.inner.apply_change(change).await
     }

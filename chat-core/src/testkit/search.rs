@@ -2,13 +2,16 @@
 //! around a message ([`MessageStore`](crate::store::MessageStore)).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::fixtures::{at, create_direct, create_group, create_user, send, send_at};
 use crate::domain::MessageContent;
+use crate::engine::ChatEngine;
+use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
     ChangeAction, ChangeOutcome, MARK_END, MARK_START, MemberRole, NewChange, NewMember, SearchHit,
-    SearchQuery, SearchTerms,
+    SearchQuery, SearchScope, SearchTerms,
 };
 use crate::store::Store;
 
@@ -24,14 +27,117 @@ pub async fn search(
     offset: u32,
     limit: u32,
 ) -> Vec<SearchHit> {
+    let scope = conversation.map_or(SearchScope::All, SearchScope::Conversation);
+    search_in(store, user, q, scope, offset, limit).await
+}
+
+/// Searches as `user` for `q` in `scope`.
+///
+/// # Panics
+/// When `q` is not a valid query or the store fails.
+pub async fn search_in(
+    store: &dyn Store,
+    user: UserId,
+    q: &str,
+    scope: SearchScope,
+    offset: u32,
+    limit: u32,
+) -> Vec<SearchHit> {
     let query = SearchQuery {
         user,
         terms: SearchTerms::parse(q).expect("valid query"),
-        conversation,
+        scope,
+        unranked_words: Vec::new(),
         offset,
         limit,
     };
     store.search_messages(&query).await.expect("search")
+}
+
+/// How a search through the engine ended (see [`timed_search`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOutcome {
+    /// Results, best match first.
+    Ranked,
+    /// Results, latest first (only very common words, in one conversation).
+    Latest,
+    /// Refused with `SEARCH_TOO_BROAD` (only very common words, across all
+    /// conversations).
+    TooBroad,
+}
+
+/// One search as the search cost examples time it: what a client of the
+/// engine waits for (word counts, the search, the views of the hits).
+#[derive(Debug, Clone, Copy)]
+pub struct TimedSearch {
+    /// From the call to the answer.
+    pub took: Duration,
+    /// Results on the page.
+    pub hits: usize,
+    /// How it ended.
+    pub outcome: SearchOutcome,
+}
+
+/// Runs a first page of `limit` results of a search of `q` as `user`
+/// through `engine`, and times it.
+///
+/// # Errors
+/// What the search fails with, but `SEARCH_TOO_BROAD`.
+pub async fn timed_search(
+    engine: &ChatEngine,
+    user: UserId,
+    q: &str,
+    conversation: Option<ConversationId>,
+    limit: u32,
+) -> Result<TimedSearch> {
+    let started = Instant::now();
+    let found = engine
+        .conversations()
+        .search_messages(user, q, conversation, Some(limit), None)
+        .await;
+    let took = started.elapsed();
+    let (hits, outcome) = match found {
+        Ok(page) if page.ranked => (page.results.len(), SearchOutcome::Ranked),
+        Ok(page) => (page.results.len(), SearchOutcome::Latest),
+        Err(ChatError::SearchTooBroad) => (0, SearchOutcome::TooBroad),
+        Err(e) => return Err(e),
+    };
+    Ok(TimedSearch {
+        took,
+        hits,
+        outcome,
+    })
+}
+
+/// The store reads `engine` has timed (`chat_store_read_seconds`), as
+/// lines of `op: calls, mean ms`, for the reads it made at all: where a
+/// search cost example's time went.
+pub fn store_read_summary(engine: &ChatEngine) -> Vec<String> {
+    let metrics = engine.render_metrics();
+    let value = |line: &str| line.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok());
+    let mut summary = Vec::new();
+    for line in metrics.lines() {
+        let Some(rest) = line.strip_prefix("chat_store_read_seconds_count{op=\"") else {
+            continue;
+        };
+        let Some((op, _)) = rest.split_once('"') else {
+            continue;
+        };
+        let count = value(line).unwrap_or(0.0);
+        let sum_prefix = format!("chat_store_read_seconds_sum{{op=\"{op}\"}}");
+        let sum = metrics
+            .lines()
+            .find(|l| l.starts_with(&sum_prefix))
+            .and_then(value)
+            .unwrap_or(0.0);
+        if count > 0.0 {
+            summary.push(format!(
+                "{op}: {count} calls, {:.3} ms each",
+                sum / count * 1e3
+            ));
+        }
+    }
+    summary
 }
 
 /// The ids of the hits, in order.
@@ -190,6 +296,149 @@ pub async fn search_ranks_then_pages_newest_first(store: Arc<dyn Store>) {
     assert_eq!(ids(&page(3).await), newest_first[2..4]);
     assert_eq!(ids(&page(5).await), newest_first[4..]);
     assert!(page(6).await.is_empty());
+}
+
+/// A search of one conversation latest first: its matches in reverse log
+/// order whatever their rank, still only since the searcher joined and
+/// never deleted ones, paged by offset and limit.
+pub async fn search_latest_first_follows_the_log(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let g = create_group(&*store, "Team", a, &[b]).await;
+    let early = send(&*store, g, a, "lunch before carol").await;
+    store
+        .add_members(
+            g,
+            vec![NewMember {
+                user_id: c,
+                role: MemberRole::Member,
+            }],
+            at(5),
+            100,
+        )
+        .await
+        .expect("add carol");
+    let strong = send_at(&*store, g, b, "lunch lunch lunch", at(6)).await;
+    // An older timestamp than `strong`, but later in the log: the log
+    // order decides.
+    let plain = send_at(&*store, g, a, "what about lunch today then", at(1)).await;
+    let gone = send_at(&*store, g, b, "lunch is off", at(7)).await;
+    change(&*store, g, gone.id, b, ChangeAction::Delete).await;
+    let last = send_at(&*store, g, a, "late lunch", at(8)).await;
+    let other = create_direct(&*store, a, c).await;
+    send(&*store, other, a, "lunch elsewhere").await;
+
+    let latest = |user, offset, limit| {
+        search_in(
+            &*store,
+            user,
+            "lunch",
+            SearchScope::ConversationLatest(g),
+            offset,
+            limit,
+        )
+    };
+    let found = latest(b, 0, 10).await;
+    assert_eq!(ids(&found), [last.id, plain.id, strong.id, early.id]);
+    assert!(found.iter().all(|h| h.rank == 0.0), "unranked");
+    assert!(
+        found[0]
+            .snippet
+            .contains(&format!("{MARK_START}lunch{MARK_END}"))
+    );
+    assert_eq!(ids(&latest(b, 1, 2).await), [plain.id, strong.id]);
+    assert!(latest(b, 4, 10).await.is_empty());
+    assert_eq!(
+        ids(&latest(c, 0, 10).await),
+        [last.id, plain.id, strong.id],
+        "only what was sent since joining"
+    );
+    let ranked = search(&*store, b, "lunch", Some(g), 0, 10).await;
+    assert_eq!(ranked[0].message.id, strong.id, "ranked, the best first");
+}
+
+/// Words a search need not rank by (`unranked_words`) are still
+/// required of every hit, in every scope.
+pub async fn search_requires_unranked_words(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let d = create_direct(&*store, a, b).await;
+    let both = send_at(&*store, d, a, "the lunch", at(1)).await;
+    send_at(&*store, d, a, "lunch alone", at(2)).await;
+    send_at(&*store, d, a, "the end", at(3)).await;
+    let strong = send_at(&*store, d, b, "the lunch the lunch", at(4)).await;
+    for scope in [SearchScope::All, SearchScope::Conversation(d)] {
+        let query = SearchQuery {
+            user: b,
+            terms: SearchTerms::parse("lunch the").expect("valid"),
+            scope,
+            unranked_words: vec!["the".to_owned()],
+            offset: 0,
+            limit: 10,
+        };
+        let found = store.search_messages(&query).await.expect("search");
+        assert_eq!(ids(&found), [strong.id, both.id], "{scope:?}");
+        let page = SearchQuery {
+            offset: 1,
+            limit: 1,
+            ..query
+        };
+        let second = store.search_messages(&page).await.expect("search");
+        assert_eq!(ids(&second), [both.id], "{scope:?}");
+    }
+}
+
+/// Word counts: live messages of every conversation holding each word
+/// whole, in any case, counted up to the cap; deletions and edits count
+/// at once.
+pub async fn search_word_counts_count_live_messages(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let d = create_direct(&*store, a, b).await;
+    let e = create_direct(&*store, a, c).await;
+    send(&*store, d, a, "Lunch at noon").await;
+    send(&*store, d, b, "lunch, lunch!").await;
+    let edited = send(&*store, e, c, "lunchtime soon").await;
+    let deleted = send(&*store, e, a, "lunch or not").await;
+    change(&*store, e, deleted.id, a, ChangeAction::Delete).await;
+    let words = |list: &[&str]| list.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>();
+    let counts = store
+        .search_word_counts(&words(&["lunch", "noon", "soon", "absent"]), 100)
+        .await
+        .expect("counts");
+    assert_eq!(counts, [2, 1, 1, 0]);
+    let content = MessageContent::parse("lunch soon").expect("valid");
+    change(
+        &*store,
+        e,
+        edited.id,
+        c,
+        ChangeAction::Edit {
+            content,
+            mentions: Vec::new(),
+        },
+    )
+    .await;
+    let counts = store
+        .search_word_counts(&words(&["lunch", "lunchtime"]), 100)
+        .await
+        .expect("counts");
+    assert_eq!(counts, [3, 0]);
+    let capped = store
+        .search_word_counts(&words(&["lunch", "noon"]), 2)
+        .await
+        .expect("counts");
+    assert_eq!(capped, [2, 1], "counted up to the cap");
+    assert!(
+        store
+            .search_word_counts(&[], 10)
+            .await
+            .expect("none")
+            .is_empty(),
+        "no words, no counts"
+    );
 }
 
 /// `messages_after` pages forward through messages only.

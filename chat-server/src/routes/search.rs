@@ -39,7 +39,10 @@ pub struct MessageSearchQuery {
 /// Search the messages the caller can read: in their conversations (or
 /// one), sent since they joined, not deleted. Best match first, then
 /// newest first; each result carries a snippet with the matched words'
-/// character ranges (no markup).
+/// character ranges (no markup). Words in very many messages
+/// (`CHAT_SEARCH_COMMON_WORD_MESSAGES`) do not rank: a search of only such
+/// words returns one conversation's matches latest first (`ranked`:
+/// false) and is refused across all conversations (`SEARCH_TOO_BROAD`).
 #[utoipa::path(
     get,
     path = "/messages",
@@ -48,7 +51,7 @@ pub struct MessageSearchQuery {
     params(MessageSearchQuery),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of results, best first", body = SearchResults),
+        (status = 200, description = "A page of results, best first (or latest first)", body = SearchResults),
         ApiErrors
     )
 )]

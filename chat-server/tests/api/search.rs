@@ -3,7 +3,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{TestApp, Tokens, assert_error, spawn_app};
+use chat_core::ConversationConfig;
+
+use crate::helpers::{TestApp, Tokens, assert_error, spawn_app, spawn_app_with_conversations};
 
 async fn search(app: &TestApp, who: &Tokens, query: &str) -> (StatusCode, Value) {
     app.get_as(&who.access, &format!("/api/v1/search/messages?{query}"))
@@ -44,6 +46,7 @@ async fn search_finds_only_what_the_caller_can_read_with_highlights() {
         "a full message view"
     );
     assert_eq!(found["has_more"], false);
+    assert_eq!(found["ranked"], true);
 
     let (_, both) = search(&app, &bob, "q=lunch&limit=1").await;
     assert_eq!(both["results"].as_array().map(Vec::len), Some(1));
@@ -79,6 +82,53 @@ async fn search_finds_only_what_the_caller_can_read_with_highlights() {
         .call(Method::GET, "/api/v1/search/messages?q=lunch", "nope", None)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Words in more messages than `CHAT_SEARCH_COMMON_WORD_MESSAGES` (here
+/// 2): alone, latest first in one conversation and refused across all;
+/// beside a rarer word, still required.
+#[tokio::test]
+async fn very_common_words_are_searched_latest_first_or_refused() {
+    let app = spawn_app_with_conversations(ConversationConfig {
+        search_common_word_messages: 2,
+        ..ConversationConfig::default()
+    })
+    .await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    let team = app.create_group(&alice, "team", &[&bob]).await;
+    app.send_group(&alice, &team, "the lunch the lunch the lunch")
+        .await;
+    app.send_group(&bob, &team, "the plan for friday").await;
+    app.send_group(&alice, &team, "the end").await;
+    app.send_direct(&bob, &alice, "the lunch is late").await;
+
+    assert_error(
+        &search(&app, &bob, "q=the").await,
+        StatusCode::BAD_REQUEST,
+        "SEARCH_TOO_BROAD",
+    );
+    let (status, latest) = search(&app, &bob, &format!("q=the&conversation_id={team}")).await;
+    assert_eq!(status, StatusCode::OK, "{latest}");
+    assert_eq!(latest["ranked"], false);
+    assert_eq!(
+        contents(&latest),
+        [
+            "the end",
+            "the plan for friday",
+            "the lunch the lunch the lunch"
+        ],
+        "latest first, not the best match first"
+    );
+    let (_, mixed) = search(&app, &bob, "q=the%20friday").await;
+    assert_eq!(mixed["ranked"], true);
+    assert_eq!(contents(&mixed), ["the plan for friday"]);
+    let (_, lunch) = search(&app, &bob, "q=lunch%20the").await;
+    assert_eq!(lunch["ranked"], true, "lunch is in 2 messages: it ranks");
+    assert_eq!(
+        contents(&lunch),
+        ["the lunch the lunch the lunch", "the lunch is late"]
+    );
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ pub use conversation::{
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use moderation::{BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery};
 pub use search::{
-    MARK_END, MARK_START, SearchHit, SearchQuery, SearchTerms, Snippet, mark_snippet, words_of,
+    MARK_END, MARK_START, SearchHit, SearchQuery, SearchScope, SearchTerms, Snippet, mark_snippet,
+    words_of,
 };
 pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};

@@ -66,6 +66,36 @@ pub fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
         .map(str::to_lowercase)
 }
 
+/// Where a search looks, and in what order it returns what it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchScope {
+    /// Every conversation of the searcher, best match first (a store's
+    /// relevance rank: more of the words, in a shorter message, ranks
+    /// higher), then newest first (`created_at`, then id).
+    All,
+    /// One conversation, ranked as [`All`](Self::All).
+    Conversation(ConversationId),
+    /// One conversation, latest first in its log order (`seq`
+    /// descending), unranked: how a search of only very common words
+    /// runs, since ranking them would read every match (docs/api.md, "Search").
+    ConversationLatest(ConversationId),
+}
+
+impl SearchScope {
+    /// The one conversation searched, if only one is.
+    pub fn conversation(self) -> Option<ConversationId> {
+        match self {
+            Self::All => None,
+            Self::Conversation(c) | Self::ConversationLatest(c) => Some(c),
+        }
+    }
+
+    /// Whether hits come best match first.
+    pub fn is_ranked(self) -> bool {
+        !matches!(self, Self::ConversationLatest(_))
+    }
+}
+
 /// A search to run in a store.
 #[derive(Debug, Clone)]
 pub struct SearchQuery {
@@ -74,9 +104,15 @@ pub struct SearchQuery {
     pub user: UserId,
     /// The words.
     pub terms: SearchTerms,
-    /// Only this conversation, when given.
-    pub conversation: Option<ConversationId>,
-    /// Hits to skip (in rank order).
+    /// Where to look, and the order of the hits.
+    pub scope: SearchScope,
+    /// Words of `terms` too common to rank by (see
+    /// `MessageStore::search_word_counts`): hits must hold them, but a
+    /// store may rank by the other words alone (SQLite does: its ranking
+    /// counts every message holding each word it ranks by). Never all of
+    /// `terms` in a ranked scope.
+    pub unranked_words: Vec<String>,
+    /// Hits to skip (in the scope's order).
     pub offset: u32,
     /// Most hits to return.
     pub limit: u32,
@@ -90,8 +126,8 @@ pub struct SearchHit {
     /// A short part of the content around the matches, each matched word
     /// between [`MARK_START`] and [`MARK_END`].
     pub snippet: String,
-    /// Relevance: higher is better. Hits come best first, then newest
-    /// first.
+    /// Relevance: higher is better; 0 in an unranked scope
+    /// ([`SearchScope::ConversationLatest`]).
     pub rank: f64,
 }
 
