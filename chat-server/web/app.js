@@ -327,6 +327,7 @@ async function openConversation(id, { at = null } = {}) {
   const t = thread(id);
   t.summary = summary;
   showReplyBar(t);
+  search.setOpen(id);
   // Where unread starts, taken before opening marks everything read.
   const readSeq = summary.unread_count && !at ? summary.read_seq || 0 : null;
   renderHeader();
@@ -394,6 +395,7 @@ async function reachUnread(t, readSeq) {
 
 function closeConversation() {
   state.openId = null;
+  search.setOpen(null);
   history.replaceState(null, '', location.pathname);
   view.thread = null;
   $('#conversation').hidden = true;

@@ -1,7 +1,11 @@
 // Message search (`GET /search/messages`): the box at the top of the
-// sidebar, the results in place of the conversation list (conversation,
+// sidebar, with "Only in <the open conversation>" under it while one is
+// open, the results in place of the conversation list (conversation,
 // sender, time, and the snippet with the matched words marked), "More
-// results", and a click that opens the conversation at the message.
+// results", and a click that opens the conversation at the message. A
+// search of only very common words comes latest first (`ranked: false`)
+// in one conversation, and is refused across all (SEARCH_TOO_BROAD, whose
+// message says to search one conversation: the box below does).
 
 import { api } from './api.js';
 import { $, el, fullTime, sentence, shortTime } from './dom.js';
@@ -40,9 +44,15 @@ export function messageSearch({ me, titleOf, nameOf, open }) {
   const list = $('#message-result-list');
   const more = $('#more-results');
   const sidebar = $('.sidebar');
+  const hereLabel = $('#message-search-here-label');
+  const here = $('#message-search-here');
   let query = '';
   let offset = 0;
   let run = 0;
+  // The open conversation ("Only in ..."), and the one the shown results
+  // were searched in (null: all).
+  let openId = null;
+  let scope = null;
 
   function close() {
     run++;
@@ -57,6 +67,7 @@ export function messageSearch({ me, titleOf, nameOf, open }) {
     const mine = ++run;
     more.disabled = true;
     const params = new URLSearchParams({ q: query, limit: String(PAGE), offset: String(offset) });
+    if (scope) params.set('conversation_id', scope);
     try {
       const page = await api('GET', `search/messages?${params}`);
       if (mine !== run) return;
@@ -64,9 +75,11 @@ export function messageSearch({ me, titleOf, nameOf, open }) {
       if (offset === 0) list.replaceChildren();
       list.append(...page.results.map(resultItem));
       offset += page.results.length;
+      const where = scope ? ` in ${titleOf(scope)}` : '';
+      const order = page.ranked ? '' : ', latest first';
       $('#message-results-summary').textContent = offset
-        ? `${offset}${page.has_more ? '+' : ''} ${offset === 1 ? 'message' : 'messages'} with “${query}”`
-        : `No messages with “${query}”.`;
+        ? `${offset}${page.has_more ? '+' : ''} ${offset === 1 ? 'message' : 'messages'} with “${query}”${where}${order}`
+        : `No messages with “${query}”${where}.`;
       more.hidden = !page.has_more;
       panel.hidden = false;
       sidebar.classList.add('searching');
@@ -111,7 +124,12 @@ export function messageSearch({ me, titleOf, nameOf, open }) {
     input.removeAttribute('aria-invalid');
     query = input.value;
     offset = 0;
+    scope = here.checked && openId ? openId : null;
     fetchPage();
+  });
+  here.addEventListener('change', () => {
+    // Searching again in the new scope, when there is a search to redo.
+    if (input.value) form.requestSubmit();
   });
   input.addEventListener('input', () => {
     input.removeAttribute('aria-invalid');
@@ -130,9 +148,21 @@ export function messageSearch({ me, titleOf, nameOf, open }) {
     input.focus();
   });
 
+  function showHere() {
+    hereLabel.hidden = !openId;
+    if (openId) $('#message-search-here-name').textContent = titleOf(openId);
+  }
+
   return {
+    /** The conversation now open (null: none), which "Only in ..." names. */
+    setOpen(id) {
+      openId = id;
+      if (!id) here.checked = false;
+      showHere();
+    },
     /** Redraws the names in the results (a sender or conversation learnt later). */
     refresh() {
+      showHere();
       for (const button of list.querySelectorAll('.message-result')) {
         button.querySelector('.result-conversation').textContent = titleOf(button.dataset.conversationId);
         button.querySelector('.result-sender').textContent = senderName(button.dataset.senderId);

@@ -233,6 +233,62 @@ describe('search and moderation', () => {
     await ann.page.waitForSelector('#conversations', { state: 'visible' });
   });
 
+  it('search in one conversation: "Only in" the open one; only very common words come latest first there, refused everywhere', async () => {
+    // A server where a word in more than 3 messages is too common to rank.
+    const narrow = await startServer({ CHAT_SEARCH_COMMON_WORD_MESSAGES: '3' });
+    const ann = await person(browser, narrow.url, 'Ann');
+    people.push(ann);
+    try {
+      await signup(ann);
+      const bob = await restUser(narrow.url, 'Bob');
+      const carol = await restUser(narrow.url, 'Carol');
+      const withBob = (await ok(narrow.url, 'POST', `conversations/direct/${ann.username}`, { token: bob.token })).conversation_id;
+      const withCarol = (await ok(narrow.url, 'POST', `conversations/direct/${ann.username}`, { token: carol.token })).conversation_id;
+      for (const content of ['the plan plan plan', 'the second', 'the third', 'the fourth']) {
+        await ok(narrow.url, 'POST', `conversations/${withBob}/messages`, { token: bob.token, body: { content } });
+      }
+      await ok(narrow.url, 'POST', `conversations/${withCarol}/messages`, { token: carol.token, body: { content: 'the plan elsewhere' } });
+      await ann.page.waitForSelector('.conversation-item .item-title:text("Carol")');
+      assert.equal(await ann.page.isVisible('#message-search-here-label'), false, 'no conversation open: no "Only in"');
+
+      // Across all conversations, "the" alone is refused, saying what works.
+      await search(ann, 'the');
+      await ann.page.waitForFunction(() => document.querySelector('#message-search-error').textContent.includes('too common'));
+      await expectText(
+        ann,
+        '#message-search-error',
+        'Every word of this search is too common to search all conversations; add a less common word, or search one conversation.',
+      );
+      // With a rarer word it ranks, across conversations: the best match first.
+      await search(ann, 'the plan');
+      await expectText(ann, '#message-results-summary', '2 messages with “the plan”');
+      assert.deepEqual((await results(ann)).map((r) => r.snippet), ['the plan plan plan', 'the plan elsewhere']);
+
+      // In the open conversation: latest first, said so.
+      await ann.page.click('#close-results');
+      await openConversation(ann, 'Bob');
+      await expectText(ann, '#message-search-here-name', 'Bob');
+      await ann.page.check('#message-search-here');
+      await search(ann, 'the');
+      await expectText(ann, '#message-results-summary', '4 messages with “the” in Bob, latest first');
+      await expectText(ann, '#message-search-error', '');
+      assert.deepEqual(
+        (await results(ann)).map((r) => r.snippet),
+        ['the fourth', 'the third', 'the second', 'the plan plan plan'],
+      );
+      await screenshot(ann, 'search-one-conversation');
+      // Unticking searches everywhere again: refused.
+      await ann.page.uncheck('#message-search-here');
+      await ann.page.waitForFunction(() => document.querySelector('#message-search-error').textContent.includes('too common'));
+      await leave(ann);
+      await ann.page.waitForSelector('#message-search-here-label', { state: 'hidden' });
+    } finally {
+      // The page first: its socket would log the server's going away.
+      await ann.page.context().close();
+      await narrow.dispose();
+    }
+  });
+
   it('block: a notice instead of the composer, the other side refused, unblock from the header or the settings', async () => {
     const ann = await newPerson('Ann');
     const bob = await newPerson('Bob');
