@@ -85,6 +85,7 @@ impl From<chat_core::ValidationError> for ApiError {
 /// - 404: `USER_NOT_FOUND`, `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`,
 ///   `MEMBER_NOT_FOUND`
 /// - 409: `USERNAME_TAKEN`, `EMAIL_TAKEN`, `GROUP_FULL`
+/// - 413: `ATTACHMENT_TOO_LARGE`
 /// - 429: `RATE_LIMITED` (with `Retry-After`)
 /// - 503: `STORE_UNAVAILABLE`; 500: everything else
 pub fn status_of(e: &ChatError) -> StatusCode {
@@ -119,6 +120,7 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::MessageNotFound
         | ChatError::MemberNotFound
         | ChatError::ReportNotFound => StatusCode::NOT_FOUND,
+        ChatError::AttachmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ChatError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         ChatError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

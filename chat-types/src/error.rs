@@ -152,6 +152,13 @@ pub enum ChatError {
          add a less common word, or search one conversation"
     )]
     SearchTooBroad,
+    /// `ATTACHMENT_TOO_LARGE`: an upload past the size limit; nothing of
+    /// it is kept.
+    #[error("an attachment may be at most {max} bytes")]
+    AttachmentTooLarge {
+        /// The limit, in bytes.
+        max: u64,
+    },
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -202,6 +209,7 @@ impl ChatError {
             Self::InvalidPagination(_) => "INVALID_PAGINATION",
             Self::InvalidQuery(_) => "INVALID_QUERY",
             Self::SearchTooBroad => "SEARCH_TOO_BROAD",
+            Self::AttachmentTooLarge { .. } => "ATTACHMENT_TOO_LARGE",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",

@@ -6,6 +6,7 @@
 //! lock is ever held across an `.await`, so a blocking mutex is cheaper and
 //! cannot deadlock the runtime.
 
+mod blobs;
 mod conversations;
 mod event_bus;
 mod mailer;
@@ -16,6 +17,7 @@ mod presence;
 mod rate_limiter;
 mod store;
 
+pub use blobs::MemoryBlobStore;
 pub use event_bus::MemoryEventBus;
 pub use mailer::MemoryMailer;
 pub use offline_queue::{MAX_QUEUED_PER_USER, MemoryOfflineQueue, OFFLINE_QUEUE_TTL};

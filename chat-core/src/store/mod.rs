@@ -11,6 +11,7 @@
 //! transactions.
 
 mod batched_writes;
+mod blobs;
 mod conversations;
 mod health;
 mod messages;
@@ -20,6 +21,7 @@ mod sessions;
 mod timed_reads;
 mod users;
 
+pub use blobs::{Blob, BlobEntry, BlobKey, BlobReader, BlobStore};
 pub use conversations::ConversationStore;
 pub use health::StoreHealth;
 pub use messages::MessageStore;

@@ -22,6 +22,7 @@ use async_trait::async_trait;
 use crate::store::Store;
 
 pub mod batches;
+pub mod blobs;
 pub mod changes;
 pub mod conversations;
 pub mod fixtures;
