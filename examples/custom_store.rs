@@ -16,11 +16,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chat_core::error::Result;
-use chat_core::ids::{ConversationId, MessageId, RefreshTokenId, ReportId, SessionId, UserId};
+use chat_core::ids::{
+    AttachmentId, ConversationId, MessageId, RefreshTokenId, ReportId, SessionId, UserId,
+};
 use chat_core::model::*;
 use chat_core::store::{
-    ConversationStore, MessageStore, ModerationStore, PasswordResetStore, SessionStore,
-    StoreHealth, UserStore,
+    AttachmentStore, ConversationStore, MessageStore, ModerationStore, PasswordResetStore,
+    SessionStore, StoreHealth, UserStore,
 };
 use chat_core::{
     ChatEngine, ConversationRef, Email, OutgoingMessage, Password, Signup, Timestamp, Username,
@@ -408,6 +410,29 @@ impl<S: MessageStore> MessageStore for Counted<S> {
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
         self.count("write_batch");
         self.inner.write_batch(messages, moves, at).await
+    }
+}
+
+#[async_trait]
+impl<S: AttachmentStore> AttachmentStore for Counted<S> {
+    async fn create_attachment(&self, new: NewAttachment) -> Result<()> {
+        self.count("create_attachment");
+        self.inner.create_attachment(new).await
+    }
+
+    async fn attachment(&self, id: AttachmentId) -> Result<Option<Attachment>> {
+        self.count("attachment");
+        self.inner.attachment(id).await
+    }
+
+    async fn unsent_attachments(&self, before: Timestamp, limit: u32) -> Result<Vec<Attachment>> {
+        self.count("unsent_attachments");
+        self.inner.unsent_attachments(before, limit).await
+    }
+
+    async fn delete_unsent_attachment(&self, id: AttachmentId) -> Result<bool> {
+        self.count("delete_unsent_attachment");
+        self.inner.delete_unsent_attachment(id).await
     }
 }
 

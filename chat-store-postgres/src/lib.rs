@@ -52,6 +52,7 @@ use sqlx::{Connection as _, Postgres};
 mod conversations;
 #[macro_use]
 mod messages;
+mod attachments;
 mod changes;
 mod cursor_batch;
 pub mod error;

@@ -44,6 +44,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+mod attachments;
 mod changes;
 mod conversations;
 pub mod error;

@@ -47,6 +47,9 @@ pub mod kind {
     /// Marks a report of a message to the operators.
     #[derive(Debug)]
     pub enum Report {}
+    /// Marks an attachment (an uploaded file).
+    #[derive(Debug)]
+    pub enum Attachment {}
 
     impl IdKind for User {
         const NAME: &'static str = "UserId";
@@ -72,6 +75,9 @@ pub mod kind {
     impl IdKind for Report {
         const NAME: &'static str = "ReportId";
     }
+    impl IdKind for Attachment {
+        const NAME: &'static str = "AttachmentId";
+    }
 }
 
 /// A user's id.
@@ -92,6 +98,9 @@ pub type MessageId = Id<kind::Message>;
 pub type ConnectionId = Id<kind::Connection>;
 /// A report's id.
 pub type ReportId = Id<kind::Report>;
+/// An attachment's id (UUIDv7: uploads sort by time, which the sweep of
+/// uploads never sent reads in).
+pub type AttachmentId = Id<kind::Attachment>;
 
 /// A UUID tagged with the kind of thing it identifies.
 ///

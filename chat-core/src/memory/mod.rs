@@ -6,6 +6,7 @@
 //! lock is ever held across an `.await`, so a blocking mutex is cheaper and
 //! cannot deadlock the runtime.
 
+mod attachments;
 mod blobs;
 mod conversations;
 mod event_bus;

@@ -33,6 +33,8 @@ pub(super) struct State {
     pub(super) chat: super::conversations::ChatState,
     /// Blocks and reports (see `moderation.rs`).
     pub(super) moderation: super::moderation::ModerationState,
+    /// Attachments (see `attachments.rs`).
+    pub(super) attachments: super::attachments::AttachmentState,
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@
 //! [`BatchedWrites`] makes message inserts and delivery-cursor moves share
 //! transactions.
 
+mod attachments;
 mod batched_writes;
 mod blobs;
 mod conversations;
@@ -21,6 +22,7 @@ mod sessions;
 mod timed_reads;
 mod users;
 
+pub use attachments::AttachmentStore;
 pub use blobs::{Blob, BlobEntry, BlobKey, BlobReader, BlobStore};
 pub use conversations::ConversationStore;
 pub use health::StoreHealth;
@@ -35,9 +37,9 @@ pub(crate) use timed_reads::TimedReads;
 
 #[cfg(any(test, feature = "mock"))]
 pub use {
-    conversations::MockConversationStore, health::MockStoreHealth, messages::MockMessageStore,
-    moderation::MockModerationStore, password_resets::MockPasswordResetStore,
-    sessions::MockSessionStore, users::MockUserStore,
+    attachments::MockAttachmentStore, conversations::MockConversationStore,
+    health::MockStoreHealth, messages::MockMessageStore, moderation::MockModerationStore,
+    password_resets::MockPasswordResetStore, sessions::MockSessionStore, users::MockUserStore,
 };
 
 /// Everything a backend must provide to serve the engine.
@@ -46,6 +48,7 @@ pub use {
 /// services take the narrower traits, so `Arc<dyn Store>` upcasts to them.
 pub trait Store:
     UserStore
+    + AttachmentStore
     + SessionStore
     + PasswordResetStore
     + ConversationStore
@@ -57,6 +60,7 @@ pub trait Store:
 
 impl<T> Store for T where
     T: UserStore
+        + AttachmentStore
         + SessionStore
         + PasswordResetStore
         + ConversationStore

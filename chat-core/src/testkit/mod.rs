@@ -21,6 +21,7 @@ use async_trait::async_trait;
 
 use crate::store::Store;
 
+pub mod attachments;
 pub mod batches;
 pub mod blobs;
 pub mod changes;
@@ -73,6 +74,8 @@ macro_rules! store_conformance_tests {
     ($setup:expr) => {
         $crate::__store_conformance_cases!($setup;
             health::health_ping_answers,
+            attachments::attachments_round_trip,
+            attachments::attachments_unsent_are_listed_oldest_first_and_deleted_once,
             users::users_create_and_fetch,
             users::users_duplicate_username_is_refused_case_insensitively,
             users::users_duplicate_email_is_refused_case_insensitively,

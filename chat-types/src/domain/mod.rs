@@ -7,6 +7,7 @@ mod control;
 mod display_name;
 mod email;
 mod emoji;
+mod file_name;
 mod group_name;
 mod message;
 mod password;
@@ -20,6 +21,7 @@ pub use control::{
 pub use display_name::DisplayName;
 pub use email::Email;
 pub use emoji::Emoji;
+pub use file_name::FileName;
 pub use group_name::GroupName;
 pub use message::{ClientMsgId, MessageContent, MessageType};
 pub use password::Password;

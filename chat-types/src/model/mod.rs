@@ -1,6 +1,7 @@
 //! Plain data records exchanged between services and stores, and the
 //! message views clients receive.
 
+mod attachment;
 mod auth;
 mod change;
 mod conversation;
@@ -9,6 +10,7 @@ mod moderation;
 mod search;
 mod user;
 
+pub use attachment::{Attachment, AttachmentRecord, ImageInfo, NewAttachment, SentIn};
 pub use auth::{
     NewPasswordReset, NewRefreshToken, NewSession, RefreshTokenRecord, ResetConsumption, Session,
 };

@@ -1,0 +1,140 @@
+//! Attachments: files uploaded to be sent in messages. Their bytes live in
+//! a blob store (`BlobStore`, under [`NewAttachment::blob_key`]); the store
+//! records who uploaded what, and where it was sent.
+
+use crate::domain::FileName;
+use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
+use crate::time::Timestamp;
+
+/// What an image attachment holds besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// Width in pixels (as shown, after the image's own orientation).
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Whether a small preview was made (under [`NewAttachment::preview_key`]).
+    pub has_preview: bool,
+}
+
+/// An uploaded file, recorded once its bytes are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAttachment {
+    /// Its id (UUIDv7).
+    pub id: AttachmentId,
+    /// Who uploaded it: the only one who may send it.
+    pub uploader: UserId,
+    /// The name it is shown and downloaded under.
+    pub filename: FileName,
+    /// Its media type, sniffed from its bytes (never the client's word);
+    /// `application/octet-stream` when nothing was recognised.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// For an image of a kind the server decodes: its size and preview.
+    pub image: Option<ImageInfo>,
+    /// When the upload completed.
+    pub created_at: Timestamp,
+}
+
+/// Where an attachment was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentIn {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// The message.
+    pub message_id: MessageId,
+    /// Its place among the message's attachments (from 0).
+    pub position: u16,
+}
+
+/// An attachment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// What was recorded at upload.
+    pub upload: NewAttachment,
+    /// Where it was sent; `None` until a message holds it.
+    pub sent_in: Option<SentIn>,
+}
+
+impl NewAttachment {
+    /// The blob key of its bytes: `attachments/{id}`.
+    pub fn blob_key(&self) -> String {
+        format!("attachments/{}", self.id)
+    }
+
+    /// The blob key of its preview: `attachments/{id}.preview`.
+    pub fn preview_key(&self) -> String {
+        format!("attachments/{}.preview", self.id)
+    }
+}
+
+/// An attachment as a database row holds it, before its values are
+/// checked against the model (the stores' row types convert to this).
+#[derive(Debug, Clone)]
+pub struct AttachmentRecord {
+    /// `attachment_id`.
+    pub id: AttachmentId,
+    /// `uploader_id`.
+    pub uploader: UserId,
+    /// `filename`.
+    pub filename: String,
+    /// `content_type`.
+    pub content_type: String,
+    /// `size`.
+    pub size: i64,
+    /// `width` (NULL for files that are not images).
+    pub width: Option<i64>,
+    /// `height`.
+    pub height: Option<i64>,
+    /// `has_preview`.
+    pub has_preview: bool,
+    /// `created_at`.
+    pub created_at: Timestamp,
+    /// `conversation_id` (NULL until sent).
+    pub conversation_id: Option<ConversationId>,
+    /// `message_id`.
+    pub message_id: Option<MessageId>,
+    /// `position`.
+    pub position: Option<i64>,
+}
+
+impl AttachmentRecord {
+    /// The attachment the row stands for.
+    ///
+    /// # Errors
+    /// The name of the column holding a value the model does not allow (a
+    /// name that no longer validates, a negative size, a width past
+    /// `u32`): a corrupt row.
+    pub fn into_attachment(self) -> Result<Attachment, &'static str> {
+        let filename = FileName::parse(&self.filename).map_err(|_| "filename")?;
+        let image = match (self.width, self.height) {
+            (Some(w), Some(h)) => Some(ImageInfo {
+                width: u32::try_from(w).map_err(|_| "width")?,
+                height: u32::try_from(h).map_err(|_| "height")?,
+                has_preview: self.has_preview,
+            }),
+            _ => None,
+        };
+        let sent_in = match (self.conversation_id, self.message_id, self.position) {
+            (Some(conversation_id), Some(message_id), Some(p)) => Some(SentIn {
+                conversation_id,
+                message_id,
+                position: u16::try_from(p).map_err(|_| "position")?,
+            }),
+            _ => None,
+        };
+        Ok(Attachment {
+            upload: NewAttachment {
+                id: self.id,
+                uploader: self.uploader,
+                filename,
+                content_type: self.content_type,
+                size: u64::try_from(self.size).map_err(|_| "size")?,
+                image,
+                created_at: self.created_at,
+            },
+            sent_in,
+        })
+    }
+}
