@@ -70,6 +70,8 @@ impl AttachmentStore for PgStore {
         .bind(new.filename.as_str())
         .bind(&new.content_type)
         .bind(to_sql_count(new.size))
+        // No image is 2^31 pixels wide (the decoder refuses far smaller
+        // ones); such a value would be kept as i32::MAX.
         .bind(
             new.image
                 .map(|i| i32::try_from(i.width).unwrap_or(i32::MAX)),
