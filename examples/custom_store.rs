@@ -434,6 +434,21 @@ impl<S: AttachmentStore> AttachmentStore for Counted<S> {
         self.count("delete_unsent_attachment");
         self.inner.delete_unsent_attachment(id).await
     }
+
+    async fn attachments(&self, ids: &[AttachmentId]) -> Result<Vec<Attachment>> {
+        self.count("attachments");
+        self.inner.attachments(ids).await
+    }
+
+    async fn blob_deletions(&self, limit: u32) -> Result<Vec<AttachmentId>> {
+        self.count("blob_deletions");
+        self.inner.blob_deletions(limit).await
+    }
+
+    async fn forget_blob_deletions(&self, ids: &[AttachmentId]) -> Result<()> {
+        self.count("forget_blob_deletions");
+        self.inner.forget_blob_deletions(ids).await
+    }
 }
 
 #[async_trait]

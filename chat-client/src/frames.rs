@@ -1,6 +1,7 @@
 //! Constructors for the [`ClientFrame`]s a client sends most, so callers
 //! need not spell out every optional field.
 
+use chat_types::ids::AttachmentId;
 use chat_types::protocol::ClientFrame;
 use chat_types::{ConversationId, MessageId, UserId};
 
@@ -13,6 +14,7 @@ pub fn send_direct(to: UserId, content: &str, client_msg_id: Option<&str>) -> Cl
         message_type: None,
         client_msg_id: client_msg_id.map(str::to_owned),
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -28,6 +30,7 @@ pub fn send_group(
         message_type: None,
         client_msg_id: client_msg_id.map(str::to_owned),
         reply_to: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -39,6 +42,25 @@ pub fn reply_group(group: ConversationId, parent: MessageId, content: &str) -> C
         message_type: None,
         client_msg_id: None,
         reply_to: Some(parent),
+        attachments: Vec::new(),
+    }
+}
+
+/// `message.group.send` of the sender's uploads `attachments` (ids from
+/// `Client::upload`), in order, with `content` as their caption (may be
+/// empty).
+pub fn send_group_files(
+    group: ConversationId,
+    content: &str,
+    attachments: Vec<AttachmentId>,
+) -> ClientFrame {
+    ClientFrame::GroupSend {
+        group_id: group,
+        content: content.to_owned(),
+        message_type: None,
+        client_msg_id: None,
+        reply_to: None,
+        attachments,
     }
 }
 

@@ -308,6 +308,7 @@ impl ChatEngineBuilder {
                 users: store.clone(),
                 conversations: conversation_store.clone(),
                 messages: messages.clone(),
+                attachments: store.clone(),
                 limiter: limiter.clone(),
                 clock: clock.clone(),
                 members: members.clone(),

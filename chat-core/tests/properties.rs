@@ -3,7 +3,7 @@
 //! what they accept verbatim, and never panic.
 
 use chat_core::domain::field_with_forbidden_control;
-use chat_core::ids::{ConversationId, MessageId, UserId};
+use chat_core::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use chat_core::protocol::{ClientFrame, decode_client_frame};
 use chat_core::{MessageContent, Password, Username};
 use proptest::prelude::*;
@@ -151,6 +151,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
     let user = uuid().prop_map(UserId::from_uuid);
     let conv = uuid().prop_map(ConversationId::from_uuid);
     let msg = uuid().prop_map(MessageId::from_uuid);
+    let files = prop::collection::vec(uuid().prop_map(AttachmentId::from_uuid), 0..3);
     let text = any::<String>();
     let opt_text = proptest::option::of(any::<String>());
     prop_oneof![
@@ -159,16 +160,18 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             any::<String>(),
             opt_text.clone(),
             opt_text.clone(),
-            proptest::option::of(msg.clone())
+            proptest::option::of(msg.clone()),
+            files.clone()
         )
             .prop_map(
-                |(recipient_id, content, message_type, client_msg_id, reply_to)| {
+                |(recipient_id, content, message_type, client_msg_id, reply_to, attachments)| {
                     ClientFrame::Send {
                         recipient_id,
                         content,
                         message_type,
                         client_msg_id,
                         reply_to,
+                        attachments,
                     }
                 }
             ),
@@ -177,16 +180,18 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             any::<String>(),
             opt_text.clone(),
             opt_text.clone(),
-            proptest::option::of(msg.clone())
+            proptest::option::of(msg.clone()),
+            files.clone()
         )
             .prop_map(
-                |(group_id, content, message_type, client_msg_id, reply_to)| {
+                |(group_id, content, message_type, client_msg_id, reply_to, attachments)| {
                     ClientFrame::GroupSend {
                         group_id,
                         content,
                         message_type,
                         client_msg_id,
                         reply_to,
+                        attachments,
                     }
                 }
             ),

@@ -118,6 +118,7 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::UserNotFound
         | ChatError::ConversationNotFound
         | ChatError::MessageNotFound
+        | ChatError::AttachmentNotFound
         | ChatError::MemberNotFound
         | ChatError::ReportNotFound => StatusCode::NOT_FOUND,
         ChatError::AttachmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,11 +1,17 @@
-//! [`AttachmentStore`]: the `attachments` table of migration 0006.
+//! [`AttachmentStore`]: the `attachments` table of migration 0006, and
+//! `attachment_blob_deletions` of 0007; and the claiming and linking of
+//! attachments by the messages that send them, in their inserts'
+//! transactions.
+
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chat_core::ids::AttachmentId;
-use chat_core::model::{Attachment, AttachmentRecord, NewAttachment};
+use chat_core::model::{Attachment, AttachmentRecord, MessageAttachment, NewAttachment};
 use chat_core::store::AttachmentStore;
 use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::{PgStore, to_chat_error, to_sql_count};
@@ -54,6 +60,107 @@ impl AttachmentRow {
         }
         .into_attachment()
         .map_err(|column| ChatError::internal(format!("corrupt attachments row: {column}")))
+    }
+}
+
+/// The unsent attachments among `ids`, each with its uploader, locked
+/// until the transaction ends: a message may send one only if it is here
+/// (another transaction that sent it first and committed makes it drop
+/// out when this one's lock wait ends, as `message_id` is then set).
+/// Locked in id order, as every writer that locks several does.
+pub(crate) async fn lock_unsent(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Uuid>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT attachment_id, uploader_id FROM attachments \
+         WHERE attachment_id = ANY($1) AND message_id IS NULL \
+         ORDER BY attachment_id FOR NO KEY UPDATE",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Takes `attachments` from `unsent` (as [`lock_unsent`] found them) for a
+/// message of `sender`'s: all or none. False, with nothing taken, when
+/// one is not there (unknown, sent already, named twice) or not the
+/// sender's.
+pub(crate) fn claim(
+    unsent: &mut HashMap<Uuid, Uuid>,
+    sender: UserId,
+    attachments: &[MessageAttachment],
+) -> bool {
+    let mut taken = Vec::with_capacity(attachments.len());
+    for a in attachments {
+        let id = a.attachment_id.as_uuid();
+        match unsent.remove(&id) {
+            Some(uploader) if uploader == sender.as_uuid() => taken.push((id, uploader)),
+            other => {
+                // Put back what this message took (and a stranger's).
+                unsent.extend(taken);
+                if let Some(uploader) = other {
+                    unsent.insert(id, uploader);
+                }
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Which message sends which attachments: one row per attachment, for
+/// [`Links::store`].
+#[derive(Default)]
+pub(crate) struct Links {
+    ids: Vec<Uuid>,
+    conversations: Vec<Uuid>,
+    messages: Vec<Uuid>,
+    positions: Vec<i16>,
+}
+
+impl Links {
+    /// `message` of `conversation` sends `attachments`, in order.
+    pub(crate) fn push(
+        &mut self,
+        conversation: ConversationId,
+        message: MessageId,
+        attachments: &[MessageAttachment],
+    ) {
+        for (position, a) in (0_i16..).zip(attachments) {
+            self.ids.push(a.attachment_id.as_uuid());
+            self.conversations.push(conversation.as_uuid());
+            self.messages.push(message.as_uuid());
+            self.positions.push(position);
+        }
+    }
+
+    /// Records the links, after the messages are stored: one statement,
+    /// none when no message sends any.
+    pub(crate) async fn store(self, conn: &mut PgConnection) -> Result<()> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE attachments a \
+             SET conversation_id = v.conv, message_id = v.msg, position = v.pos \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint[]) \
+                 AS v(id, conv, msg, pos) \
+             WHERE a.attachment_id = v.id",
+        )
+        .bind(self.ids)
+        .bind(self.conversations)
+        .bind(self.messages)
+        .bind(self.positions)
+        .execute(&mut *conn)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(())
     }
 }
 
@@ -125,5 +232,40 @@ impl AttachmentStore for PgStore {
                 .await
                 .map_err(to_chat_error)?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn attachments(&self, ids: &[AttachmentId]) -> Result<Vec<Attachment>> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        let rows: Vec<AttachmentRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            attachment_columns!(),
+            " FROM attachments WHERE attachment_id = ANY($1)"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        rows.into_iter().map(AttachmentRow::into_model).collect()
+    }
+
+    async fn blob_deletions(&self, limit: u32) -> Result<Vec<AttachmentId>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT attachment_id FROM attachment_blob_deletions ORDER BY attachment_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        Ok(ids.into_iter().map(AttachmentId::from_uuid).collect())
+    }
+
+    async fn forget_blob_deletions(&self, ids: &[AttachmentId]) -> Result<()> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
+        sqlx::query("DELETE FROM attachment_blob_deletions WHERE attachment_id = ANY($1)")
+            .bind(ids)
+            .execute(&self.pool)
+            .await
+            .map_err(to_chat_error)?;
+        Ok(())
     }
 }

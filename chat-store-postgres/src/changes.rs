@@ -185,15 +185,20 @@ async fn edit(
     Ok(Message::from(row))
 }
 
-/// Leaves a tombstone: the content and mentions emptied, `deleted_at` set,
-/// the mention rows and reactions dropped. Returns the tombstone.
+/// Leaves a tombstone: the content, mentions and attachments emptied,
+/// `deleted_at` set, the mention rows, reactions and attachments' rows
+/// dropped (the trigger of migration 0007 queues their blobs for the
+/// sweep). Returns the tombstone.
 async fn delete(conn: &mut PgConnection, message: &Message, at: Timestamp) -> Result<Message> {
     let row: MessageRow = sqlx::query_as(concat!(
         "WITH mentions_gone AS ( \
              DELETE FROM message_mentions WHERE message_id = $1), \
          reactions_gone AS ( \
-             DELETE FROM message_reactions WHERE message_id = $1) \
-         UPDATE messages SET content = '', mentions = '{}', deleted_at = $2 \
+             DELETE FROM message_reactions WHERE message_id = $1), \
+         attachments_gone AS ( \
+             DELETE FROM attachments WHERE message_id = $1) \
+         UPDATE messages SET content = '', mentions = '{}', attachments = NULL, \
+             deleted_at = $2 \
          WHERE message_id = $1 \
          RETURNING ",
         message_columns!()

@@ -3,13 +3,14 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chat_core::model::{
     Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
-    MemberRole, Membership, Message, NewDirectConversation, NewGroup, NewMember, PostingPolicy,
-    UserSummary,
+    MemberRole, Membership, Message, MessageAttachment, NewDirectConversation, NewGroup, NewMember,
+    PostingPolicy, UserSummary,
 };
 use chat_core::store::ConversationStore;
 use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::{PgStore, from_sql_count, to_chat_error};
@@ -85,7 +86,8 @@ macro_rules! overview_select {
                         l.message_type AS last_message_type, \
                         l.client_msg_id AS last_client_msg_id, \
                         l.created_at AS last_created_at, l.reply_to AS last_reply_to, \
-                        l.mentions AS last_mentions, l.edited_at AS last_edited_at, \
+                        l.mentions AS last_mentions, l.attachments AS last_attachments, \
+                        l.edited_at AS last_edited_at, \
                         l.deleted_at AS last_deleted_at \
                  FROM messages l WHERE l.conversation_id = c.conversation_id \
                  ORDER BY l.seq DESC LIMIT 1) lm ON TRUE "
@@ -209,6 +211,7 @@ struct OverviewRow {
     last_created_at: Option<DateTime<Utc>>,
     last_reply_to: Option<Uuid>,
     last_mentions: Option<Vec<Uuid>>,
+    last_attachments: Option<Json<Vec<MessageAttachment>>>,
     last_edited_at: Option<DateTime<Utc>>,
     last_deleted_at: Option<DateTime<Utc>>,
     mention_count: i64,
@@ -294,6 +297,7 @@ impl OverviewRow {
                     .into_iter()
                     .map(UserId::from_uuid)
                     .collect(),
+                attachments: self.last_attachments.map(|a| a.0).unwrap_or_default(),
                 edited_at: self.last_edited_at.map(Timestamp::from_datetime),
                 deleted_at: self.last_deleted_at.map(Timestamp::from_datetime),
             }),

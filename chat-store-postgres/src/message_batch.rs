@@ -3,22 +3,26 @@
 //! One statement per message would make a batch cost as many round trips
 //! as it has messages, and the writer would spend its time waiting for
 //! the network (seen as `idle in transaction, ClientRead` in
-//! `pg_stat_activity`). Here a batch costs at most six statements whatever
-//! its size: lock its conversations, lock its senders' member rows, find
-//! the idempotency keys already used, then write the messages (with their
-//! mention rows, in the same statement), the seqs and the senders'
-//! cursors, each with one statement over arrays (`UNNEST`). The rules are
+//! `pg_stat_activity`). Here a batch costs at most eight statements
+//! whatever its size: lock its conversations, lock its senders' member
+//! rows, find the idempotency keys already used, lock the attachments it
+//! sends (none without), then write the messages (with their mention rows,
+//! in the same statement), the attachments' links, the seqs and the
+//! senders' cursors, each with one statement over arrays (`UNNEST`). The rules are
 //! those of a single insert, applied in batch order in memory between the
 //! reads and the writes.
 
 use std::collections::HashMap;
 
-use chat_core::model::{EntryKind, InsertOutcome, Message, NewMessage, SenderCursors};
+use chat_core::model::{
+    EntryKind, InsertOutcome, Message, NewMessage, SenderCursors, attachments_to_json,
+};
 use chat_core::{Result, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use crate::attachments::{Links, claim, lock_unsent};
 use crate::messages::MessageRow;
 use crate::{from_sql_count, to_chat_error, to_sql_count};
 
@@ -86,6 +90,11 @@ pub(crate) async fn insert_batch(
         .collect();
 
     let mut used = used_keys(conn, batch).await?;
+    let attachment_ids: Vec<Uuid> = (batch.iter())
+        .flat_map(|m| m.attachments.iter().map(|a| a.attachment_id.as_uuid()))
+        .collect();
+    let mut unsent = lock_unsent(conn, &attachment_ids).await?;
+    let mut links = Links::default();
 
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut rows = Rows::default();
@@ -108,6 +117,10 @@ pub(crate) async fn insert_batch(
             outcomes.push(InsertOutcome::Existing(original.clone()));
             continue;
         }
+        if !claim(&mut unsent, new.sender_id, &new.attachments) {
+            outcomes.push(InsertOutcome::AttachmentNotFound);
+            continue;
+        }
         *seq += 1;
         *added.entry(conversation).or_default() += 1;
         cursor.after_own_entry(from_sql_count(*seq), EntryKind::Message);
@@ -126,10 +139,12 @@ pub(crate) async fn insert_batch(
             created_at: new.created_at,
             reply_to: new.reply_to,
             mentions: new.mentions.clone(),
+            attachments: new.attachments.clone(),
             edited_at: None,
             deleted_at: None,
         };
         rows.push(&message);
+        links.push(message.conversation_id, message.id, &message.attachments);
         if let Some(k) = key {
             used.insert((conversation, sender, k), message.clone());
         }
@@ -139,6 +154,7 @@ pub(crate) async fn insert_batch(
         return Ok(outcomes);
     }
     rows.insert(conn).await?;
+    links.store(conn).await?;
     update_conversations(conn, &last_seq, &added, &activity).await?;
     update_senders(conn, &cursors).await?;
     Ok(outcomes)
@@ -217,6 +233,8 @@ struct Rows {
     times: Vec<DateTime<Utc>>,
     replies: Vec<Option<Uuid>>,
     mentions: Vec<String>,
+    /// JSON text, cast to `jsonb` in the statement.
+    attachments: Vec<Option<String>>,
 }
 
 /// `users` as the text of a PostgreSQL array literal: `{uuid,uuid}`.
@@ -237,6 +255,7 @@ impl Rows {
         self.times.push(m.created_at.as_datetime());
         self.replies.push(m.reply_to.map(|id| id.as_uuid()));
         self.mentions.push(uuid_array_literal(&m.mentions));
+        self.attachments.push(attachments_to_json(&m.attachments));
     }
 
     /// The messages and, in the same statement, their mention rows
@@ -245,13 +264,15 @@ impl Rows {
         sqlx::query(concat!(
             "WITH inserted AS ( \
                  INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-                     message_type, client_msg_id, created_at, reply_to, mentions) \
+                     message_type, client_msg_id, created_at, reply_to, mentions, \
+                     attachments) \
                  SELECT id, conv, seq, sender, content, kind, key, at, reply_to, \
-                     mentions::uuid[] \
+                     mentions::uuid[], files::jsonb \
                  FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::uuid[], \
                      $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::uuid[], \
-                     $10::text[]) \
-                     AS v(id, conv, seq, sender, content, kind, key, at, reply_to, mentions) \
+                     $10::text[], $11::text[]) \
+                     AS v(id, conv, seq, sender, content, kind, key, at, reply_to, mentions, \
+                         files) \
                  RETURNING message_id, conversation_id, seq, mentions) ",
             insert_mentions_from!("inserted")
         ))
@@ -265,6 +286,7 @@ impl Rows {
         .bind(self.times)
         .bind(self.replies)
         .bind(self.mentions)
+        .bind(self.attachments)
         .execute(&mut *conn)
         .await
         .map_err(to_chat_error)?;

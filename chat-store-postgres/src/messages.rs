@@ -1,14 +1,17 @@
 use async_trait::async_trait;
 use chat_core::model::{
     ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
-    NewChange, NewMessage, Reaction, SearchHit, SearchQuery, SenderCursors,
+    MessageAttachment, NewChange, NewMessage, Reaction, SearchHit, SearchQuery, SenderCursors,
+    attachments_to_json,
 };
 use chat_core::store::MessageStore;
 use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
+use crate::attachments::{Links, claim, lock_unsent};
 use crate::{PgStore, from_sql_count, to_chat_error, to_sql_count};
 
 /// The columns [`MessageRow`] reads, as a literal so queries stay
@@ -20,7 +23,7 @@ macro_rules! message_columns {
     ($alias:literal) => {
         message_columns!(@list $alias;
             message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id,
-            created_at, reply_to, mentions, edited_at, deleted_at)
+            created_at, reply_to, mentions, attachments, edited_at, deleted_at)
     };
     (@list $alias:literal; $first:ident $(, $column:ident)*) => {
         concat!($alias, stringify!($first) $(, ", ", $alias, stringify!($column))*)
@@ -59,6 +62,9 @@ pub(crate) struct MessageRow {
     created_at: DateTime<Utc>,
     reply_to: Option<Uuid>,
     mentions: Vec<Uuid>,
+    /// Read as JSON: a value that is not a list of attachments fails the
+    /// row's decoding.
+    attachments: Option<Json<Vec<MessageAttachment>>>,
     edited_at: Option<DateTime<Utc>>,
     deleted_at: Option<DateTime<Utc>>,
 }
@@ -76,6 +82,7 @@ impl From<MessageRow> for Message {
             created_at: Timestamp::from_datetime(row.created_at),
             reply_to: row.reply_to.map(MessageId::from_uuid),
             mentions: row.mentions.into_iter().map(UserId::from_uuid).collect(),
+            attachments: row.attachments.map(|a| a.0).unwrap_or_default(),
             edited_at: row.edited_at.map(Timestamp::from_datetime),
             deleted_at: row.deleted_at.map(Timestamp::from_datetime),
         }
@@ -510,6 +517,20 @@ async fn insert_in(
     {
         return Ok(InsertOutcome::Existing(original));
     }
+    // So is every attachment: the sender's, and not sent yet.
+    if !new.attachments.is_empty() {
+        let ids: Vec<Uuid> = new
+            .attachments
+            .iter()
+            .map(|a| a.attachment_id.as_uuid())
+            .collect();
+        let mut unsent = lock_unsent(&mut *conn, &ids)
+            .await
+            .map_err(Conflict::Store)?;
+        if !claim(&mut unsent, new.sender_id, &new.attachments) {
+            return Ok(InsertOutcome::AttachmentNotFound);
+        }
+    }
     let seq = last_seq + 1;
     cursors.after_own_entry(from_sql_count(seq), EntryKind::Message);
     // One round trip: the message and its mention rows (none without
@@ -526,8 +547,8 @@ async fn insert_in(
              WHERE conversation_id = $2 AND user_id = $4), \
          inserted AS ( \
              INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-                 message_type, client_msg_id, created_at, reply_to, mentions) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 message_type, client_msg_id, created_at, reply_to, mentions, attachments) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $15::jsonb) \
              RETURNING ",
         message_columns!(),
         "), \
@@ -552,7 +573,12 @@ async fn insert_in(
     .bind(to_sql_count(cursors.read_message_count))
     .bind(to_sql_count(cursors.delivered_seq))
     .bind(to_sql_count(cursors.own_unread))
+    .bind(attachments_to_json(&new.attachments))
     .fetch_one(&mut *conn)
     .await?;
-    Ok(InsertOutcome::Created(Message::from(row)))
+    let message = Message::from(row);
+    let mut links = Links::default();
+    links.push(conversation, message.id, &new.attachments);
+    links.store(&mut *conn).await.map_err(Conflict::Store)?;
+    Ok(InsertOutcome::Created(message))
 }

@@ -307,6 +307,7 @@ async fn fill(
                     created_at: at(n as i64 * 1_000),
                     reply_to: None,
                     mentions: Vec::new(),
+                    attachments: Vec::new(),
                 })
             })
             .collect::<Result<_, Box<dyn Error>>>()?;

@@ -14,7 +14,7 @@ use crate::messages::{
     MessageRow, fetch_sender_cursors, insert_mentions, mentions_to_sql, message_columns,
     msg_columns, store_sender_cursors,
 };
-use crate::{from_sql_count, to_chat_error, to_sql_count};
+use crate::{from_sql_count, push_id_list, to_chat_error, to_sql_count};
 
 /// A row of `message_changes` with its message (`msg`, as it is now) and
 /// the current count of its emoji, as [`log_between`] reads it.
@@ -149,7 +149,8 @@ pub(crate) async fn apply_in(
             let deleted = update_message(
                 &mut *conn,
                 concat!(
-                    "UPDATE messages SET content = ?2, mentions = ?3, deleted_at = ?4 \
+                    "UPDATE messages SET content = ?2, mentions = ?3, attachments = NULL, \
+                         deleted_at = ?4 \
                      WHERE message_id = ?1 RETURNING ",
                     message_columns!()
                 ),
@@ -161,6 +162,9 @@ pub(crate) async fn apply_in(
             .await?;
             delete_rows(&mut *conn, DELETE_MENTIONS, message.id).await?;
             delete_rows(&mut *conn, DELETE_REACTIONS, message.id).await?;
+            // Its files go with it; the trigger of migration 0007 queues
+            // their blobs for the sweep.
+            delete_rows(&mut *conn, DELETE_ATTACHMENTS, message.id).await?;
             (deleted, None)
         }
         ChangeAction::AddReaction(emoji) | ChangeAction::RemoveReaction(emoji) => {
@@ -267,7 +271,11 @@ const DELETE_MENTIONS: &str = "DELETE FROM message_mentions WHERE message_id = ?
 /// Drops a message's reactions.
 const DELETE_REACTIONS: &str = "DELETE FROM message_reactions WHERE message_id = ?1";
 
-/// Runs [`DELETE_MENTIONS`] or [`DELETE_REACTIONS`] for `message`.
+/// Drops the records of a message's attachments.
+const DELETE_ATTACHMENTS: &str = "DELETE FROM attachments WHERE message_id = ?1";
+
+/// Runs [`DELETE_MENTIONS`], [`DELETE_REACTIONS`] or [`DELETE_ATTACHMENTS`]
+/// for `message`.
 async fn delete_rows(
     conn: &mut SqliteConnection,
     statement: &'static str,
@@ -358,13 +366,9 @@ pub(crate) async fn reactions(pool: &SqlitePool, ids: &[MessageId]) -> Result<Ve
     }
     let mut query = QueryBuilder::<Sqlite>::new(
         "SELECT message_id, user_id, emoji, created_at FROM message_reactions \
-         WHERE message_id IN (",
+         WHERE message_id IN ",
     );
-    let mut list = query.separated(", ");
-    for id in ids {
-        list.push_bind(id.as_uuid());
-    }
-    list.push_unseparated(")");
+    push_id_list(&mut query, ids.iter().map(|id| id.as_uuid()));
     let rows: Vec<ReactionRow> = query
         .build_query_as()
         .fetch_all(pool)

@@ -3,11 +3,13 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chat_core::model::{
     Conversation, ConversationKind, ConversationOverview, Member, MemberEntry, MemberRemoval,
-    MemberRole, Membership, NewDirectConversation, NewGroup, NewMember, PostingPolicy, UserSummary,
+    MemberRole, Membership, MessageAttachment, NewDirectConversation, NewGroup, NewMember,
+    PostingPolicy, UserSummary,
 };
 use chat_core::store::ConversationStore;
 use chat_core::{ChatError, ConversationId, Result, Timestamp, UserId};
 use sqlx::SqliteExecutor;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::messages::MessageRow;
@@ -49,7 +51,8 @@ macro_rules! overview_select {
                lm.sender_id AS last_sender_id, lm.content AS last_content, \
                lm.message_type AS last_message_type, lm.client_msg_id AS last_client_msg_id, \
                lm.created_at AS last_created_at, lm.reply_to AS last_reply_to, \
-               lm.mentions AS last_mentions, lm.edited_at AS last_edited_at, \
+               lm.mentions AS last_mentions, lm.attachments AS last_attachments, \
+               lm.edited_at AS last_edited_at, \
                lm.deleted_at AS last_deleted_at, \
                (SELECT COUNT(*) FROM message_mentions mm \
                 WHERE mm.user_id = m.user_id AND mm.conversation_id = m.conversation_id \
@@ -185,6 +188,7 @@ struct OverviewRow {
     last_created_at: Option<i64>,
     last_reply_to: Option<Uuid>,
     last_mentions: Option<Vec<u8>>,
+    last_attachments: Option<Json<Vec<MessageAttachment>>>,
     last_edited_at: Option<i64>,
     last_deleted_at: Option<i64>,
     mention_count: i64,
@@ -266,6 +270,7 @@ impl OverviewRow {
                     created_at,
                     reply_to: self.last_reply_to,
                     mentions: self.last_mentions,
+                    attachments: self.last_attachments,
                     edited_at: self.last_edited_at,
                     deleted_at: self.last_deleted_at,
                 }

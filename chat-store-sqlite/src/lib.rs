@@ -68,6 +68,21 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The statement that opens every multi-statement write (see the crate docs).
 const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 
+/// Ends `query` with the list `(?, ?, ...)` of `ids` bound: the tail of
+/// an `IN` clause. The caller keeps the list under SQLite's limit on
+/// bound parameters (32,766).
+fn push_id_list(
+    query: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    ids: impl IntoIterator<Item = uuid::Uuid>,
+) {
+    query.push("(");
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+}
+
 /// A seq or counter (`u64` in chat-core) as stored in an INTEGER column.
 /// Values past `i64::MAX` cannot occur in practice; they saturate.
 fn to_sql_count(value: u64) -> i64 {

@@ -1,24 +1,29 @@
 use async_trait::async_trait;
 use chat_core::model::{
     ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
-    NewChange, NewMessage, NewlyRead, Reaction, SearchHit, SearchQuery, SenderCursors,
+    MessageAttachment, NewChange, NewMessage, NewlyRead, Reaction, SearchHit, SearchQuery,
+    SenderCursors, attachments_to_json,
 };
 use chat_core::store::MessageStore;
 use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
+use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
 use uuid::Uuid;
 
+use crate::attachments::{attachments_sendable, link_attachments};
 use crate::changes;
 use crate::conversations::fetch_membership;
 use crate::search;
-use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error, to_sql_count};
+use crate::{
+    BEGIN_IMMEDIATE, SqliteStore, from_sql_count, push_id_list, to_chat_error, to_sql_count,
+};
 
 /// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
 macro_rules! message_columns {
     () => {
         "message_id, conversation_id, seq, sender_id, content, message_type, client_msg_id, \
-         created_at, reply_to, mentions, edited_at, deleted_at"
+         created_at, reply_to, mentions, attachments, edited_at, deleted_at"
     };
 }
 
@@ -27,7 +32,7 @@ macro_rules! msg_columns {
     () => {
         "msg.message_id, msg.conversation_id, msg.seq, msg.sender_id, msg.content, \
          msg.message_type, msg.client_msg_id, msg.created_at, msg.reply_to, msg.mentions, \
-         msg.edited_at, msg.deleted_at"
+         msg.attachments, msg.edited_at, msg.deleted_at"
     };
 }
 
@@ -46,6 +51,9 @@ pub(crate) struct MessageRow {
     pub(crate) created_at: i64,
     pub(crate) reply_to: Option<Uuid>,
     pub(crate) mentions: Option<Vec<u8>>,
+    /// Read as JSON: a value that is not a list of attachments fails the
+    /// row's decoding.
+    pub(crate) attachments: Option<Json<Vec<MessageAttachment>>>,
     pub(crate) edited_at: Option<i64>,
     pub(crate) deleted_at: Option<i64>,
 }
@@ -65,6 +73,7 @@ impl MessageRow {
             created_at: Timestamp::from_millis(self.created_at),
             reply_to: self.reply_to.map(MessageId::from_uuid),
             mentions: mentions_from_sql(self.mentions.as_deref())?,
+            attachments: self.attachments.map(|a| a.0).unwrap_or_default(),
             edited_at: self.edited_at.map(Timestamp::from_millis),
             deleted_at: self.deleted_at.map(Timestamp::from_millis),
         })
@@ -300,13 +309,9 @@ impl MessageStore for SqliteStore {
         let mut query = QueryBuilder::<Sqlite>::new(concat!(
             "SELECT ",
             message_columns!(),
-            " FROM messages WHERE message_id IN ("
+            " FROM messages WHERE message_id IN "
         ));
-        let mut list = query.separated(", ");
-        for id in ids {
-            list.push_bind(id.as_uuid());
-        }
-        list.push_unseparated(")");
+        push_id_list(&mut query, ids.iter().map(|id| id.as_uuid()));
         let rows: Vec<MessageRow> = query
             .build_query_as()
             .fetch_all(&self.pool)
@@ -593,6 +598,10 @@ async fn insert_in(
     {
         return Ok(InsertOutcome::Existing(original));
     }
+    // So is every attachment: the sender's, and not sent yet.
+    if !attachments_sendable(&mut *conn, new.sender_id, &new.attachments).await? {
+        return Ok(InsertOutcome::AttachmentNotFound);
+    }
     let seq: Option<i64> = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, message_count = message_count + 1, \
              last_activity_at = max(last_activity_at, ?2) \
@@ -608,8 +617,8 @@ async fn insert_in(
     };
     let inserted: std::result::Result<MessageRow, sqlx::Error> = sqlx::query_as(concat!(
         "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-             message_type, client_msg_id, created_at, reply_to, mentions) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+             message_type, client_msg_id, created_at, reply_to, mentions, attachments) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
          RETURNING ",
         message_columns!()
     ))
@@ -623,10 +632,12 @@ async fn insert_in(
     .bind(new.created_at.as_millis())
     .bind(new.reply_to.map(|id| id.as_uuid()))
     .bind(mentions_to_sql(&new.mentions))
+    .bind(attachments_to_json(&new.attachments))
     .fetch_one(&mut *conn)
     .await;
     let message = inserted?.into_model().map_err(Conflict::Store)?;
     insert_mentions(&mut *conn, message.id, conversation, seq, &new.mentions).await?;
+    link_attachments(&mut *conn, conversation, message.id, &new.attachments).await?;
     cursors.after_own_entry(message.seq, EntryKind::Message);
     store_sender_cursors(&mut *conn, conversation, new.sender_id, cursors).await?;
     Ok(InsertOutcome::Created(message))

@@ -10,7 +10,7 @@ use sqlx::error::ErrorKind;
 use sqlx::{QueryBuilder, Sqlite};
 use uuid::Uuid;
 
-use crate::{SqliteStore, to_chat_error};
+use crate::{SqliteStore, push_id_list, to_chat_error};
 
 /// The columns [`UserRow`] reads, as a literal so queries stay `'static`.
 macro_rules! user_columns {
@@ -313,13 +313,10 @@ impl UserStore for SqliteStore {
         // bound parameters.
         for chunk in ids.chunks(SUMMARY_CHUNK) {
             let mut query = QueryBuilder::<Sqlite>::new(
-                "SELECT user_id, username, display_name FROM users                  WHERE is_active = 1 AND user_id IN (",
+                "SELECT user_id, username, display_name FROM users \
+                 WHERE is_active = 1 AND user_id IN ",
             );
-            let mut list = query.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            list.push_unseparated(")");
+            push_id_list(&mut query, chunk.iter().copied());
             let rows: Vec<SummaryRow> = query
                 .build_query_as()
                 .fetch_all(&self.pool)

@@ -159,6 +159,13 @@ pub enum ChatError {
         /// The limit, in bytes.
         max: u64,
     },
+    /// `ATTACHMENT_NOT_FOUND`: no such attachment for the caller: never
+    /// uploaded, uploaded by someone else, or (to send) sent already; to
+    /// download, not in a conversation the caller may read, or its
+    /// message was deleted. The cases are not told apart, so another
+    /// user's uploads do not leak.
+    #[error("attachment not found")]
+    AttachmentNotFound,
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -210,6 +217,7 @@ impl ChatError {
             Self::InvalidQuery(_) => "INVALID_QUERY",
             Self::SearchTooBroad => "SEARCH_TOO_BROAD",
             Self::AttachmentTooLarge { .. } => "ATTACHMENT_TOO_LARGE",
+            Self::AttachmentNotFound => "ATTACHMENT_NOT_FOUND",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",

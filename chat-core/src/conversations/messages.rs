@@ -7,7 +7,7 @@
 //! then answer the sender. Persisting first means a message is never shown
 //! that history does not have; see `docs/architecture.md`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -16,13 +16,14 @@ use super::{ConversationRef, ConversationService, PageRequest};
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::ConnectionId;
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::members::MemberSet;
 use crate::message_views::decorate;
 use crate::model::{
-    ConversationKind, DeliveryMove, InsertOutcome, Member, Membership, Message, MessageView,
-    NewDirectConversation, NewMessage, Receipt, ReplyQuote,
+    ConversationKind, DeliveryMove, InsertOutcome, MAX_ATTACHMENTS_PER_MESSAGE, Member, Membership,
+    Message, MessageAttachment, MessageView, NewDirectConversation, NewMessage, Receipt,
+    ReplyQuote,
 };
 use crate::protocol::{DeliveryReceipt, ReadReceipt};
 use crate::rate_limit::RateDecision;
@@ -35,7 +36,7 @@ const RECEIPT_SENDERS_WINDOW: u32 = 100;
 /// A validated message to send.
 #[derive(Debug, Clone)]
 pub struct OutgoingMessage {
-    /// Text.
+    /// Text; empty only when there are attachments.
     pub content: MessageContent,
     /// Type (`text` by default).
     pub message_type: MessageType,
@@ -43,6 +44,9 @@ pub struct OutgoingMessage {
     pub client_msg_id: Option<ClientMsgId>,
     /// The message of the same conversation this one answers.
     pub reply_to: Option<MessageId>,
+    /// The sender's uploads it sends, in order, each once, at most
+    /// [`MAX_ATTACHMENTS_PER_MESSAGE`].
+    pub attachments: Vec<AttachmentId>,
 }
 
 impl OutgoingMessage {
@@ -57,14 +61,52 @@ impl OutgoingMessage {
         message_type: Option<&str>,
         client_msg_id: Option<&str>,
     ) -> std::result::Result<Self, ValidationError> {
+        Self::parse_with_attachments(content, message_type, client_msg_id, Vec::new())
+    }
+
+    /// As [`parse`](Self::parse), for a message that may send
+    /// attachments: with any, the text may be blank.
+    ///
+    /// # Errors
+    /// Those of [`parse`](Self::parse) (`EMPTY_CONTENT` only without
+    /// attachments), `TOO_MANY_ATTACHMENTS` past
+    /// [`MAX_ATTACHMENTS_PER_MESSAGE`], `DUPLICATE_ATTACHMENT` for an id
+    /// named twice.
+    pub fn parse_with_attachments(
+        content: &str,
+        message_type: Option<&str>,
+        client_msg_id: Option<&str>,
+        attachments: Vec<AttachmentId>,
+    ) -> std::result::Result<Self, ValidationError> {
+        if attachments.len() > MAX_ATTACHMENTS_PER_MESSAGE {
+            return Err(ValidationError::new(
+                "attachments",
+                "TOO_MANY_ATTACHMENTS",
+                "a message holds at most 10 attachments",
+            ));
+        }
+        let distinct: HashSet<AttachmentId> = attachments.iter().copied().collect();
+        if distinct.len() != attachments.len() {
+            return Err(ValidationError::new(
+                "attachments",
+                "DUPLICATE_ATTACHMENT",
+                "an attachment is named more than once",
+            ));
+        }
+        let content = if attachments.is_empty() {
+            MessageContent::parse(content)?
+        } else {
+            MessageContent::parse_caption(content)?
+        };
         Ok(Self {
-            content: MessageContent::parse(content)?,
+            content,
             message_type: message_type
                 .map(MessageType::parse)
                 .transpose()?
                 .unwrap_or_default(),
             client_msg_id: client_msg_id.map(ClientMsgId::parse).transpose()?,
             reply_to: None,
+            attachments,
         })
     }
 
@@ -75,6 +117,7 @@ impl OutgoingMessage {
             message_type: MessageType::text(),
             client_msg_id: None,
             reply_to: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -275,6 +318,9 @@ impl ConversationService {
         let mentions = self
             .mentions(conversation_id, message.content.as_str(), sender)
             .await?;
+        let attachments = self
+            .sendable_attachments(sender, &message.attachments)
+            .await?;
         let new = NewMessage {
             id: MessageId::new(),
             conversation_id,
@@ -285,6 +331,7 @@ impl ConversationService {
             created_at: now,
             reply_to: message.reply_to,
             mentions,
+            attachments,
         };
         match self.insert(new).await? {
             InsertOutcome::Created(message) => {
@@ -305,7 +352,38 @@ impl ConversationService {
                 d.members.changed(conversation_id).await;
                 Err(ChatError::ConversationNotFound)
             }
+            // Sent in another message committed meanwhile.
+            InsertOutcome::AttachmentNotFound => Err(ChatError::AttachmentNotFound),
         }
+    }
+
+    /// What a message carries of the attachments `ids`, in that order:
+    /// each must be an upload of `sender`'s. Whether one was sent already
+    /// is for the store to say, in the insert's transaction: another send
+    /// may take one meanwhile, and a retry of the message that sent it
+    /// (same `client_msg_id`) must get that message back, not an error.
+    ///
+    /// # Errors
+    /// `ATTACHMENT_NOT_FOUND` for any other.
+    async fn sendable_attachments(
+        &self,
+        sender: UserId,
+        ids: &[AttachmentId],
+    ) -> Result<Vec<MessageAttachment>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.deps.attachments.attachments(ids).await?;
+        ids.iter()
+            .map(|id| {
+                found
+                    .iter()
+                    .find(|a| a.upload.id == *id)
+                    .filter(|a| a.upload.uploader == sender)
+                    .map(|a| MessageAttachment::from(&a.upload))
+                    .ok_or(ChatError::AttachmentNotFound)
+            })
+            .collect()
     }
 
     /// A page of a conversation's history, newest first. The direct

@@ -46,7 +46,7 @@ use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::realtime::OfflineQueue;
-use crate::store::{ConversationStore, MessageStore, UserStore};
+use crate::store::{AttachmentStore, ConversationStore, MessageStore, UserStore};
 use crate::time::Clock;
 
 /// Settings of the conversation service.
@@ -110,6 +110,8 @@ pub(crate) struct ConversationDeps {
     pub(crate) conversations: Arc<dyn ConversationStore>,
     /// Messages and cursors.
     pub(crate) messages: Arc<dyn MessageStore>,
+    /// Uploads, to check what a message sends.
+    pub(crate) attachments: Arc<dyn AttachmentStore>,
     /// Per-user send limits.
     pub(crate) limiter: Arc<dyn RateLimiter>,
     /// Server time.

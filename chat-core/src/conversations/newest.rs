@@ -69,6 +69,7 @@ mod tests {
             created_at: Timestamp::now(),
             reply_to: None,
             mentions: Vec::new(),
+            attachments: Vec::new(),
             edited_at: None,
             deleted_at: None,
         }

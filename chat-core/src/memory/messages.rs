@@ -110,6 +110,7 @@ impl ChatState {
             ChangeAction::Delete => {
                 stored.content.clear();
                 stored.mentions.clear();
+                stored.attachments.clear();
                 stored.deleted_at = Some(at);
             }
             ChangeAction::AddReaction(_) | ChangeAction::RemoveReaction(_) => {}
@@ -165,26 +166,36 @@ impl ChatState {
 #[async_trait]
 impl MessageStore for MemoryStore {
     async fn insert_message(&self, new: NewMessage) -> Result<InsertOutcome> {
-        let mut st = self.state();
+        let mut guard = self.state();
+        let st = &mut *guard;
         let chat = &mut st.chat;
         let conv = new.conversation_id;
         let is_member = chat
             .members
             .get(&conv)
             .is_some_and(|m| m.contains_key(&new.sender_id));
-        let (Some(conversation), true) = (chat.conversations.get_mut(&conv), is_member) else {
+        if !is_member || !chat.conversations.contains_key(&conv) {
             return Ok(InsertOutcome::NotMember);
-        };
-        let messages = chat.messages.entry(conv).or_default();
+        }
         let client_key = new
             .client_msg_id
             .as_ref()
             .map(|c| (conv, new.sender_id, c.as_str().to_owned()));
+        let messages = chat.messages.entry(conv).or_default();
         if let Some(seq) = client_key.as_ref().and_then(|k| chat.client_ids.get(k))
             && let Ok(i) = messages.binary_search_by_key(seq, |m| m.seq)
         {
             return Ok(InsertOutcome::Existing(messages[i].clone()));
         }
+        if !st.attachments.sendable(new.sender_id, &new.attachments) {
+            return Ok(InsertOutcome::AttachmentNotFound);
+        }
+        st.attachments.link(conv, new.id, &new.attachments);
+        let chat = &mut st.chat;
+        let Some(conversation) = chat.conversations.get_mut(&conv) else {
+            return Ok(InsertOutcome::NotMember);
+        };
+        let messages = chat.messages.entry(conv).or_default();
         conversation.last_seq += 1;
         conversation.message_count += 1;
         let seq = conversation.last_seq;
@@ -200,6 +211,7 @@ impl MessageStore for MemoryStore {
             created_at: new.created_at,
             reply_to: new.reply_to,
             mentions: new.mentions,
+            attachments: new.attachments,
             edited_at: None,
             deleted_at: None,
         };
@@ -351,8 +363,15 @@ impl MessageStore for MemoryStore {
     }
 
     async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
-        let mut st = self.state();
-        Ok(st.chat.apply_change(change))
+        let mut guard = self.state();
+        let st = &mut *guard;
+        let deleting = matches!(change.action, ChangeAction::Delete).then_some(change.message_id);
+        let outcome = st.chat.apply_change(change);
+        // A deleted message's files go with it (their bytes by the sweep).
+        if let (Some(message), ChangeOutcome::Applied { .. }) = (deleting, &outcome) {
+            st.attachments.remove_of_message(message);
+        }
+        Ok(outcome)
     }
 
     async fn log_between(

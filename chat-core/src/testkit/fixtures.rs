@@ -155,6 +155,7 @@ pub fn new_message(
         created_at: at,
         reply_to: None,
         mentions: Vec::new(),
+        attachments: Vec::new(),
     }
 }
 

@@ -179,7 +179,7 @@ pub async fn messages_concurrent_duplicates_store_one(store: Arc<dyn Store>) {
         match t.await.expect("task") {
             InsertOutcome::Created(m) => created.push(m),
             InsertOutcome::Existing(m) => existing.push(m),
-            InsertOutcome::NotMember => panic!("is a member"),
+            other => panic!("is a member, with no attachments: {other:?}"),
         }
     }
     assert_eq!(created.len(), 1);

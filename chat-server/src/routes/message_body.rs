@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::conversations::SentMessage;
+use chat_core::ids::AttachmentId;
 use chat_core::{
     ConversationId, ConversationRef, MessageId, OutgoingMessage, Timestamp, UserId, ValidationError,
 };
@@ -13,10 +14,12 @@ use utoipa::ToSchema;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// `{content, message_type?, client_msg_id?, reply_to?}`.
+/// `{content, message_type?, client_msg_id?, reply_to?, attachments?}`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MessageBody {
-    /// The text, 1 to 10,000 characters, stored verbatim.
+    /// The text, 1 to 10,000 characters, stored verbatim; may be left out
+    /// (or blank) when there are attachments.
+    #[serde(default)]
     content: String,
     /// A client-defined type (default `text`).
     #[serde(default)]
@@ -27,6 +30,10 @@ pub struct MessageBody {
     /// The message of the same conversation this one answers.
     #[serde(default)]
     reply_to: Option<MessageId>,
+    /// The sender's uploads it sends (`POST /attachments`), in order, at
+    /// most 10.
+    #[serde(default)]
+    attachments: Vec<AttachmentId>,
 }
 
 impl MessageBody {
@@ -34,12 +41,14 @@ impl MessageBody {
     ///
     /// # Errors
     /// `EMPTY_CONTENT`, `CONTENT_TOO_LONG`, `INVALID_CONTENT`,
-    /// `INVALID_MESSAGE_TYPE`, `INVALID_CLIENT_MSG_ID`.
+    /// `INVALID_MESSAGE_TYPE`, `INVALID_CLIENT_MSG_ID`,
+    /// `TOO_MANY_ATTACHMENTS`, `DUPLICATE_ATTACHMENT`.
     pub fn parse(self) -> Result<OutgoingMessage, ValidationError> {
-        let mut message = OutgoingMessage::parse(
+        let mut message = OutgoingMessage::parse_with_attachments(
             &self.content,
             self.message_type.as_deref(),
             self.client_msg_id.as_deref(),
+            self.attachments,
         )?;
         message.reply_to = self.reply_to;
         Ok(message)

@@ -195,6 +195,22 @@ async fn bad_messages_are_refused_with_the_field_named() {
             "content",
         ),
         (
+            // Content may be left out only beside attachments.
+            json!({"recipient_id": to}),
+            "EMPTY_CONTENT",
+            "content",
+        ),
+        (
+            json!({"recipient_id": to, "attachments": vec![uuid::Uuid::now_v7(); 2]}),
+            "DUPLICATE_ATTACHMENT",
+            "attachments",
+        ),
+        (
+            json!({"recipient_id": to, "attachments": (0..11).map(|_| uuid::Uuid::now_v7()).collect::<Vec<_>>()}),
+            "TOO_MANY_ATTACHMENTS",
+            "attachments",
+        ),
+        (
             json!({"recipient_id": to, "content": "x".repeat(10_001)}),
             "CONTENT_TOO_LONG",
             "content",
@@ -238,7 +254,7 @@ async fn bad_messages_are_refused_with_the_field_named() {
     }
     for body in [
         json!({"recipient_id": "bob", "content": "ok"}),
-        json!({"recipient_id": to}),
+        json!({"recipient_id": to, "content": "ok", "attachments": ["not-an-id"]}),
         json!({"content": "ok"}),
         json!({"recipient_id": to, "content": 5}),
     ] {

@@ -6,8 +6,9 @@ use std::fmt;
 use super::is_forbidden_control;
 use crate::error::ValidationError;
 
-/// Message text: not blank, at most 10,000 characters, no control
-/// characters other than newline and tab.
+/// Message text: not blank (empty only beside attachments, see
+/// [`MessageContent::parse_caption`]), at most 10,000 characters, no
+/// control characters other than newline and tab.
 ///
 /// Content is stored verbatim (it is not trimmed or escaped), so every
 /// renderer must treat it as text, never as markup.
@@ -46,6 +47,23 @@ impl MessageContent {
             ));
         }
         Ok(Self(raw.to_owned()))
+    }
+
+    /// Validates the text sent with attachments, which may be blank:
+    /// blank text is stored as the empty string.
+    ///
+    /// # Errors
+    /// As [`parse`](Self::parse), except that blank text is no error.
+    pub fn parse_caption(raw: &str) -> Result<Self, ValidationError> {
+        if raw.trim().is_empty() {
+            return Ok(Self(String::new()));
+        }
+        Self::parse(raw)
+    }
+
+    /// Whether there is no text (a message of attachments only).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// The content.
@@ -178,6 +196,24 @@ mod tests {
                 "EMPTY_CONTENT"
             );
         }
+    }
+
+    #[test]
+    fn a_caption_may_be_blank_but_is_otherwise_content() {
+        for raw in ["", "   ", "\n\t "] {
+            let caption = MessageContent::parse_caption(raw).expect("blank caption");
+            assert!(caption.is_empty());
+        }
+        assert_eq!(
+            MessageContent::parse_caption(" look ")
+                .expect("valid")
+                .as_str(),
+            " look "
+        );
+        assert_eq!(
+            MessageContent::parse_caption("a\0b").expect_err("NUL").code,
+            "INVALID_CONTENT"
+        );
     }
 
     #[test]

@@ -2,11 +2,17 @@
 //! a blob store (`BlobStore`, under [`NewAttachment::blob_key`]); the store
 //! records who uploaded what, and where it was sent.
 
+use serde::{Deserialize, Serialize};
+
 use crate::domain::FileName;
 use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use crate::time::Timestamp;
 
-/// What an image attachment holds besides its bytes.
+/// The most attachments one message holds.
+pub const MAX_ATTACHMENTS_PER_MESSAGE: usize = 10;
+
+/// What an image attachment holds besides its bytes. Width and height
+/// are at least 1 (stores refuse 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ImageInfo {
     /// Width in pixels (as shown, after the image's own orientation).
@@ -44,7 +50,8 @@ pub struct SentIn {
     pub conversation_id: ConversationId,
     /// The message.
     pub message_id: MessageId,
-    /// Its place among the message's attachments (from 0).
+    /// Its place among the message's attachments (from 0, below
+    /// [`MAX_ATTACHMENTS_PER_MESSAGE`]).
     pub position: u16,
 }
 
@@ -67,6 +74,55 @@ impl NewAttachment {
     pub fn preview_key(&self) -> String {
         format!("attachments/{}.preview", self.id)
     }
+}
+
+/// An attachment as a message carries it: what a client needs to show it
+/// (a file chip, or an image at its size with its preview) and to fetch
+/// it (`GET /api/v1/attachments/{attachment_id}`, docs/api.md
+/// "Attachments"). Stored with the message, as it never changes once
+/// uploaded: history, catch-up and live frames carry it without a read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageAttachment {
+    /// Its id.
+    pub attachment_id: AttachmentId,
+    /// The name it is shown and downloaded under.
+    pub filename: String,
+    /// Its media type, sniffed from its bytes by the server.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// An image's width in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// An image's height in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// Whether a small preview can be fetched
+    /// (`GET /api/v1/attachments/{attachment_id}/preview`).
+    #[serde(default)]
+    pub preview: bool,
+}
+
+impl From<&NewAttachment> for MessageAttachment {
+    fn from(a: &NewAttachment) -> Self {
+        Self {
+            attachment_id: a.id,
+            filename: a.filename.as_str().to_owned(),
+            content_type: a.content_type.clone(),
+            size: a.size,
+            width: a.image.map(|i| i.width),
+            height: a.image.map(|i| i.height),
+            preview: a.image.is_some_and(|i| i.has_preview),
+        }
+    }
+}
+
+/// A message's attachments as the stores keep them on the message row:
+/// a JSON array, or `None` (NULL) for none, as most messages have.
+pub fn attachments_to_json(attachments: &[MessageAttachment]) -> Option<String> {
+    // Serializing these plain fields cannot fail.
+    (!attachments.is_empty()).then(|| serde_json::to_string(attachments).unwrap_or_default())
 }
 
 /// An attachment as a database row holds it, before its values are
@@ -104,14 +160,15 @@ impl AttachmentRecord {
     ///
     /// # Errors
     /// The name of the column holding a value the model does not allow (a
-    /// name that no longer validates, a negative size, a width past
-    /// `u32`): a corrupt row.
+    /// name that no longer validates, a negative size, a width of 0 or
+    /// past `u32`, a position past [`MAX_ATTACHMENTS_PER_MESSAGE`]): a
+    /// corrupt row.
     pub fn into_attachment(self) -> Result<Attachment, &'static str> {
         let filename = FileName::parse(&self.filename).map_err(|_| "filename")?;
         let image = match (self.width, self.height) {
             (Some(w), Some(h)) => Some(ImageInfo {
-                width: u32::try_from(w).map_err(|_| "width")?,
-                height: u32::try_from(h).map_err(|_| "height")?,
+                width: u32::try_from(w).ok().filter(|w| *w > 0).ok_or("width")?,
+                height: u32::try_from(h).ok().filter(|h| *h > 0).ok_or("height")?,
                 has_preview: self.has_preview,
             }),
             _ => None,
@@ -120,7 +177,10 @@ impl AttachmentRecord {
             (Some(conversation_id), Some(message_id), Some(p)) => Some(SentIn {
                 conversation_id,
                 message_id,
-                position: u16::try_from(p).map_err(|_| "position")?,
+                position: u16::try_from(p)
+                    .ok()
+                    .filter(|p| usize::from(*p) < MAX_ATTACHMENTS_PER_MESSAGE)
+                    .ok_or("position")?,
             }),
             _ => None,
         };

@@ -2,7 +2,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ClientMsgId, MessageContent, MessageType};
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::model::{ConversationKind, Member, ReactionCount, ReplyQuote};
+use crate::model::{ConversationKind, Member, MessageAttachment, ReactionCount, ReplyQuote};
 use crate::time::Timestamp;
 
 /// A stored message.
@@ -37,6 +37,10 @@ pub struct Message {
     /// resolved by the server when it was sent or last edited).
     #[serde(default)]
     pub mentions: Vec<UserId>,
+    /// The files sent with it, in order (docs/api.md, "Attachments");
+    /// gone once the message is deleted.
+    #[serde(default)]
+    pub attachments: Vec<MessageAttachment>,
     /// When the content was last edited.
     #[serde(default)]
     pub edited_at: Option<Timestamp>,
@@ -75,6 +79,12 @@ pub struct NewMessage {
     pub reply_to: Option<MessageId>,
     /// The mentioned members, resolved from the content.
     pub mentions: Vec<UserId>,
+    /// The attachments it sends, in order (at most
+    /// [`MAX_ATTACHMENTS_PER_MESSAGE`](crate::model::MAX_ATTACHMENTS_PER_MESSAGE)):
+    /// uploads of the sender's never sent before, which the store links to
+    /// the message in its transaction, or refuses the message with
+    /// [`InsertOutcome::AttachmentNotFound`].
+    pub attachments: Vec<MessageAttachment>,
 }
 
 /// The result of `MessageStore::insert_message` (in `chat-core`).
@@ -88,6 +98,10 @@ pub enum InsertOutcome {
     /// The sender is not a member of the conversation (or it does not
     /// exist); nothing was stored.
     NotMember,
+    /// One of its attachments is not there, was not uploaded by the
+    /// sender, or was sent already (in a message committed meanwhile);
+    /// nothing was stored.
+    AttachmentNotFound,
 }
 
 /// A message as clients see it: the stored message plus, for a direct
@@ -224,6 +238,7 @@ mod tests {
             created_at: Timestamp::from_millis(1_000),
             reply_to: None,
             mentions: Vec::new(),
+            attachments: Vec::new(),
             edited_at: None,
             deleted_at: None,
         }

@@ -10,7 +10,10 @@ mod moderation;
 mod search;
 mod user;
 
-pub use attachment::{Attachment, AttachmentRecord, ImageInfo, NewAttachment, SentIn};
+pub use attachment::{
+    Attachment, AttachmentRecord, ImageInfo, MAX_ATTACHMENTS_PER_MESSAGE, MessageAttachment,
+    NewAttachment, SentIn, attachments_to_json,
+};
 pub use auth::{
     NewPasswordReset, NewRefreshToken, NewSession, RefreshTokenRecord, ResetConsumption, Session,
 };

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ConversationId, MessageId, UserId};
+use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
 
 /// A frame from a client. Text fields are validated by the service, not
 /// here, so a bad value gets the same error code as over REST.
@@ -14,7 +14,8 @@ pub enum ClientFrame {
     Send {
         /// The other user.
         recipient_id: UserId,
-        /// Text.
+        /// Text; may be left out (or blank) when there are attachments.
+        #[serde(default)]
         content: String,
         /// Type (default `text`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -25,13 +26,17 @@ pub enum ClientFrame {
         /// The message of the conversation this one answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<MessageId>,
+        /// The sender's uploads it sends, in order (at most 10).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentId>,
     },
     /// Sends a group message.
     #[serde(rename = "message.group.send")]
     GroupSend {
         /// The group.
         group_id: ConversationId,
-        /// Text.
+        /// Text; may be left out (or blank) when there are attachments.
+        #[serde(default)]
         content: String,
         /// Type (default `text`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -42,6 +47,9 @@ pub enum ClientFrame {
         /// The message of the group this one answers.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<MessageId>,
+        /// The sender's uploads it sends, in order (at most 10).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        attachments: Vec<AttachmentId>,
     },
     /// Replaces the content of one's own message.
     #[serde(rename = "message.edit")]

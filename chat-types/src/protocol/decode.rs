@@ -116,6 +116,7 @@ mod tests {
                 message_type: Some("text".to_owned()),
                 client_msg_id: None,
                 reply_to: None,
+                attachments: Vec::new(),
             }
         );
     }

@@ -105,6 +105,7 @@ pub(super) async fn handle(
             message_type,
             client_msg_id,
             reply_to,
+            attachments,
         } => {
             let target = ConversationRef::Direct(recipient_id);
             let fields = send::SendFields {
@@ -112,6 +113,7 @@ pub(super) async fn handle(
                 message_type,
                 client_msg_id,
                 reply_to,
+                attachments,
             };
             send::send(caller, target, fields)
         }
@@ -121,6 +123,7 @@ pub(super) async fn handle(
             message_type,
             client_msg_id,
             reply_to,
+            attachments,
         } => {
             let target = ConversationRef::Group(group_id);
             let fields = send::SendFields {
@@ -128,6 +131,7 @@ pub(super) async fn handle(
                 message_type,
                 client_msg_id,
                 reply_to,
+                attachments,
             };
             send::send(caller, target, fields)
         }

@@ -3,6 +3,7 @@
 
 use chat_core::auth::AuthContext;
 use chat_core::conversations::SentMessage;
+use chat_core::ids::AttachmentId;
 use chat_core::protocol::{ErrorFrame, MessageSent, ServerFrame, close};
 use chat_core::{ChatError, ConversationRef, MessageId, OutgoingMessage};
 
@@ -15,6 +16,7 @@ pub(super) struct SendFields<'a> {
     pub(super) message_type: Option<String>,
     pub(super) client_msg_id: Option<String>,
     pub(super) reply_to: Option<MessageId>,
+    pub(super) attachments: Vec<AttachmentId>,
 }
 
 /// `message.send` (to a direct peer) and `message.group.send`: a valid
@@ -26,12 +28,18 @@ pub(super) fn send(caller: Caller<'_>, target: ConversationRef, fields: SendFiel
         message_type,
         client_msg_id,
         reply_to,
+        attachments,
     } = fields;
-    let mut message =
-        match OutgoingMessage::parse(content, message_type.as_deref(), client_msg_id.as_deref()) {
-            Ok(m) => m,
-            Err(e) => return error(&e.into(), client_msg_id),
-        };
+    let parsed = OutgoingMessage::parse_with_attachments(
+        content,
+        message_type.as_deref(),
+        client_msg_id.as_deref(),
+        attachments,
+    );
+    let mut message = match parsed {
+        Ok(m) => m,
+        Err(e) => return error(&e.into(), client_msg_id),
+    };
     message.reply_to = reply_to;
     let conversations = caller.engine.conversations().clone();
     let auth = caller.engine.auth().clone();
