@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::attachments::{AttachmentConfig, AttachmentDeps, AttachmentService};
 use crate::auth::service::AuthDeps;
 use crate::auth::{AuthConfig, AuthService};
 use crate::blocks::Blocks;
@@ -12,13 +13,14 @@ use crate::fanout::Fanout;
 use crate::mailer::{LogMailer, Mailer};
 use crate::members::Members;
 use crate::memory::{
-    MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
+    MemoryBlobStore, MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter,
+    MemoryStore,
 };
 use crate::metrics::Metrics;
 use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
-use crate::store::{BatchedWrites, ConversationStore, MessageStore, Store, TimedReads};
+use crate::store::{BatchedWrites, BlobStore, ConversationStore, MessageStore, Store, TimedReads};
 use crate::time::{Clock, SystemClock};
 use crate::users::UserService;
 
@@ -61,6 +63,7 @@ struct EngineInner {
     delivery: DeliveryService,
     moderation: ModerationService,
     admin: AdminService,
+    attachments: AttachmentService,
     realtime: RealtimeDeps,
     members: Arc<Members>,
     blocks: Arc<Blocks>,
@@ -116,6 +119,11 @@ impl ChatEngine {
         &self.inner.admin
     }
 
+    /// Uploads, downloads and the sweep of files.
+    pub fn attachments(&self) -> &AttachmentService {
+        &self.inner.attachments
+    }
+
     /// The real-time backends: event bus, offline queue, presence.
     pub fn realtime(&self) -> &RealtimeDeps {
         &self.inner.realtime
@@ -168,8 +176,10 @@ pub struct ChatEngineBuilder {
     bus: Option<Arc<dyn EventBus>>,
     queue: Option<Arc<dyn OfflineQueue>>,
     presence: Option<Arc<dyn Presence>>,
+    blobs: Option<Arc<dyn BlobStore>>,
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
+    attachment_config: AttachmentConfig,
     conversation_config: ConversationConfig,
     admin_config: AdminConfig,
     jwt_secret: Option<Vec<u8>>,
@@ -219,6 +229,19 @@ impl ChatEngineBuilder {
     /// Presence (default: [`MemoryPresence`], one process).
     pub fn presence(mut self, presence: Arc<dyn Presence>) -> Self {
         self.presence = Some(presence);
+        self
+    }
+
+    /// Where the bytes of attachments live (default: [`MemoryBlobStore`],
+    /// gone with the process).
+    pub fn blobs(mut self, blobs: Arc<dyn BlobStore>) -> Self {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// Attachment settings (default: [`AttachmentConfig::default`]).
+    pub fn attachment_config(mut self, config: AttachmentConfig) -> Self {
+        self.attachment_config = config;
         self
     }
 
@@ -346,6 +369,17 @@ impl ChatEngineBuilder {
             conversations.clone(),
             clock.clone(),
         );
+        let attachments = AttachmentService::new(
+            AttachmentDeps {
+                attachments: store.clone(),
+                conversations: store.clone(),
+                blobs: self
+                    .blobs
+                    .unwrap_or_else(|| Arc::new(MemoryBlobStore::new())),
+                clock: clock.clone(),
+            },
+            self.attachment_config,
+        );
         let bus = realtime.bus.clone();
         let inner = Arc::new_cyclic(|engine: &Weak<EngineInner>| {
             // Weak: the bus keeps its handlers, and the engine keeps the bus.
@@ -364,6 +398,7 @@ impl ChatEngineBuilder {
                 conversations,
                 moderation,
                 admin,
+                attachments,
                 members,
                 blocks,
                 writes,

@@ -56,6 +56,7 @@
 
 pub use chat_types::{domain, error, ids, model, protocol, time};
 
+pub mod attachments;
 pub mod auth;
 mod blocks;
 pub mod conversations;
@@ -77,6 +78,7 @@ pub mod users;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use attachments::{AttachmentConfig, AttachmentPart, AttachmentService, SweepReport, Upload};
 pub use auth::{AuthConfig, AuthContext, AuthService, ExternalUser, Signup, TokenPair};
 pub use conversations::{
     ChangedMessage, ConversationConfig, ConversationRef, ConversationService, OutgoingMessage,

@@ -1,6 +1,6 @@
 //! Attachments: files uploaded to be sent in messages. Their bytes live in
-//! a blob store (`BlobStore`, under [`NewAttachment::blob_key`]); the store
-//! records who uploaded what, and where it was sent.
+//! a blob store (`BlobStore`, under `attachments/{id}`: `AttachmentPart` in
+//! chat-core); the store records who uploaded what, and where it was sent.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,18 +62,6 @@ pub struct Attachment {
     pub upload: NewAttachment,
     /// Where it was sent; `None` until a message holds it.
     pub sent_in: Option<SentIn>,
-}
-
-impl NewAttachment {
-    /// The blob key of its bytes: `attachments/{id}`.
-    pub fn blob_key(&self) -> String {
-        format!("attachments/{}", self.id)
-    }
-
-    /// The blob key of its preview: `attachments/{id}.preview`.
-    pub fn preview_key(&self) -> String {
-        format!("attachments/{}.preview", self.id)
-    }
 }
 
 /// An attachment as a message carries it: what a client needs to show it
