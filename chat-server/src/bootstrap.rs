@@ -4,6 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_blob_store::ObjectBlobStore;
+use chat_core::store::BlobStore;
 use chat_core::{ChatEngine, LogMailer, Mailer, Store};
 use chat_queue_redis::{RedisBackend, RedisConfig};
 use chat_store_postgres::{PgPoolConfig, PgStore};
@@ -43,8 +45,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
     if let Some(id) = &config.instance_id {
         instance.id.clone_from(id);
     }
+    let blobs = open_blobs(config)?;
+    let uploads = config.upload_settings();
+    clear_spool(&uploads.spool_dir)?;
     let mut builder = ChatEngine::builder()
         .store(store)
+        .blobs(blobs)
+        .attachment_config(config.attachment_config())
         .mailer(mailer)
         .auth_config(config.auth_config())
         .conversation_config(config.conversation_config())
@@ -84,6 +91,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
             body_timeout: Duration::from_millis(config.body_timeout_ms),
             cors_origins: config.cors_origins.clone(),
             ws: config.ws_settings(),
+            uploads,
         },
     )
     .with_instance(instance))
@@ -125,6 +133,37 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServerError> 
             "CHAT_DATABASE_URL must start with sqlite: or postgres://".to_owned(),
         ))
     }
+}
+
+/// Opens the blob store named by `CHAT_BLOB_URL` (default: the data
+/// directory's `blobs`).
+///
+/// # Errors
+/// [`ServerError::Blobs`] for an unusable URL or directory.
+pub fn open_blobs(config: &Config) -> Result<Arc<dyn BlobStore>, ServerError> {
+    let url = config.blob_url()?;
+    let blobs = ObjectBlobStore::from_url(&url).map_err(|e| ServerError::Blobs {
+        code: e.code(),
+        message: error_chain(&e),
+    })?;
+    tracing::info!(blobs = blobs.describe(), "blob store ready");
+    Ok(Arc::new(blobs))
+}
+
+/// Creates the directory uploads are spooled in, removing what a stopped
+/// instance left there (uploads it was receiving, which failed).
+///
+/// # Errors
+/// I/O errors.
+pub fn clear_spool(dir: &Path) -> Result<(), ServerError> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with("upload-") {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads `<data_dir>/jwt_secret`, creating it with a random secret the

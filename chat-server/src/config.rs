@@ -6,13 +6,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_core::auth::{Argon2Params, AuthConfig};
-use chat_core::{AdminConfig, ConversationConfig, RateLimit, Username};
+use chat_core::{AdminConfig, AttachmentConfig, ConversationConfig, RateLimit, Username};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
 use crate::state::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_URI_BYTES, WsSettings,
 };
+use crate::uploads::UploadSettings;
 
 /// The window of the password reset limits.
 const HOUR: Duration = Duration::from_secs(3600);
@@ -237,6 +238,27 @@ pub struct Config {
     #[arg(long, env = "CHAT_BODY_TIMEOUT_MS", default_value_t = 10_000)]
     pub body_timeout_ms: u64,
 
+    /// Where the bytes of attachments go: `file:///ABSOLUTE/DIR`, or
+    /// `s3://BUCKET?region=...&endpoint=...&access_key_id=...&secret_access_key=...`
+    /// (any S3-compatible store; docs/configuration.md). Default:
+    /// `CHAT_DATA_DIR/blobs` on local disk.
+    #[arg(long, env = "CHAT_BLOB_URL", hide_env_values = true)]
+    pub blob_url: Option<String>,
+
+    /// Largest upload, bytes (default 25 MiB).
+    #[arg(long, env = "CHAT_MAX_UPLOAD_BYTES", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// How long an upload may send nothing before it is cut off,
+    /// milliseconds (uploads are exempt from `CHAT_BODY_TIMEOUT_MS`).
+    #[arg(long, env = "CHAT_UPLOAD_IDLE_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub upload_idle_timeout_ms: u64,
+
+    /// How long an upload may wait to be sent in a message before it is
+    /// removed, seconds.
+    #[arg(long, env = "CHAT_UNSENT_UPLOAD_GRACE_SECS", default_value_t = 3600)]
+    pub unsent_upload_grace_secs: u64,
+
     /// Redis URL (`redis://host:6379`). With it, the offline queue,
     /// presence, cross-instance fan-out and rate limits live in Redis, so
     /// several instances behave as one service; without it they are in
@@ -317,6 +339,37 @@ impl Config {
             edit_window: (self.edit_window_secs > 0)
                 .then(|| Duration::from_secs(self.edit_window_secs)),
             search_common_word_messages: self.search_common_word_messages,
+        }
+    }
+
+    /// Attachment settings derived from the flags.
+    pub fn attachment_config(&self) -> AttachmentConfig {
+        AttachmentConfig {
+            max_bytes: self.max_upload_bytes,
+            unsent_grace: Duration::from_secs(self.unsent_upload_grace_secs),
+            ..AttachmentConfig::default()
+        }
+    }
+
+    /// The blob store URL in force.
+    ///
+    /// # Errors
+    /// A data directory whose absolute path cannot be found.
+    pub fn blob_url(&self) -> std::io::Result<String> {
+        match &self.blob_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                let dir = std::path::absolute(self.data_dir.join("blobs"))?;
+                Ok(format!("file://{}", dir.display()))
+            }
+        }
+    }
+
+    /// Upload settings of the HTTP layer derived from the flags.
+    pub fn upload_settings(&self) -> UploadSettings {
+        UploadSettings {
+            spool_dir: self.data_dir.join("uploads"),
+            idle_timeout: Duration::from_millis(self.upload_idle_timeout_ms),
         }
     }
 

@@ -47,6 +47,7 @@ pub mod smtp;
 pub mod state;
 pub mod telemetry;
 pub mod testing;
+pub mod uploads;
 pub mod web;
 pub mod ws;
 
@@ -151,13 +152,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sessions = state.shutdown.clone();
     let metrics = state.engine.metrics().clone();
+    let sweeper = uploads::sweep::spawn_sweeper(state.engine.clone(), sessions.subscribe());
     let header_timeout = state.http.header_timeout;
     let shutdown = async move {
         shutdown.await;
         // WebSocket sessions close with 1001.
         sessions.send_replace(true);
     };
-    serve::serve_router(listener, app(state), header_timeout, shutdown).await?;
+    let served = serve::serve_router(listener, app(state), header_timeout, shutdown).await;
+    sweeper.abort();
+    served?;
     // An upgraded connection is no longer hyper's to wait for: give the
     // sessions a moment to send their close frames and finish their writes.
     let deadline = tokio::time::Instant::now() + SESSION_DRAIN_TIMEOUT;

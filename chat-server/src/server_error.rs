@@ -16,6 +16,15 @@ pub enum ServerError {
         /// What failed, with its causes.
         message: String,
     },
+    /// The blob store (`CHAT_BLOB_URL`) is unusable.
+    #[error("blob store: {message}")]
+    Blobs {
+        /// The blob store's own code (`BLOB_INVALID_URL`,
+        /// `BLOB_LOCAL_DIR`, `BLOB_S3_CONFIG`).
+        code: &'static str,
+        /// What failed, with its causes.
+        message: String,
+    },
     /// Redis could not be reached or the Redis settings are unusable.
     #[error("redis: {0}")]
     Redis(String),
@@ -32,7 +41,7 @@ impl ServerError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Config(_) => "INVALID_CONFIG",
-            Self::Store { code, .. } => code,
+            Self::Store { code, .. } | Self::Blobs { code, .. } => code,
             Self::Redis(_) => "REDIS_UNAVAILABLE",
             Self::Io(_) => "IO_ERROR",
             Self::Engine(e) => e.code(),

@@ -8,6 +8,7 @@ use chat_queue_redis::RedisBackend;
 use ipnet::IpNet;
 
 use crate::limits::{FrameRate, SocketSeats};
+use crate::uploads::UploadSettings;
 
 /// What handlers share: the engine, the HTTP settings and the shutdown
 /// signal. Cheap to clone.
@@ -83,6 +84,8 @@ pub struct HttpSettings {
     pub cors_origins: Vec<String>,
     /// WebSocket settings.
     pub ws: WsSettings,
+    /// Upload settings.
+    pub uploads: UploadSettings,
 }
 
 /// Settings of the WebSocket gateway.
@@ -145,6 +148,7 @@ impl Default for HttpSettings {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             cors_origins: Vec::new(),
             ws: WsSettings::default(),
+            uploads: UploadSettings::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The REST API, one file per resource, merged under `/api/v1`.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod blocks;
 pub mod conversations;
@@ -31,5 +32,6 @@ pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
         .nest("/groups", groups::router())
         .nest("/conversations", conversations::router())
         .nest("/search", search::router())
+        .nest("/attachments", attachments::router())
         .nest("/admin", admin::router())
 }
