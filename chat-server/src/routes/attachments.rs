@@ -105,7 +105,7 @@ async fn upload(
     params(("attachment_id" = String, Path, description = "The attachment")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The file's bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The file's bytes, as its sniffed type (active types such as HTML as `application/octet-stream`)", content_type = "*/*"),
         (status = 304, description = "Not modified (`If-None-Match`)"),
         ApiErrors
     )

@@ -1,5 +1,6 @@
 //! HTTP tests against a real server on a random port.
 
+mod attachments;
 mod auth;
 mod backends;
 mod bad_input;
