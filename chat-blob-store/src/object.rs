@@ -162,10 +162,14 @@ fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> ChatEr
     ChatError::StoreUnavailable(e.into())
 }
 
-/// Maps an object_store failure to the engine's errors.
+/// Maps an object_store failure to the engine's errors: refused
+/// credentials and permissions are a misconfiguration (`INTERNAL`, which
+/// alerts), not an outage to retry (`STORE_UNAVAILABLE`).
 fn store_error(e: object_store::Error) -> ChatError {
     match e {
-        object_store::Error::NotFound { .. } => ChatError::internal(e),
+        object_store::Error::NotFound { .. }
+        | object_store::Error::Unauthenticated { .. }
+        | object_store::Error::PermissionDenied { .. } => ChatError::internal(e),
         other => unavailable(other),
     }
 }

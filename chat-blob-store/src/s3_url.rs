@@ -40,17 +40,36 @@ pub(crate) fn parse(url: &str) -> Result<S3Url, BlobStoreError> {
             AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
             "5s",
         );
-    for (name, value) in parsed.query_pairs() {
+    for (name, value) in query_pairs(&parsed).map_err(|e| invalid(&e))? {
         let key: AmazonS3ConfigKey = name
             .parse()
             .map_err(|_| invalid(&format!("unknown S3 setting {name}")))?;
         if matches!(key, AmazonS3ConfigKey::Endpoint) && value.starts_with("http://") {
             builder = builder.with_allow_http(true);
         }
-        builder = builder.with_config(key, value.into_owned());
+        builder = builder.with_config(key, value);
     }
     let prefix = parsed.path().trim_matches('/').to_owned();
     Ok(S3Url { builder, prefix })
+}
+
+/// The settings of the URL's query, percent-decoded. Not as a form
+/// (`Url::query_pairs`): there `+` means a space, and secret keys hold
+/// `+`s that must stay.
+fn query_pairs(url: &url::Url) -> Result<Vec<(String, String)>, String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|d| d.into_owned())
+            .map_err(|_| "a setting is not UTF-8 once decoded".to_owned())
+    };
+    (url.query().unwrap_or_default().split('&'))
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
 }
 
 /// `url` without its query (which may hold a secret key), for messages.
@@ -89,6 +108,17 @@ mod tests {
             Some("AK")
         );
         assert_eq!(parse("s3://bucket").expect("valid").prefix, "");
+    }
+
+    #[test]
+    fn a_secret_keeps_its_plus_signs_and_percent_escapes_decode() {
+        let s3 = parse("s3://b?secret_access_key=ab+c/d%2Be%3D&region=eu-west-1").expect("valid");
+        assert_eq!(
+            s3.builder
+                .get_config_value(&Key::SecretAccessKey)
+                .as_deref(),
+            Some("ab+c/d+e=")
+        );
     }
 
     #[test]

@@ -232,6 +232,44 @@ mod tests {
         assert_eq!((small.width(), small.height()), (320, 80));
     }
 
+    /// CRC-32 (ISO-HDLC), as PNG chunks carry it.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = u32::MAX;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[tokio::test]
+    async fn a_huge_image_is_measured_but_never_decoded() {
+        // A small file whose header claims 100,000 x 100,000 pixels: 40 GB
+        // decoded. Only the header is read.
+        let mut bytes = png(1, 1);
+        bytes[16..20].copy_from_slice(&100_000_u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&100_000_u32.to_be_bytes());
+        let crc = crc32(&bytes[12..29]);
+        bytes[29..33].copy_from_slice(&crc.to_be_bytes());
+        let file = spooled(&bytes);
+        let seen = inspect(file.path().to_owned(), bytes).await;
+        assert_eq!(
+            seen.image,
+            Some(ImageInfo {
+                width: 100_000,
+                height: 100_000,
+                has_preview: false
+            })
+        );
+        assert_eq!(seen.preview, None);
+    }
+
     #[tokio::test]
     async fn a_broken_image_is_kept_as_a_file() {
         let mut bytes = png(50, 50);
