@@ -49,11 +49,16 @@ pub enum ClientError {
     /// The base URL cannot be used. Code `INVALID_URL`.
     #[error("invalid URL: {0}")]
     InvalidUrl(String),
+    /// A local file to upload, or the writer of a download, failed. Code
+    /// `IO`.
+    #[error("I/O failed: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl ClientError {
     /// The stable machine code: the server's for [`Api`](Self::Api),
-    /// otherwise `HTTP`, `WEBSOCKET`, `DECODE`, `CLOSED` or `INVALID_URL`.
+    /// otherwise `HTTP`, `WEBSOCKET`, `DECODE`, `CLOSED`, `INVALID_URL` or
+    /// `IO`.
     pub fn code(&self) -> &str {
         match self {
             Self::Http(_) => "HTTP",
@@ -62,6 +67,7 @@ impl ClientError {
             Self::Decode(_) => "DECODE",
             Self::Closed { .. } => "CLOSED",
             Self::InvalidUrl(_) => "INVALID_URL",
+            Self::Io(_) => "IO",
         }
     }
 

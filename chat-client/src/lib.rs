@@ -53,6 +53,7 @@
 //! # }
 //! ```
 
+pub mod attachments;
 pub mod client;
 pub mod error;
 pub mod frames;

@@ -358,7 +358,7 @@ impl UserClient {
         rest::json(request.bearer_auth(&self.access_token)).await
     }
 
-    async fn send_message(&self, path: &str, body: &Value) -> Result<Sent> {
+    pub(crate) async fn send_message(&self, path: &str, body: &Value) -> Result<Sent> {
         let answer = rest::send(self.post(path).json(body)).await?;
         let mut sent: Sent = answer.decode()?;
         sent.replayed = answer.status == 200;

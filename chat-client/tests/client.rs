@@ -478,3 +478,52 @@ async fn blocks_mute_posting_reports_and_the_admin_api() -> Result<()> {
     assert_eq!(revoked.code(), "SESSION_REVOKED");
     Ok(())
 }
+
+#[tokio::test]
+async fn files_are_uploaded_sent_received_live_and_downloaded() -> Result<()> {
+    let server = spawn_server().await;
+    let alice = server.signup("alice").await;
+    let bob = server.signup("bob").await;
+    let dave = server.signup("dave").await;
+    let as_alice = server.client.user(&alice);
+    let group = as_alice.create_group("Files", &[bob.user_id]).await?;
+    let mut bob_ws = server.client.connect(&bob.access_token).await?;
+
+    // 300 KB from disk, streamed.
+    let bytes: Vec<u8> = (0..300_000_u32).map(|i| (i % 251) as u8).collect();
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("data.bin");
+    tokio::fs::write(&path, &bytes).await?;
+    let file = as_alice.upload_file("data.bin", &path).await?;
+    assert_eq!(file.size, 300_000);
+    assert_eq!(file.content_type, "application/octet-stream");
+    let note = as_alice
+        .upload("note.txt", b"see attached".to_vec())
+        .await?;
+
+    let ids = [file.attachment_id, note.attachment_id];
+    as_alice.send_group_files(group, "two files", &ids).await?;
+    let live = next_where(&mut bob_ws, |f| match f {
+        ServerFrame::GroupMessageNew(m) => Some(m),
+        _ => None,
+    })
+    .await;
+    assert_eq!(live.message.attachments, vec![file.clone(), note.clone()]);
+
+    let as_bob = server.client.user(&bob);
+    let mut got = Vec::new();
+    let size = as_bob.download_to(file.attachment_id, &mut got).await?;
+    assert_eq!((size, got == bytes), (300_000, true));
+    assert_eq!(as_bob.download(note.attachment_id).await?, b"see attached");
+    let refused = server
+        .client
+        .user(&dave)
+        .download(file.attachment_id)
+        .await
+        .expect_err("dave is not in the group");
+    assert_eq!(refused.code(), "ATTACHMENT_NOT_FOUND");
+    assert_eq!(refused.status(), Some(404));
+    let no_preview = as_bob.preview(note.attachment_id).await.expect_err("text");
+    assert_eq!(no_preview.code(), "ATTACHMENT_NOT_FOUND");
+    Ok(())
+}
