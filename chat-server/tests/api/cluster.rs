@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::memory::MemoryMailer;
+use chat_core::store::BlobStore;
 use chat_core::{ChatEngine, ConversationConfig, ManualClock, RateLimit, Timestamp};
 use chat_queue_redis::testkit::RedisTestPrefix;
 use chat_queue_redis::{RedisBackend, RedisConfig};
@@ -34,6 +35,9 @@ pub(crate) struct Cluster {
 pub(crate) struct ClusterSettings {
     pub(crate) conversations: ConversationConfig,
     pub(crate) http: HttpSettings,
+    /// The blob store every instance shares (default: one in memory
+    /// each).
+    pub(crate) blobs: Option<Arc<dyn BlobStore>>,
 }
 
 impl Cluster {
@@ -112,7 +116,11 @@ pub(crate) async fn start_node(
     let backend = RedisBackend::connect_with_clock(redis, clock.clone())
         .await
         .expect("redis");
-    let engine = ChatEngine::builder()
+    let mut builder = ChatEngine::builder();
+    if let Some(blobs) = &settings.blobs {
+        builder = builder.blobs(blobs.clone());
+    }
+    let engine = builder
         .auth_config(test_auth_config())
         .conversation_config(settings.conversations.clone())
         .store(Arc::new(store))

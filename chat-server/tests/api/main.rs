@@ -5,6 +5,7 @@ mod auth;
 mod backends;
 mod bad_input;
 mod cluster;
+mod cluster_attachments;
 mod cluster_faults;
 mod conversations;
 mod cors;
