@@ -14,6 +14,8 @@
 //!   message, and the per-member exactly-once, in-order check.
 //! - `offline`: the reconnect storm; users with messages waiting all
 //!   connect at once; time until everything is delivered and acknowledged.
+//! - `files`: uploads and downloads of attachments; throughput, latency
+//!   per file, and the server's peak memory per concurrent upload.
 //! - `mixed`: sends, history, lists, reads, typing and logins at a fixed
 //!   total rate; latency per operation, delivery checks, and the server's
 //!   memory and open files sampled over time (the soak test).
@@ -130,6 +132,9 @@ enum Scenario {
     /// The reconnect storm: users with messages waiting all connect at
     /// once; the time until every message is delivered and acknowledged.
     Offline(scenarios::offline::Args),
+    /// Uploads and downloads of files: throughput, latency per file, and
+    /// the server's peak memory per concurrent upload (--server-pid).
+    Files(scenarios::files::Args),
 }
 
 #[tokio::main]
@@ -165,5 +170,6 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Scenario::Mixed(args) => scenarios::mixed::run(&bench, &out, &args).await,
         Scenario::Group(args) => scenarios::group::run(&bench, &out, &args).await,
         Scenario::Offline(args) => scenarios::offline::run(&bench, &out, &args).await,
+        Scenario::Files(args) => scenarios::files::run(&bench, &out, &args).await,
     }
 }

@@ -19,9 +19,12 @@ use tokio_util::io::StreamReader;
 
 use crate::{BlobStoreError, s3_url};
 
-/// Bytes buffered before a write starts a multipart upload, and the size
-/// of each part: S3's smallest part is 5 MiB.
+/// Bytes buffered before a write to S3 starts a multipart upload, and the
+/// size of each part: S3's smallest part is 5 MiB.
 const PART_BYTES: usize = 5 * 1024 * 1024;
+/// The same on local disk, where a part may be any size: memory per
+/// upload at once (docs/benchmarks.md, "Attachments").
+const LOCAL_PART_BYTES: usize = 1024 * 1024;
 /// Parts uploading at once, per blob.
 const PARTS_AT_ONCE: usize = 2;
 /// Bytes read from a body at a time.
@@ -33,6 +36,8 @@ pub struct ObjectBlobStore {
     store: Arc<dyn ObjectStore>,
     /// Where, for logs and errors (no secrets).
     describe: String,
+    /// Bytes a write buffers before it goes out as a part.
+    part_bytes: usize,
 }
 
 impl ObjectBlobStore {
@@ -54,6 +59,7 @@ impl ObjectBlobStore {
         Ok(Self {
             store: Arc::new(store),
             describe: format!("file://{}", dir.display()),
+            part_bytes: LOCAL_PART_BYTES,
         })
     }
 
@@ -91,6 +97,7 @@ impl ObjectBlobStore {
         Ok(Self {
             store,
             describe: s3_url::redact(url).to_owned(),
+            part_bytes: PART_BYTES,
         })
     }
 
@@ -174,6 +181,27 @@ fn store_error(e: object_store::Error) -> ChatError {
     }
 }
 
+/// Aborts an upload whose `put` was dropped before it ended (the request
+/// it served was cancelled): the parts already sent to S3, or the staging
+/// file on disk, would otherwise stay. The abort runs as a task of its
+/// own, as a drop cannot wait.
+struct AbortOnDrop(Option<BufWriter>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let (Some(mut writer), Ok(runtime)) =
+            (self.0.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
+        runtime.spawn(async move {
+            if let Err(e) = writer.abort().await {
+                tracing::warn!(error = %e, "aborting a cancelled upload failed");
+            }
+        });
+    }
+}
+
 #[async_trait]
 impl BlobStore for ObjectBlobStore {
     async fn put(
@@ -183,9 +211,18 @@ impl BlobStore for ObjectBlobStore {
         max_bytes: u64,
     ) -> Result<u64> {
         let path = Self::path(key)?;
-        let mut writer = BufWriter::with_capacity(self.store.clone(), path, PART_BYTES)
+        let writer = BufWriter::with_capacity(self.store.clone(), path, self.part_bytes)
             .with_max_concurrency(PARTS_AT_ONCE);
-        match Self::write(&mut writer, body, max_bytes).await {
+        let mut guard = AbortOnDrop(Some(writer));
+        let written = match guard.0.as_mut() {
+            Some(writer) => Self::write(writer, body, max_bytes).await,
+            None => return Err(ChatError::internal("the upload's writer is gone")),
+        };
+        // Past this point the upload ends here, one way or the other.
+        let Some(mut writer) = guard.0.take() else {
+            return Err(ChatError::internal("the upload's writer is gone"));
+        };
+        match written {
             // Completing: one PUT, or the multipart upload's completion
             // (which, failing, aborts the upload itself).
             Ok(size) => writer.shutdown().await.map(|()| size).map_err(unavailable),

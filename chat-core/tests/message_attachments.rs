@@ -125,3 +125,25 @@ fn bad_attachment_lists_are_refused_before_anything_is_read() {
     let ten = (0..10).map(|_| AttachmentId::new()).collect();
     assert_eq!(code("hi", ten), Ok(()));
 }
+
+#[tokio::test]
+async fn the_caption_of_files_may_be_edited_away_but_text_alone_may_not() {
+    let w = world().await;
+    let file = w.uploaded(w.alice, "a.txt").await;
+    let with_file = w.send("caption", None, &[&file]).await.expect("send");
+    let plain = w.send("just text", None, &[]).await.expect("send");
+    let empty = chat_core::MessageContent::parse_caption("  ").expect("blank caption");
+    let conversations = w.engine.conversations();
+    let conversation = with_file.message.conversation_id;
+    let edited = conversations
+        .edit_message(w.alice, conversation, with_file.message.id, empty.clone())
+        .await
+        .expect("a caption may go");
+    assert_eq!(edited.message.message.content, "");
+    assert_eq!(edited.message.message.attachments.len(), 1);
+    let e = conversations
+        .edit_message(w.alice, conversation, plain.message.id, empty)
+        .await
+        .expect_err("text may not go");
+    assert_eq!(e.code(), "EMPTY_CONTENT");
+}

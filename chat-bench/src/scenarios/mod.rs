@@ -3,6 +3,7 @@
 
 pub(crate) mod connections;
 pub(crate) mod direct;
+pub(crate) mod files;
 pub(crate) mod group;
 pub(crate) mod mixed;
 pub(crate) mod offline;

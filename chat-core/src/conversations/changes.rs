@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{ConversationService, mentions};
 use crate::domain::{Emoji, MessageContent};
-use crate::error::{ChatError, Result};
+use crate::error::{ChatError, Result, ValidationError};
 use crate::fanout::live_view;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::members::MemberSet;
@@ -38,12 +38,13 @@ pub struct ChangedMessage {
 impl ConversationService {
     /// Replaces the content of the caller's own message (within the edit
     /// window, when one is configured). Mentions are resolved again from
-    /// the new text.
+    /// the new text. The text of a message with attachments may become
+    /// empty ([`MessageContent::parse_caption`]); of any other, not.
     ///
     /// # Errors
     /// `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`, `MESSAGE_DELETED`,
     /// `PERMISSION_DENIED` (someone else's message), `EDIT_WINDOW_CLOSED`,
-    /// `RATE_LIMITED`.
+    /// `EMPTY_CONTENT` (no text left and no attachments), `RATE_LIMITED`.
     pub async fn edit_message(
         &self,
         user: UserId,
@@ -61,6 +62,14 @@ impl ConversationService {
             && self.deps.clock.now().since(target.created_at) > window
         {
             return Err(ChatError::EditWindowClosed);
+        }
+        if content.is_empty() && target.attachments.is_empty() {
+            return Err(ValidationError::new(
+                "content",
+                "EMPTY_CONTENT",
+                "message content must not be empty",
+            )
+            .into());
         }
         let mentions = self.mentions(conversation, content.as_str(), user).await?;
         let action = ChangeAction::Edit { content, mentions };

@@ -81,7 +81,7 @@ impl BlobStore for MemoryBlobStore {
         Ok(self
             .blobs()
             .iter()
-            .filter(|(key, _)| key == &prefix || key.as_str().starts_with(&dir))
+            .filter(|(key, _)| key.as_str().starts_with(&dir))
             .map(|(key, (bytes, written_at))| BlobEntry {
                 key: key.clone(),
                 size: bytes.len() as u64,

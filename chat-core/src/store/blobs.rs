@@ -116,7 +116,10 @@ pub trait BlobStore: Send + Sync {
     /// succeeds (removal is retried by sweeps).
     async fn delete(&self, key: &BlobKey) -> Result<()>;
 
-    /// Every blob whose key starts with `prefix` (whole segments: `a/b`
-    /// lists `a/b/c`, not `a/bc`), in no set order.
+    /// Every blob strictly below `prefix` (whole segments: `a/b` lists
+    /// `a/b/c`, not `a/bc`, nor a blob `a/b` itself), in no set order.
+    /// No key is a whole-segment prefix of another (local disk could not
+    /// hold both a file `a/b` and a file `a/b/c`), so callers give
+    /// prefixes that name folders.
     async fn list(&self, prefix: &BlobKey) -> Result<Vec<BlobEntry>>;
 }

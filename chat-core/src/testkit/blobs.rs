@@ -45,6 +45,7 @@ macro_rules! blob_conformance_tests {
             blobs_round_trip_and_list_by_prefix,
             blobs_larger_than_a_part_stream_through,
             blobs_past_the_limit_leave_nothing,
+            blobs_stop_reading_soon_past_the_limit,
             blobs_whose_body_fails_leave_nothing,
             blobs_delete_is_idempotent,
         );
@@ -132,7 +133,7 @@ impl AsyncRead for FailingBody {
 
 /// What is put is read back byte for byte, with its size; a key with
 /// nothing under it is `None`; a second put replaces the first; `list`
-/// finds blobs by whole leading segments.
+/// finds blobs strictly below a prefix of whole leading segments.
 pub async fn blobs_round_trip_and_list_by_prefix(store: Arc<dyn BlobStore>) {
     let hello = key("att/one/hello.txt");
     let size = store
@@ -186,6 +187,10 @@ pub async fn blobs_round_trip_and_list_by_prefix(store: Arc<dyn BlobStore>) {
         "whole segments: not att/onex"
     );
     assert!(store.list(&key("nothing")).await.expect("list").is_empty());
+    assert!(
+        store.list(&hello).await.expect("list").is_empty(),
+        "a blob is below no prefix equal to its own key"
+    );
 }
 
 /// A blob of several megabytes (past S3's 5 MiB part size) goes in and
@@ -228,6 +233,49 @@ pub async fn blobs_past_the_limit_leave_nothing(store: Arc<dyn BlobStore>) {
         .await
         .expect_err("past the limit");
     assert_eq!(read(&*store, &kept).await.as_deref(), Some(&b"first"[..]));
+}
+
+/// An endless body, 8 KiB a read, counting what was read of it.
+struct EndlessBody {
+    read: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// The most [`EndlessBody`] gives in one read.
+const ENDLESS_READ: usize = 8 * 1024;
+
+impl AsyncRead for EndlessBody {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf.remaining().min(ENDLESS_READ);
+        buf.put_slice(&[7_u8; ENDLESS_READ][..n]);
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// A body that never ends (a client streaming without end): refused once
+/// past the limit, having read at most one read more than it.
+pub async fn blobs_stop_reading_soon_past_the_limit(store: Arc<dyn BlobStore>) {
+    let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut body = EndlessBody { read: read.clone() };
+    let max = 100_000;
+    let err = store
+        .put(&key("att/endless"), &mut body, max)
+        .await
+        .expect_err("past the limit");
+    assert!(
+        matches!(err, ChatError::AttachmentTooLarge { .. }),
+        "{err:?}"
+    );
+    let read = read.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        read <= max + ENDLESS_READ as u64,
+        "read {read} bytes for a limit of {max}"
+    );
 }
 
 /// A body that fails midway (a client gone): an error, and nothing

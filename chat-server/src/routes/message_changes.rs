@@ -53,7 +53,7 @@ async fn edit(
     ApiPath((id, message_id)): ApiPath<(ConversationId, MessageId)>,
     ApiJson(body): ApiJson<EditBody>,
 ) -> Result<Json<ChangedMessage>, ApiError> {
-    let content = MessageContent::parse(&body.content)?;
+    let content = MessageContent::parse_caption(&body.content)?;
     let changed = state
         .engine
         .conversations()

@@ -43,7 +43,7 @@ pub(super) async fn change(
         let conversation = conversations.conversation_of(user, message).await?;
         match change {
             Change::Edit(text) => {
-                let content = MessageContent::parse(&text)?;
+                let content = MessageContent::parse_caption(&text)?;
                 conversations
                     .edit_message(user, conversation, message, content)
                     .await
