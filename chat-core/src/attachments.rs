@@ -17,6 +17,7 @@ use crate::domain::FileName;
 use crate::error::{ChatError, Result};
 use crate::ids::{AttachmentId, UserId};
 use crate::model::{Attachment, ImageInfo, MessageAttachment, NewAttachment};
+use crate::rate_limit::{RateDecision, RateLimit, RateLimiter};
 use crate::store::{AttachmentStore, Blob, BlobKey, BlobStore, ConversationStore};
 use crate::time::Clock;
 
@@ -30,6 +31,9 @@ pub struct AttachmentConfig {
     pub unsent_grace: Duration,
     /// Records the sweep handles per store call (default 100).
     pub sweep_batch: u32,
+    /// Uploads one user may start (default 200 an hour), counted by
+    /// [`AttachmentService::admit_upload`].
+    pub upload_limit: RateLimit,
 }
 
 impl Default for AttachmentConfig {
@@ -38,6 +42,7 @@ impl Default for AttachmentConfig {
             max_bytes: 25 * 1024 * 1024,
             unsent_grace: Duration::from_secs(3600),
             sweep_batch: 100,
+            upload_limit: RateLimit::new(200, Duration::from_secs(3600)),
         }
     }
 }
@@ -100,6 +105,8 @@ pub(crate) struct AttachmentDeps {
     pub(crate) conversations: Arc<dyn ConversationStore>,
     /// The bytes.
     pub(crate) blobs: Arc<dyn BlobStore>,
+    /// Per-user upload limits.
+    pub(crate) limiter: Arc<dyn RateLimiter>,
     /// Server time.
     pub(crate) clock: Arc<dyn Clock>,
 }
@@ -132,6 +139,25 @@ impl AttachmentService {
     /// The settings.
     pub fn config(&self) -> &AttachmentConfig {
         &self.config
+    }
+
+    /// Counts an upload `user` is about to send, before its bytes are
+    /// read: a transport calls it first, so a user past
+    /// [`AttachmentConfig::upload_limit`] costs no bandwidth or disk.
+    ///
+    /// # Errors
+    /// `RATE_LIMITED` past the limit.
+    pub async fn admit_upload(&self, user: UserId) -> Result<()> {
+        let key = format!("upload:{user}");
+        match self
+            .deps
+            .limiter
+            .hit(&key, self.config.upload_limit)
+            .await?
+        {
+            RateDecision::Limited { retry_after } => Err(ChatError::RateLimited { retry_after }),
+            RateDecision::Allowed { .. } => Ok(()),
+        }
     }
 
     /// Stores `upload` of `uploader`'s, its bytes read from `body`, and

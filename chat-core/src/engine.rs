@@ -358,7 +358,7 @@ impl ChatEngineBuilder {
             store: store.clone(),
             blocks: blocks.clone(),
             members: members.clone(),
-            limiter,
+            limiter: limiter.clone(),
             clock: clock.clone(),
         });
         let admin = AdminService::new(
@@ -373,6 +373,7 @@ impl ChatEngineBuilder {
             AttachmentDeps {
                 attachments: store.clone(),
                 conversations: store.clone(),
+                limiter: limiter.clone(),
                 blobs: self
                     .blobs
                     .unwrap_or_else(|| Arc::new(MemoryBlobStore::new())),

@@ -254,6 +254,10 @@ pub struct Config {
     #[arg(long, env = "CHAT_UPLOAD_IDLE_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..))]
     pub upload_idle_timeout_ms: u64,
 
+    /// Uploads one user may start per hour.
+    #[arg(long, env = "CHAT_UPLOADS_PER_HOUR", default_value_t = 200)]
+    pub uploads_per_hour: u32,
+
     /// How long an upload may wait to be sent in a message before it is
     /// removed, seconds.
     #[arg(long, env = "CHAT_UNSENT_UPLOAD_GRACE_SECS", default_value_t = 3600)]
@@ -347,6 +351,7 @@ impl Config {
         AttachmentConfig {
             max_bytes: self.max_upload_bytes,
             unsent_grace: Duration::from_secs(self.unsent_upload_grace_secs),
+            upload_limit: RateLimit::new(self.uploads_per_hour, HOUR),
             ..AttachmentConfig::default()
         }
     }

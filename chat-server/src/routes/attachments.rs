@@ -73,6 +73,7 @@ async fn upload(
     if announced.is_some_and(|n| n > max) {
         return Err(ChatError::AttachmentTooLarge { max }.into());
     }
+    attachments.admit_upload(ctx.user_id).await?;
     let settings = &state.http.uploads;
     let spooled = spool::spool(body, &settings.spool_dir, max, settings.idle_timeout).await?;
     let path = spooled.file.path().to_owned();

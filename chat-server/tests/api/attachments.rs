@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::memory::{MemoryBlobStore, MemoryStore};
 use chat_core::store::{Blob, BlobEntry, BlobKey, BlobStore};
-use chat_core::{AttachmentConfig, ChatError, Timestamp};
+use chat_core::{AttachmentConfig, ChatError, RateLimit, Timestamp};
 use chat_server::HttpSettings;
 use chat_server::uploads::UploadSettings;
 use image::{ImageFormat, Rgb, RgbImage};
@@ -68,6 +68,9 @@ impl BlobStore for Switchable {
 /// Largest upload in the tests that set one.
 const SMALL_MAX: u64 = 4 * 1024;
 
+/// Uploads per user an hour in the tests that set it.
+const UPLOADS_PER_HOUR: u32 = 12;
+
 /// A server whose uploads may be at most [`SMALL_MAX`] bytes and idle for
 /// 300 ms, over `blobs`.
 async fn app_over(blobs: Arc<Switchable>) -> TestApp {
@@ -80,6 +83,7 @@ async fn app_over(blobs: Arc<Switchable>) -> TestApp {
     };
     let config = AttachmentConfig {
         max_bytes: SMALL_MAX,
+        upload_limit: RateLimit::new(UPLOADS_PER_HOUR, Duration::from_secs(3600)),
         ..AttachmentConfig::default()
     };
     spawn_app_custom(http, |b| {
@@ -195,6 +199,10 @@ async fn a_file_is_sent_in_a_message_and_downloaded_by_its_members_only() {
         .await;
     assert_eq!(history["messages"][0]["attachments"], json!([file]));
     assert_eq!(history["messages"][0]["content"], "");
+    // A device that connects now catches up with the files too.
+    let mut bob_ws = app.ws(&bob.access).await;
+    let batch = bob_ws.next_of("messages.offline").await;
+    assert_eq!(batch["messages"][0]["attachments"], json!([file]));
 
     let (status, headers, bytes) = download(&app, &bob, &path).await;
     assert_eq!(status, StatusCode::OK);
@@ -452,4 +460,18 @@ async fn a_cut_off_or_stalled_upload_leaves_nothing() {
     nothing_recorded(&app, &blobs).await;
     // The server still takes uploads.
     uploaded(&app, &alice, "fine.txt", b"fine".to_vec()).await;
+}
+
+#[tokio::test]
+async fn a_user_past_the_upload_limit_is_refused_before_sending_a_byte() {
+    let app = app_over(Arc::new(Switchable::default())).await;
+    let alice = app.signup("alice").await;
+    let bob = app.signup("bob").await;
+    for i in 0..UPLOADS_PER_HOUR {
+        uploaded(&app, &alice, &format!("{i}.txt"), b"x".to_vec()).await;
+    }
+    let got = upload(&app, &alice, "one-more.txt", b"x".to_vec()).await;
+    assert_error(&got, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED");
+    // Per user.
+    uploaded(&app, &bob, "mine.txt", b"x".to_vec()).await;
 }
