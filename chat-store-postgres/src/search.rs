@@ -90,7 +90,7 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
         "WITH hits AS ( \
              SELECT ",
         message_columns!("m."),
-        ", ts_rank(m.search_vector, plainto_tsquery('simple', $3), 1) AS rank \
+        ", ts_rank(m.search_vector, plainto_tsquery('simple', $8), 1) AS rank \
              FROM messages m \
              JOIN UNNEST($1::uuid[], $2::bigint[]) AS c(conversation_id, joined_seq) \
                ON m.conversation_id = c.conversation_id AND m.seq > c.joined_seq \
@@ -112,10 +112,28 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
     .bind(i64::from(query.offset))
     .bind(i64::from(query.limit))
     .bind(headline_options())
+    .bind(ranked_words(query).join(" "))
     .fetch_all(pool)
     .await
     .map_err(to_chat_error)?;
     Ok(hits(rows, query))
+}
+
+/// The words a ranked search ranks by: all but those too common to rank
+/// by ([`SearchQuery::unranked_words`], never all of them in a ranked
+/// scope; should they be, every word ranks). The hits must hold every
+/// word all the same (`$3`).
+fn ranked_words(query: &SearchQuery) -> Vec<&str> {
+    let words = query.terms.words();
+    let ranked: Vec<&str> = (words.iter())
+        .filter(|w| !query.unranked_words.contains(w))
+        .map(String::as_str)
+        .collect();
+    if ranked.is_empty() {
+        words.iter().map(String::as_str).collect()
+    } else {
+        ranked
+    }
 }
 
 /// A search of one conversation latest first, unranked: the
@@ -211,8 +229,10 @@ pub(crate) async fn word_counts(pool: &PgPool, words: &[String], cap: u64) -> Re
         "SELECT c.reltuples AS rows, s.most_common_elems::text::text[] AS elems, \
                 s.most_common_elem_freqs AS freqs \
          FROM pg_class c \
-         LEFT JOIN pg_stats s ON s.schemaname = current_schema() \
-              AND s.tablename = 'messages' AND s.attname = 'search_vector' \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         LEFT JOIN pg_stats s ON s.schemaname = n.nspname \
+              AND s.tablename = c.relname AND s.attname = 'search_vector' \
+              AND NOT s.inherited \
          WHERE c.oid = 'messages'::regclass",
     )
     .fetch_optional(pool)

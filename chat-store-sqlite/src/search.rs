@@ -185,15 +185,17 @@ pub(crate) async fn search(pool: &SqlitePool, query: &SearchQuery) -> Result<Vec
         } else {
             SEARCH_ALL
         };
-        let ranking = query
-            .terms
-            .words()
-            .iter()
-            .filter(|w| !query.unranked_words.contains(w));
-        let (ranked, all) = if query.unranked_words.is_empty() {
+        let ranking: Vec<&String> = (query.terms.words().iter())
+            .filter(|w| !query.unranked_words.contains(w))
+            .collect();
+        // Every word ranks when none is too common, and should all be
+        // (the engine never asks that of a ranked scope): FTS5 has
+        // nothing to match by an empty expression.
+        let every_word_ranks = ranking.is_empty() || ranking.len() == query.terms.words().len();
+        let (ranked, all) = if every_word_ranks {
             (expression, None)
         } else {
-            (match_expression(ranking), Some(expression))
+            (match_expression(ranking.into_iter()), Some(expression))
         };
         sqlx::query_as(statement)
             .bind(query.user.as_uuid())

@@ -301,6 +301,16 @@ impl MessageStore for MemoryStore {
         let st = self.state();
         let chat = &st.chat;
         let terms = query.terms.words();
+        // Too common words are required but do not rank (unless every
+        // word is one).
+        let ranking: Vec<&String> = (terms.iter())
+            .filter(|t| !query.unranked_words.contains(t))
+            .collect();
+        let ranking: Vec<&String> = if ranking.is_empty() {
+            terms.iter().collect()
+        } else {
+            ranking
+        };
         let mut hits: Vec<SearchHit> = chat
             .by_user
             .get(&query.user)
@@ -316,7 +326,7 @@ impl MessageStore for MemoryStore {
             .filter_map(|m| {
                 let words: Vec<String> = words_of(&m.content).collect();
                 let all = terms.iter().all(|t| words.contains(t));
-                let occurrences = words.iter().filter(|w| terms.contains(w)).count();
+                let occurrences = words.iter().filter(|w| ranking.contains(w)).count();
                 all.then(|| SearchHit {
                     snippet: mark_snippet(&m.content, &query.terms, SNIPPET_CHARS),
                     // More of the words, in a shorter message, ranks higher.

@@ -73,10 +73,11 @@ pub trait MessageStore: Send + Sync {
     /// Full-text search: the messages of the searcher's conversations (or
     /// of the one given) sent since they joined each (`seq >
     /// joined_seq`), not deleted, holding every word of the query as a
-    /// whole word, case-insensitively, in the query's `order` (best rank
-    /// first, then newest first; or newest first); `offset` and `limit`
-    /// page through that order. Edits and
-    /// deletions are reflected at once.
+    /// whole word, case-insensitively, in the order of the query's `scope`
+    /// (best rank first, then newest first; or newest first); `offset` and
+    /// `limit` page through that order. A ranked scope ranks by the words
+    /// not in `unranked_words` (by every word should they all be there).
+    /// Edits and deletions are reflected at once.
     async fn search_messages(&self, query: &SearchQuery) -> Result<Vec<SearchHit>>;
 
     /// How many messages (of every conversation, not deleted) hold each

@@ -139,6 +139,7 @@ macro_rules! store_conformance_tests {
             search::search_ranks_then_pages_newest_first,
             search::search_latest_first_follows_the_log,
             search::search_requires_unranked_words,
+            search::search_ranks_by_the_words_it_may_rank_by,
             search::search_word_counts_count_live_messages,
             search::search_messages_after_a_seq_come_oldest_first,
             moderation::moderation_blocks_are_one_way_and_listed,

@@ -364,7 +364,7 @@ pub async fn search_requires_unranked_words(store: Arc<dyn Store>) {
     let a = create_user(&*store, "alice").await.id;
     let b = create_user(&*store, "bob").await.id;
     let d = create_direct(&*store, a, b).await;
-    let both = send_at(&*store, d, a, "the lunch", at(1)).await;
+    let both = send_at(&*store, d, a, "the lunch was good today", at(1)).await;
     send_at(&*store, d, a, "lunch alone", at(2)).await;
     send_at(&*store, d, a, "the end", at(3)).await;
     let strong = send_at(&*store, d, b, "the lunch the lunch", at(4)).await;
@@ -386,6 +386,40 @@ pub async fn search_requires_unranked_words(store: Arc<dyn Store>) {
         };
         let second = store.search_messages(&page).await.expect("search");
         assert_eq!(ids(&second), [both.id], "{scope:?}");
+    }
+}
+
+/// A search ranks by its rarer words alone: a message holding the common
+/// word often does not outrank one holding the rarer word more.
+pub async fn search_ranks_by_the_words_it_may_rank_by(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let d = create_direct(&*store, a, b).await;
+    let common = send_at(&*store, d, a, "lunch the the the the the the", at(1)).await;
+    let rare = send_at(&*store, d, a, "lunch lunch the", at(2)).await;
+    for scope in [SearchScope::All, SearchScope::Conversation(d)] {
+        let query = SearchQuery {
+            user: b,
+            terms: SearchTerms::parse("the lunch").expect("valid"),
+            scope,
+            unranked_words: vec!["the".to_owned()],
+            offset: 0,
+            limit: 10,
+        };
+        let found = store.search_messages(&query).await.expect("search");
+        assert_eq!(ids(&found), [rare.id, common.id], "{scope:?}");
+        // Should every word be too common (the engine never asks that of
+        // a ranked scope), every word ranks: still the same hits.
+        let all_common = SearchQuery {
+            unranked_words: vec!["the".to_owned(), "lunch".to_owned()],
+            ..query
+        };
+        let found = store.search_messages(&all_common).await.expect("search");
+        let mut found = ids(&found);
+        found.sort_unstable();
+        let mut expected = vec![rare.id, common.id];
+        expected.sort_unstable();
+        assert_eq!(found, expected, "{scope:?}");
     }
 }
 
