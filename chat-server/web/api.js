@@ -6,7 +6,7 @@ const KEY = 'chat.session';
 const BASE = new URL('api/v1/', document.baseURI);
 
 /** An error answer of the API: `{error: {code, message, field?}}`. */
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(status, body) {
     const error = (body && body.error) || {};
     super(error.message || `request failed with status ${status}`);
@@ -55,7 +55,7 @@ async function request(method, path, body, token) {
   if (token) headers.authorization = 'Bearer ' + token;
   let response;
   try {
-    response = await fetch(new URL(path.replace(/^\//, ''), BASE), {
+    response = await fetch(apiUrl(path), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -74,6 +74,11 @@ async function request(method, path, body, token) {
   }
   if (!response.ok) throw new ApiError(response.status, json);
   return { status: response.status, json };
+}
+
+/** The absolute URL of an API path (`attachments/…`), relative to the page. */
+export function apiUrl(path) {
+  return new URL(path.replace(/^\//, ''), BASE);
 }
 
 async function send(method, path, body, token) {
@@ -128,6 +133,38 @@ export async function apiWithStatus(method, path, body) {
     const fresh = await refresh();
     return request(method, path, body, fresh.accessToken);
   }
+}
+
+/**
+ * The bytes of a GET that needs the token (a file, an image's preview),
+ * as a Blob: the header an `<img src>` cannot send. A 401 refreshes the
+ * tokens once and retries; an error answer throws an ApiError.
+ */
+export async function fetchBlob(path) {
+  const get = async (token) => {
+    try {
+      return await fetch(apiUrl(path), { headers: { authorization: 'Bearer ' + token } });
+    } catch {
+      throw new ApiError(0, { error: { code: 'NETWORK', message: 'The server cannot be reached. Check your connection.' } });
+    }
+  };
+  const current = session.get();
+  if (!current) {
+    endSession();
+    throw new ApiError(401, { error: { code: 'UNAUTHENTICATED', message: 'Not logged in.' } });
+  }
+  let response = await get(current.accessToken);
+  if (response.status === 401) response = await get((await refresh()).accessToken);
+  if (!response.ok) {
+    let json = null;
+    try {
+      json = await response.json();
+    } catch {
+      json = null;
+    }
+    throw new ApiError(response.status, json);
+  }
+  return response.blob();
 }
 
 let refreshTimer = null;
