@@ -30,9 +30,11 @@ use sha2::{Digest, Sha256};
 
 use crate::state::AppState;
 
-/// The policy every demo file is served with.
+/// The policy every demo file is served with. Images may also be `blob:`
+/// URLs: attachments are fetched with the token and shown through object
+/// URLs, since an `<img src>` cannot send the `Authorization` header.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+     style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// One embedded file.

@@ -52,6 +52,9 @@ async fn the_policy_forbids_inline_scripts_and_foreign_origins() {
         "{csp}"
     );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // Attachments show through object URLs (fetched with the token); no
+    // other origin's images.
+    assert!(csp.contains("img-src 'self' data: blob:;"), "{csp}");
     assert_eq!(r.headers()["referrer-policy"], "no-referrer");
 }
 
