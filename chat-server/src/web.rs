@@ -81,6 +81,7 @@ static ASSETS: &[Asset] = &[
     asset!("gate.js", JS),
     asset!("dialogs.js", JS),
     asset!("admin.js", JS),
+    asset!("attachments.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

@@ -7,6 +7,7 @@
 
 import { adminView } from './admin.js';
 import { api, apiWithStatus, keepFresh, logout, session } from './api.js';
+import { Drafts, forgetFiles, lightbox, settleUploads, textOrFiles, uploadsOf } from './attachments.js';
 import { mentionAutocomplete } from './autocomplete.js';
 import { showUnread } from './badge.js';
 import { Blocks } from './blocks.js';
@@ -108,7 +109,7 @@ function listItem(c) {
       ? mine
         ? 'You deleted this message'
         : (c.kind === 'group' ? nameOf(last.sender_id) + ': ' : '') + 'This message was deleted'
-      : (c.kind === 'group' && !mine ? nameOf(last.sender_id) + ': ' : mine ? 'You: ' : '') + last.content;
+      : (c.kind === 'group' && !mine ? nameOf(last.sender_id) + ': ' : mine ? 'You: ' : '') + textOrFiles(last);
   const mentions = c.mention_count || 0;
   return el(
     'li',
@@ -445,6 +446,7 @@ function renderGate() {
     name: titleOf(summary),
   });
   showGate(gate);
+  drafts.setVisible(!gate);
   if (!gate) showReplyBar(thread(summary.conversation_id));
 }
 
@@ -599,11 +601,30 @@ input.addEventListener('keydown', (event) => {
   }
 });
 
+/** The files chosen for the next message (attachments.js): added while a conversation is open and writable. */
+const drafts = new Drafts({ enabled: () => Boolean(state.openId) && !input.disabled });
+let waitingForUploads = false;
+
 $('#composer').addEventListener('submit', async (event) => {
   event.preventDefault();
+  let summary = state.conversations.get(state.openId);
+  if (!summary || input.disabled) return;
+  if (drafts.uploading) {
+    // Sent once the files are uploaded (unless one fails, or another
+    // conversation is opened meanwhile).
+    if (waitingForUploads) return;
+    waitingForUploads = true;
+    drafts.say('The message will be sent when the files are uploaded…');
+    const clean = await drafts.settled();
+    waitingForUploads = false;
+    drafts.say(clean ? '' : 'A file could not be uploaded: remove it, or press Send again to send without it.');
+    if (!clean || state.openId !== summary.conversation_id || input.disabled) return;
+    summary = state.conversations.get(state.openId);
+    if (!summary) return;
+  }
   const content = input.value;
-  const summary = state.conversations.get(state.openId);
-  if (!summary || !content.trim() || input.disabled) return;
+  const files = drafts.ready;
+  if (!content.trim() && !files.length) return;
   $('#composer-error').textContent = '';
   const frame =
     summary.kind === 'group'
@@ -611,13 +632,15 @@ $('#composer').addEventListener('submit', async (event) => {
       : { type: 'message.send', recipient_id: summary.peer.user_id, content, client_msg_id: newClientMsgId() };
   const t = thread(summary.conversation_id);
   const parent = t.replyingTo && t.byId.get(t.replyingTo);
-  const pending = { content };
+  const pending = { content, attachments: files };
+  if (files.length) frame.attachments = files.map((a) => a.attachment_id);
   if (parent) {
     frame.reply_to = parent.message_id;
     pending.reply = quoteOf(t, parent);
   }
   t.pending.set(frame.client_msg_id, pending);
   input.value = '';
+  drafts.clear();
   suggestions.close();
   setReply(t, null);
   sendTyping(false);
@@ -654,7 +677,7 @@ function showReplyBar(t) {
   $('#reply-bar').hidden = !parent;
   if (!parent) return;
   $('#reply-name').textContent = parent.sender_id === me() ? 'yourself' : nameOf(parent.sender_id);
-  $('#reply-excerpt').textContent = excerpt(t.effective(parent).content);
+  $('#reply-excerpt').textContent = excerpt(textOrFiles(t.effective(parent)));
 }
 
 $('#cancel-reply').addEventListener('click', () => {
@@ -760,7 +783,7 @@ async function receiveChange(c, { live }) {
   if (c.seq > (summary.last_seq || 0)) summary.last_seq = c.seq;
   const last = summary.last_message;
   if (last && last.message_id === c.message_id && last !== held) {
-    if (c.change === 'deleted') Object.assign(last, { deleted_at: last.deleted_at || c.at, content: '', mentions: [] });
+    if (c.change === 'deleted') Object.assign(last, { deleted_at: last.deleted_at || c.at, content: '', mentions: [], attachments: [] });
     else if (c.change === 'edited' && !last.deleted_at && c.content) Object.assign(last, { content: c.content, edited_at: c.edited_at });
   }
   if (c.change === 'edited' || c.change === 'deleted') {
@@ -786,6 +809,7 @@ function onSent(frame) {
   const t = state.threads.get(frame.conversation_id);
   const pending = t?.pending.get(frame.client_msg_id) || sentContent.get(frame.client_msg_id);
   sentContent.delete(frame.client_msg_id);
+  settleUploads(pending?.attachments?.map((a) => a.attachment_id));
   const message = {
     message_id: frame.message_id,
     conversation_id: frame.conversation_id,
@@ -797,6 +821,8 @@ function onSent(frame) {
     reply_to: pending?.reply_to || pending?.reply?.message_id || null,
     reply: pending?.reply || null,
     mentions: [],
+    // The files it was sent with, as their uploads answered.
+    attachments: pending?.attachments || [],
     edited_at: null,
     deleted_at: null,
     reactions: [],
@@ -819,6 +845,7 @@ function onSendFailed(clientMsgId, error) {
     const p = t.pending.get(clientMsgId);
     if (!p) continue;
     p.failed = error.code === 'CONVERSATION_NOT_FOUND' ? 'you are not a member of this conversation' : error.message;
+    settleUploads(p.attachments?.map((a) => a.attachment_id));
     if (view.isShowing(t.id)) {
       view.render();
       if (REFUSALS.has(error.code)) $('#composer-error').textContent = sentence(error.message);
@@ -957,7 +984,7 @@ const actions = {
     const t = state.threads.get(m.conversation_id);
     if (!t || m.sender_id === me()) return;
     const v = t.effective(m);
-    const reason = await reportReason({ sender: nameOf(m.sender_id), excerpt: excerpt(v.content) });
+    const reason = await reportReason({ sender: nameOf(m.sender_id), excerpt: excerpt(textOrFiles(v)) });
     if (reason === null) return;
     try {
       const { status } = await apiWithStatus('POST', `conversations/${m.conversation_id}/messages/${m.message_id}/reports`, { reason });
@@ -972,7 +999,7 @@ const actions = {
 /** Asks before deleting (an in-page dialog: native ones block the page). */
 function confirmDelete(v, mine) {
   const dialog = $('#delete-dialog');
-  $('#delete-excerpt').textContent = excerpt(v.content);
+  $('#delete-excerpt').textContent = excerpt(textOrFiles(v));
   $('#delete-who').textContent = mine ? 'It will be deleted for everyone in this conversation.' : `You are deleting ${nameOf(v.sender_id)}'s message for everyone in this group.`;
   dialog.returnValue = '';
   dialog.showModal();
@@ -1174,8 +1201,10 @@ function showMe() {
 }
 $('#logout').addEventListener('click', () => {
   socket.stop();
+  forgetFiles();
   logout();
 });
+lightbox(toast);
 
 async function start() {
   state.me = await api('GET', 'auth/me');
@@ -1187,7 +1216,7 @@ async function start() {
   // Sends typed before a reload are still in the outbox: show them again.
   for (const frame of socket.pending()) {
     const id = conversationOfFrame(frame);
-    const pending = { content: frame.content, reply_to: frame.reply_to };
+    const pending = { content: frame.content, reply_to: frame.reply_to, attachments: uploadsOf(frame.attachments) };
     sentContent.set(frame.client_msg_id, pending);
     if (id && state.conversations.has(id)) thread(id).pending.set(frame.client_msg_id, pending);
   }

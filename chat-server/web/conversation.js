@@ -6,13 +6,14 @@
 // shows besides its marks (quote, text with mentions, reactions, actions).
 
 import { api } from './api.js';
+import { download, filesNode, openImage } from './attachments.js';
 import { $, el, shortTime } from './dom.js';
 import { editorNode, excerpt, messageBody, quoteNode } from './message.js';
 import { layout } from './timeline.js';
 
 const PAGE = 50;
 /** The fields of a message that changes touch. */
-const STATE = ['content', 'edited_at', 'deleted_at', 'mentions', 'reply_to', 'reply', 'reactions'];
+const STATE = ['content', 'edited_at', 'deleted_at', 'mentions', 'reply_to', 'reply', 'reactions', 'attachments'];
 const TYPING_SHOWN_FOR = 6_000;
 
 /** What the client knows of one conversation's messages. */
@@ -37,7 +38,7 @@ export class Thread {
     this.local = new Map();
     /** The message the composer answers (its id), or null. */
     this.replyingTo = null;
-    /** client_msg_id → {content, createdAt, failed?} of own sends not yet stored */
+    /** client_msg_id → {content, attachments, reply?, failed?} of own sends not yet stored */
     this.pending = new Map();
     this.loaded = false;
     this.hasMore = false;
@@ -141,6 +142,7 @@ export class Thread {
         m.content = '';
         m.mentions = [];
         m.reactions = [];
+        m.attachments = [];
         break;
       case 'reaction_added':
       case 'reaction_removed': {
@@ -195,7 +197,7 @@ export class Thread {
     const local = this.local.get(m.message_id);
     if (!local) return m;
     const v = { ...m };
-    if (local.deleted) return { ...v, deleted_at: local.deleted.at, content: '', mentions: [], reactions: [] };
+    if (local.deleted) return { ...v, deleted_at: local.deleted.at, content: '', mentions: [], reactions: [], attachments: [] };
     if (local.edit) Object.assign(v, { content: local.edit.content, edited_at: local.edit.at });
     if (local.reactions.size) {
       const list = (v.reactions || []).map((r) => ({ ...r }));
@@ -596,14 +598,16 @@ export class ConversationView {
       actionsOpen: this.actionsFor === m.message_id,
       pickerOpen: this.pickerFor === m.message_id,
       editor: editing ? this.editor : null,
+      files: null,
     };
     // Rebuilt only when something it shows changed.
     const signature = JSON.stringify([
-      v.content, v.edited_at, v.deleted_at, v.reply, v.reactions, [...names], ctx.senderName, ctx.quoteName,
+      v.content, v.edited_at, v.deleted_at, v.reply, v.reactions, v.attachments, [...names], ctx.senderName, ctx.quoteName,
       ctx.canDelete, ctx.actionsOpen, ctx.pickerOpen, editing,
     ]);
     if (node.signature !== signature) {
       node.signature = signature;
+      if (!deleted && v.attachments?.length) ctx.files = filesNode(v.attachments);
       const receipt = $('.receipt', node);
       node.replaceChildren(...messageBody(v, ctx), ...(receipt ? [receipt] : []));
       node.classList.toggle('deleted', deleted);
@@ -640,7 +644,8 @@ export class ConversationView {
             'div',
             { class: 'bubble' },
             p.reply ? quoteNode(p.reply, this.names(p.reply.sender_id)) : null,
-            el('p', { class: 'content', text: p.content }),
+            p.attachments?.length ? filesNode(p.attachments) : null,
+            p.content || !p.attachments?.length ? el('p', { class: 'content', text: p.content }) : null,
             el('span', { class: 'meta' }, el('span', { class: 'mark', role: 'img' })),
           ),
         ),
@@ -662,6 +667,15 @@ export class ConversationView {
     const kind = button.dataset.action;
     if (kind === 'quote') {
       this.jumpTo(button.dataset.target);
+      return;
+    }
+    // Files, in stored and pending messages alike.
+    if (kind === 'open-attachment') {
+      openImage(button.dataset.attachmentId, this.notify);
+      return;
+    }
+    if (kind === 'download-attachment') {
+      download(button.dataset.attachmentId, this.notify);
       return;
     }
     if (!li || !this.thread) return;

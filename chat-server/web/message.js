@@ -72,7 +72,8 @@ export function quoteNode(reply, senderName) {
       title: 'Show the message answered',
     },
     el('span', { class: 'quote-sender', text: senderName }),
-    el('span', { class: 'quote-text', text: reply.deleted ? 'Deleted message' : reply.excerpt }),
+    // A message of files alone has no text to quote.
+    el('span', { class: 'quote-text', text: reply.deleted ? 'Deleted message' : reply.excerpt || '📎 Files' }),
   );
 }
 
@@ -84,6 +85,8 @@ const ICONS = {
   delete: ['M4 7h16', 'M10 11v6', 'M14 11v6', 'M6 7l1 13h10l1-13', 'M9 7V4h6v3'],
   report: ['M5 21V4', 'M5 4h12l-2.5 4.5L17 13H5'],
   muted: ['M8.7 3.5A6 6 0 0 1 18 8c0 3 .6 5 1.3 6.3', 'M17 17H3s3-2 3-9c0-.7.1-1.4.3-2', 'M13.7 21a2 2 0 0 1-3.4 0', 'M3 3l18 18'],
+  attach: ['M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5'],
+  file: ['M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8Z', 'M14 2v6h6', 'M16 13H8', 'M16 17H8', 'M10 9H8'],
 };
 
 /** One of the line icons above, as an SVG element (built node by node, no markup). */
@@ -110,20 +113,23 @@ function action(name, label) {
  * The parts of a message node, for `v` (the message as shown). `ctx`:
  * `{mine, isGroup, senderName, quoteName, names (username → id), me,
  * canEdit, canDelete, canReport, actionsOpen, pickerOpen, editor (an
- * element or null)}`. Gives `[line, reactions?, actions?, picker?]`; the caller
- * appends the receipt line.
+ * element or null), files (the node of its attachments, or null)}`. Gives
+ * `[line, reactions?, actions?, picker?]`; the caller appends the receipt
+ * line. A message of files alone has no text paragraph.
  */
 export function messageBody(v, ctx) {
   const deleted = Boolean(v.deleted_at);
-  let body;
+  const files = deleted ? null : ctx.files;
+  let body = null;
   if (deleted) body = el('p', { class: 'content tombstone', text: 'This message was deleted' });
   else if (ctx.editor) body = ctx.editor;
-  else body = el('p', { class: 'content' }, ...textWithMentions(v.content, ctx.names, ctx.me));
+  else if (v.content || !files) body = el('p', { class: 'content' }, ...textWithMentions(v.content, ctx.names, ctx.me));
   const bubble = el(
     'div',
-    { class: 'bubble' },
+    { class: 'bubble' + (files && !body ? ' files-only' : '') },
     ctx.isGroup && !ctx.mine ? el('span', { class: 'sender', text: ctx.senderName }) : null,
     !deleted && v.reply ? quoteNode(v.reply, ctx.quoteName) : null,
+    files,
     body,
     el(
       'span',
