@@ -376,14 +376,24 @@ async fn bad_uploads_are_refused_with_clear_errors() {
         "STORE_UNAVAILABLE",
     );
     blobs.down.store(false, Ordering::SeqCst);
+    assert_eq!(
+        unsent_names(&app).await,
+        ["bobs.txt"],
+        "only bob's unsent upload is recorded"
+    );
+}
+
+/// The names of the uploads recorded and not sent, any age.
+async fn unsent_names(app: &TestApp) -> Vec<String> {
     let unsent = app
         .engine
         .store()
-        .unsent_attachments(Timestamp::now().plus(Duration::from_secs(3600 * 24)), 10)
+        .unsent_attachments(Timestamp::now().plus(Duration::from_secs(3600 * 24)), 100)
         .await
         .expect("list");
-    let names: Vec<&str> = unsent.iter().map(|a| a.upload.filename.as_str()).collect();
-    assert_eq!(names, ["bobs.txt"], "only bob's unsent upload is recorded");
+    (unsent.iter())
+        .map(|a| a.upload.filename.as_str().to_owned())
+        .collect()
 }
 
 /// Uploads `bytes` in 1,000-byte chunks with no `Content-Length`, and
@@ -427,12 +437,7 @@ async fn partial_upload(app: &TestApp, who: &Tokens, length: usize, sent: &[u8])
 }
 
 async fn nothing_recorded(app: &TestApp, blobs: &Switchable) {
-    let unsent = app
-        .engine
-        .store()
-        .unsent_attachments(Timestamp::now().plus(Duration::from_secs(3600 * 24)), 10)
-        .await
-        .expect("list");
+    let unsent = unsent_names(app).await;
     assert!(unsent.is_empty(), "{unsent:?}");
     let prefix = BlobKey::new("attachments").expect("key");
     assert!(blobs.list(&prefix).await.expect("list").is_empty());
