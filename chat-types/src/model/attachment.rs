@@ -19,7 +19,7 @@ pub struct ImageInfo {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
-    /// Whether a small preview was made (under [`NewAttachment::preview_key`]).
+    /// Whether a small preview was made (blob `attachments/{id}.preview`).
     pub has_preview: bool,
 }
 
