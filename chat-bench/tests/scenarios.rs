@@ -206,3 +206,27 @@ async fn connections_spread_over_worker_processes_and_source_addresses() {
     assert_eq!(r["closed_early"], 0);
     assert_eq!(r["users"], 3, "one user per worker: 4 / 3 rounds down");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_go_up_and_come_back_whole() {
+    let server = spawn_server().await;
+    let r = bench(
+        &server,
+        &[
+            "files",
+            "--uploaders",
+            "3",
+            "--files",
+            "2",
+            "--size-kib",
+            "700",
+        ],
+    )
+    .await;
+    for phase in ["upload", "download"] {
+        assert_eq!(r[phase]["files"], 6, "{phase}");
+        assert_eq!(r[phase]["bytes"], 6 * 700 * 1024, "{phase}");
+    }
+    assert_eq!(r["mismatches"], 0);
+    assert_eq!(r["errors"], serde_json::json!({}));
+}

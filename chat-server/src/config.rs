@@ -159,6 +159,10 @@ pub struct Config {
     )]
     pub search_common_word_messages: u64,
 
+    /// Searches one user may run per minute; past it `RATE_LIMITED`.
+    #[arg(long, env = "CHAT_SEARCHES_PER_MINUTE", default_value_t = 30)]
+    pub searches_per_minute: u32,
+
     /// Usernames (comma-separated, case-insensitive) whose accounts hold
     /// the admin role: the `/api/v1/admin` API. Empty (the default):
     /// nobody. Register these accounts before listing them, or someone
@@ -343,6 +347,7 @@ impl Config {
             edit_window: (self.edit_window_secs > 0)
                 .then(|| Duration::from_secs(self.edit_window_secs)),
             search_common_word_messages: self.search_common_word_messages,
+            search_limit: RateLimit::new(self.searches_per_minute, Duration::from_secs(60)),
         }
     }
 

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use chat_core::testkit::search::{SearchOutcome, TimedSearch, store_read_summary, timed_search};
-use chat_core::{ChatEngine, ConversationConfig, ConversationId, UserId};
+use chat_core::{ChatEngine, ConversationConfig, ConversationId, RateLimit, UserId};
 use chat_store_postgres::{PgStore, PgTestDatabase};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -253,6 +253,8 @@ async fn search_as(
         .store(Arc::new(store.clone()))
         .conversation_config(ConversationConfig {
             search_common_word_messages: common,
+            // It measures searches one after another, far past any limit.
+            search_limit: RateLimit::new(u32::MAX, Duration::from_secs(1)),
             ..ConversationConfig::default()
         })
         .jwt_secret(b"pg_search_costs: a secret for tokens never made".to_vec())

@@ -37,7 +37,9 @@ use chat_core::model::{MemberRole, NewGroup, NewMember, NewMessage};
 use chat_core::store::{ConversationStore, MessageStore, UserStore};
 use chat_core::testkit::fixtures::new_user;
 use chat_core::testkit::search::{SearchOutcome, TimedSearch, store_read_summary, timed_search};
-use chat_core::{ChatEngine, ConversationConfig, ConversationId, MessageId, Timestamp, UserId};
+use chat_core::{
+    ChatEngine, ConversationConfig, ConversationId, MessageId, RateLimit, Timestamp, UserId,
+};
 use chat_store_sqlite::SqliteStore;
 
 /// Words in the vocabulary.
@@ -455,6 +457,8 @@ async fn search_as(
         .store(Arc::new(store.clone()))
         .conversation_config(ConversationConfig {
             search_common_word_messages: common,
+            // It measures searches one after another, far past any limit.
+            search_limit: RateLimit::new(u32::MAX, Duration::from_secs(1)),
             ..ConversationConfig::default()
         })
         .jwt_secret(b"sqlite_search_costs: a secret for tokens never made".to_vec())

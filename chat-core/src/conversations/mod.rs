@@ -74,6 +74,9 @@ pub struct ConversationConfig {
     /// for such words that is most of the index (docs/benchmarks.md,
     /// "Message search").
     pub search_common_word_messages: u64,
+    /// Searches one user may run (default 30 per minute): each reads as
+    /// many messages as it finds (docs/benchmarks.md, "Message search").
+    pub search_limit: RateLimit,
 }
 
 impl Default for ConversationConfig {
@@ -84,6 +87,7 @@ impl Default for ConversationConfig {
             receipts_max_group_members: 100,
             edit_window: None,
             search_common_word_messages: 20_000,
+            search_limit: RateLimit::new(30, Duration::from_secs(60)),
         }
     }
 }

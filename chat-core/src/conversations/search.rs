@@ -12,6 +12,7 @@ use crate::message_views::decorate;
 use crate::model::{
     ConversationKind, Member, MessageView, SearchQuery, SearchScope, SearchTerms, Snippet,
 };
+use crate::rate_limit::RateDecision;
 
 /// Results per page when no limit is given.
 pub const SEARCH_DEFAULT_LIMIT: u32 = 20;
@@ -61,7 +62,8 @@ impl ConversationService {
     /// characters), `SEARCH_TOO_BROAD` (only very common words, across
     /// all conversations), `INVALID_PAGINATION` (limit outside 1 to 50,
     /// offset over 1,000), `CONVERSATION_NOT_FOUND` for a conversation the
-    /// user is not in.
+    /// user is not in, `RATE_LIMITED` past
+    /// [`search_limit`](super::ConversationConfig::search_limit).
     pub async fn search_messages(
         &self,
         user: UserId,
@@ -79,10 +81,15 @@ impl ConversationService {
         if offset > SEARCH_MAX_OFFSET {
             return Err(invalid_page("offset", "offset must be at most 1000"));
         }
+        let d = &self.deps;
+        let key = format!("search:{user}");
+        let limited = d.limiter.hit(&key, self.config.search_limit);
+        if let RateDecision::Limited { retry_after } = limited.await? {
+            return Err(ChatError::RateLimited { retry_after });
+        }
         if let Some(c) = conversation {
             self.require_member(user, c, None).await?;
         }
-        let d = &self.deps;
         let common = self.config.search_common_word_messages;
         let counts = self
             .word_counts
