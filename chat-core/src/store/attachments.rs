@@ -20,7 +20,9 @@ use crate::time::Timestamp;
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait AttachmentStore: Send + Sync {
-    /// Records an upload whose bytes are stored, not yet sent.
+    /// Records an upload, not yet sent, whose bytes are stored next
+    /// (`AttachmentService::store` removes the record again when they
+    /// fail).
     ///
     /// # Errors
     /// An id already recorded, or an image of width or height 0: store

@@ -23,7 +23,8 @@ pub struct ImageInfo {
     pub has_preview: bool,
 }
 
-/// An uploaded file, recorded once its bytes are stored.
+/// An uploaded file, recorded as its bytes are stored (before them: a
+/// record whose bytes never came is an unsent upload the sweep removes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAttachment {
     /// Its id (UUIDv7).
