@@ -316,6 +316,45 @@ mod tests {
         store.pool().close().await;
     }
 
+    /// Latest first in one conversation: FTS5 gives the rowids of its
+    /// range in descending order itself, so the page's `LIMIT` stops the
+    /// read early; a temporary B-tree would sort every match first.
+    #[tokio::test]
+    async fn latest_first_reads_the_range_backwards_without_sorting() {
+        let store = SqliteStore::connect("sqlite::memory:").await.expect("open");
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {SEARCH_LATEST}"))
+                .bind(UserId::new().as_uuid())
+                .bind(ConversationId::new().as_uuid())
+                .bind("\"the\"")
+                .bind(20_i64)
+                .bind(0_i64)
+                .fetch_all(store.pool())
+                .await
+                .expect("plan");
+        let details: Vec<&str> = plan.iter().map(|(.., d)| d.as_str()).collect();
+        let hits = plan
+            .iter()
+            .find(|(.., detail)| detail == "MATERIALIZE hits")
+            .map(|(id, ..)| *id)
+            .expect("hits is materialized");
+        let inside: Vec<&str> = (plan.iter())
+            .filter(|(_, parent, ..)| *parent == hits)
+            .map(|(.., d)| d.as_str())
+            .collect();
+        assert!(
+            inside
+                .iter()
+                .any(|d| d.starts_with("SCAN message_search VIRTUAL TABLE")),
+            "{details:#?}"
+        );
+        assert!(
+            !inside.iter().any(|d| d.contains("TEMP B-TREE")),
+            "{details:#?}"
+        );
+        store.pool().close().await;
+    }
+
     #[test]
     fn every_word_is_one_quoted_string() {
         let terms = SearchTerms::parse("Lunch AND noon OR").expect("valid");

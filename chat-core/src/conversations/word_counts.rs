@@ -9,7 +9,11 @@
 //! crossing the line a minute late changes nothing a searcher could tell
 //! from the ordinary growth of the store.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// Tokio's clock, so tests can move it (`tokio::time::advance`); in a
+// running server it is the monotonic clock.
+use tokio::time::Instant;
 
 use super::bounded_map::BoundedMap;
 use crate::error::Result;
@@ -119,6 +123,31 @@ mod tests {
             counts.counts(&*store, &more, 11).await.ok(),
             Some(vec![1, 2]),
             "only the missing word is counted"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_count_older_than_a_minute_is_counted_again() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let a = create_user(&*store, "alice").await.id;
+        let b = create_user(&*store, "bob").await.id;
+        let d = create_direct(&*store, a, b).await;
+        send(&*store, d, a, "lunch").await;
+        let counts = WordCounts::new(100);
+        let words = vec!["lunch".to_owned()];
+        assert_eq!(counts.counts(&*store, &words, 10).await.ok(), Some(vec![1]));
+        send(&*store, d, b, "lunch again").await;
+        tokio::time::advance(FRESH_FOR - Duration::from_secs(1)).await;
+        assert_eq!(
+            counts.counts(&*store, &words, 10).await.ok(),
+            Some(vec![1]),
+            "still fresh"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(
+            counts.counts(&*store, &words, 10).await.ok(),
+            Some(vec![2]),
+            "a minute on, counted again"
         );
     }
 }
