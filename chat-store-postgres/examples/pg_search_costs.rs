@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use chat_core::testkit::search::{SearchOutcome, TimedSearch, store_read_summary, timed_search};
+use chat_core::testkit::search::{
+    SearchLatency, SearchOutcome, TimedSearch, store_read_summary, timed_search,
+};
 use chat_core::{ChatEngine, ConversationConfig, ConversationId, RateLimit, UserId};
 use chat_store_postgres::{PgStore, PgTestDatabase};
 use sqlx::PgConnection;
@@ -311,22 +313,20 @@ async fn search_as(
 /// results, and how many were ranked, latest first, or refused as too
 /// broad.
 fn report(label: &str, runs: &[TimedSearch]) {
-    let mut times: Vec<Duration> = runs.iter().map(|r| r.took).collect();
-    times.sort();
+    let Some(l) = SearchLatency::of(runs) else {
+        println!("{label:<32} no searches");
+        return;
+    };
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let at = |q: usize| ms(times[(times.len() * q / 100).min(times.len() - 1)]);
-    let hits = runs.iter().map(|r| r.hits).sum::<usize>() as f64 / runs.len() as f64;
-    let ended = |outcome| runs.iter().filter(|r| r.outcome == outcome).count();
+    let hits = l.hits as f64 / l.count as f64;
+    let [ranked, latest, too_broad] = l.ended;
     println!(
         "{label:<32} {:>4} searches   p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms   \
-         {hits:>4.1} hits   ranked {} / latest {} / too broad {}",
-        times.len(),
-        at(50),
-        at(99),
-        ms(times[times.len() - 1]),
-        ended(SearchOutcome::Ranked),
-        ended(SearchOutcome::Latest),
-        ended(SearchOutcome::TooBroad),
+         {hits:>4.1} hits   ranked {ranked} / latest {latest} / too broad {too_broad}",
+        l.count,
+        ms(l.p50),
+        ms(l.p99),
+        ms(l.max),
     );
 }
 

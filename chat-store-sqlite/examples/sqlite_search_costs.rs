@@ -36,7 +36,9 @@ use chat_core::domain::{GroupName, MessageContent, MessageType};
 use chat_core::model::{MemberRole, NewGroup, NewMember, NewMessage};
 use chat_core::store::{ConversationStore, MessageStore, UserStore};
 use chat_core::testkit::fixtures::new_user;
-use chat_core::testkit::search::{SearchOutcome, TimedSearch, store_read_summary, timed_search};
+use chat_core::testkit::search::{
+    SearchLatency, SearchOutcome, TimedSearch, store_read_summary, timed_search,
+};
 use chat_core::{
     ChatEngine, ConversationConfig, ConversationId, MessageId, RateLimit, Timestamp, UserId,
 };
@@ -348,32 +350,22 @@ struct Run {
     timed: TimedSearch,
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1_000.0
 }
 
 /// Prints the latency of `runs` (p50, p99, max) and how they ended.
 fn print_stats(label: &str, runs: &[&Run]) {
-    if runs.is_empty() {
+    let Some(l) = SearchLatency::of(runs.iter().map(|r| &r.timed)) else {
         return;
-    }
-    let mut took: Vec<Duration> = runs.iter().map(|r| r.timed.took).collect();
-    took.sort();
-    let ended = |outcome| runs.iter().filter(|r| r.timed.outcome == outcome).count();
+    };
+    let [ranked, latest, too_broad] = l.ended;
     println!(
-        "  {label:<16} {:>5} {:>9.2} {:>9.2} {:>9.2}   {:>6} {:>6} {:>9}",
-        took.len(),
-        ms(percentile(&took, 0.50)),
-        ms(percentile(&took, 0.99)),
-        ms(took[took.len() - 1]),
-        ended(SearchOutcome::Ranked),
-        ended(SearchOutcome::Latest),
-        ended(SearchOutcome::TooBroad),
+        "  {label:<16} {:>5} {:>9.2} {:>9.2} {:>9.2}   {ranked:>6} {latest:>6} {too_broad:>9}",
+        l.count,
+        ms(l.p50),
+        ms(l.p99),
+        ms(l.max),
     );
 }
 

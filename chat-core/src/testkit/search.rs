@@ -109,6 +109,55 @@ pub async fn timed_search(
     })
 }
 
+/// The latency of some timed searches, as the search cost examples print
+/// it: nearest-rank percentiles (the smallest time at or above that share
+/// of the searches), and how the searches ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SearchLatency {
+    /// Searches.
+    pub count: usize,
+    /// Median.
+    pub p50: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// Slowest.
+    pub max: Duration,
+    /// Results on the pages, in all.
+    pub hits: usize,
+    /// Searches ranked, latest first, and refused as too broad.
+    pub ended: [usize; 3],
+}
+
+impl SearchLatency {
+    /// The summary of `runs`; `None` for none.
+    pub fn of<'a>(runs: impl IntoIterator<Item = &'a TimedSearch>) -> Option<Self> {
+        let runs: Vec<&TimedSearch> = runs.into_iter().collect();
+        let mut took: Vec<Duration> = runs.iter().map(|r| r.took).collect();
+        if took.is_empty() {
+            return None;
+        }
+        took.sort_unstable();
+        let at = |q: f64| {
+            // Nearest rank: ceil(q * n), from 1.
+            let rank = ((q * took.len() as f64).ceil() as usize).clamp(1, took.len());
+            took[rank - 1]
+        };
+        let ended = |o| runs.iter().filter(|r| r.outcome == o).count();
+        Some(Self {
+            count: took.len(),
+            p50: at(0.50),
+            p99: at(0.99),
+            max: took[took.len() - 1],
+            hits: runs.iter().map(|r| r.hits).sum(),
+            ended: [
+                ended(SearchOutcome::Ranked),
+                ended(SearchOutcome::Latest),
+                ended(SearchOutcome::TooBroad),
+            ],
+        })
+    }
+}
+
 /// The store reads `engine` has timed (`chat_store_read_seconds`), as
 /// lines of `op: calls, mean ms`, for the reads it made at all: where a
 /// search cost example's time went.
@@ -501,4 +550,38 @@ pub async fn search_messages_after_a_seq_come_oldest_first(store: Arc<dyn Store>
         .collect();
     assert_eq!(got, vec![m3.id], "the change at seq 2 is not a message");
     assert!(after(4, 10).await.expect("page").is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(ms: u64, outcome: SearchOutcome) -> TimedSearch {
+        TimedSearch {
+            took: Duration::from_millis(ms),
+            hits: 2,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn latency_is_by_nearest_rank_and_none_for_no_runs() {
+        assert_eq!(SearchLatency::of(&[]), None);
+        let runs: Vec<TimedSearch> = (1..=10)
+            .map(|ms| run(ms, SearchOutcome::Ranked))
+            .chain([run(100, SearchOutcome::TooBroad)])
+            .collect();
+        let l = SearchLatency::of(&runs).expect("runs");
+        assert_eq!(l.count, 11);
+        assert_eq!(l.p50, Duration::from_millis(6));
+        assert_eq!(l.p99, Duration::from_millis(100));
+        assert_eq!(l.max, Duration::from_millis(100));
+        assert_eq!(l.hits, 22);
+        assert_eq!(l.ended, [10, 0, 1]);
+        let one = SearchLatency::of(&runs[..1]).expect("one");
+        assert_eq!(
+            (one.p50, one.p99),
+            (Duration::from_millis(1), Duration::from_millis(1))
+        );
+    }
 }
