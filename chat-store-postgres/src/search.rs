@@ -112,28 +112,19 @@ pub(crate) async fn search_messages(pool: &PgPool, query: &SearchQuery) -> Resul
     .bind(i64::from(query.offset))
     .bind(i64::from(query.limit))
     .bind(headline_options())
-    .bind(ranked_words(query).join(" "))
+    // Too common words are required (`$3`) but do not rank.
+    .bind(
+        query
+            .ranked_words()
+            .iter()
+            .map(|w| w.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
     .fetch_all(pool)
     .await
     .map_err(to_chat_error)?;
     Ok(hits(rows, query))
-}
-
-/// The words a ranked search ranks by: all but those too common to rank
-/// by ([`SearchQuery::unranked_words`], never all of them in a ranked
-/// scope; should they be, every word ranks). The hits must hold every
-/// word all the same (`$3`).
-fn ranked_words(query: &SearchQuery) -> Vec<&str> {
-    let words = query.terms.words();
-    let ranked: Vec<&str> = (words.iter())
-        .filter(|w| !query.unranked_words.contains(w))
-        .map(String::as_str)
-        .collect();
-    if ranked.is_empty() {
-        words.iter().map(String::as_str).collect()
-    } else {
-        ranked
-    }
 }
 
 /// A search of one conversation latest first, unranked: the

@@ -185,13 +185,10 @@ pub(crate) async fn search(pool: &SqlitePool, query: &SearchQuery) -> Result<Vec
         } else {
             SEARCH_ALL
         };
-        let ranking: Vec<&String> = (query.terms.words().iter())
-            .filter(|w| !query.unranked_words.contains(w))
-            .collect();
-        // Every word ranks when none is too common, and should all be
-        // (the engine never asks that of a ranked scope): FTS5 has
-        // nothing to match by an empty expression.
-        let every_word_ranks = ranking.is_empty() || ranking.len() == query.terms.words().len();
+        // `ranked_words` is never empty (every word ranks should all be
+        // too common): FTS5 has nothing to match by an empty expression.
+        let ranking = query.ranked_words();
+        let every_word_ranks = ranking.len() == query.terms.words().len();
         let (ranked, all) = if every_word_ranks {
             (expression, None)
         } else {

@@ -301,16 +301,8 @@ impl MessageStore for MemoryStore {
         let st = self.state();
         let chat = &st.chat;
         let terms = query.terms.words();
-        // Too common words are required but do not rank (unless every
-        // word is one).
-        let ranking: Vec<&String> = (terms.iter())
-            .filter(|t| !query.unranked_words.contains(t))
-            .collect();
-        let ranking: Vec<&String> = if ranking.is_empty() {
-            terms.iter().collect()
-        } else {
-            ranking
-        };
+        // Too common words are required but do not rank.
+        let ranking = query.ranked_words();
         let mut hits: Vec<SearchHit> = chat
             .by_user
             .get(&query.user)

@@ -118,6 +118,24 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
+impl SearchQuery {
+    /// The words a ranked scope ranks by: those not in
+    /// [`unranked_words`](Self::unranked_words), in query order; every
+    /// word should they all be there (the engine never asks that of a
+    /// ranked scope).
+    pub fn ranked_words(&self) -> Vec<&String> {
+        let words = self.terms.words();
+        let ranked: Vec<&String> = (words.iter())
+            .filter(|w| !self.unranked_words.contains(w))
+            .collect();
+        if ranked.is_empty() {
+            words.iter().collect()
+        } else {
+            ranked
+        }
+    }
+}
+
 /// One message a search found, as a store returns it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchHit {
