@@ -1,7 +1,7 @@
 //! A custom store: a decorator that counts every call the engine makes to
 //! the store, around the embedded SQLite store. It is how a new backend is
 //! written: implement the store traits (`UserStore`, `SessionStore`,
-//! `PasswordResetStore`, `ConversationStore`, `MessageStore`,
+//! `PasswordResetStore`, `PushStore`, `ConversationStore`, `MessageStore`,
 //! `ModerationStore`, `StoreHealth`; together they make a `Store`), hand it to
 //! `ChatEngine::builder().store(..)`, and prove it with the conformance
 //! suite, which runs here as this example's tests:
@@ -17,12 +17,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chat_core::error::Result;
 use chat_core::ids::{
-    AttachmentId, ConversationId, MessageId, RefreshTokenId, ReportId, SessionId, UserId,
+    AttachmentId, ConversationId, MessageId, PushSubscriptionId, RefreshTokenId, ReportId,
+    SessionId, UserId,
 };
 use chat_core::model::*;
 use chat_core::store::{
     AttachmentStore, ConversationStore, MessageStore, ModerationStore, PasswordResetStore,
-    SessionStore, StoreHealth, UserStore,
+    PushStore, SessionStore, StoreHealth, UserStore,
 };
 use chat_core::{
     ChatEngine, ConversationRef, Email, OutgoingMessage, Password, Signup, Timestamp, Username,
@@ -189,6 +190,38 @@ impl<S: PasswordResetStore> PasswordResetStore for Counted<S> {
     ) -> Result<ResetConsumption> {
         self.count("consume_password_reset");
         self.inner.consume_password_reset(token_hash, now).await
+    }
+}
+
+#[async_trait]
+impl<S: PushStore> PushStore for Counted<S> {
+    async fn save_push_subscription(&self, sub: NewPushSubscription) -> Result<PushSubscription> {
+        self.count("save_push_subscription");
+        self.inner.save_push_subscription(sub).await
+    }
+
+    async fn push_subscriptions(&self, user: UserId) -> Result<Vec<PushSubscription>> {
+        self.count("push_subscriptions");
+        self.inner.push_subscriptions(user).await
+    }
+
+    async fn set_push_level(
+        &self,
+        user: UserId,
+        id: PushSubscriptionId,
+        level: PushLevel,
+    ) -> Result<Option<PushSubscription>> {
+        self.count("set_push_level");
+        self.inner.set_push_level(user, id, level).await
+    }
+
+    async fn delete_push_subscription(
+        &self,
+        id: PushSubscriptionId,
+        owner: Option<UserId>,
+    ) -> Result<bool> {
+        self.count("delete_push_subscription");
+        self.inner.delete_push_subscription(id, owner).await
     }
 }
 

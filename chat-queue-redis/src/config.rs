@@ -115,6 +115,25 @@ impl Keys {
         format!("{}:offline_queue:{{{user}}}", self.prefix)
     }
 
+    /// What a consumer of the user's offline queue handled: a HASH of
+    /// conversation id → seq, in the queue's slot.
+    pub(crate) fn queue_handled(&self, user: UserId) -> String {
+        format!("{}:queue_handled:{{{user}}}", self.prefix)
+    }
+
+    /// Users with unhandled offline queue entries: a ZSET scored by when
+    /// the oldest was pushed (milliseconds). It shares its slot with
+    /// [`queue_claimed`](Self::queue_claimed), so one script moves users
+    /// between the two.
+    pub(crate) fn queue_due(&self) -> String {
+        format!("{}:queue_due:{{queue_consumers}}", self.prefix)
+    }
+
+    /// Users a consumer holds: a ZSET scored by when the claim runs out.
+    pub(crate) fn queue_claimed(&self) -> String {
+        format!("{}:queue_claimed:{{queue_consumers}}", self.prefix)
+    }
+
     /// The user's `online:{user_id}` STRING.
     pub(crate) fn online(&self, user: UserId) -> String {
         format!("{}:online:{{{user}}}", self.prefix)
@@ -174,6 +193,7 @@ mod tests {
         let tag = format!("{{{user}}}");
         for key in [
             keys.offline_queue(user),
+            keys.queue_handled(user),
             keys.online(user),
             keys.connections(user),
             keys.last_seen(user),
@@ -183,6 +203,14 @@ mod tests {
         let channel = keys.user_channel(user);
         assert_eq!(keys.channel_user(channel.as_bytes()), Some(user));
         assert_eq!(keys.channel_user(b"other:user:{x}"), None);
+        assert_eq!(
+            (keys.queue_due(), keys.queue_claimed()),
+            (
+                "app:queue_due:{queue_consumers}".to_owned(),
+                "app:queue_claimed:{queue_consumers}".to_owned()
+            ),
+            "one slot, so one script moves users between them"
+        );
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         ChatError::UsernameTaken
         | ChatError::EmailTaken
         | ChatError::GroupFull { .. }
+        | ChatError::TooManyPushSubscriptions { .. }
         | ChatError::MessageDeleted => StatusCode::CONFLICT,
         ChatError::InvalidCredentials
         | ChatError::Unauthenticated
@@ -119,6 +120,7 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::ConversationNotFound
         | ChatError::MessageNotFound
         | ChatError::AttachmentNotFound
+        | ChatError::PushSubscriptionNotFound
         | ChatError::MemberNotFound
         | ChatError::ReportNotFound => StatusCode::NOT_FOUND,
         ChatError::AttachmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -60,6 +60,7 @@ mod health;
 mod message_batch;
 mod moderation;
 mod password_resets;
+mod push;
 mod search;
 mod sessions;
 mod users;

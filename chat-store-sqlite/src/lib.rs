@@ -52,6 +52,7 @@ mod health;
 mod messages;
 mod moderation;
 mod password_resets;
+mod push;
 mod search;
 mod sessions;
 mod users;

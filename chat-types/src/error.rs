@@ -166,6 +166,17 @@ pub enum ChatError {
     /// user's uploads do not leak.
     #[error("attachment not found")]
     AttachmentNotFound,
+    /// `PUSH_SUBSCRIPTION_NOT_FOUND`: no such push subscription of the
+    /// caller.
+    #[error("push subscription not found")]
+    PushSubscriptionNotFound,
+    /// `TOO_MANY_PUSH_SUBSCRIPTIONS`: the user has as many push
+    /// subscriptions as one may keep; delete one first.
+    #[error("a user keeps at most {max} push subscriptions; delete one first")]
+    TooManyPushSubscriptions {
+        /// The limit.
+        max: usize,
+    },
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -218,6 +229,8 @@ impl ChatError {
             Self::SearchTooBroad => "SEARCH_TOO_BROAD",
             Self::AttachmentTooLarge { .. } => "ATTACHMENT_TOO_LARGE",
             Self::AttachmentNotFound => "ATTACHMENT_NOT_FOUND",
+            Self::PushSubscriptionNotFound => "PUSH_SUBSCRIPTION_NOT_FOUND",
+            Self::TooManyPushSubscriptions { .. } => "TOO_MANY_PUSH_SUBSCRIPTIONS",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",

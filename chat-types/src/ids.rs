@@ -50,6 +50,9 @@ pub mod kind {
     /// Marks an attachment (an uploaded file).
     #[derive(Debug)]
     pub enum Attachment {}
+    /// Marks a device's Web Push subscription.
+    #[derive(Debug)]
+    pub enum PushSubscription {}
 
     impl IdKind for User {
         const NAME: &'static str = "UserId";
@@ -78,6 +81,9 @@ pub mod kind {
     impl IdKind for Attachment {
         const NAME: &'static str = "AttachmentId";
     }
+    impl IdKind for PushSubscription {
+        const NAME: &'static str = "PushSubscriptionId";
+    }
 }
 
 /// A user's id.
@@ -101,6 +107,8 @@ pub type ReportId = Id<kind::Report>;
 /// An attachment's id (UUIDv7: uploads sort by time, which the sweep of
 /// uploads never sent reads in).
 pub type AttachmentId = Id<kind::Attachment>;
+/// A push subscription's id (one per device and browser profile).
+pub type PushSubscriptionId = Id<kind::PushSubscription>;
 
 /// A UUID tagged with the kind of thing it identifies.
 ///

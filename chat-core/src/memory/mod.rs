@@ -15,6 +15,7 @@ mod messages;
 mod moderation;
 mod offline_queue;
 mod presence;
+mod push;
 mod rate_limiter;
 mod store;
 

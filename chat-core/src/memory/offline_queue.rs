@@ -1,6 +1,6 @@
 //! [`OfflineQueue`] in process memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{ConversationId, UserId};
-use crate::realtime::{OfflineQueue, QueuedMessage};
+use crate::realtime::{OfflineQueue, QueuedMessage, UNHANDLED_SCAN};
 use crate::time::{Clock, SystemClock, Timestamp};
 
 /// Entries older than this are dropped (30 days).
@@ -23,13 +23,25 @@ pub const MAX_QUEUED_PER_USER: usize = 10_000;
 #[derive(Debug)]
 pub struct MemoryOfflineQueue {
     clock: Arc<dyn Clock>,
-    queues: Mutex<HashMap<UserId, Queue>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queues: HashMap<UserId, Queue>,
+    /// Users with unhandled entries, and when the oldest was pushed.
+    due: HashMap<UserId, Timestamp>,
+    /// Users a consumer holds, and until when.
+    claimed: HashMap<UserId, Timestamp>,
 }
 
 #[derive(Debug, Default)]
 struct Queue {
     entries: VecDeque<QueuedMessage>,
     expires_at: Option<Timestamp>,
+    /// What a consumer handled, per conversation. It goes with the queue:
+    /// once every entry is gone, later ones have higher seqs anyway.
+    handled: BTreeMap<ConversationId, u64>,
 }
 
 impl MemoryOfflineQueue {
@@ -42,13 +54,18 @@ impl MemoryOfflineQueue {
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
             clock,
-            queues: Mutex::new(HashMap::new()),
+            state: Mutex::new(State::default()),
         }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn with_queue<T>(&self, user: UserId, f: impl FnOnce(&mut Queue) -> T) -> T {
         let now = self.clock.now();
-        let mut queues = self.queues.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
+        let queues = &mut state.queues;
         let queue = queues.entry(user).or_default();
         if queue.expires_at.is_some_and(|t| t <= now) {
             *queue = Queue::default();
@@ -70,7 +87,14 @@ impl Default for MemoryOfflineQueue {
 #[async_trait]
 impl OfflineQueue for MemoryOfflineQueue {
     async fn push(&self, users: &[UserId], entry: &QueuedMessage) -> Result<()> {
-        let expires_at = self.clock.now().plus(OFFLINE_QUEUE_TTL);
+        let now = self.clock.now();
+        let expires_at = now.plus(OFFLINE_QUEUE_TTL);
+        {
+            let mut state = self.state();
+            for user in users {
+                state.due.entry(*user).or_insert(now);
+            }
+        }
         for user in users {
             self.with_queue(*user, |q| {
                 if q.entries.len() >= MAX_QUEUED_PER_USER {
@@ -106,6 +130,72 @@ impl OfflineQueue for MemoryOfflineQueue {
 
     async fn clear(&self, user: UserId) -> Result<()> {
         self.with_queue(user, |q| q.entries.clear());
+        Ok(())
+    }
+
+    async fn claim_due(
+        &self,
+        settle: Duration,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<UserId>> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        // Claims whose lease ran out: their users are due again, from now.
+        let expired: Vec<UserId> = state
+            .claimed
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(u, _)| *u)
+            .collect();
+        for user in expired {
+            state.claimed.remove(&user);
+            let since = state.due.entry(user).or_insert(now);
+            *since = (*since).min(now);
+        }
+        let mut ready: Vec<(Timestamp, UserId)> = state
+            .due
+            .iter()
+            .filter(|(u, since)| since.plus(settle) <= now && !state.claimed.contains_key(u))
+            .map(|(u, since)| (*since, *u))
+            .collect();
+        ready.sort();
+        ready.truncate(limit);
+        let until = now.plus(lease);
+        Ok(ready
+            .into_iter()
+            .map(|(_, user)| {
+                state.due.remove(&user);
+                state.claimed.insert(user, until);
+                user
+            })
+            .collect())
+    }
+
+    async fn unhandled(&self, user: UserId, limit: usize) -> Result<Vec<QueuedMessage>> {
+        Ok(self.with_queue(user, |q| {
+            let mut newest_first: Vec<QueuedMessage> = q
+                .entries
+                .iter()
+                .rev()
+                .take(UNHANDLED_SCAN)
+                .filter(|e| q.handled.get(&e.conversation_id) < Some(&e.seq))
+                .take(limit)
+                .cloned()
+                .collect();
+            newest_first.reverse();
+            newest_first
+        }))
+    }
+
+    async fn release(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()> {
+        self.with_queue(user, |q| {
+            for (conversation, seq) in handled {
+                let mark = q.handled.entry(*conversation).or_default();
+                *mark = (*mark).max(*seq);
+            }
+        });
+        self.state().claimed.remove(&user);
         Ok(())
     }
 }

@@ -35,6 +35,8 @@ pub(super) struct State {
     pub(super) moderation: super::moderation::ModerationState,
     /// Attachments (see `attachments.rs`).
     pub(super) attachments: super::attachments::AttachmentState,
+    /// Push subscriptions (see `push.rs`).
+    pub(super) push: super::push::PushState,
 }
 
 #[derive(Debug, Clone)]

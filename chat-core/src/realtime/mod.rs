@@ -21,7 +21,7 @@ pub use deps::RealtimeDeps;
 pub use event::{Event, EventKind, Frame, FrameClass};
 pub use hub::{LocalHub, OUTBOX_CAPACITY};
 pub use notice::{Notice, NoticeHandler, NoticeHandlers};
-pub use offline_queue::{OfflineQueue, QueuedMessage};
+pub use offline_queue::{OfflineQueue, QueuedMessage, UNHANDLED_SCAN};
 pub use presence::{Presence, PresenceStatus};
 
 #[cfg(any(test, feature = "mock"))]

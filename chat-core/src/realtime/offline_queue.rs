@@ -1,6 +1,8 @@
 //! The [`OfflineQueue`] trait: what waits for a user who has no live
 //! connection.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +29,10 @@ pub struct QueuedMessage {
     pub seq: u64,
 }
 
+/// How many of a user's newest entries [`OfflineQueue::unhandled`] looks
+/// through: a consumer of a user with more waiting hears of the newest.
+pub const UNHANDLED_SCAN: usize = 1000;
+
 /// Per-user queues of messages sent while the user had no live connection.
 ///
 /// The store stays the source of truth: delivery cursors say what each
@@ -34,6 +40,13 @@ pub struct QueuedMessage {
 /// entries were lost or expired. The queue is the record of what is
 /// waiting, one list per user, for operators and for consumers such as
 /// push notifications; entries leave it once the user acknowledges them.
+///
+/// A consumer (the push notifier: docs/api.md, "Push notifications")
+/// works through it with [`claim_due`](Self::claim_due), which hands each
+/// user with new entries to exactly one caller across every instance,
+/// [`unhandled`](Self::unhandled) and [`release`](Self::release), which
+/// records what it handled. A consumer that dies holding a claim loses it
+/// when its lease runs out, and another one takes the user over.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OfflineQueue: Send + Sync {
@@ -58,4 +71,25 @@ pub trait OfflineQueue: Send + Sync {
 
     /// Empties `user`'s queue.
     async fn clear(&self, user: UserId) -> Result<()>;
+
+    /// Claims up to `limit` users that have unhandled entries, the oldest
+    /// of them pushed at least `settle` ago (so a burst is handled as
+    /// one), and that nobody holds: each is handed to this caller only,
+    /// until it calls [`release`](Self::release) or `lease` runs out.
+    async fn claim_due(
+        &self,
+        settle: Duration,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<UserId>>;
+
+    /// The newest `limit` of `user`'s entries past what a consumer has
+    /// handled (see [`release`](Self::release)), among the newest
+    /// [`UNHANDLED_SCAN`] entries, oldest first.
+    async fn unhandled(&self, user: UserId, limit: usize) -> Result<Vec<QueuedMessage>>;
+
+    /// Records that `user`'s entries through each `(conversation, seq)` of
+    /// `handled` were handled (a seq never moves back), and lets go of the
+    /// claim on `user`. Entries pushed since the claim keep the user due.
+    async fn release(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()>;
 }

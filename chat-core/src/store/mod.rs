@@ -18,6 +18,7 @@ mod health;
 mod messages;
 mod moderation;
 mod password_resets;
+mod push;
 mod sessions;
 mod timed_reads;
 mod users;
@@ -29,6 +30,7 @@ pub use health::StoreHealth;
 pub use messages::MessageStore;
 pub use moderation::ModerationStore;
 pub use password_resets::PasswordResetStore;
+pub use push::PushStore;
 pub use sessions::SessionStore;
 pub use users::UserStore;
 
@@ -39,7 +41,8 @@ pub(crate) use timed_reads::TimedReads;
 pub use {
     attachments::MockAttachmentStore, conversations::MockConversationStore,
     health::MockStoreHealth, messages::MockMessageStore, moderation::MockModerationStore,
-    password_resets::MockPasswordResetStore, sessions::MockSessionStore, users::MockUserStore,
+    password_resets::MockPasswordResetStore, push::MockPushStore, sessions::MockSessionStore,
+    users::MockUserStore,
 };
 
 /// Everything a backend must provide to serve the engine.
@@ -51,6 +54,7 @@ pub trait Store:
     + AttachmentStore
     + SessionStore
     + PasswordResetStore
+    + PushStore
     + ConversationStore
     + MessageStore
     + ModerationStore
@@ -63,6 +67,7 @@ impl<T> Store for T where
         + AttachmentStore
         + SessionStore
         + PasswordResetStore
+        + PushStore
         + ConversationStore
         + MessageStore
         + ModerationStore

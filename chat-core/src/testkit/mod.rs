@@ -31,6 +31,7 @@ pub mod health;
 pub mod messages;
 pub mod moderation;
 pub mod password_resets;
+pub mod push;
 pub mod realtime;
 pub mod search;
 pub mod sessions;
@@ -104,6 +105,9 @@ macro_rules! store_conformance_tests {
             password_resets::resets_consuming_spends_the_users_other_tokens,
             password_resets::resets_concurrent_consumers_have_one_winner,
             password_resets::resets_concurrent_consumers_of_different_tokens_have_one_winner,
+            push::push_subscriptions_round_trip,
+            push::push_subscriptions_an_endpoint_is_registered_once,
+            push::push_subscriptions_gone_ones_are_deleted_by_id,
             conversations::conversations_direct_is_created_once_per_pair,
             conversations::conversations_concurrent_direct_creation_has_one_winner,
             conversations::conversations_group_is_created_with_its_members,

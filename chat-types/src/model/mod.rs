@@ -7,6 +7,7 @@ mod change;
 mod conversation;
 mod message;
 mod moderation;
+mod push;
 mod search;
 mod user;
 
@@ -28,6 +29,10 @@ pub use conversation::{
 };
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use moderation::{BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery};
+pub use push::{
+    MAX_PUSH_SUBSCRIPTIONS_PER_USER, NewPushSubscription, PushLevel, PushNotification,
+    PushSubscription,
+};
 pub use search::{
     MARK_END, MARK_START, SearchHit, SearchQuery, SearchScope, SearchTerms, Snippet, mark_snippet,
     words_of,
