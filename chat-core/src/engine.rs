@@ -13,11 +13,12 @@ use crate::fanout::Fanout;
 use crate::mailer::{LogMailer, Mailer};
 use crate::members::Members;
 use crate::memory::{
-    MemoryBlobStore, MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter,
-    MemoryStore,
+    MemoryBlobStore, MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryPusher,
+    MemoryRateLimiter, MemoryStore,
 };
 use crate::metrics::Metrics;
 use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
+use crate::push::{PushConfig, PushDeps, PushService, Pusher};
 use crate::rate_limit::RateLimiter;
 use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 use crate::store::{BatchedWrites, BlobStore, ConversationStore, MessageStore, Store, TimedReads};
@@ -64,6 +65,7 @@ struct EngineInner {
     moderation: ModerationService,
     admin: AdminService,
     attachments: AttachmentService,
+    push: PushService,
     realtime: RealtimeDeps,
     members: Arc<Members>,
     blocks: Arc<Blocks>,
@@ -124,6 +126,13 @@ impl ChatEngine {
         &self.inner.attachments
     }
 
+    /// Push notifications: devices' subscriptions, and the notifier
+    /// (which a transport starts with
+    /// [`PushService::spawn_notifier`]).
+    pub fn push(&self) -> &PushService {
+        &self.inner.push
+    }
+
     /// The real-time backends: event bus, offline queue, presence.
     pub fn realtime(&self) -> &RealtimeDeps {
         &self.inner.realtime
@@ -177,9 +186,11 @@ pub struct ChatEngineBuilder {
     queue: Option<Arc<dyn OfflineQueue>>,
     presence: Option<Arc<dyn Presence>>,
     blobs: Option<Arc<dyn BlobStore>>,
+    pusher: Option<Arc<dyn Pusher>>,
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
     attachment_config: AttachmentConfig,
+    push_config: PushConfig,
     conversation_config: ConversationConfig,
     admin_config: AdminConfig,
     jwt_secret: Option<Vec<u8>>,
@@ -242,6 +253,19 @@ impl ChatEngineBuilder {
     /// Attachment settings (default: [`AttachmentConfig::default`]).
     pub fn attachment_config(mut self, config: AttachmentConfig) -> Self {
         self.attachment_config = config;
+        self
+    }
+
+    /// What sends push notifications (default: [`MemoryPusher`], which
+    /// keeps them).
+    pub fn pusher(mut self, pusher: Arc<dyn Pusher>) -> Self {
+        self.pusher = Some(pusher);
+        self
+    }
+
+    /// Push notification settings (default: [`PushConfig::default`]).
+    pub fn push_config(mut self, config: PushConfig) -> Self {
+        self.push_config = config;
         self
     }
 
@@ -344,7 +368,7 @@ impl ChatEngineBuilder {
         )?;
         let delivery = DeliveryService::new(DeliveryDeps {
             conversations: conversations.clone(),
-            conversation_store,
+            conversation_store: conversation_store.clone(),
             messages,
             members: members.clone(),
             blocks: blocks.clone(),
@@ -381,6 +405,20 @@ impl ChatEngineBuilder {
             },
             self.attachment_config,
         );
+        let push = PushService::new(
+            PushDeps {
+                subscriptions: store.clone(),
+                conversations: conversation_store.clone(),
+                messages: store.clone(),
+                users: store.clone(),
+                realtime: realtime.clone(),
+                pusher: self.pusher.unwrap_or_else(|| Arc::new(MemoryPusher::new())),
+                limiter: limiter.clone(),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            self.push_config,
+        );
         let bus = realtime.bus.clone();
         let inner = Arc::new_cyclic(|engine: &Weak<EngineInner>| {
             // Weak: the bus keeps its handlers, and the engine keeps the bus.
@@ -400,6 +438,7 @@ impl ChatEngineBuilder {
                 moderation,
                 admin,
                 attachments,
+                push,
                 members,
                 blocks,
                 writes,

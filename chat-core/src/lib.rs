@@ -37,6 +37,9 @@
 //!   typing, presence).
 //! - [`moderation`]: [`ModerationService`] (blocks, reports) and
 //!   [`AdminService`] (the operators' API).
+//! - [`attachments`]: [`AttachmentService`] (uploads, downloads, sweep).
+//! - [`push`]: [`PushService`] (devices' Web Push subscriptions, and the
+//!   notifier that reads the offline queue) and the [`Pusher`] trait.
 //! - `members` (internal): who is in each conversation, cached for
 //!   routing; the store decides membership.
 //! - `blocks` (internal): who blocks whom, cached for the direct-message,
@@ -70,6 +73,7 @@ pub mod memory;
 mod message_views;
 pub mod metrics;
 pub mod moderation;
+pub mod push;
 pub mod rate_limit;
 pub mod realtime;
 pub mod store;
@@ -98,6 +102,7 @@ pub use ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 pub use mailer::{LogMailer, Mailer, OutgoingMail};
 pub use metrics::Metrics;
 pub use moderation::{AdminConfig, AdminService, ModerationService};
+pub use push::{PushConfig, PushService, Pusher};
 pub use rate_limit::{RateDecision, RateLimit, RateLimiter};
 pub use realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 pub use store::Store;

@@ -174,8 +174,14 @@ struct Registry {
     fanout_seconds: Histogram<14>,
     offline_queued: AtomicU64,
     catch_up_backlog: Histogram<7>,
+    /// Pushes by outcome: delivered, gone, retry, refused.
+    push_outcomes: [AtomicU64; 4],
     errors: Mutex<BTreeMap<String, u64>>,
 }
+
+/// The `outcome` labels of `chat_push_notifications_total`, in the order
+/// of `Registry::push_outcomes`.
+const PUSH_OUTCOMES: [&str; 4] = ["delivered", "gone", "retry", "refused"];
 
 /// The engine's metrics. Cheap to clone; clones share the figures.
 #[derive(Debug, Clone)]
@@ -205,6 +211,7 @@ impl Metrics {
                 fanout_seconds: Histogram::new(&LATENCY_BOUNDS),
                 offline_queued: AtomicU64::new(0),
                 catch_up_backlog: Histogram::new(&BACKLOG_BOUNDS),
+                push_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
                 errors: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -272,6 +279,18 @@ impl Metrics {
     /// `elapsed`.
     pub(crate) fn fanout(&self, elapsed: Duration) {
         self.inner.fanout_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// One attempt to push a notification ended with `outcome`.
+    pub(crate) fn push_outcome(&self, outcome: &crate::push::PushOutcome) {
+        use crate::push::PushOutcome;
+        let i = match outcome {
+            PushOutcome::Delivered => 0,
+            PushOutcome::Gone => 1,
+            PushOutcome::Retry { .. } => 2,
+            PushOutcome::Refused { .. } => 3,
+        };
+        self.inner.push_outcomes[i].fetch_add(1, Relaxed);
     }
 
     /// A request or frame was refused with error `code` (a
@@ -358,6 +377,17 @@ impl Metrics {
             "Entries added to offline members' queues (one per message and member).",
             r.offline_queued.load(Relaxed).to_string(),
         );
+        let _ = writeln!(
+            out,
+            "# HELP chat_push_notifications_total Attempts to push a notification to a device, by outcome.\n# TYPE chat_push_notifications_total counter"
+        );
+        for (label, count) in PUSH_OUTCOMES.iter().zip(&r.push_outcomes) {
+            let _ = writeln!(
+                out,
+                "chat_push_notifications_total{{outcome=\"{label}\"}} {}",
+                count.load(Relaxed)
+            );
+        }
         r.catch_up_backlog.render(
             &mut out,
             "chat_catch_up_backlog_messages",

@@ -16,6 +16,7 @@ mod moderation;
 mod offline_queue;
 mod presence;
 mod push;
+mod pusher;
 mod rate_limiter;
 mod store;
 
@@ -24,5 +25,6 @@ pub use event_bus::MemoryEventBus;
 pub use mailer::MemoryMailer;
 pub use offline_queue::{MAX_QUEUED_PER_USER, MemoryOfflineQueue, OFFLINE_QUEUE_TTL};
 pub use presence::MemoryPresence;
+pub use pusher::MemoryPusher;
 pub use rate_limiter::MemoryRateLimiter;
 pub use store::MemoryStore;

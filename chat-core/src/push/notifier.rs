@@ -1,0 +1,278 @@
+//! The notifier: claims users with new offline queue entries and sends
+//! their devices one notification per conversation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::preview::{name_of, preview};
+use super::{PushOutcome, PushRequest, PushService, Urgency};
+use crate::error::Result;
+use crate::ids::{ConversationId, MessageId, UserId};
+use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
+use crate::model::{
+    ConversationKind, ConversationOverview, Message, PushLevel, PushNotification, PushSubscription,
+    UserSummary,
+};
+use crate::realtime::QueuedMessage;
+
+/// The most entries of one user read per round: a user with more waiting
+/// hears of the newest.
+const ENTRIES_PER_USER: usize = 200;
+
+impl PushService {
+    /// One round of the notifier: claims up to `batch` users with new
+    /// offline queue entries that have settled, and handles them
+    /// concurrently (each device of each gets one notification per
+    /// conversation with news). Returns how many users it claimed. A
+    /// user whose handling failed (the store is down) is left to be
+    /// claimed again when the lease runs out.
+    ///
+    /// # Errors
+    /// The queue's errors when claiming.
+    pub async fn notify_due(&self) -> Result<usize> {
+        let config = &self.config;
+        let users = self
+            .deps
+            .realtime
+            .queue
+            .claim_due(config.settle, config.lease, config.batch)
+            .await?;
+        let claimed = users.len();
+        let mut tasks = JoinSet::new();
+        for user in users {
+            let service = self.clone();
+            tasks.spawn(async move {
+                if let Err(e) = service.notify_user(user).await {
+                    static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+                    if let Some(held_back) = THROTTLE.check() {
+                        tracing::warn!(error = %cause(&e), %user, held_back, "could not notify a user; another round retries when the claim runs out");
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(claimed)
+    }
+
+    /// Runs [`notify_due`](Self::notify_due) until the runtime stops:
+    /// again at once after a full round, after `poll` otherwise, and a
+    /// little later after an error (the queue is out of reach). Every
+    /// instance runs one; the queue's claims keep them from notifying
+    /// twice.
+    pub fn spawn_notifier(&self) -> JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let poll = service.config.poll;
+            loop {
+                match service.notify_due().await {
+                    Ok(n) if n >= service.config.batch => continue,
+                    Ok(_) => tokio::time::sleep(poll).await,
+                    Err(e) => {
+                        static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+                        if let Some(held_back) = THROTTLE.check() {
+                            tracing::warn!(error = %cause(&e), held_back, "push notifier cannot claim users");
+                        }
+                        tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Handles one claimed user, then releases them with marks for every
+    /// entry read, notified or not (muted, read meanwhile, online again).
+    async fn notify_user(&self, user: UserId) -> Result<()> {
+        let d = &self.deps;
+        let queue = &d.realtime.queue;
+        let entries = queue.unhandled(user, ENTRIES_PER_USER).await?;
+        let marks = marks_of(&entries);
+        if entries.is_empty() || self.is_online(user).await? {
+            return queue.release(user, &marks).await;
+        }
+        let subscriptions = d.subscriptions.push_subscriptions(user).await?;
+        if !subscriptions.is_empty() {
+            let news = self.news_for(user, &entries).await?;
+            for subscription in &subscriptions {
+                for notification in news.iter().filter(|n| wants(subscription, n)) {
+                    if !self.deliver(subscription, notification).await {
+                        break;
+                    }
+                }
+            }
+        }
+        queue.release(user, &marks).await
+    }
+
+    /// Whether the user has a live connection anywhere (they see their
+    /// messages there).
+    async fn is_online(&self, user: UserId) -> Result<bool> {
+        let rt = &self.deps.realtime;
+        if rt.bus.is_connected_here(user) {
+            return Ok(true);
+        }
+        let status = rt.presence.statuses(&[user]).await?;
+        Ok(status.first().is_some_and(|s| s.online))
+    }
+
+    /// One notification per conversation with unread, live messages among
+    /// `entries`, skipping muted conversations and those the user left.
+    async fn news_for(
+        &self,
+        user: UserId,
+        entries: &[QueuedMessage],
+    ) -> Result<Vec<PushNotification>> {
+        let d = &self.deps;
+        let overviews = d.conversations.overviews(user, None).await?;
+        let badge: u64 = overviews.iter().map(|o| o.membership.unread_count()).sum();
+        let by_id: HashMap<ConversationId, &ConversationOverview> = overviews
+            .iter()
+            .map(|o| (o.membership.conversation.id, o))
+            .collect();
+        let mut per_conversation: BTreeMap<ConversationId, Vec<MessageId>> = BTreeMap::new();
+        for e in entries {
+            let Some(o) = by_id.get(&e.conversation_id) else {
+                continue;
+            };
+            let member = &o.membership.member;
+            if member.muted || e.seq <= member.read_seq {
+                continue;
+            }
+            per_conversation
+                .entry(e.conversation_id)
+                .or_default()
+                .push(e.message_id);
+        }
+        let ids: Vec<MessageId> = per_conversation.values().flatten().copied().collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let messages: HashMap<MessageId, Message> = d
+            .messages
+            .messages_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|m| m.deleted_at.is_none())
+            .map(|m| (m.id, m))
+            .collect();
+        let mut senders: Vec<UserId> = messages.values().map(|m| m.sender_id).collect();
+        senders.sort();
+        senders.dedup();
+        let names: HashMap<UserId, UserSummary> = d
+            .users
+            .user_summaries(&senders)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let mut news = Vec::new();
+        for (conversation, ids) in per_conversation {
+            let live: Vec<&Message> = ids.iter().filter_map(|id| messages.get(id)).collect();
+            let Some(newest) = live.iter().max_by_key(|m| m.seq) else {
+                continue;
+            };
+            let Some(o) = by_id.get(&conversation) else {
+                continue;
+            };
+            let c = &o.membership.conversation;
+            let sender = name_of(names.get(&newest.sender_id));
+            let (title, body) = match c.kind {
+                ConversationKind::Direct => (sender, preview(newest)),
+                ConversationKind::Group => (
+                    c.name.clone().unwrap_or_else(|| "Group".to_owned()),
+                    format!("{sender}: {}", preview(newest)),
+                ),
+            };
+            news.push(PushNotification {
+                conversation_id: conversation,
+                conversation_kind: c.kind,
+                title,
+                body,
+                sender_id: newest.sender_id,
+                message_id: newest.id,
+                seq: newest.seq,
+                count: u32::try_from(live.len()).unwrap_or(u32::MAX),
+                mentioned: live.iter().any(|m| m.mentions.contains(&user)),
+                badge,
+                sent_at: newest.created_at,
+            });
+        }
+        Ok(news)
+    }
+
+    /// Sends one notification to one device, retrying as the push service
+    /// asks, up to the configured delays. False when the device is gone
+    /// (its subscription was deleted) and nothing more should go to it.
+    async fn deliver(
+        &self,
+        subscription: &PushSubscription,
+        notification: &PushNotification,
+    ) -> bool {
+        let d = &self.deps;
+        let urgent =
+            notification.conversation_kind == ConversationKind::Direct || notification.mentioned;
+        let request = PushRequest {
+            payload: serde_json::to_vec(notification).unwrap_or_default(),
+            topic: notification.conversation_id.as_uuid().simple().to_string(),
+            ttl: self.config.ttl,
+            urgency: if urgent {
+                Urgency::High
+            } else {
+                Urgency::Normal
+            },
+        };
+        let mut delays = self.config.retry_delays.iter();
+        loop {
+            let outcome = d.pusher.send(subscription, &request).await;
+            d.metrics.push_outcome(&outcome);
+            match outcome {
+                PushOutcome::Delivered => return true,
+                PushOutcome::Gone => {
+                    if let Err(e) = d
+                        .subscriptions
+                        .delete_push_subscription(subscription.id, None)
+                        .await
+                    {
+                        tracing::warn!(error = %cause(&e), subscription = %subscription.id, "could not delete a push subscription its push service says is gone");
+                    }
+                    return false;
+                }
+                PushOutcome::Refused { reason } => {
+                    tracing::warn!(subscription = %subscription.id, %reason, "push service refused a notification");
+                    return true;
+                }
+                PushOutcome::Retry { after, reason } => {
+                    let Some(delay) = delays.next() else {
+                        tracing::warn!(subscription = %subscription.id, %reason, "giving up on a notification after its retries");
+                        return true;
+                    };
+                    // The push service's own wait when it gave one, within
+                    // twice ours, so every retry ends well inside the lease.
+                    let wait = after.map_or(*delay, |a| a.clamp(*delay, *delay * 2));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a device with `subscription`'s level wants `news`: everything,
+/// or direct messages and mentions only.
+fn wants(subscription: &PushSubscription, news: &PushNotification) -> bool {
+    match subscription.level {
+        PushLevel::All => true,
+        PushLevel::Mentions => news.conversation_kind == ConversationKind::Direct || news.mentioned,
+    }
+}
+
+/// The highest seq per conversation among `entries`: what releasing the
+/// user marks handled.
+fn marks_of(entries: &[QueuedMessage]) -> Vec<(ConversationId, u64)> {
+    let mut marks: BTreeMap<ConversationId, u64> = BTreeMap::new();
+    for e in entries {
+        let mark = marks.entry(e.conversation_id).or_default();
+        *mark = (*mark).max(e.seq);
+    }
+    marks.into_iter().collect()
+}
