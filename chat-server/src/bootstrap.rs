@@ -13,6 +13,8 @@ use chat_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 use crate::error::error_chain;
+use crate::outbound::{AddressPolicy, OutboundClient};
+use crate::push::{VapidKey, WebPusher};
 use crate::server_error::ServerError;
 use crate::smtp::SmtpMailer;
 use crate::state::{AppState, HttpSettings, Instance};
@@ -48,8 +50,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
     let blobs = open_blobs(config)?;
     let uploads = config.upload_settings();
     clear_spool(&uploads.spool_dir)?;
+    let pusher = web_pusher(config)?;
     let mut builder = ChatEngine::builder()
         .store(store)
+        .pusher(Arc::new(pusher))
+        .push_config(config.push_config())
         .blobs(blobs)
         .attachment_config(config.attachment_config())
         .mailer(mailer)
@@ -95,6 +100,25 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         },
     )
     .with_instance(instance))
+}
+
+/// The Web Push sender: the VAPID key from `CHAT_VAPID_PRIVATE_KEY` (or
+/// the data directory), and an HTTP client that reaches public addresses
+/// and those of `CHAT_OUTBOUND_ALLOW` only.
+///
+/// # Errors
+/// [`ServerError::Config`] for a bad key; I/O errors on the key file.
+pub fn web_pusher(config: &Config) -> Result<WebPusher, ServerError> {
+    let key = match &config.vapid_private_key {
+        Some(private) => VapidKey::from_private(private)?,
+        None => VapidKey::load_or_create(&config.data_dir)?,
+    };
+    let client = OutboundClient::new(
+        AddressPolicy::new(config.outbound_allow.clone()),
+        Duration::from_millis(config.push_timeout_ms),
+    )
+    .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))?;
+    Ok(WebPusher::new(key, config.vapid_subject.clone(), client))
 }
 
 /// Opens the store named by the database URL.
@@ -199,7 +223,7 @@ pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
 }
 
 /// Creates `path` readable by its owner only; fails if it exists.
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_core::auth::{Argon2Params, AuthConfig};
-use chat_core::{AdminConfig, AttachmentConfig, ConversationConfig, RateLimit, Username};
+use chat_core::{
+    AdminConfig, AttachmentConfig, ConversationConfig, PushConfig, RateLimit, Username,
+};
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
 
@@ -267,6 +269,34 @@ pub struct Config {
     #[arg(long, env = "CHAT_UNSENT_UPLOAD_GRACE_SECS", default_value_t = 3600)]
     pub unsent_upload_grace_secs: u64,
 
+    /// The VAPID private key push notifications are signed with (32 bytes,
+    /// base64url). Every instance needs the same one. Without it a key is
+    /// generated once and kept in `<data-dir>/vapid_private_key`.
+    #[arg(long, env = "CHAT_VAPID_PRIVATE_KEY", hide_env_values = true)]
+    pub vapid_private_key: Option<String>,
+
+    /// Who push services may contact about this server's pushes:
+    /// `mailto:` or `https:` URL.
+    #[arg(long, env = "CHAT_VAPID_SUBJECT", default_value = "mailto:admin@localhost", value_parser = parse_vapid_subject)]
+    pub vapid_subject: String,
+
+    /// How long after a user's first unnotified message the push notifier
+    /// waits, so a burst becomes one notification per conversation,
+    /// milliseconds.
+    #[arg(long, env = "CHAT_PUSH_SETTLE_MS", default_value_t = 1_500)]
+    pub push_settle_ms: u64,
+
+    /// How long one request to a push service may take, milliseconds; a
+    /// push service that hangs is retried later.
+    #[arg(long, env = "CHAT_PUSH_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub push_timeout_ms: u64,
+
+    /// Private addresses (comma-separated IPs or CIDRs) that outgoing
+    /// requests to URLs users give (push endpoints) may reach, over `http`
+    /// too. Empty, the default: public addresses only, over `https`.
+    #[arg(long, env = "CHAT_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<IpNet>,
+
     /// Redis URL (`redis://host:6379`). With it, the offline queue,
     /// presence, cross-instance fan-out and rate limits live in Redis, so
     /// several instances behave as one service; without it they are in
@@ -383,6 +413,14 @@ impl Config {
         }
     }
 
+    /// Push notification settings derived from the flags.
+    pub fn push_config(&self) -> PushConfig {
+        PushConfig {
+            settle: Duration::from_millis(self.push_settle_ms),
+            ..PushConfig::default()
+        }
+    }
+
     /// Who the operators are, from `CHAT_ADMIN_USERNAMES`.
     pub fn admin_config(&self) -> AdminConfig {
         AdminConfig {
@@ -409,6 +447,19 @@ impl Config {
 /// A username in `CHAT_ADMIN_USERNAMES` (surrounding spaces allowed).
 fn parse_admin_username(s: &str) -> Result<Username, String> {
     Username::parse(s.trim()).map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// A VAPID subject: a `mailto:` or `https:` URL (RFC 8292).
+fn parse_vapid_subject(s: &str) -> Result<String, String> {
+    let ok = (s.starts_with("mailto:") && s.len() > "mailto:".len())
+        || (s.starts_with("https://") && s.len() > "https://".len());
+    if ok && !s.chars().any(char::is_whitespace) {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "`{s}`: the VAPID subject is a mailto: or https: URL"
+        ))
+    }
 }
 
 /// An origin as browsers send it: `http` or `https`, a host, an optional

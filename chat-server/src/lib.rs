@@ -25,6 +25,11 @@
 //!   WebSocket frames.
 //! - [`middleware`]: request ids, request logs, failure logs.
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
+//! - [`push`]: the VAPID key and [`WebPusher`](push::WebPusher), the
+//!   [`Pusher`](chat_core::Pusher) that sends Web Push.
+//! - [`outbound`]: the HTTP client for URLs users give (push endpoints),
+//!   which reaches public addresses only.
+//! - [`uploads`]: receiving, checking and serving attachments.
 //! - [`web`]: the browser demo, embedded in the binary and served at `/`.
 //! - [`NestChat`]: the chat mounted under a prefix of an application's own
 //!   router.
@@ -40,6 +45,8 @@ pub mod limits;
 pub mod middleware;
 mod nest;
 pub mod openapi;
+pub mod outbound;
+pub mod push;
 pub mod routes;
 mod serve;
 mod server_error;
@@ -153,6 +160,9 @@ pub async fn serve(
     let sessions = state.shutdown.clone();
     let metrics = state.engine.metrics().clone();
     let sweeper = uploads::sweep::spawn_sweeper(state.engine.clone(), sessions.subscribe());
+    // Every instance runs a notifier; the offline queue's claims give each
+    // user's notifications to one of them.
+    let notifier = state.engine.push().spawn_notifier();
     let header_timeout = state.http.header_timeout;
     let shutdown = async move {
         shutdown.await;
@@ -161,6 +171,7 @@ pub async fn serve(
     };
     let served = serve::serve_router(listener, app(state), header_timeout, shutdown).await;
     sweeper.abort();
+    notifier.abort();
     served?;
     // An upgraded connection is no longer hyper's to wait for: give the
     // sessions a moment to send their close frames and finish their writes.

@@ -11,6 +11,7 @@ pub mod message_body;
 pub mod message_changes;
 pub mod messages;
 pub mod paging;
+pub mod push;
 pub mod reports;
 pub mod search;
 pub mod users;
@@ -33,5 +34,6 @@ pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
         .nest("/conversations", conversations::router())
         .nest("/search", search::router())
         .nest("/attachments", attachments::router())
+        .nest("/push", push::router())
         .nest("/admin", admin::router())
 }

@@ -22,6 +22,8 @@ mod non_members;
 mod openapi;
 mod password_reset;
 mod process;
+mod push;
+mod push_service;
 mod search;
 mod shutdown;
 mod slow_clients;
