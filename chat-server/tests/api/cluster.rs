@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chat_core::memory::MemoryMailer;
 use chat_core::store::BlobStore;
-use chat_core::{ChatEngine, ConversationConfig, ManualClock, RateLimit, Timestamp};
+use chat_core::{
+    ChatEngine, ConversationConfig, ManualClock, PushConfig, Pusher, RateLimit, Timestamp,
+};
 use chat_queue_redis::testkit::RedisTestPrefix;
 use chat_queue_redis::{RedisBackend, RedisConfig};
 use chat_server::{AppState, HttpSettings, Instance};
@@ -38,6 +40,9 @@ pub(crate) struct ClusterSettings {
     /// The blob store every instance shares (default: one in memory
     /// each).
     pub(crate) blobs: Option<Arc<dyn BlobStore>>,
+    /// What sends push notifications, and how (default: each instance
+    /// keeps its pushes in memory).
+    pub(crate) push: Option<(Arc<dyn Pusher>, PushConfig)>,
 }
 
 impl Cluster {
@@ -119,6 +124,9 @@ pub(crate) async fn start_node(
     let mut builder = ChatEngine::builder();
     if let Some(blobs) = &settings.blobs {
         builder = builder.blobs(blobs.clone());
+    }
+    if let Some((pusher, config)) = &settings.push {
+        builder = builder.pusher(pusher.clone()).push_config(config.clone());
     }
     let engine = builder
         .auth_config(test_auth_config())

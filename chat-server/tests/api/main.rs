@@ -7,6 +7,7 @@ mod bad_input;
 mod cluster;
 mod cluster_attachments;
 mod cluster_faults;
+mod cluster_push;
 mod conversations;
 mod cors;
 mod embedding;

@@ -636,6 +636,32 @@ async fn every_operation_answers_as_documented() {
     let preview = "/api/v1/attachments/{attachment_id}/preview";
     let (status, _) = c.call(M::GET, preview, &file_id, "", a, None).await;
     assert_eq!(status, StatusCode::OK);
+    // Push subscriptions (this server keeps its pushes in memory: no key).
+    let (status, config) = c
+        .call(M::GET, "/api/v1/push/config", none, "", None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(config["vapid_public_key"].is_null());
+    let subs = "/api/v1/push/subscriptions";
+    let device = json!({
+        "endpoint": "https://push.example/device",
+        "keys": {"p256dh": format!("BA{}", "A".repeat(85)), "auth": "AAAAAAAAAAAAAAAAAAAAAA"},
+    });
+    let (status, sub) = c.call(M::POST, subs, none, "", a, Some(device)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let bad = json!({"endpoint": "ftp://x", "keys": {"p256dh": "", "auth": ""}});
+    let (status, _) = c.call(M::POST, subs, none, "", a, Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    c.call(M::GET, subs, none, "", a, None).await;
+    let sub_id = [("subscription_id", sub["id"].as_str().expect("id"))];
+    let one = "/api/v1/push/subscriptions/{subscription_id}";
+    let level = Some(json!({"level": "mentions"}));
+    let (status, _) = c.call(M::PATCH, one, &sub_id, "", a, level).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = c.call(M::DELETE, one, &sub_id, "", b, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not bob's");
+    let (status, _) = c.call(M::DELETE, one, &sub_id, "", a, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let reaction =
         "/api/v1/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}";
     let thumbs = [hello_ids[0], hello_ids[1], ("emoji", "%F0%9F%91%8D")];
