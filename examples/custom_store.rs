@@ -1,8 +1,8 @@
 //! A custom store: a decorator that counts every call the engine makes to
 //! the store, around the embedded SQLite store. It is how a new backend is
 //! written: implement the store traits (`UserStore`, `SessionStore`,
-//! `PasswordResetStore`, `PushStore`, `ConversationStore`, `MessageStore`,
-//! `ModerationStore`, `StoreHealth`; together they make a `Store`), hand it to
+//! `PasswordResetStore`, `PushStore`, `WebhookStore`, `ConversationStore`,
+//! `MessageStore`, `ModerationStore`, `StoreHealth`; together they make a `Store`), hand it to
 //! `ChatEngine::builder().store(..)`, and prove it with the conformance
 //! suite, which runs here as this example's tests:
 //!
@@ -17,13 +17,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chat_core::error::Result;
 use chat_core::ids::{
-    AttachmentId, ConversationId, MessageId, PushSubscriptionId, RefreshTokenId, ReportId,
-    SessionId, UserId,
+    AttachmentId, ConversationId, DeadLetterId, MessageId, PushSubscriptionId, RefreshTokenId,
+    ReportId, SessionId, UserId, WebhookId,
 };
 use chat_core::model::*;
 use chat_core::store::{
     AttachmentStore, ConversationStore, MessageStore, ModerationStore, PasswordResetStore,
-    PushStore, SessionStore, StoreHealth, UserStore,
+    PushStore, SessionStore, StoreHealth, UserStore, WebhookStore,
 };
 use chat_core::{
     ChatEngine, ConversationRef, Email, OutgoingMessage, Password, Signup, Timestamp, Username,
@@ -222,6 +222,60 @@ impl<S: PushStore> PushStore for Counted<S> {
     ) -> Result<bool> {
         self.count("delete_push_subscription");
         self.inner.delete_push_subscription(id, owner).await
+    }
+}
+
+#[async_trait]
+impl<S: WebhookStore> WebhookStore for Counted<S> {
+    async fn create_webhook(&self, hook: NewWebhook) -> Result<()> {
+        self.count("create_webhook");
+        self.inner.create_webhook(hook).await
+    }
+
+    async fn webhooks(&self) -> Result<Vec<Webhook>> {
+        self.count("webhooks");
+        self.inner.webhooks().await
+    }
+
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool> {
+        self.count("delete_webhook");
+        self.inner.delete_webhook(id).await
+    }
+
+    async fn webhook_cursor(
+        &self,
+        id: WebhookId,
+        conversation: ConversationId,
+    ) -> Result<Option<u64>> {
+        self.count("webhook_cursor");
+        self.inner.webhook_cursor(id, conversation).await
+    }
+
+    async fn advance_webhook_cursor(
+        &self,
+        id: WebhookId,
+        conversation: ConversationId,
+        seq: u64,
+    ) -> Result<()> {
+        self.count("advance_webhook_cursor");
+        self.inner
+            .advance_webhook_cursor(id, conversation, seq)
+            .await
+    }
+
+    async fn add_dead_letter(&self, letter: DeadLetter) -> Result<()> {
+        self.count("add_dead_letter");
+        self.inner.add_dead_letter(letter).await
+    }
+
+    async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>> {
+        self.count("dead_letters");
+        self.inner.dead_letters(id, limit).await
+    }
+
+    async fn delete_dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<bool> {
+        self.count("delete_dead_letter");
+        self.inner.delete_dead_letter(id, letter).await
     }
 }
 

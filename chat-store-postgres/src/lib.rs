@@ -64,6 +64,7 @@ mod push;
 mod search;
 mod sessions;
 mod users;
+mod webhooks;
 
 #[cfg(feature = "testkit")]
 mod testkit;

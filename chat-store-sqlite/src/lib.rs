@@ -56,6 +56,7 @@ mod push;
 mod search;
 mod sessions;
 mod users;
+mod webhooks;
 
 pub use error::{SqliteStoreError, to_chat_error};
 

@@ -53,6 +53,12 @@ pub mod kind {
     /// Marks a device's Web Push subscription.
     #[derive(Debug)]
     pub enum PushSubscription {}
+    /// Marks an outgoing webhook.
+    #[derive(Debug)]
+    pub enum Webhook {}
+    /// Marks a webhook delivery that failed for good.
+    #[derive(Debug)]
+    pub enum DeadLetter {}
 
     impl IdKind for User {
         const NAME: &'static str = "UserId";
@@ -84,6 +90,12 @@ pub mod kind {
     impl IdKind for PushSubscription {
         const NAME: &'static str = "PushSubscriptionId";
     }
+    impl IdKind for Webhook {
+        const NAME: &'static str = "WebhookId";
+    }
+    impl IdKind for DeadLetter {
+        const NAME: &'static str = "DeadLetterId";
+    }
 }
 
 /// A user's id.
@@ -109,6 +121,10 @@ pub type ReportId = Id<kind::Report>;
 pub type AttachmentId = Id<kind::Attachment>;
 /// A push subscription's id (one per device and browser profile).
 pub type PushSubscriptionId = Id<kind::PushSubscription>;
+/// An outgoing webhook's id.
+pub type WebhookId = Id<kind::Webhook>;
+/// A dead letter's id (a webhook delivery that failed for good).
+pub type DeadLetterId = Id<kind::DeadLetter>;
 
 /// A UUID tagged with the kind of thing it identifies.
 ///

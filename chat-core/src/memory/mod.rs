@@ -19,6 +19,7 @@ mod push;
 mod pusher;
 mod rate_limiter;
 mod store;
+mod webhooks;
 
 pub use blobs::MemoryBlobStore;
 pub use event_bus::MemoryEventBus;

@@ -37,6 +37,8 @@ pub(super) struct State {
     pub(super) attachments: super::attachments::AttachmentState,
     /// Push subscriptions (see `push.rs`).
     pub(super) push: super::push::PushState,
+    /// Webhooks (see `webhooks.rs`).
+    pub(super) webhooks: super::webhooks::WebhookState,
 }
 
 #[derive(Debug, Clone)]

@@ -22,6 +22,7 @@ mod push;
 mod sessions;
 mod timed_reads;
 mod users;
+mod webhooks;
 
 pub use attachments::AttachmentStore;
 pub use blobs::{Blob, BlobEntry, BlobKey, BlobReader, BlobStore};
@@ -33,6 +34,7 @@ pub use password_resets::PasswordResetStore;
 pub use push::PushStore;
 pub use sessions::SessionStore;
 pub use users::UserStore;
+pub use webhooks::WebhookStore;
 
 pub use batched_writes::BatchedWrites;
 pub(crate) use timed_reads::TimedReads;
@@ -42,7 +44,7 @@ pub use {
     attachments::MockAttachmentStore, conversations::MockConversationStore,
     health::MockStoreHealth, messages::MockMessageStore, moderation::MockModerationStore,
     password_resets::MockPasswordResetStore, push::MockPushStore, sessions::MockSessionStore,
-    users::MockUserStore,
+    users::MockUserStore, webhooks::MockWebhookStore,
 };
 
 /// Everything a backend must provide to serve the engine.
@@ -55,6 +57,7 @@ pub trait Store:
     + SessionStore
     + PasswordResetStore
     + PushStore
+    + WebhookStore
     + ConversationStore
     + MessageStore
     + ModerationStore
@@ -68,6 +71,7 @@ impl<T> Store for T where
         + SessionStore
         + PasswordResetStore
         + PushStore
+        + WebhookStore
         + ConversationStore
         + MessageStore
         + ModerationStore

@@ -37,6 +37,7 @@ pub mod search;
 pub mod sessions;
 mod skip;
 pub mod users;
+pub mod webhooks;
 
 pub use skip::{SKIPPED_TESTS_FILE, backend_unavailable, record_skip};
 
@@ -108,6 +109,9 @@ macro_rules! store_conformance_tests {
             push::push_subscriptions_round_trip,
             push::push_subscriptions_an_endpoint_is_registered_once,
             push::push_subscriptions_gone_ones_are_deleted_by_id,
+            webhooks::webhooks_round_trip,
+            webhooks::webhooks_cursors_move_forward_only,
+            webhooks::webhooks_dead_letters_are_kept_per_webhook,
             conversations::conversations_direct_is_created_once_per_pair,
             conversations::conversations_concurrent_direct_creation_has_one_winner,
             conversations::conversations_group_is_created_with_its_members,

@@ -10,6 +10,7 @@ mod moderation;
 mod push;
 mod search;
 mod user;
+mod webhook;
 
 pub use attachment::{
     Attachment, AttachmentRecord, ImageInfo, MAX_ATTACHMENTS_PER_MESSAGE, MessageAttachment,
@@ -38,3 +39,4 @@ pub use search::{
     words_of,
 };
 pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
+pub use webhook::{DeadLetter, NewWebhook, Webhook, WebhookEvent};
