@@ -13,14 +13,14 @@ use crate::fanout::Fanout;
 use crate::mailer::{LogMailer, Mailer};
 use crate::members::Members;
 use crate::memory::{
-    MemoryBlobStore, MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryPusher,
-    MemoryRateLimiter, MemoryStore,
+    MemoryBlobStore, MemoryDueWork, MemoryEventBus, MemoryOfflineQueue, MemoryPresence,
+    MemoryPusher, MemoryRateLimiter, MemoryStore,
 };
 use crate::metrics::Metrics;
 use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
 use crate::push::{PushConfig, PushDeps, PushService, Pusher};
 use crate::rate_limit::RateLimiter;
-use crate::realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
+use crate::realtime::{DueWork, EventBus, OfflineQueue, Presence, RealtimeDeps};
 use crate::store::{BatchedWrites, BlobStore, ConversationStore, MessageStore, Store, TimedReads};
 use crate::time::{Clock, SystemClock};
 use crate::users::UserService;
@@ -185,6 +185,7 @@ pub struct ChatEngineBuilder {
     bus: Option<Arc<dyn EventBus>>,
     queue: Option<Arc<dyn OfflineQueue>>,
     presence: Option<Arc<dyn Presence>>,
+    due_work: Option<Arc<dyn DueWork>>,
     blobs: Option<Arc<dyn BlobStore>>,
     pusher: Option<Arc<dyn Pusher>>,
     clock: Option<Arc<dyn Clock>>,
@@ -240,6 +241,14 @@ impl ChatEngineBuilder {
     /// Presence (default: [`MemoryPresence`], one process).
     pub fn presence(mut self, presence: Arc<dyn Presence>) -> Self {
         self.presence = Some(presence);
+        self
+    }
+
+    /// Background work shared by the instances (default:
+    /// [`MemoryDueWork`], one process). Give every instance the same
+    /// (`RedisBackend::due_work`), or each does its own share only.
+    pub fn due_work(mut self, due: Arc<dyn DueWork>) -> Self {
+        self.due_work = Some(due);
         self
     }
 
@@ -322,6 +331,9 @@ impl ChatEngineBuilder {
             presence: self
                 .presence
                 .unwrap_or_else(|| Arc::new(MemoryPresence::new())),
+            due: self
+                .due_work
+                .unwrap_or_else(|| Arc::new(MemoryDueWork::with_clock(clock.clone()))),
         };
         let deps = AuthDeps {
             users: store.clone(),

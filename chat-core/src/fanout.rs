@@ -17,7 +17,9 @@ use crate::model::{
     ConversationKind, Message, MessageChange, MessageTarget, MessageView, ReplyQuote,
 };
 use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, TypingEvent};
-use crate::realtime::{Event, Frame, FrameClass, PresenceStatus, QueuedMessage, RealtimeDeps};
+use crate::realtime::{
+    Event, Frame, FrameClass, PresenceStatus, QueuedMessage, RealtimeDeps, WorkKind,
+};
 
 /// Publishes the consequences of engine operations: messages, receipts,
 /// typing and presence. Shared by the conversation service and the
@@ -105,7 +107,9 @@ impl Fanout {
         };
         self.deps.queue.push(&offline, &entry).await?;
         self.metrics.offline_queued(offline.len());
-        Ok(())
+        // The push notifier reads the queue of each user marked here.
+        let keys: Vec<String> = offline.iter().map(UserId::to_string).collect();
+        self.deps.due.mark_due(WorkKind::Push, &keys).await
     }
 
     /// A change to a message (`message.changed`) to every connection of

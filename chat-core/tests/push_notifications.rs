@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chat_core::memory::{MemoryOfflineQueue, MemoryPresence, MemoryPusher, MemoryStore};
+use chat_core::memory::{
+    MemoryDueWork, MemoryOfflineQueue, MemoryPresence, MemoryPusher, MemoryStore,
+};
 use chat_core::model::{ConversationKind, PushLevel, PushNotification};
 use chat_core::push::{PushOutcome, SubscribeRequest};
 use chat_core::testkit::fixtures::{create_session, create_user};
@@ -367,6 +369,7 @@ async fn two_instances_sharing_the_queue_push_each_notification_once() {
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_767_868_200_000)));
     let queue = Arc::new(MemoryOfflineQueue::with_clock(clock.clone()));
     let presence = Arc::new(MemoryPresence::new());
+    let due = Arc::new(MemoryDueWork::with_clock(clock.clone()));
     let pusher = Arc::new(MemoryPusher::new());
     let instance = || {
         ChatEngine::builder()
@@ -374,6 +377,7 @@ async fn two_instances_sharing_the_queue_push_each_notification_once() {
             .clock(clock.clone())
             .queue(queue.clone())
             .presence(presence.clone())
+            .due_work(due.clone())
             .pusher(pusher.clone())
             .push_config(config())
             .build()

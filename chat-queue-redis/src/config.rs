@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chat_core::UserId;
+use chat_core::realtime::WorkKind;
 
 use crate::error::RedisBackendError;
 
@@ -121,17 +122,18 @@ impl Keys {
         format!("{}:queue_handled:{{{user}}}", self.prefix)
     }
 
-    /// Users with unhandled offline queue entries: a ZSET scored by when
-    /// the oldest was pushed (milliseconds). It shares its slot with
-    /// [`queue_claimed`](Self::queue_claimed), so one script moves users
-    /// between the two.
-    pub(crate) fn queue_due(&self) -> String {
-        format!("{}:queue_due:{{queue_consumers}}", self.prefix)
+    /// Due keys of one kind of work: a ZSET scored by when each was first
+    /// marked (milliseconds). It shares its slot with
+    /// [`claimed`](Self::claimed), so one script moves keys between the
+    /// two.
+    pub(crate) fn due(&self, kind: WorkKind) -> String {
+        format!("{}:due:{{work:{}}}", self.prefix, kind.as_str())
     }
 
-    /// Users a consumer holds: a ZSET scored by when the claim runs out.
-    pub(crate) fn queue_claimed(&self) -> String {
-        format!("{}:queue_claimed:{{queue_consumers}}", self.prefix)
+    /// Claimed keys of one kind of work: a ZSET scored by when each claim
+    /// runs out.
+    pub(crate) fn claimed(&self, kind: WorkKind) -> String {
+        format!("{}:claimed:{{work:{}}}", self.prefix, kind.as_str())
     }
 
     /// The user's `online:{user_id}` STRING.
@@ -204,12 +206,12 @@ mod tests {
         assert_eq!(keys.channel_user(channel.as_bytes()), Some(user));
         assert_eq!(keys.channel_user(b"other:user:{x}"), None);
         assert_eq!(
-            (keys.queue_due(), keys.queue_claimed()),
+            (keys.due(WorkKind::Push), keys.claimed(WorkKind::Push)),
             (
-                "app:queue_due:{queue_consumers}".to_owned(),
-                "app:queue_claimed:{queue_consumers}".to_owned()
+                "app:due:{work:push}".to_owned(),
+                "app:claimed:{work:push}".to_owned()
             ),
-            "one slot, so one script moves users between them"
+            "one slot, so one script moves keys between them"
         );
     }
 

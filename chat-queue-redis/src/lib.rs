@@ -11,6 +11,7 @@
 //!     .bus(redis.bus())
 //!     .queue(redis.queue())
 //!     .presence(redis.presence())
+//!     .due_work(redis.due_work())
 //!     .rate_limiter(redis.rate_limiter())
 //!     .build()?;
 //! # drop(engine); Ok(()) }
@@ -31,7 +32,8 @@
 //! - `bus.rs`: the cross-instance event bus (publish, subscriptions,
 //!   notices, resubscription after an outage).
 //! - `queue.rs`: the offline queue; `presence.rs`: presence with a local
-//!   mirror; `rate_limiter.rs`: shared rate limits with a local fallback.
+//!   mirror; `rate_limiter.rs`: shared rate limits with a local fallback;
+//!   `due_work.rs`: background work claimed by one instance at a time.
 //! - `wire.rs`: the encoding of events between instances.
 //! - `error.rs`: [`RedisBackendError`] with stable codes, and how Redis
 //!   failures become chat errors.
@@ -43,6 +45,7 @@
 mod bus;
 mod config;
 mod conn;
+mod due_work;
 mod error;
 mod link;
 mod presence;
@@ -56,11 +59,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use chat_core::rate_limit::RateLimiter;
-use chat_core::realtime::{EventBus, LocalHub, NoticeHandlers, OfflineQueue, Presence};
+use chat_core::realtime::{DueWork, EventBus, LocalHub, NoticeHandlers, OfflineQueue, Presence};
 use chat_core::time::{Clock, SystemClock};
 
 pub use bus::RedisEventBus;
 pub use config::RedisConfig;
+pub use due_work::RedisDueWork;
 pub use error::{RedisBackendError, to_chat_error};
 pub use presence::RedisPresence;
 pub use queue::RedisOfflineQueue;
@@ -77,6 +81,7 @@ pub struct RedisBackend {
     link: Arc<Link>,
     bus: RedisEventBus,
     queue: RedisOfflineQueue,
+    due: RedisDueWork,
     presence: RedisPresence,
     limiter: RedisRateLimiter,
 }
@@ -129,6 +134,7 @@ impl RedisBackend {
             .map_err(RedisBackendError::Connect)?;
         let backend = Self {
             queue: RedisOfflineQueue::new(link.clone()),
+            due: RedisDueWork::new(link.clone()),
             presence: RedisPresence::new(link.clone()),
             limiter: RedisRateLimiter::new(link.clone()),
             bus,
@@ -167,6 +173,12 @@ impl RedisBackend {
     /// The offline queue.
     pub fn queue(&self) -> Arc<dyn OfflineQueue> {
         Arc::new(self.queue.clone())
+    }
+
+    /// Due background work (push notifications, webhook deliveries),
+    /// shared by every instance.
+    pub fn due_work(&self) -> Arc<dyn DueWork> {
+        Arc::new(self.due.clone())
     }
 
     /// Presence.

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::realtime::{OfflineQueue, QueuedMessage, UNHANDLED_SCAN};
@@ -40,34 +39,6 @@ if ttl > 0 and #kept > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
 return removed
 "#;
 
-/// Hands up to ARGV[4] due users to one consumer. KEYS[1] is the due
-/// ZSET (user → when their oldest unhandled entry was pushed), KEYS[2]
-/// the claimed ZSET (user → when the claim runs out). ARGV: now, the
-/// latest push time that has settled, the new claims' end, the limit
-/// (milliseconds, except the limit). Claims that ran out go back to due
-/// first (keeping an earlier push time), so a dead consumer's users are
-/// taken over.
-const CLAIM_DUE: &str = r#"
-local now = tonumber(ARGV[1])
-local limit = tonumber(ARGV[4])
-for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  redis.call('ZREM', KEYS[2], user)
-  redis.call('ZADD', KEYS[1], 'LT', now, user)
-end
-local held = redis.call('ZCARD', KEYS[2])
-local ready = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, limit + held)
-local claimed = {}
-for _, user in ipairs(ready) do
-  if #claimed >= limit then break end
-  if not redis.call('ZSCORE', KEYS[2], user) then
-    redis.call('ZREM', KEYS[1], user)
-    redis.call('ZADD', KEYS[2], ARGV[3], user)
-    claimed[#claimed + 1] = user
-  end
-end
-return claimed
-"#;
-
 /// Raises the marks of the HASH KEYS[1] (conversation → seq) to the pairs
 /// of ARGV after the first (never lowering one), and sets the hash's time
 /// to live to ARGV[1] milliseconds.
@@ -94,15 +65,12 @@ return 0
 ///
 /// [`remove_through`]: OfflineQueue::remove_through
 ///
-/// Consumers ([`OfflineQueue::claim_due`]) work from two ZSETs shared by
-/// every instance, `queue_due` and `queue_claimed`, which one script
-/// updates atomically, so each due user goes to exactly one consumer; what
-/// a consumer handled is a HASH per user, `queue_handled:{user_id}`.
+/// What a consumer handled ([`OfflineQueue::mark_handled`]) is a HASH per
+/// user, `queue_handled:{user_id}`, in the queue's slot.
 #[derive(Debug, Clone)]
 pub struct RedisOfflineQueue {
     link: Arc<Link>,
     remove_through: Arc<Script>,
-    claim_due: Arc<Script>,
     raise_marks: Arc<Script>,
 }
 
@@ -111,7 +79,6 @@ impl RedisOfflineQueue {
         Self {
             link,
             remove_through: Arc::new(Script::new(REMOVE_THROUGH)),
-            claim_due: Arc::new(Script::new(CLAIM_DUE)),
             raise_marks: Arc::new(Script::new(RAISE_MARKS)),
         }
     }
@@ -148,19 +115,7 @@ impl OfflineQueue for RedisOfflineQueue {
                     .ignore();
             })
             .await
-            .map_err(to_chat_error)?;
-        // Scheduled for consumers: NX keeps the time of the oldest entry
-        // not yet handled.
-        let due = keys.queue_due();
-        let now = now_millis();
-        let mut zadd = redis::cmd("ZADD");
-        zadd.arg(&due).arg("NX");
-        for user in users {
-            zadd.arg(now).arg(user.to_string());
-        }
-        self.link
-            .run(|mut c| async move { zadd.query_async::<()>(&mut c).await })
-            .await
+            .map(drop)
             .map_err(to_chat_error)
     }
 
@@ -231,49 +186,6 @@ impl OfflineQueue for RedisOfflineQueue {
             .map_err(to_chat_error)
     }
 
-    async fn claim_due(
-        &self,
-        settle: Duration,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<UserId>> {
-        self.check_up()?;
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let now = now_millis();
-        let settled = now.saturating_sub(millis(settle));
-        let until = now.saturating_add(millis(lease));
-        let keys = &self.link.keys;
-        let (due, claimed) = (keys.queue_due(), keys.queue_claimed());
-        let script = self.claim_due.clone();
-        let users: Vec<String> = self
-            .link
-            .run(|mut c| async move {
-                script
-                    .key(due)
-                    .key(claimed)
-                    .arg(now)
-                    .arg(settled)
-                    .arg(until)
-                    .arg(limit)
-                    .invoke_async(&mut c)
-                    .await
-            })
-            .await
-            .map_err(to_chat_error)?;
-        Ok(users
-            .iter()
-            .filter_map(|u| match u.parse() {
-                Ok(user) => Some(user),
-                Err(_) => {
-                    tracing::warn!(member = %u, "skipping an unreadable user in the due queue");
-                    None
-                }
-            })
-            .collect())
-    }
-
     async fn unhandled(&self, user: UserId, limit: usize) -> Result<Vec<QueuedMessage>> {
         self.check_up()?;
         if limit == 0 {
@@ -307,42 +219,26 @@ impl OfflineQueue for RedisOfflineQueue {
         Ok(newest_first)
     }
 
-    async fn release(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()> {
+    async fn mark_handled(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()> {
         self.check_up()?;
-        let keys = &self.link.keys;
-        if !handled.is_empty() {
-            let marks = keys.queue_handled(user);
-            let ttl = millis(self.link.config.queue_ttl);
-            let script = self.raise_marks.clone();
-            let handled = handled.to_vec();
-            self.link
-                .run(|mut c| async move {
-                    let mut call = script.key(marks);
-                    call.arg(ttl);
-                    for (conversation, seq) in &handled {
-                        call.arg(conversation.to_string()).arg(*seq);
-                    }
-                    call.invoke_async::<i64>(&mut c).await
-                })
-                .await
-                .map_err(to_chat_error)?;
+        if handled.is_empty() {
+            return Ok(());
         }
-        let claimed = keys.queue_claimed();
+        let marks = self.link.keys.queue_handled(user);
+        let ttl = self.link.config.queue_ttl.as_millis() as i64;
+        let script = self.raise_marks.clone();
+        let handled = handled.to_vec();
         self.link
-            .run(|mut c| async move { c.zrem::<_, _, ()>(claimed, user.to_string()).await })
+            .run(|mut c| async move {
+                let mut call = script.key(marks);
+                call.arg(ttl);
+                for (conversation, seq) in &handled {
+                    call.arg(conversation.to_string()).arg(*seq);
+                }
+                call.invoke_async::<i64>(&mut c).await
+            })
             .await
+            .map(drop)
             .map_err(to_chat_error)
     }
-}
-
-/// Milliseconds since the Unix epoch by this instance's clock (instances'
-/// clocks are assumed to agree to well within a settle time).
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, millis)
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_core::realtime::{EventBus, OfflineQueue, Presence};
+use chat_core::realtime::{DueWork, EventBus, OfflineQueue, Presence};
 use chat_core::testkit::backend_unavailable;
 use chat_core::testkit::realtime::TestRealtime;
 
@@ -182,6 +182,14 @@ impl TestRealtime for RedisRealtime {
 
     fn presence(&self) -> Arc<dyn Presence> {
         self.a.presence()
+    }
+
+    fn due_work(&self) -> Arc<dyn DueWork> {
+        self.a.due_work()
+    }
+
+    fn other_instance_due_work(&self) -> Option<Arc<dyn DueWork>> {
+        Some(self.b.due_work())
     }
 
     fn bus(&self) -> Arc<dyn EventBus> {

@@ -76,6 +76,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
             .bus(redis.bus())
             .queue(redis.queue())
             .presence(redis.presence())
+            .due_work(redis.due_work())
             .rate_limiter(redis.rate_limiter());
         instance.redis = Some(redis);
     }

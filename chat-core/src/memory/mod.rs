@@ -9,6 +9,7 @@
 mod attachments;
 mod blobs;
 mod conversations;
+mod due_work;
 mod event_bus;
 mod mailer;
 mod messages;
@@ -22,6 +23,7 @@ mod store;
 mod webhooks;
 
 pub use blobs::MemoryBlobStore;
+pub use due_work::MemoryDueWork;
 pub use event_bus::MemoryEventBus;
 pub use mailer::MemoryMailer;
 pub use offline_queue::{MAX_QUEUED_PER_USER, MemoryOfflineQueue, OFFLINE_QUEUE_TTL};

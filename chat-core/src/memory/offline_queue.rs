@@ -29,10 +29,6 @@ pub struct MemoryOfflineQueue {
 #[derive(Debug, Default)]
 struct State {
     queues: HashMap<UserId, Queue>,
-    /// Users with unhandled entries, and when the oldest was pushed.
-    due: HashMap<UserId, Timestamp>,
-    /// Users a consumer holds, and until when.
-    claimed: HashMap<UserId, Timestamp>,
 }
 
 #[derive(Debug, Default)]
@@ -87,14 +83,7 @@ impl Default for MemoryOfflineQueue {
 #[async_trait]
 impl OfflineQueue for MemoryOfflineQueue {
     async fn push(&self, users: &[UserId], entry: &QueuedMessage) -> Result<()> {
-        let now = self.clock.now();
-        let expires_at = now.plus(OFFLINE_QUEUE_TTL);
-        {
-            let mut state = self.state();
-            for user in users {
-                state.due.entry(*user).or_insert(now);
-            }
-        }
+        let expires_at = self.clock.now().plus(OFFLINE_QUEUE_TTL);
         for user in users {
             self.with_queue(*user, |q| {
                 if q.entries.len() >= MAX_QUEUED_PER_USER {
@@ -133,45 +122,6 @@ impl OfflineQueue for MemoryOfflineQueue {
         Ok(())
     }
 
-    async fn claim_due(
-        &self,
-        settle: Duration,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<UserId>> {
-        let now = self.clock.now();
-        let mut state = self.state();
-        // Claims whose lease ran out: their users are due again, from now.
-        let expired: Vec<UserId> = state
-            .claimed
-            .iter()
-            .filter(|(_, until)| **until <= now)
-            .map(|(u, _)| *u)
-            .collect();
-        for user in expired {
-            state.claimed.remove(&user);
-            let since = state.due.entry(user).or_insert(now);
-            *since = (*since).min(now);
-        }
-        let mut ready: Vec<(Timestamp, UserId)> = state
-            .due
-            .iter()
-            .filter(|(u, since)| since.plus(settle) <= now && !state.claimed.contains_key(u))
-            .map(|(u, since)| (*since, *u))
-            .collect();
-        ready.sort();
-        ready.truncate(limit);
-        let until = now.plus(lease);
-        Ok(ready
-            .into_iter()
-            .map(|(_, user)| {
-                state.due.remove(&user);
-                state.claimed.insert(user, until);
-                user
-            })
-            .collect())
-    }
-
     async fn unhandled(&self, user: UserId, limit: usize) -> Result<Vec<QueuedMessage>> {
         Ok(self.with_queue(user, |q| {
             let mut newest_first: Vec<QueuedMessage> = q
@@ -188,14 +138,13 @@ impl OfflineQueue for MemoryOfflineQueue {
         }))
     }
 
-    async fn release(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()> {
+    async fn mark_handled(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()> {
         self.with_queue(user, |q| {
             for (conversation, seq) in handled {
                 let mark = q.handled.entry(*conversation).or_default();
                 *mark = (*mark).max(*seq);
             }
         });
-        self.state().claimed.remove(&user);
         Ok(())
     }
 }

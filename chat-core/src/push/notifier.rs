@@ -15,7 +15,7 @@ use crate::model::{
     ConversationKind, ConversationOverview, Message, PushLevel, PushNotification, PushSubscription,
     UserSummary,
 };
-use crate::realtime::QueuedMessage;
+use crate::realtime::{QueuedMessage, WorkKind};
 
 /// The most entries of one user read per round: a user with more waiting
 /// hears of the newest.
@@ -33,21 +33,21 @@ impl PushService {
     /// The queue's errors when claiming.
     pub async fn notify_due(&self) -> Result<usize> {
         let config = &self.config;
-        let users = self
+        let keys = self
             .deps
             .realtime
-            .queue
-            .claim_due(config.settle, config.lease, config.batch)
+            .due
+            .claim_due(WorkKind::Push, config.settle, config.lease, config.batch)
             .await?;
-        let claimed = users.len();
+        let claimed = keys.len();
         let mut tasks = JoinSet::new();
-        for user in users {
+        for key in keys {
             let service = self.clone();
             tasks.spawn(async move {
-                if let Err(e) = service.notify_user(user).await {
+                if let Err(e) = service.notify_user(&key).await {
                     static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
                     if let Some(held_back) = THROTTLE.check() {
-                        tracing::warn!(error = %cause(&e), %user, held_back, "could not notify a user; another round retries when the claim runs out");
+                        tracing::warn!(error = %cause(&e), user = %key, held_back, "could not notify a user; another round retries when the claim runs out");
                     }
                 }
             });
@@ -81,28 +81,41 @@ impl PushService {
         })
     }
 
-    /// Handles one claimed user, then releases them with marks for every
-    /// entry read, notified or not (muted, read meanwhile, online again).
-    async fn notify_user(&self, user: UserId) -> Result<()> {
+    /// Handles one claimed user, marks every entry read as handled
+    /// (notified or not: muted, read meanwhile, online again), and lets go
+    /// of the user. A failure keeps the claim until its lease runs out, so
+    /// the user is handled again then.
+    async fn notify_user(&self, key: &str) -> Result<()> {
         let d = &self.deps;
+        let Ok(user) = key.parse::<UserId>() else {
+            tracing::warn!(%key, "dropping a due push key that is not a user id");
+            return d.realtime.due.release(WorkKind::Push, key).await;
+        };
         let queue = &d.realtime.queue;
         let entries = queue.unhandled(user, ENTRIES_PER_USER).await?;
-        let marks = marks_of(&entries);
-        if entries.is_empty() || self.is_online(user).await? {
-            return queue.release(user, &marks).await;
+        if !entries.is_empty() && !self.is_online(user).await? {
+            self.notify_devices(user, &entries).await?;
         }
+        queue.mark_handled(user, &marks_of(&entries)).await?;
+        d.realtime.due.release(WorkKind::Push, key).await
+    }
+
+    /// Sends each of the user's devices the notifications `entries` make.
+    async fn notify_devices(&self, user: UserId, entries: &[QueuedMessage]) -> Result<()> {
+        let d = &self.deps;
         let subscriptions = d.subscriptions.push_subscriptions(user).await?;
-        if !subscriptions.is_empty() {
-            let news = self.news_for(user, &entries).await?;
-            for subscription in &subscriptions {
-                for notification in news.iter().filter(|n| wants(subscription, n)) {
-                    if !self.deliver(subscription, notification).await {
-                        break;
-                    }
+        if subscriptions.is_empty() {
+            return Ok(());
+        }
+        let news = self.news_for(user, entries).await?;
+        for subscription in &subscriptions {
+            for notification in news.iter().filter(|n| wants(subscription, n)) {
+                if !self.deliver(subscription, notification).await {
+                    break;
                 }
             }
         }
-        queue.release(user, &marks).await
+        Ok(())
     }
 
     /// Whether the user has a live connection anywhere (they see their

@@ -1,8 +1,8 @@
-//! [`RealtimeDeps`]: the three real-time backends, passed around together.
+//! [`RealtimeDeps`]: the real-time backends, passed around together.
 
 use std::sync::Arc;
 
-use super::{EventBus, OfflineQueue, Presence};
+use super::{DueWork, EventBus, OfflineQueue, Presence};
 
 /// The backends real-time delivery uses.
 #[derive(Clone)]
@@ -13,4 +13,6 @@ pub struct RealtimeDeps {
     pub queue: Arc<dyn OfflineQueue>,
     /// Who is connected.
     pub presence: Arc<dyn Presence>,
+    /// Background work waiting for a worker.
+    pub due: Arc<dyn DueWork>,
 }

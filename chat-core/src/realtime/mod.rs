@@ -1,6 +1,8 @@
 //! Real-time delivery backends: the [`EventBus`] that carries events to a
 //! user's live connections, the [`OfflineQueue`] that records what waits
-//! for a user with none, and [`Presence`], which knows who is connected.
+//! for a user with none, [`Presence`], which knows who is connected, and
+//! [`DueWork`], which hands background work (push notifications, webhook
+//! deliveries) to one worker across instances.
 //!
 //! Each trait has an in-process implementation in [`crate::memory`]; the
 //! Redis crate implements them across instances. [`LocalHub`] is the
@@ -10,6 +12,7 @@
 
 mod bus;
 mod deps;
+mod due_work;
 mod event;
 mod hub;
 mod notice;
@@ -18,6 +21,7 @@ mod presence;
 
 pub use bus::{EventBus, Subscription};
 pub use deps::RealtimeDeps;
+pub use due_work::{DueWork, WorkKind};
 pub use event::{Event, EventKind, Frame, FrameClass};
 pub use hub::{LocalHub, OUTBOX_CAPACITY};
 pub use notice::{Notice, NoticeHandler, NoticeHandlers};
@@ -25,4 +29,7 @@ pub use offline_queue::{OfflineQueue, QueuedMessage, UNHANDLED_SCAN};
 pub use presence::{Presence, PresenceStatus};
 
 #[cfg(any(test, feature = "mock"))]
-pub use {bus::MockEventBus, offline_queue::MockOfflineQueue, presence::MockPresence};
+pub use {
+    bus::MockEventBus, due_work::MockDueWork, offline_queue::MockOfflineQueue,
+    presence::MockPresence,
+};

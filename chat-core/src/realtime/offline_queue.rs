@@ -1,8 +1,6 @@
 //! The [`OfflineQueue`] trait: what waits for a user who has no live
 //! connection.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -42,11 +40,10 @@ pub const UNHANDLED_SCAN: usize = 1000;
 /// push notifications; entries leave it once the user acknowledges them.
 ///
 /// A consumer (the push notifier: docs/api.md, "Push notifications")
-/// works through it with [`claim_due`](Self::claim_due), which hands each
-/// user with new entries to exactly one caller across every instance,
-/// [`unhandled`](Self::unhandled) and [`release`](Self::release), which
-/// records what it handled. A consumer that dies holding a claim loses it
-/// when its lease runs out, and another one takes the user over.
+/// reads what it has not handled yet with [`unhandled`](Self::unhandled)
+/// and records what it handled with
+/// [`mark_handled`](Self::mark_handled); [`DueWork`](super::DueWork)
+/// hands it the users with new entries, one consumer per user.
 #[cfg_attr(any(test, feature = "mock"), mockall::automock)]
 #[async_trait]
 pub trait OfflineQueue: Send + Sync {
@@ -72,24 +69,12 @@ pub trait OfflineQueue: Send + Sync {
     /// Empties `user`'s queue.
     async fn clear(&self, user: UserId) -> Result<()>;
 
-    /// Claims up to `limit` users that have unhandled entries, the oldest
-    /// of them pushed at least `settle` ago (so a burst is handled as
-    /// one), and that nobody holds: each is handed to this caller only,
-    /// until it calls [`release`](Self::release) or `lease` runs out.
-    async fn claim_due(
-        &self,
-        settle: Duration,
-        lease: Duration,
-        limit: usize,
-    ) -> Result<Vec<UserId>>;
-
     /// The newest `limit` of `user`'s entries past what a consumer has
-    /// handled (see [`release`](Self::release)), among the newest
+    /// handled (see [`mark_handled`](Self::mark_handled)), among the newest
     /// [`UNHANDLED_SCAN`] entries, oldest first.
     async fn unhandled(&self, user: UserId, limit: usize) -> Result<Vec<QueuedMessage>>;
 
     /// Records that `user`'s entries through each `(conversation, seq)` of
-    /// `handled` were handled (a seq never moves back), and lets go of the
-    /// claim on `user`. Entries pushed since the claim keep the user due.
-    async fn release(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()>;
+    /// `handled` were handled (a seq never moves back).
+    async fn mark_handled(&self, user: UserId, handled: &[(ConversationId, u64)]) -> Result<()>;
 }

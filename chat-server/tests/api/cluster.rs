@@ -135,6 +135,7 @@ pub(crate) async fn start_node(
         .bus(backend.bus())
         .queue(backend.queue())
         .presence(backend.presence())
+        .due_work(backend.due_work())
         .rate_limiter(backend.rate_limiter())
         .mailer(mailer.clone())
         .clock(clock.clone())

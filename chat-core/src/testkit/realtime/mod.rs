@@ -1,5 +1,5 @@
 //! The conformance suite every real-time backend runs: [`OfflineQueue`],
-//! [`Presence`], [`EventBus`] and the shared [`RateLimiter`].
+//! [`Presence`], [`EventBus`], [`DueWork`] and the shared [`RateLimiter`].
 //!
 //! A backend's test crate invokes
 //! [`realtime_conformance_tests!`](crate::realtime_conformance_tests) with an
@@ -17,11 +17,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::memory::{MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter};
+use crate::memory::{
+    MemoryDueWork, MemoryEventBus, MemoryOfflineQueue, MemoryPresence, MemoryRateLimiter,
+};
 use crate::rate_limit::RateLimiter;
-use crate::realtime::{EventBus, OfflineQueue, Presence};
+use crate::realtime::{DueWork, EventBus, OfflineQueue, Presence};
 
 pub mod bus;
+pub mod due;
 pub mod limits;
 pub mod presence;
 pub mod queue;
@@ -35,6 +38,15 @@ pub trait TestRealtime: Send + Sync {
 
     /// The presence backend under test.
     fn presence(&self) -> Arc<dyn Presence>;
+
+    /// The due work backend under test.
+    fn due_work(&self) -> Arc<dyn DueWork>;
+
+    /// A second instance's due work over the same backend, or `None` for
+    /// a per-process one.
+    fn other_instance_due_work(&self) -> Option<Arc<dyn DueWork>> {
+        None
+    }
 
     /// The event bus under test (the same instance on every call).
     fn bus(&self) -> Arc<dyn EventBus>;
@@ -64,6 +76,8 @@ pub struct PlainRealtime {
     pub queue: Arc<dyn OfflineQueue>,
     /// The presence backend.
     pub presence: Arc<dyn Presence>,
+    /// The due work backend.
+    pub due_work: Arc<dyn DueWork>,
     /// The event bus.
     pub bus: Arc<dyn EventBus>,
     /// A second instance's bus over the same backend, if there can be one.
@@ -78,6 +92,7 @@ impl PlainRealtime {
         Self {
             queue: Arc::new(MemoryOfflineQueue::new()),
             presence: Arc::new(MemoryPresence::new()),
+            due_work: Arc::new(MemoryDueWork::new()),
             bus: Arc::new(MemoryEventBus::new()),
             other_instance_bus: None,
             rate_limiter: Arc::new(MemoryRateLimiter::new()),
@@ -93,6 +108,10 @@ impl TestRealtime for PlainRealtime {
 
     fn presence(&self) -> Arc<dyn Presence> {
         self.presence.clone()
+    }
+
+    fn due_work(&self) -> Arc<dyn DueWork> {
+        self.due_work.clone()
     }
 
     fn bus(&self) -> Arc<dyn EventBus> {
@@ -122,11 +141,12 @@ macro_rules! realtime_conformance_tests {
             queue::realtime_queue_len_counts_entries_and_clear_empties,
             queue::realtime_queue_users_have_independent_queues,
             queue::realtime_queue_unknown_user_has_an_empty_queue,
-            queue::realtime_queue_claims_each_due_user_once,
-            queue::realtime_queue_claims_wait_for_the_settle_time_and_respect_the_limit,
-            queue::realtime_queue_unhandled_entries_follow_the_released_marks,
-            queue::realtime_queue_an_expired_claim_is_claimed_again,
-            queue::realtime_queue_concurrent_claimers_get_each_user_once,
+            queue::realtime_queue_unhandled_entries_follow_the_handled_marks,
+            due::realtime_due_keys_are_claimed_once_until_released,
+            due::realtime_due_claims_wait_for_the_settle_time_and_respect_the_limit,
+            due::realtime_due_an_expired_claim_is_claimed_again,
+            due::realtime_due_concurrent_claimers_on_every_instance_get_each_key_once,
+            due::realtime_due_kinds_are_apart,
             presence::realtime_presence_first_connection_brings_the_user_online,
             presence::realtime_presence_user_stays_online_while_a_connection_lives,
             presence::realtime_presence_last_disconnect_records_last_seen,

@@ -1,7 +1,5 @@
 //! Conformance cases for [`OfflineQueue`](crate::realtime::OfflineQueue).
 
-use std::time::Duration;
-
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::ConversationKind;
 use crate::realtime::QueuedMessage;
@@ -171,81 +169,9 @@ pub async fn realtime_queue_unknown_user_has_an_empty_queue(rt: &dyn TestRealtim
     assert_eq!(q.len(user).await.expect("len"), 0);
 }
 
-/// Long enough that no claim in a case runs out.
-const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
-
-/// Each user with new entries is claimed once, until released; entries
-/// pushed while a claim is held make the user due again after it.
-pub async fn realtime_queue_claims_each_due_user_once(rt: &dyn TestRealtime) {
-    let q = rt.queue();
-    let (alice, bob) = (UserId::new(), UserId::new());
-    let c = ConversationId::new();
-    q.push(&[alice, bob], &entry(c, 1)).await.expect("push");
-    let mut claimed = q.claim_due(Duration::ZERO, LEASE, 10).await.expect("claim");
-    claimed.sort();
-    let mut expected = vec![alice, bob];
-    expected.sort();
-    assert_eq!(claimed, expected);
-    assert!(
-        q.claim_due(Duration::ZERO, LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty(),
-        "both are held"
-    );
-    // A new entry while alice is held: she is due again once released.
-    q.push(&[alice], &entry(c, 2)).await.expect("push");
-    assert!(
-        q.claim_due(Duration::ZERO, LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty(),
-        "still held"
-    );
-    q.release(alice, &[(c, 1)]).await.expect("release");
-    q.release(bob, &[(c, 1)]).await.expect("release");
-    assert_eq!(
-        q.claim_due(Duration::ZERO, LEASE, 10).await.expect("claim"),
-        [alice],
-        "bob has nothing new"
-    );
-    assert_eq!(
-        q.unhandled(alice, 10).await.expect("unhandled"),
-        q.peek(alice, 10).await.expect("peek")[1..],
-        "only the entry pushed after the first claim"
-    );
-}
-
-/// A user is due only once their oldest unhandled entry has settled, and
-/// `limit` caps one claim.
-pub async fn realtime_queue_claims_wait_for_the_settle_time_and_respect_the_limit(
-    rt: &dyn TestRealtime,
-) {
-    let q = rt.queue();
-    let users: Vec<UserId> = (0..5).map(|_| UserId::new()).collect();
-    q.push(&users, &entry(ConversationId::new(), 1))
-        .await
-        .expect("push");
-    assert!(
-        q.claim_due(Duration::from_secs(3600), LEASE, 10)
-            .await
-            .expect("claim")
-            .is_empty(),
-        "nothing has waited an hour"
-    );
-    let first = q.claim_due(Duration::ZERO, LEASE, 3).await.expect("claim");
-    let rest = q.claim_due(Duration::ZERO, LEASE, 3).await.expect("claim");
-    assert_eq!((first.len(), rest.len()), (3, 2));
-    let mut all: Vec<UserId> = first.into_iter().chain(rest).collect();
-    all.sort();
-    let mut expected = users.clone();
-    expected.sort();
-    assert_eq!(all, expected, "every user once");
-}
-
-/// Unhandled entries are those past the marks `release` records, per
+/// Unhandled entries are those past the marks `mark_handled` records, per
 /// conversation; marks never move back.
-pub async fn realtime_queue_unhandled_entries_follow_the_released_marks(rt: &dyn TestRealtime) {
+pub async fn realtime_queue_unhandled_entries_follow_the_handled_marks(rt: &dyn TestRealtime) {
     let q = rt.queue();
     let user = UserId::new();
     let (c1, c2) = (ConversationId::new(), ConversationId::new());
@@ -259,12 +185,14 @@ pub async fn realtime_queue_unhandled_entries_follow_the_released_marks(rt: &dyn
         pushed[2..],
         "the newest, oldest first"
     );
-    q.release(user, &[(c1, 2)]).await.expect("release");
+    q.mark_handled(user, &[(c1, 2)]).await.expect("mark");
     assert_eq!(
         q.unhandled(user, 10).await.expect("unhandled"),
         [pushed[1].clone(), pushed[3].clone()]
     );
-    q.release(user, &[(c1, 1), (c2, 1)]).await.expect("release");
+    q.mark_handled(user, &[(c1, 1), (c2, 1)])
+        .await
+        .expect("mark");
     assert_eq!(
         q.unhandled(user, 10).await.expect("unhandled"),
         [pushed[3].clone()],
@@ -275,54 +203,4 @@ pub async fn realtime_queue_unhandled_entries_follow_the_released_marks(rt: &dyn
         4,
         "handling removes nothing"
     );
-}
-
-/// A claim whose lease ran out (its consumer died) is claimed again.
-pub async fn realtime_queue_an_expired_claim_is_claimed_again(rt: &dyn TestRealtime) {
-    let q = rt.queue();
-    let user = UserId::new();
-    q.push(&[user], &entry(ConversationId::new(), 1))
-        .await
-        .expect("push");
-    let short = Duration::from_millis(50);
-    assert_eq!(
-        q.claim_due(Duration::ZERO, short, 10).await.expect("claim"),
-        [user]
-    );
-    tokio::time::sleep(Duration::from_millis(120)).await;
-    assert_eq!(
-        q.claim_due(Duration::ZERO, LEASE, 10).await.expect("claim"),
-        [user],
-        "the first consumer never released it"
-    );
-}
-
-/// Concurrent claimers (as on several instances) share the due users:
-/// each goes to exactly one.
-pub async fn realtime_queue_concurrent_claimers_get_each_user_once(rt: &dyn TestRealtime) {
-    let q = rt.queue();
-    let users: Vec<UserId> = (0..40).map(|_| UserId::new()).collect();
-    q.push(&users, &entry(ConversationId::new(), 1))
-        .await
-        .expect("push");
-    let mut claimers = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let q = q.clone();
-        claimers.spawn(async move {
-            let mut mine = Vec::new();
-            loop {
-                let got = q.claim_due(Duration::ZERO, LEASE, 3).await.expect("claim");
-                if got.is_empty() {
-                    return mine;
-                }
-                mine.extend(got);
-            }
-        });
-    }
-    let claims = claimers.join_all().await;
-    let mut all: Vec<UserId> = claims.into_iter().flatten().collect();
-    all.sort();
-    let mut expected = users;
-    expected.sort();
-    assert_eq!(all, expected);
 }
