@@ -14,7 +14,7 @@ use crate::mailer::{LogMailer, Mailer};
 use crate::members::Members;
 use crate::memory::{
     MemoryBlobStore, MemoryDueWork, MemoryEventBus, MemoryOfflineQueue, MemoryPresence,
-    MemoryPusher, MemoryRateLimiter, MemoryStore,
+    MemoryPusher, MemoryRateLimiter, MemoryStore, MemoryWebhookSender,
 };
 use crate::metrics::Metrics;
 use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
@@ -24,6 +24,7 @@ use crate::realtime::{DueWork, EventBus, OfflineQueue, Presence, RealtimeDeps};
 use crate::store::{BatchedWrites, BlobStore, ConversationStore, MessageStore, Store, TimedReads};
 use crate::time::{Clock, SystemClock};
 use crate::users::UserService;
+use crate::webhooks::{WebhookConfig, WebhookDeps, WebhookRegistry, WebhookSender, WebhookService};
 
 /// The chat engine: services wired to their backends.
 ///
@@ -66,6 +67,7 @@ struct EngineInner {
     admin: AdminService,
     attachments: AttachmentService,
     push: PushService,
+    webhooks: WebhookService,
     realtime: RealtimeDeps,
     members: Arc<Members>,
     blocks: Arc<Blocks>,
@@ -133,6 +135,13 @@ impl ChatEngine {
         &self.inner.push
     }
 
+    /// Outgoing webhooks: registrations, dead letters, and the dispatcher
+    /// (which a transport starts with
+    /// [`WebhookService::spawn_dispatcher`]).
+    pub fn webhooks(&self) -> &WebhookService {
+        &self.inner.webhooks
+    }
+
     /// The real-time backends: event bus, offline queue, presence.
     pub fn realtime(&self) -> &RealtimeDeps {
         &self.inner.realtime
@@ -188,10 +197,12 @@ pub struct ChatEngineBuilder {
     due_work: Option<Arc<dyn DueWork>>,
     blobs: Option<Arc<dyn BlobStore>>,
     pusher: Option<Arc<dyn Pusher>>,
+    webhook_sender: Option<Arc<dyn WebhookSender>>,
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
     attachment_config: AttachmentConfig,
     push_config: PushConfig,
+    webhook_config: WebhookConfig,
     conversation_config: ConversationConfig,
     admin_config: AdminConfig,
     jwt_secret: Option<Vec<u8>>,
@@ -278,6 +289,19 @@ impl ChatEngineBuilder {
         self
     }
 
+    /// What posts webhook deliveries (default: [`MemoryWebhookSender`],
+    /// which keeps them).
+    pub fn webhook_sender(mut self, sender: Arc<dyn WebhookSender>) -> Self {
+        self.webhook_sender = Some(sender);
+        self
+    }
+
+    /// Webhook delivery settings (default: [`WebhookConfig::default`]).
+    pub fn webhook_config(mut self, config: WebhookConfig) -> Self {
+        self.webhook_config = config;
+        self
+    }
+
     /// The clock (default: [`SystemClock`]).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = Some(clock);
@@ -361,7 +385,8 @@ impl ChatEngineBuilder {
             realtime.bus.clone(),
         ));
         let blocks = Arc::new(Blocks::new(store.clone(), realtime.bus.clone()));
-        let fanout = Fanout::new(realtime.clone(), metrics.clone());
+        let webhook_registry = Arc::new(WebhookRegistry::new(store.clone(), realtime.due.clone()));
+        let fanout = Fanout::new(realtime.clone(), metrics.clone(), webhook_registry.clone());
         let conversations = ConversationService::new(
             ConversationDeps {
                 users: store.clone(),
@@ -431,6 +456,21 @@ impl ChatEngineBuilder {
             },
             self.push_config,
         );
+        let webhooks = WebhookService::new(
+            WebhookDeps {
+                store: store.clone(),
+                conversations: conversation_store.clone(),
+                messages: store.clone(),
+                registry: webhook_registry,
+                due: realtime.due.clone(),
+                sender: self
+                    .webhook_sender
+                    .unwrap_or_else(|| Arc::new(MemoryWebhookSender::new())),
+                clock: clock.clone(),
+                metrics: metrics.clone(),
+            },
+            self.webhook_config,
+        );
         let bus = realtime.bus.clone();
         let inner = Arc::new_cyclic(|engine: &Weak<EngineInner>| {
             // Weak: the bus keeps its handlers, and the engine keeps the bus.
@@ -451,6 +491,7 @@ impl ChatEngineBuilder {
                 admin,
                 attachments,
                 push,
+                webhooks,
                 members,
                 blocks,
                 writes,

@@ -2,8 +2,10 @@
 //! must see it, and queue entries for members who have none.
 //!
 //! The services decide what happened and to whom (with [`crate::members`]);
-//! the fan-out only publishes. It reads nothing from the store.
+//! the fan-out only publishes, and marks work for the push notifier and
+//! the webhook dispatcher. It reads nothing from the store.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,6 +22,7 @@ use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, 
 use crate::realtime::{
     Event, Frame, FrameClass, PresenceStatus, QueuedMessage, RealtimeDeps, WorkKind,
 };
+use crate::webhooks::WebhookRegistry;
 
 /// Publishes the consequences of engine operations: messages, receipts,
 /// typing and presence. Shared by the conversation service and the
@@ -32,11 +35,20 @@ use crate::realtime::{
 pub(crate) struct Fanout {
     deps: RealtimeDeps,
     metrics: Metrics,
+    webhooks: Arc<WebhookRegistry>,
 }
 
 impl Fanout {
-    pub(crate) fn new(deps: RealtimeDeps, metrics: Metrics) -> Self {
-        Self { deps, metrics }
+    pub(crate) fn new(
+        deps: RealtimeDeps,
+        metrics: Metrics,
+        webhooks: Arc<WebhookRegistry>,
+    ) -> Self {
+        Self {
+            deps,
+            metrics,
+            webhooks,
+        }
     }
 
     /// A new message: `message.new` or `message.group.new` to every
@@ -68,6 +80,7 @@ impl Fanout {
                 tracing::warn!(error = %cause(&e), message_id = %message.id, held_back, "could not queue a message for offline members (it is stored; they get it at their catch-up)");
             }
         }
+        self.webhooks.note(message.conversation_id).await;
         self.metrics.fanout(started.elapsed());
     }
 
@@ -126,6 +139,7 @@ impl Fanout {
             origin: None,
         });
         self.publish(&members.users, event).await;
+        self.webhooks.note(change.conversation_id).await;
     }
 
     /// `message.read` to `to` (the other members). Receipts are ephemeral: a

@@ -40,6 +40,9 @@
 //! - [`attachments`]: [`AttachmentService`] (uploads, downloads, sweep).
 //! - [`push`]: [`PushService`] (devices' Web Push subscriptions, and the
 //!   notifier that reads the offline queue) and the [`Pusher`] trait.
+//! - [`webhooks`]: [`WebhookService`] (registrations, dead letters, and
+//!   the dispatcher that reads conversation logs) and the
+//!   [`WebhookSender`] trait.
 //! - `members` (internal): who is in each conversation, cached for
 //!   routing; the store decides membership.
 //! - `blocks` (internal): who blocks whom, cached for the direct-message,
@@ -78,6 +81,7 @@ pub mod rate_limit;
 pub mod realtime;
 pub mod store;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -108,6 +112,7 @@ pub use realtime::{EventBus, OfflineQueue, Presence, RealtimeDeps};
 pub use store::Store;
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use users::UserService;
+pub use webhooks::{WebhookConfig, WebhookSender, WebhookService};
 
 #[cfg(any(test, feature = "mock"))]
 pub use mailer::MockMailer;

@@ -176,12 +176,18 @@ struct Registry {
     catch_up_backlog: Histogram<7>,
     /// Pushes by outcome: delivered, gone, retry, refused.
     push_outcomes: [AtomicU64; 4],
+    /// Webhook attempts by outcome: delivered, retry, failed.
+    webhook_outcomes: [AtomicU64; 3],
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
 /// The `outcome` labels of `chat_push_notifications_total`, in the order
 /// of `Registry::push_outcomes`.
 const PUSH_OUTCOMES: [&str; 4] = ["delivered", "gone", "retry", "refused"];
+
+/// The `outcome` labels of `chat_webhook_deliveries_total`, in the order
+/// of `Registry::webhook_outcomes`.
+const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retry", "failed"];
 
 /// The engine's metrics. Cheap to clone; clones share the figures.
 #[derive(Debug, Clone)]
@@ -212,6 +218,7 @@ impl Metrics {
                 offline_queued: AtomicU64::new(0),
                 catch_up_backlog: Histogram::new(&BACKLOG_BOUNDS),
                 push_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+                webhook_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
                 errors: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -291,6 +298,17 @@ impl Metrics {
             PushOutcome::Refused { .. } => 3,
         };
         self.inner.push_outcomes[i].fetch_add(1, Relaxed);
+    }
+
+    /// One attempt to deliver a webhook event ended with `outcome`.
+    pub(crate) fn webhook_outcome(&self, outcome: &crate::webhooks::DeliveryOutcome) {
+        use crate::webhooks::DeliveryOutcome;
+        let i = match outcome {
+            DeliveryOutcome::Delivered => 0,
+            DeliveryOutcome::Retry { .. } => 1,
+            DeliveryOutcome::Failed { .. } => 2,
+        };
+        self.inner.webhook_outcomes[i].fetch_add(1, Relaxed);
     }
 
     /// A request or frame was refused with error `code` (a
@@ -385,6 +403,17 @@ impl Metrics {
             let _ = writeln!(
                 out,
                 "chat_push_notifications_total{{outcome=\"{label}\"}} {}",
+                count.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP chat_webhook_deliveries_total Attempts to deliver a webhook event, by outcome.\n# TYPE chat_webhook_deliveries_total counter"
+        );
+        for (label, count) in WEBHOOK_OUTCOMES.iter().zip(&r.webhook_outcomes) {
+            let _ = writeln!(
+                out,
+                "chat_webhook_deliveries_total{{outcome=\"{label}\"}} {}",
                 count.load(Relaxed)
             );
         }

@@ -121,6 +121,8 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::MessageNotFound
         | ChatError::AttachmentNotFound
         | ChatError::PushSubscriptionNotFound
+        | ChatError::WebhookNotFound
+        | ChatError::DeadLetterNotFound
         | ChatError::MemberNotFound
         | ChatError::ReportNotFound => StatusCode::NOT_FOUND,
         ChatError::AttachmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

@@ -177,6 +177,12 @@ pub enum ChatError {
         /// The limit.
         max: usize,
     },
+    /// `WEBHOOK_NOT_FOUND`: no such webhook.
+    #[error("webhook not found")]
+    WebhookNotFound,
+    /// `DEAD_LETTER_NOT_FOUND`: no such dead letter of this webhook.
+    #[error("dead letter not found")]
+    DeadLetterNotFound,
     /// `RATE_LIMITED`: too many attempts; retry after the given delay.
     #[error("too many requests; retry in {} seconds", retry_after.as_secs().max(1))]
     RateLimited {
@@ -231,6 +237,8 @@ impl ChatError {
             Self::AttachmentNotFound => "ATTACHMENT_NOT_FOUND",
             Self::PushSubscriptionNotFound => "PUSH_SUBSCRIPTION_NOT_FOUND",
             Self::TooManyPushSubscriptions { .. } => "TOO_MANY_PUSH_SUBSCRIPTIONS",
+            Self::WebhookNotFound => "WEBHOOK_NOT_FOUND",
+            Self::DeadLetterNotFound => "DEAD_LETTER_NOT_FOUND",
             Self::RateLimited { .. } => "RATE_LIMITED",
             Self::InvalidConfig(_) => "INVALID_CONFIG",
             Self::StoreUnavailable(_) => "STORE_UNAVAILABLE",

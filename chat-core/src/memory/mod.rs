@@ -20,6 +20,7 @@ mod push;
 mod pusher;
 mod rate_limiter;
 mod store;
+mod webhook_sender;
 mod webhooks;
 
 pub use blobs::MemoryBlobStore;
@@ -31,3 +32,4 @@ pub use presence::MemoryPresence;
 pub use pusher::MemoryPusher;
 pub use rate_limiter::MemoryRateLimiter;
 pub use store::MemoryStore;
+pub use webhook_sender::MemoryWebhookSender;

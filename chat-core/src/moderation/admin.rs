@@ -94,7 +94,11 @@ impl AdminService {
         user.is_active && self.admins.contains(&user.username.to_ascii_lowercase())
     }
 
-    async fn require_admin(&self, user: UserId) -> Result<()> {
+    /// Refuses anyone without the admin role.
+    ///
+    /// # Errors
+    /// `PERMISSION_DENIED`; store failures.
+    pub async fn require_admin(&self, user: UserId) -> Result<()> {
         if self.is_admin(user).await? {
             Ok(())
         } else {

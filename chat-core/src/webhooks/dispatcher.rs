@@ -1,0 +1,225 @@
+//! The dispatcher: claims conversations with new log entries and tells
+//! each webhook what it wants of them, in seq order.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::{DeliveryOutcome, WebhookService};
+use crate::error::Result;
+use crate::ids::ConversationId;
+use crate::ids::DeadLetterId;
+use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
+use crate::model::{DeadLetter, LogEntry, Webhook, WebhookEvent};
+use crate::realtime::WorkKind;
+use crate::time::Timestamp;
+
+/// Log entries read at once (the store's page).
+const PAGE: u64 = 100;
+
+impl WebhookService {
+    /// One round of the dispatcher: claims up to `batch` conversations
+    /// with new log entries and delivers them concurrently (one task per
+    /// conversation; within it, entries in seq order). Returns how many
+    /// conversations it claimed. A conversation whose delivery failed
+    /// (the store is down) is claimed again when its lease runs out.
+    ///
+    /// # Errors
+    /// The due work backend's errors when claiming.
+    pub async fn deliver_due(&self) -> Result<usize> {
+        let config = &self.config;
+        let keys = self
+            .deps
+            .due
+            .claim_due(
+                WorkKind::Webhooks,
+                Duration::ZERO,
+                config.lease,
+                config.batch,
+            )
+            .await?;
+        let claimed = keys.len();
+        let mut tasks = JoinSet::new();
+        for key in keys {
+            let service = self.clone();
+            tasks.spawn(async move {
+                if let Err(e) = service.deliver_conversation(&key).await {
+                    static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+                    if let Some(held_back) = THROTTLE.check() {
+                        tracing::warn!(error = %cause(&e), conversation = %key, held_back, "could not deliver a conversation's webhook events; retried when the claim runs out");
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(claimed)
+    }
+
+    /// Runs [`deliver_due`](Self::deliver_due) until the runtime stops:
+    /// again at once after a full round, after `poll` otherwise, a little
+    /// later after an error. Every instance runs one.
+    pub fn spawn_dispatcher(&self) -> JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let poll = service.config.poll;
+            loop {
+                match service.deliver_due().await {
+                    Ok(n) if n >= service.config.batch => continue,
+                    Ok(_) => tokio::time::sleep(poll).await,
+                    Err(e) => {
+                        static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+                        if let Some(held_back) = THROTTLE.check() {
+                            tracing::warn!(error = %cause(&e), held_back, "webhook dispatcher cannot claim conversations");
+                        }
+                        tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Tells every webhook watching one claimed conversation what is new
+    /// in its log, then lets go of the conversation.
+    async fn deliver_conversation(&self, key: &str) -> Result<()> {
+        let d = &self.deps;
+        if let Ok(conversation) = key.parse::<ConversationId>() {
+            let hooks = d.registry.current().await?;
+            for hook in hooks
+                .iter()
+                .filter(|h| h.conversation_id.is_none_or(|c| c == conversation))
+            {
+                self.deliver_log(hook, conversation).await?;
+            }
+        } else {
+            tracing::warn!(%key, "dropping a due webhook key that is not a conversation id");
+        }
+        d.due.release(WorkKind::Webhooks, key).await
+    }
+
+    /// Posts the entries of `conversation`'s log past `hook`'s cursor that
+    /// it wants, in seq order, moving the cursor page by page.
+    async fn deliver_log(&self, hook: &Webhook, conversation: ConversationId) -> Result<()> {
+        let d = &self.deps;
+        let mut next = match d.store.webhook_cursor(hook.id, conversation).await? {
+            Some(seq) => seq + 1,
+            None => match self.first_seq(conversation).await? {
+                Some(seq) => seq,
+                None => return Ok(()),
+            },
+        };
+        loop {
+            let entries = d
+                .messages
+                .log_between(conversation, next, next + PAGE - 1)
+                .await?;
+            let Some(last) = entries.last().map(LogEntry::seq) else {
+                return Ok(());
+            };
+            for entry in &entries {
+                let (event, at) = event_of(entry);
+                // Entries from before the webhook existed are not its.
+                if at < hook.created_at || !hook.events.contains(&event) {
+                    continue;
+                }
+                self.deliver_entry(hook, conversation, entry, event).await?;
+            }
+            d.store
+                .advance_webhook_cursor(hook.id, conversation, last)
+                .await?;
+            next = last + 1;
+        }
+    }
+
+    /// Where a webhook's first delivery in a conversation starts: the
+    /// newest page of its log (what came before the webhook is skipped by
+    /// time). `None` for a conversation with no members left.
+    async fn first_seq(&self, conversation: ConversationId) -> Result<Option<u64>> {
+        let d = &self.deps;
+        let Some(member) = d
+            .conversations
+            .members(conversation)
+            .await?
+            .into_iter()
+            .next()
+        else {
+            return Ok(None);
+        };
+        let membership = d
+            .conversations
+            .membership(conversation, member.member.user_id)
+            .await?;
+        Ok(membership.map(|m| m.conversation.last_seq.saturating_sub(PAGE - 1).max(1)))
+    }
+
+    /// Posts one entry, retrying as the receiver allows; what cannot be
+    /// delivered becomes a dead letter. Fails only when the store does
+    /// (the entry is then delivered again with the next claim).
+    async fn deliver_entry(
+        &self,
+        hook: &Webhook,
+        conversation: ConversationId,
+        entry: &LogEntry,
+        event: WebhookEvent,
+    ) -> Result<()> {
+        let d = &self.deps;
+        let seq = entry.seq();
+        let data = match entry {
+            LogEntry::Message(m) => json!({ "message": m }),
+            LogEntry::Change(c) => json!({ "change": c }),
+        };
+        let body = json!({
+            "id": format!("{conversation}:{seq}"),
+            "event": event.as_str(),
+            "webhook_id": hook.id,
+            "conversation_id": conversation,
+            "seq": seq,
+            "data": data,
+        })
+        .to_string()
+        .into_bytes();
+        let mut delays = self.config.retry_delays.iter();
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let delivery = self.sign(hook, &conversation, seq, event, body.clone());
+            let outcome = d.sender.post(&hook.url, &delivery).await;
+            d.metrics.webhook_outcome(&outcome);
+            let reason = match outcome {
+                DeliveryOutcome::Delivered => return Ok(()),
+                DeliveryOutcome::Failed { reason } => reason,
+                DeliveryOutcome::Retry { after, reason } => match delays.next() {
+                    Some(delay) => {
+                        let wait = after.map_or(*delay, |a| a.clamp(*delay, *delay * 2));
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    None => reason,
+                },
+            };
+            tracing::warn!(webhook = %hook.id, %conversation, seq, %reason, attempts, "a webhook delivery failed for good; kept as a dead letter");
+            return d
+                .store
+                .add_dead_letter(DeadLetter {
+                    id: DeadLetterId::new(),
+                    webhook_id: hook.id,
+                    event,
+                    conversation_id: conversation,
+                    seq,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    attempts,
+                    last_error: reason,
+                    failed_at: d.clock.now(),
+                })
+                .await;
+        }
+    }
+}
+
+/// An entry's event, and when it happened.
+fn event_of(entry: &LogEntry) -> (WebhookEvent, Timestamp) {
+    match entry {
+        LogEntry::Message(m) => (WebhookEvent::MessageCreated, m.created_at),
+        LogEntry::Change(c) => (WebhookEvent::of_change(c.change), c.at),
+    }
+}
