@@ -119,7 +119,9 @@ impl Blocks {
                 cache.remove(user_id);
             }
             Notice::Resync => cache.clear(),
-            Notice::MembersChanged { .. } | Notice::SessionRevoked { .. } => {}
+            Notice::MembersChanged { .. }
+            | Notice::SessionRevoked { .. }
+            | Notice::WebhooksChanged => {}
         }
     }
 }

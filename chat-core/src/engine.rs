@@ -463,6 +463,7 @@ impl ChatEngineBuilder {
                 messages: store.clone(),
                 registry: webhook_registry,
                 due: realtime.due.clone(),
+                bus: realtime.bus.clone(),
                 sender: self
                     .webhook_sender
                     .unwrap_or_else(|| Arc::new(MemoryWebhookSender::new())),
@@ -480,6 +481,7 @@ impl ChatEngineBuilder {
                     engine.auth.on_notice(notice);
                     engine.members.on_notice(notice);
                     engine.blocks.on_notice(notice);
+                    engine.webhooks.on_notice(notice);
                 }
             }));
             EngineInner {

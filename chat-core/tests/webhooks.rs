@@ -5,11 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_core::Clock as _;
 use chat_core::memory::{MemoryDueWork, MemoryStore, MemoryWebhookSender};
 use chat_core::model::WebhookEvent;
 use chat_core::testkit::fixtures::create_user;
 use chat_core::webhooks::{DeliveryOutcome, WebhookRequest, signature};
-use chat_core::Clock as _;
 use chat_core::{
     ChatEngine, ChatError, ConversationId, ConversationRef, Emoji, GroupName, ManualClock,
     MessageContent, OutgoingMessage, Timestamp, UserId, WebhookConfig,
@@ -190,7 +190,10 @@ async fn each_webhook_gets_the_events_it_wants_signed_and_in_order() {
         .iter()
         .find(|(u, b)| u == "https://hooks.example/all" && b["event"] == "message.created")
         .expect("one");
-    assert_eq!(created.1["data"]["message"]["message_id"], first.to_string());
+    assert_eq!(
+        created.1["data"]["message"]["message_id"],
+        first.to_string()
+    );
     assert_eq!(created.1["webhook_id"], all.id.to_string());
     assert_eq!(
         created.1["id"],

@@ -18,6 +18,7 @@ use crate::push::{VapidKey, WebPusher};
 use crate::server_error::ServerError;
 use crate::smtp::SmtpMailer;
 use crate::state::{AppState, HttpSettings, Instance};
+use crate::webhook_sender::HttpWebhookSender;
 
 /// File in the data directory that keeps the generated JWT secret.
 pub const SECRET_FILE: &str = "jwt_secret";
@@ -54,6 +55,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
     let mut builder = ChatEngine::builder()
         .store(store)
         .pusher(Arc::new(pusher))
+        .webhook_sender(Arc::new(webhook_sender(config)?))
         .push_config(config.push_config())
         .blobs(blobs)
         .attachment_config(config.attachment_config())
@@ -120,6 +122,20 @@ pub fn web_pusher(config: &Config) -> Result<WebPusher, ServerError> {
     )
     .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))?;
     Ok(WebPusher::new(key, config.vapid_subject.clone(), client))
+}
+
+/// The webhook sender: an HTTP client that reaches public addresses and
+/// those of `CHAT_OUTBOUND_ALLOW` only.
+///
+/// # Errors
+/// [`ServerError::Config`] when HTTPS cannot be set up.
+pub fn webhook_sender(config: &Config) -> Result<HttpWebhookSender, ServerError> {
+    let client = OutboundClient::new(
+        AddressPolicy::new(config.outbound_allow.clone()),
+        Duration::from_millis(config.webhook_timeout_ms),
+    )
+    .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))?;
+    Ok(HttpWebhookSender::new(client))
 }
 
 /// Opens the store named by the database URL.

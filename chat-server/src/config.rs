@@ -291,9 +291,14 @@ pub struct Config {
     #[arg(long, env = "CHAT_PUSH_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub push_timeout_ms: u64,
 
+    /// How long one webhook delivery may take, milliseconds; a receiver
+    /// that hangs is retried later.
+    #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub webhook_timeout_ms: u64,
+
     /// Private addresses (comma-separated IPs or CIDRs) that outgoing
-    /// requests to URLs users give (push endpoints) may reach, over `http`
-    /// too. Empty, the default: public addresses only, over `https`.
+    /// requests to URLs users and operators give (push endpoints,
+    /// webhooks) may reach, over `http` too. Empty, the default: public addresses only, over `https`.
     #[arg(long, env = "CHAT_OUTBOUND_ALLOW", value_delimiter = ',')]
     pub outbound_allow: Vec<IpNet>,
 

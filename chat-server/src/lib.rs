@@ -27,8 +27,10 @@
 //! - [`smtp`]: the SMTP [`Mailer`](chat_core::Mailer).
 //! - [`push`]: the VAPID key and [`WebPusher`](push::WebPusher), the
 //!   [`Pusher`](chat_core::Pusher) that sends Web Push.
-//! - [`outbound`]: the HTTP client for URLs users give (push endpoints),
-//!   which reaches public addresses only.
+//! - [`outbound`]: the HTTP client for URLs users and operators give
+//!   (push endpoints, webhooks), which reaches public addresses only.
+//! - [`webhook_sender`]: the [`WebhookSender`](chat_core::WebhookSender)
+//!   that posts webhook deliveries over it.
 //! - [`uploads`]: receiving, checking and serving attachments.
 //! - [`web`]: the browser demo, embedded in the binary and served at `/`.
 //! - [`NestChat`]: the chat mounted under a prefix of an application's own
@@ -56,6 +58,7 @@ pub mod telemetry;
 pub mod testing;
 pub mod uploads;
 pub mod web;
+pub mod webhook_sender;
 pub mod ws;
 
 use std::future::Future;
@@ -163,6 +166,7 @@ pub async fn serve(
     // Every instance runs a notifier; the offline queue's claims give each
     // user's notifications to one of them.
     let notifier = state.engine.push().spawn_notifier();
+    let dispatcher = state.engine.webhooks().spawn_dispatcher();
     let header_timeout = state.http.header_timeout;
     let shutdown = async move {
         shutdown.await;
@@ -172,6 +176,7 @@ pub async fn serve(
     let served = serve::serve_router(listener, app(state), header_timeout, shutdown).await;
     sweeper.abort();
     notifier.abort();
+    dispatcher.abort();
     served?;
     // An upgraded connection is no longer hyper's to wait for: give the
     // sessions a moment to send their close frames and finish their writes.

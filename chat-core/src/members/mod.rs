@@ -189,7 +189,9 @@ impl Members {
         match notice {
             Notice::MembersChanged { conversation_id } => self.cache.invalidate(*conversation_id),
             Notice::Resync => self.cache.clear(),
-            Notice::SessionRevoked { .. } | Notice::BlocksChanged { .. } => {}
+            Notice::SessionRevoked { .. }
+            | Notice::BlocksChanged { .. }
+            | Notice::WebhooksChanged => {}
         }
     }
 }

@@ -27,6 +27,9 @@ pub enum Notice {
         /// The blocked (or unblocked) user.
         user_id: UserId,
     },
+    /// A webhook was registered or deleted: copies of the webhook list are
+    /// stale.
+    WebhooksChanged,
     /// A session was revoked: refuse its access tokens until `until`.
     SessionRevoked {
         /// The session.

@@ -32,7 +32,7 @@ use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::{ConversationId, DeadLetterId, UserId, WebhookId};
 use crate::metrics::Metrics;
 use crate::model::{DeadLetter, NewWebhook, Webhook, WebhookEvent};
-use crate::realtime::DueWork;
+use crate::realtime::{DueWork, EventBus, Notice};
 use crate::store::{ConversationStore, MessageStore, WebhookStore};
 use crate::time::Clock;
 
@@ -114,6 +114,7 @@ pub(crate) struct WebhookDeps {
     pub(crate) messages: Arc<dyn MessageStore>,
     pub(crate) registry: Arc<WebhookRegistry>,
     pub(crate) due: Arc<dyn DueWork>,
+    pub(crate) bus: Arc<dyn EventBus>,
     pub(crate) sender: Arc<dyn WebhookSender>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Metrics,
@@ -186,7 +187,7 @@ impl WebhookService {
             created_at: d.clock.now(),
         };
         d.store.create_webhook(hook.clone()).await?;
-        d.registry.reload().await?;
+        self.announce_change().await?;
         Ok(hook)
     }
 
@@ -207,8 +208,24 @@ impl WebhookService {
         if !d.store.delete_webhook(id).await? {
             return Err(ChatError::WebhookNotFound);
         }
+        self.announce_change().await
+    }
+
+    /// Reads the webhooks again here, and tells the other instances to.
+    /// A failure to reach them is only logged: they read the list again
+    /// within a few seconds anyway.
+    async fn announce_change(&self) -> Result<()> {
+        let d = &self.deps;
         d.registry.reload().await?;
+        if let Err(e) = d.bus.announce(Notice::WebhooksChanged).await {
+            tracing::warn!(error = %e, "could not tell the other instances of a webhook change; they see it within seconds");
+        }
         Ok(())
+    }
+
+    /// Acts on an instance-wide notice (the engine registers it).
+    pub(crate) fn on_notice(&self, notice: &Notice) {
+        self.deps.registry.on_notice(notice);
     }
 
     /// Up to `limit` (1 to 100) of a webhook's dead letters, oldest

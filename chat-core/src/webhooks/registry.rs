@@ -10,12 +10,12 @@ use crate::error::Result;
 use crate::ids::ConversationId;
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::model::Webhook;
-use crate::realtime::{DueWork, WorkKind};
+use crate::realtime::{DueWork, Notice, WorkKind};
 use crate::store::WebhookStore;
 
-/// How long a copy of the webhooks is used before it is read again: a
-/// webhook registered on another instance starts receiving this
-/// instance's events within it.
+/// How long a copy of the webhooks is used before it is read again. A
+/// webhook registered on another instance is announced
+/// ([`Notice::WebhooksChanged`]); this is for a notice that was lost.
 pub(crate) const REFRESH: Duration = Duration::from_secs(5);
 
 /// The webhooks, as last read, and when.
@@ -91,6 +91,22 @@ impl WebhookRegistry {
             if let Some(held_back) = THROTTLE.check() {
                 tracing::warn!(error = %cause(&e), %conversation, held_back, "could not mark a conversation for its webhooks (its entries go out with the conversation's next one)");
             }
+        }
+    }
+
+    /// Acts on an instance-wide notice: a webhook registered or deleted on
+    /// any instance, or a resync, has the list read again (in the
+    /// background: notice handlers must not block).
+    pub(crate) fn on_notice(self: &Arc<Self>, notice: &Notice) {
+        match notice {
+            Notice::WebhooksChanged | Notice::Resync => {
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    self.refresh_in_background();
+                }
+            }
+            Notice::MembersChanged { .. }
+            | Notice::BlocksChanged { .. }
+            | Notice::SessionRevoked { .. } => {}
         }
     }
 

@@ -150,6 +150,19 @@ impl OutboundClient {
     }
 }
 
+/// Whether a request failed because its host resolved to no permitted
+/// address (the resolver's [`AddressNotAllowed`] among its causes).
+pub fn refused_address(e: &reqwest13::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<AddressNotAllowed>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// Resolves names with the system resolver and keeps only the addresses
 /// the policy permits; a name left with none fails to connect with
 /// [`AddressNotAllowed`].
@@ -235,12 +248,6 @@ mod tests {
             .send()
             .await
             .expect_err("refused");
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-        let mut refused = false;
-        while let Some(e) = source {
-            refused |= e.is::<AddressNotAllowed>();
-            source = e.source();
-        }
-        assert!(refused, "{err:?}");
+        assert!(refused_address(&err), "{err:?}");
     }
 }

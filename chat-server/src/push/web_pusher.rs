@@ -14,7 +14,7 @@ use web_push_native::p256::PublicKey;
 use web_push_native::{Auth, WebPushBuilder};
 
 use super::VapidKey;
-use crate::outbound::{AddressNotAllowed, OutboundClient, UrlRefusal};
+use crate::outbound::{OutboundClient, UrlRefusal, refused_address};
 
 /// The longest a VAPID signature is valid (RFC 8292 allows 24 hours).
 const SIGNATURE_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -146,19 +146,6 @@ fn outcome_of(status: StatusCode, retry_after: Option<&HeaderValue>) -> PushOutc
             reason: format!("push service answered {status}"),
         },
     }
-}
-
-/// Whether a request failed because its host resolved to no permitted
-/// address.
-fn refused_address(e: &reqwest13::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(s) = source {
-        if s.is::<AddressNotAllowed>() {
-            return true;
-        }
-        source = s.source();
-    }
-    false
 }
 
 /// The 16-byte secret as the encryption wants it.

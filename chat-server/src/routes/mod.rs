@@ -15,6 +15,7 @@ pub mod push;
 pub mod reports;
 pub mod search;
 pub mod users;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -35,5 +36,6 @@ pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
         .nest("/search", search::router())
         .nest("/attachments", attachments::router())
         .nest("/push", push::router())
+        .nest("/admin/webhooks", webhooks::router())
         .nest("/admin", admin::router())
 }

@@ -10,6 +10,7 @@ use chat_core::memory::MemoryMailer;
 use chat_core::store::BlobStore;
 use chat_core::{
     ChatEngine, ConversationConfig, ManualClock, PushConfig, Pusher, RateLimit, Timestamp,
+    WebhookConfig, WebhookSender,
 };
 use chat_queue_redis::testkit::RedisTestPrefix;
 use chat_queue_redis::{RedisBackend, RedisConfig};
@@ -43,6 +44,9 @@ pub(crate) struct ClusterSettings {
     /// What sends push notifications, and how (default: each instance
     /// keeps its pushes in memory).
     pub(crate) push: Option<(Arc<dyn Pusher>, PushConfig)>,
+    /// What posts webhook deliveries, and how (default: each instance
+    /// keeps them in memory).
+    pub(crate) webhooks: Option<(Arc<dyn WebhookSender>, WebhookConfig)>,
 }
 
 impl Cluster {
@@ -127,6 +131,11 @@ pub(crate) async fn start_node(
     }
     if let Some((pusher, config)) = &settings.push {
         builder = builder.pusher(pusher.clone()).push_config(config.clone());
+    }
+    if let Some((sender, config)) = &settings.webhooks {
+        builder = builder
+            .webhook_sender(sender.clone())
+            .webhook_config(config.clone());
     }
     let engine = builder
         .auth_config(test_auth_config())

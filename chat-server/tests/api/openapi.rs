@@ -838,6 +838,37 @@ async fn every_operation_answers_as_documented() {
         )
         .await;
     assert_eq!(resolved["status"], "resolved");
+    // Webhooks (this server keeps its deliveries in memory).
+    let hooks = "/api/v1/admin/webhooks";
+    let new_hook = json!({"url": "https://hooks.example/in", "events": ["message.created"]});
+    let (status, hook) = c.call(M::POST, hooks, none, "", r, Some(new_hook)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = c
+        .call(
+            M::POST,
+            hooks,
+            none,
+            "",
+            r,
+            Some(json!({"url": "x", "events": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    c.call(M::GET, hooks, none, "", r, None).await;
+    let hook_id = [("webhook_id", hook["webhook_id"].as_str().expect("id"))];
+    let letters = "/api/v1/admin/webhooks/{webhook_id}/dead-letters";
+    let (status, _) = c
+        .call(M::GET, letters, &hook_id, "?limit=10", r, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let unknown_letter = uuid::Uuid::now_v7().to_string();
+    let letter_ids = [hook_id[0], ("dead_letter_id", unknown_letter.as_str())];
+    let replay = "/api/v1/admin/webhooks/{webhook_id}/dead-letters/{dead_letter_id}/replay";
+    let (status, _) = c.call(M::POST, replay, &letter_ids, "", r, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let one_hook = "/api/v1/admin/webhooks/{webhook_id}";
+    let (status, _) = c.call(M::DELETE, one_hook, &hook_id, "", r, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = c
         .call(
             M::DELETE,

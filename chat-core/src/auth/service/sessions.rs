@@ -285,7 +285,9 @@ impl AuthService {
                     });
                 }
             }
-            Notice::MembersChanged { .. } | Notice::BlocksChanged { .. } => {}
+            Notice::MembersChanged { .. }
+            | Notice::BlocksChanged { .. }
+            | Notice::WebhooksChanged => {}
         }
     }
 }
