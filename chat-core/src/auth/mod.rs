@@ -19,4 +19,7 @@ pub mod tokens;
 mod service_tests;
 
 pub use config::{Argon2Params, AuthConfig};
-pub use service::{AuthContext, AuthService, ExternalUser, Signup, TokenPair};
+pub use service::{
+    AuthContext, AuthService, BOT_TOKEN_PREFIX, BOT_TOKEN_TTL, BotToken, ExternalUser, Signup,
+    TokenPair,
+};

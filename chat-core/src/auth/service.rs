@@ -80,9 +80,12 @@ pub struct AuthContext {
 }
 
 mod accounts;
+mod bots;
 mod liveness;
 mod password_reset;
 mod sessions;
+
+pub use bots::{BOT_TOKEN_PREFIX, BOT_TOKEN_TTL, BotToken};
 
 /// The stores and helpers [`AuthService`] is built from.
 pub(crate) struct AuthDeps {

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod blocks;
+pub mod bots;
 pub mod conversations;
 pub mod groups;
 pub mod health;
@@ -37,5 +38,6 @@ pub fn api(builtin_accounts: bool) -> OpenApiRouter<AppState> {
         .nest("/attachments", attachments::router())
         .nest("/push", push::router())
         .nest("/admin/webhooks", webhooks::router())
+        .nest("/admin/bots", bots::router())
         .nest("/admin", admin::router())
 }

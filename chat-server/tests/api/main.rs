@@ -4,6 +4,7 @@ mod attachments;
 mod auth;
 mod backends;
 mod bad_input;
+mod bots;
 mod cluster;
 mod cluster_attachments;
 mod cluster_faults;

@@ -838,6 +838,24 @@ async fn every_operation_answers_as_documented() {
         )
         .await;
     assert_eq!(resolved["status"], "resolved");
+    // Bots.
+    let (status, bot) = c
+        .call(
+            M::POST,
+            "/api/v1/admin/bots",
+            none,
+            "",
+            r,
+            Some(json!({"username": "buildbot"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let bot_id = [("user_id", bot["user_id"].as_str().expect("id"))];
+    let tokens = "/api/v1/admin/bots/{user_id}/tokens";
+    let (status, _) = c
+        .call(M::POST, tokens, &bot_id, "", r, Some(json!({"name": "ci"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     // Webhooks (this server keeps its deliveries in memory).
     let hooks = "/api/v1/admin/webhooks";
     let new_hook = json!({"url": "https://hooks.example/in", "events": ["message.created"]});

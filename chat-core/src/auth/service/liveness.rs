@@ -24,11 +24,15 @@ impl AuthService {
     /// [`authenticate`](AuthService::authenticate), then, while this
     /// instance is cut off from the others, the session's revocation in
     /// the store: what a transport calls for every request that presents
-    /// an access token.
+    /// an access token. A bot token (`cbt_...`) is checked in the store.
     ///
     /// # Errors
     /// As `authenticate`; `SESSION_REVOKED` from the store; store errors.
     pub async fn authenticate_live(&self, access_token: &str) -> Result<AuthContext> {
+        if access_token.starts_with(super::BOT_TOKEN_PREFIX) {
+            // Checked in the store every time, cut off or not.
+            return self.authenticate_bot(access_token).await;
+        }
         let ctx = self.authenticate(access_token)?;
         self.check_live_if_cut_off(&ctx).await?;
         Ok(ctx)

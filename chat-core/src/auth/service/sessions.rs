@@ -33,6 +33,10 @@ impl AuthService {
     /// `INVALID_REFRESH_TOKEN`, `REFRESH_TOKEN_EXPIRED`, `SESSION_REVOKED`,
     /// `REFRESH_TOKEN_REUSED`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+        if refresh_token.starts_with(super::BOT_TOKEN_PREFIX) {
+            // A bot token is used as it is; refreshing would rotate it away.
+            return Err(ChatError::InvalidRefreshToken);
+        }
         let d = &self.inner.deps;
         let record = self.find_refresh_token(refresh_token).await?;
         let now = d.clock.now();
