@@ -2,19 +2,19 @@
 //! their devices one notification per conversation.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::preview::{name_of, preview};
 use super::{PushOutcome, PushRequest, PushService, Urgency};
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
-use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
+use crate::log_throttle::cause;
 use crate::model::{
     ConversationKind, ConversationOverview, Message, PushLevel, PushNotification, PushSubscription,
     UserSummary,
 };
+use crate::realtime::due_worker::{self, Claims};
 use crate::realtime::{QueuedMessage, WorkKind};
 
 /// The most entries of one user read per round: a user with more waiting
@@ -33,52 +33,34 @@ impl PushService {
     /// The queue's errors when claiming.
     pub async fn notify_due(&self) -> Result<usize> {
         let config = &self.config;
-        let keys = self
-            .deps
-            .realtime
-            .due
-            .claim_due(WorkKind::Push, config.settle, config.lease, config.batch)
-            .await?;
-        let claimed = keys.len();
-        let mut tasks = JoinSet::new();
-        for key in keys {
+        let claims = Claims {
+            kind: WorkKind::Push,
+            settle: config.settle,
+            lease: config.lease,
+            batch: config.batch,
+        };
+        due_worker::round(&*self.deps.realtime.due, claims, |key| {
             let service = self.clone();
-            tasks.spawn(async move {
-                if let Err(e) = service.notify_user(&key).await {
-                    static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
-                    if let Some(held_back) = THROTTLE.check() {
-                        tracing::warn!(error = %cause(&e), user = %key, held_back, "could not notify a user; another round retries when the claim runs out");
-                    }
-                }
-            });
-        }
-        while tasks.join_next().await.is_some() {}
-        Ok(claimed)
+            async move { service.notify_user(&key).await }
+        })
+        .await
     }
 
     /// Runs [`notify_due`](Self::notify_due) until the runtime stops:
     /// again at once after a full round, after `poll` otherwise, and a
     /// little later after an error (the queue is out of reach). Every
-    /// instance runs one; the queue's claims keep them from notifying
-    /// twice.
+    /// instance runs one; the claims keep them from notifying twice.
     pub fn spawn_notifier(&self) -> JoinHandle<()> {
         let service = self.clone();
-        tokio::spawn(async move {
-            let poll = service.config.poll;
-            loop {
-                match service.notify_due().await {
-                    Ok(n) if n >= service.config.batch => continue,
-                    Ok(_) => tokio::time::sleep(poll).await,
-                    Err(e) => {
-                        static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
-                        if let Some(held_back) = THROTTLE.check() {
-                            tracing::warn!(error = %cause(&e), held_back, "push notifier cannot claim users");
-                        }
-                        tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
-                    }
-                }
-            }
-        })
+        due_worker::spawn_loop(
+            WorkKind::Push,
+            self.config.poll,
+            self.config.batch,
+            move || {
+                let service = service.clone();
+                async move { service.notify_due().await }
+            },
+        )
     }
 
     /// Handles one claimed user, marks every entry read as handled

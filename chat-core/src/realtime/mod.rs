@@ -13,6 +13,7 @@
 mod bus;
 mod deps;
 mod due_work;
+pub(crate) mod due_worker;
 mod event;
 mod hub;
 mod notice;

@@ -4,15 +4,15 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::{DeliveryOutcome, WebhookService};
 use crate::error::Result;
 use crate::ids::ConversationId;
 use crate::ids::DeadLetterId;
-use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::model::{DeadLetter, LogEntry, Webhook, WebhookEvent};
 use crate::realtime::WorkKind;
+use crate::realtime::due_worker::{self, Claims};
 use crate::time::Timestamp;
 
 /// Log entries read at once (the store's page).
@@ -29,31 +29,17 @@ impl WebhookService {
     /// The due work backend's errors when claiming.
     pub async fn deliver_due(&self) -> Result<usize> {
         let config = &self.config;
-        let keys = self
-            .deps
-            .due
-            .claim_due(
-                WorkKind::Webhooks,
-                Duration::ZERO,
-                config.lease,
-                config.batch,
-            )
-            .await?;
-        let claimed = keys.len();
-        let mut tasks = JoinSet::new();
-        for key in keys {
+        let claims = Claims {
+            kind: WorkKind::Webhooks,
+            settle: Duration::ZERO,
+            lease: config.lease,
+            batch: config.batch,
+        };
+        due_worker::round(&*self.deps.due, claims, |key| {
             let service = self.clone();
-            tasks.spawn(async move {
-                if let Err(e) = service.deliver_conversation(&key).await {
-                    static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
-                    if let Some(held_back) = THROTTLE.check() {
-                        tracing::warn!(error = %cause(&e), conversation = %key, held_back, "could not deliver a conversation's webhook events; retried when the claim runs out");
-                    }
-                }
-            });
-        }
-        while tasks.join_next().await.is_some() {}
-        Ok(claimed)
+            async move { service.deliver_conversation(&key).await }
+        })
+        .await
     }
 
     /// Runs [`deliver_due`](Self::deliver_due) until the runtime stops:
@@ -61,22 +47,15 @@ impl WebhookService {
     /// later after an error. Every instance runs one.
     pub fn spawn_dispatcher(&self) -> JoinHandle<()> {
         let service = self.clone();
-        tokio::spawn(async move {
-            let poll = service.config.poll;
-            loop {
-                match service.deliver_due().await {
-                    Ok(n) if n >= service.config.batch => continue,
-                    Ok(_) => tokio::time::sleep(poll).await,
-                    Err(e) => {
-                        static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
-                        if let Some(held_back) = THROTTLE.check() {
-                            tracing::warn!(error = %cause(&e), held_back, "webhook dispatcher cannot claim conversations");
-                        }
-                        tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
-                    }
-                }
-            }
-        })
+        due_worker::spawn_loop(
+            WorkKind::Webhooks,
+            self.config.poll,
+            self.config.batch,
+            move || {
+                let service = service.clone();
+                async move { service.deliver_due().await }
+            },
+        )
     }
 
     /// Tells every webhook watching one claimed conversation what is new
