@@ -32,10 +32,12 @@ use crate::state::AppState;
 
 /// The policy every demo file is served with. Images may also be `blob:`
 /// URLs: attachments are fetched with the token and shown through object
-/// URLs, since an `<img src>` cannot send the `Authorization` header.
+/// URLs, since an `<img src>` cannot send the `Authorization` header. The
+/// one worker is the demo's own service worker (`sw.js`, notifications);
+/// `worker-src` says so rather than leaving it to the `script-src` fallback.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+     worker-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// One embedded file.
 struct Asset {
@@ -82,6 +84,11 @@ static ASSETS: &[Asset] = &[
     asset!("dialogs.js", JS),
     asset!("admin.js", JS),
     asset!("attachments.js", JS),
+    asset!("notifications.js", JS),
+    // The service worker sits beside the pages: a worker's scope is at most
+    // its own directory, and this one must cover `chat.html`, also under a
+    // nested prefix (`/chat/sw.js` for `/chat/chat.html`).
+    asset!("sw.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
 ];
 

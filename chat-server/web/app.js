@@ -3,7 +3,7 @@
 // replies, reactions, edits and deletions asked for over the socket (REST
 // when it is down) and applied wherever the server reports them; search
 // results opened at their message; mute, block and report; the settings
-// and admin views.
+// and admin views; notifications of messages the user is not looking at.
 
 import { adminView } from './admin.js';
 import { api, apiWithStatus, keepFresh, logout, session } from './api.js';
@@ -17,6 +17,7 @@ import { $, debounce, el, initials, sentence, shortTime } from './dom.js';
 import { gateOf, showGate } from './gate.js';
 import { excerpt, icon } from './message.js';
 import { MembersPanel, groupDialog, userSearch } from './groups.js';
+import { notifications } from './notifications.js';
 import { messageSearch } from './search.js';
 import { settingsView } from './settings.js';
 import { ChatSocket, newClientMsgId } from './socket.js';
@@ -66,6 +67,13 @@ function usernameOf(userId) {
   if (user) return user.username;
   nameOf(userId);
   return null;
+}
+
+/** A user's display name, once the page has looked them up when it had not met them. */
+async function nameOfSoon(userId) {
+  nameOf(userId);
+  await lookups.get(userId);
+  return nameOf(userId);
 }
 
 function remember(users) {
@@ -537,6 +545,7 @@ function readNow(t) {
   summary.unread_count = 0;
   summary.mention_count = 0;
   renderList();
+  notify.read(t.id);
   if (!socket.send({ type: 'message.read', message_id: newest.message_id })) {
     api('POST', `conversations/${t.id}/read`, { message_id: newest.message_id }).catch(() => {});
   }
@@ -753,6 +762,8 @@ async function receive(message, { live }) {
   }
   renderList();
   if (t && state.openId === id) markRead(t);
+  // Counted first, so the notification can say how many are new.
+  if (live) notify.incoming(message, summary);
 }
 
 /**
@@ -1038,6 +1049,7 @@ const handlers = {
       if (summary && f.seq >= (summary.last_message?.seq || 0)) {
         summary.unread_count = 0;
         summary.mention_count = 0;
+        notify.read(f.conversation_id);
       } else if (summary) {
         refreshSummary(f.conversation_id);
       }
@@ -1159,6 +1171,14 @@ $('#show-members').addEventListener('click', () => {
 });
 $('#back').addEventListener('click', closeConversation);
 
+const notify = notifications({
+  me,
+  openId: () => state.openId,
+  titleOf,
+  nameOf: nameOfSoon,
+  open: (id) => openConversation(id).catch((err) => toast(err.message)),
+});
+
 const settings = settingsView({
   profile: () => state.me,
   updated: (profile) => {
@@ -1199,9 +1219,11 @@ function showMe() {
   $('#me-name').textContent = state.me.display_name || state.me.username;
   $('#me-avatar').textContent = initials(state.me.display_name || state.me.username);
 }
-$('#logout').addEventListener('click', () => {
+$('#logout').addEventListener('click', async () => {
   socket.stop();
   forgetFiles();
+  // While the tokens still work: this device stops getting the user's pushes.
+  await notify.signOut();
   logout();
 });
 lightbox(toast);
@@ -1212,6 +1234,7 @@ async function start() {
   showMe();
   // The admin view is for the server's operators only (the API refuses others anyway).
   $('#open-admin').hidden = !state.me.is_admin;
+  notify.start();
   await Promise.all([loadConversations(), blocks.load().catch(() => {})]);
   // Sends typed before a reload are still in the outbox: show them again.
   for (const frame of socket.pending()) {

@@ -8,7 +8,8 @@ const baseHref = icon.getAttribute('href');
 // The plain icon's markup, fetched once, so the badge is drawn on the real
 // icon rather than on a copy of it kept here.
 let baseSvg = null;
-let shown = 0;
+// null until the first count, so the first one (0 too) reaches the app badge.
+let shown = null;
 
 fetch(new URL(baseHref, document.baseURI))
   .then((response) => (response.ok ? response.text() : null))
@@ -20,6 +21,7 @@ fetch(new URL(baseHref, document.baseURI))
 
 /** Shows `count` unread messages in the tab's title and icon (0 clears both). */
 export function showUnread(count) {
+  if (count !== shown) appBadge(count);
   shown = count;
   const title = count ? `(${count}) ${baseTitle}` : baseTitle;
   if (document.title !== title) document.title = title;
@@ -37,4 +39,14 @@ function withBadge(svg, count) {
     '<circle cx="22" cy="10" r="10" fill="#d93025" stroke="#fff" stroke-width="1.5"/>' +
     `<text x="22" y="10" dy="0.35em" text-anchor="middle" font-family="Arial,sans-serif" font-weight="700" font-size="${size}" fill="#fff">${text}</text>`;
   return svg.replace(/<\/svg>\s*$/, badge + '</svg>');
+}
+
+/**
+ * The same count on an installed app's icon, where the browser has one:
+ * the service worker sets it from each push (sw.js), and reading here
+ * must bring it down.
+ */
+function appBadge(count) {
+  if (!('setAppBadge' in navigator)) return;
+  (count ? navigator.setAppBadge(count) : navigator.clearAppBadge()).catch(() => {});
 }

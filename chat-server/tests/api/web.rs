@@ -20,6 +20,17 @@ async fn pages_scripts_and_styles_are_served_with_their_types() {
             "text/javascript; charset=utf-8",
             "client_msg_id",
         ),
+        // The service worker beside the pages, so its scope covers them.
+        (
+            "/sw.js",
+            "text/javascript; charset=utf-8",
+            "notificationclick",
+        ),
+        (
+            "/notifications.js",
+            "text/javascript; charset=utf-8",
+            "pushManager",
+        ),
         ("/favicon.svg", "image/svg+xml", "<svg"),
     ] {
         let r = app.http.get(app.url(path)).send().await.expect("send");
@@ -52,6 +63,8 @@ async fn the_policy_forbids_inline_scripts_and_foreign_origins() {
         "{csp}"
     );
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The demo's own service worker, and no other.
+    assert!(csp.contains("worker-src 'self';"), "{csp}");
     // Attachments show through object URLs (fetched with the token); no
     // other origin's images.
     assert!(csp.contains("img-src 'self' data: blob:;"), "{csp}");
