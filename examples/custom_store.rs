@@ -273,6 +273,11 @@ impl<S: WebhookStore> WebhookStore for Counted<S> {
         self.inner.dead_letters(id, limit).await
     }
 
+    async fn dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<Option<DeadLetter>> {
+        self.count("dead_letter");
+        self.inner.dead_letter(id, letter).await
+    }
+
     async fn delete_dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<bool> {
         self.count("delete_dead_letter");
         self.inner.delete_dead_letter(id, letter).await

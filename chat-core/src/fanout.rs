@@ -90,24 +90,7 @@ impl Fanout {
         kind: ConversationKind,
         users: &[UserId],
     ) -> Result<()> {
-        // Users connected to this instance are online: only the others
-        // cost a presence lookup (a Redis round trip with several
-        // instances).
-        let elsewhere: Vec<UserId> = users
-            .iter()
-            .copied()
-            .filter(|u| !self.deps.bus.is_connected_here(*u))
-            .collect();
-        if elsewhere.is_empty() {
-            return Ok(());
-        }
-        let statuses = self.deps.presence.statuses(&elsewhere).await?;
-        let offline: Vec<UserId> = elsewhere
-            .iter()
-            .zip(statuses)
-            .filter(|(_, s)| !s.online)
-            .map(|(u, _)| *u)
-            .collect();
+        let offline = self.deps.offline_among(users).await?;
         if offline.is_empty() {
             return Ok(());
         }

@@ -26,6 +26,7 @@ struct World {
 
 fn config() -> WebhookConfig {
     WebhookConfig {
+        settle: Duration::ZERO,
         retry_delays: vec![Duration::from_millis(1), Duration::from_millis(1)],
         ..WebhookConfig::default()
     }

@@ -35,6 +35,10 @@ impl WebhookRow {
     }
 }
 
+/// The columns [`DeadLetterRow`] reads.
+const DEAD_LETTER_COLUMNS: &str = "dead_letter_id, webhook_id, event, conversation_id, seq, body, \
+     attempts, last_error, failed_at";
+
 /// A row of `webhook_dead_letters`.
 #[derive(sqlx::FromRow)]
 struct DeadLetterRow {
@@ -167,18 +171,29 @@ impl WebhookStore for SqliteStore {
     }
 
     async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>> {
-        let rows: Vec<DeadLetterRow> = sqlx::query_as(
-            "SELECT dead_letter_id, webhook_id, event, conversation_id, seq, body, attempts, \
-                    last_error, failed_at \
-             FROM webhook_dead_letters WHERE webhook_id = ?1 \
-             ORDER BY failed_at, dead_letter_id LIMIT ?2",
-        )
+        let rows: Vec<DeadLetterRow> = sqlx::query_as(&format!(
+            "SELECT {DEAD_LETTER_COLUMNS} FROM webhook_dead_letters WHERE webhook_id = ?1 \
+             ORDER BY failed_at, dead_letter_id LIMIT ?2"
+        ))
         .bind(id.as_uuid())
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(to_chat_error)?;
         rows.into_iter().map(DeadLetterRow::into_model).collect()
+    }
+
+    async fn dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<Option<DeadLetter>> {
+        let row: Option<DeadLetterRow> = sqlx::query_as(&format!(
+            "SELECT {DEAD_LETTER_COLUMNS} FROM webhook_dead_letters \
+             WHERE dead_letter_id = ?1 AND webhook_id = ?2"
+        ))
+        .bind(letter.as_uuid())
+        .bind(id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(to_chat_error)?;
+        row.map(DeadLetterRow::into_model).transpose()
     }
 
     async fn delete_dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<bool> {

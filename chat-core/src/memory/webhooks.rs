@@ -93,6 +93,16 @@ impl WebhookStore for MemoryStore {
         Ok(letters)
     }
 
+    async fn dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<Option<DeadLetter>> {
+        let state = self.state();
+        Ok(state
+            .webhooks
+            .dead_letters
+            .get(&letter)
+            .filter(|l| l.webhook_id == id)
+            .cloned())
+    }
+
     async fn delete_dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<bool> {
         let mut state = self.state();
         let letters = &mut state.webhooks.dead_letters;

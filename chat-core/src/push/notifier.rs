@@ -39,7 +39,7 @@ impl PushService {
             lease: config.lease,
             batch: config.batch,
         };
-        due_worker::round(&*self.deps.realtime.due, claims, |key| {
+        due_worker::round(&self.deps.realtime.due, claims, |key| {
             let service = self.clone();
             async move { service.notify_user(&key).await }
         })
@@ -103,12 +103,7 @@ impl PushService {
     /// Whether the user has a live connection anywhere (they see their
     /// messages there).
     async fn is_online(&self, user: UserId) -> Result<bool> {
-        let rt = &self.deps.realtime;
-        if rt.bus.is_connected_here(user) {
-            return Ok(true);
-        }
-        let status = rt.presence.statuses(&[user]).await?;
-        Ok(status.first().is_some_and(|s| s.online))
+        Ok(self.deps.realtime.offline_among(&[user]).await?.is_empty())
     }
 
     /// One notification per conversation with unread, live messages among

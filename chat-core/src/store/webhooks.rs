@@ -43,6 +43,9 @@ pub trait WebhookStore: Send + Sync {
     /// Up to `limit` of webhook `id`'s dead letters, oldest first.
     async fn dead_letters(&self, id: WebhookId, limit: u32) -> Result<Vec<DeadLetter>>;
 
+    /// One of webhook `id`'s dead letters.
+    async fn dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<Option<DeadLetter>>;
+
     /// Deletes one of webhook `id`'s dead letters (it was replayed or
     /// dismissed). True when one was deleted.
     async fn delete_dead_letter(&self, id: WebhookId, letter: DeadLetterId) -> Result<bool>;

@@ -127,6 +127,21 @@ pub async fn webhooks_dead_letters_are_kept_per_webhook(store: Arc<dyn Store>) {
         vec![letters[1].clone(), letters[2].clone()],
         "oldest first, up to the limit"
     );
+    assert_eq!(
+        store
+            .dead_letter(hook.id, letters[2].id)
+            .await
+            .expect("one"),
+        Some(letters[2].clone())
+    );
+    assert_eq!(
+        store
+            .dead_letter(other.id, letters[2].id)
+            .await
+            .expect("one"),
+        None,
+        "not the other webhook's"
+    );
     assert!(
         !store
             .delete_dead_letter(other.id, letters[0].id)

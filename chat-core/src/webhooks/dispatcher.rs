@@ -1,8 +1,6 @@
 //! The dispatcher: claims conversations with new log entries and tells
 //! each webhook what it wants of them, in seq order.
 
-use std::time::Duration;
-
 use serde_json::json;
 use tokio::task::JoinHandle;
 
@@ -31,11 +29,11 @@ impl WebhookService {
         let config = &self.config;
         let claims = Claims {
             kind: WorkKind::Webhooks,
-            settle: Duration::ZERO,
+            settle: config.settle,
             lease: config.lease,
             batch: config.batch,
         };
-        due_worker::round(&*self.deps.due, claims, |key| {
+        due_worker::round(&self.deps.due, claims, |key| {
             let service = self.clone();
             async move { service.deliver_conversation(&key).await }
         })
@@ -106,6 +104,10 @@ impl WebhookService {
             d.store
                 .advance_webhook_cursor(hook.id, conversation, last)
                 .await?;
+            // The log has no gaps: a short page is its end.
+            if entries.len() < PAGE as usize {
+                return Ok(());
+            }
             next = last + 1;
         }
     }

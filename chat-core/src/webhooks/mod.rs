@@ -46,6 +46,11 @@ pub const MIN_SECRET_LEN: usize = 16;
 /// Settings of webhook delivery.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
+    /// How long after a conversation's first undelivered entry the
+    /// dispatcher waits (default 250 ms), so a busy conversation's entries
+    /// go out a batch at a time, with one cursor write per batch rather
+    /// than per entry.
+    pub settle: Duration,
     /// How long an instance holds a conversation it claimed before
     /// another may take it over (default 120 s); longer than the retries
     /// of one entry together.
@@ -65,6 +70,7 @@ pub struct WebhookConfig {
 impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
+            settle: Duration::from_millis(250),
             lease: Duration::from_secs(120),
             batch: 32,
             poll: Duration::from_millis(100),
@@ -255,10 +261,8 @@ impl WebhookService {
         let hook = self.require(id).await?;
         let found = d
             .store
-            .dead_letters(id, u32::MAX)
+            .dead_letter(id, letter)
             .await?
-            .into_iter()
-            .find(|l| l.id == letter)
             .ok_or(ChatError::DeadLetterNotFound)?;
         let delivery = self.sign(
             &hook,

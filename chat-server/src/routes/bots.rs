@@ -40,8 +40,8 @@ pub struct CreateBot {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IssueToken {
-    /// What the token is for (kept with its session, up to 200
-    /// characters).
+    /// What the token is for (kept as its session's device description,
+    /// cut at 255 characters).
     #[serde(default)]
     name: Option<String>,
 }

@@ -298,3 +298,21 @@ pub(crate) fn assert_error(got: &(StatusCode, Value), status: StatusCode, code: 
         got.1
     );
 }
+
+/// Reads `read()` every 20 ms until `done` holds of it or `within` has
+/// passed, and returns the last reading (for things that arrive on their
+/// own time: pushes, webhook deliveries).
+pub(crate) async fn wait_until<T>(
+    within: Duration,
+    read: impl Fn() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let value = read();
+        if done(&value) || tokio::time::Instant::now() >= deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -153,14 +153,7 @@ impl LocalPushService {
     /// Waits until `n` pushes were taken (at most `within`), and returns
     /// every push taken so far.
     pub(crate) async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let received = self.received();
-            if received.len() >= n || tokio::time::Instant::now() >= deadline {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::helpers::wait_until(within, || self.received(), |r| r.len() >= n).await
     }
 
     /// The pushes taken so far.

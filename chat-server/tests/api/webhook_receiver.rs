@@ -84,14 +84,7 @@ impl WebhookReceiver {
     /// Waits until `n` deliveries were taken (at most `within`) and
     /// returns every one so far.
     pub(crate) async fn wait_for(&self, n: usize, within: Duration) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let received = self.received();
-            if received.len() >= n || tokio::time::Instant::now() >= deadline {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        crate::helpers::wait_until(within, || self.received(), |r| r.len() >= n).await
     }
 
     /// The deliveries taken so far; every one carried a valid signature.

@@ -34,6 +34,7 @@ pub(crate) fn test_webhook_sender() -> HttpWebhookSender {
 pub(crate) fn test_webhook_config() -> WebhookConfig {
     WebhookConfig {
         poll: Duration::from_millis(20),
+        settle: Duration::ZERO,
         retry_delays: vec![Duration::from_millis(20), Duration::from_millis(20)],
         ..WebhookConfig::default()
     }

@@ -11,12 +11,13 @@
 
 use std::time::Duration;
 
-use super::{AuthContext, AuthService, ExternalUser};
+use super::sessions::refresh_record;
+use super::{AuthContext, AuthService, ExternalUser, MAX_DEVICE_INFO};
 use crate::auth::secrets;
 use crate::domain::{DisplayName, Email, Username};
 use crate::error::{ChatError, Result};
-use crate::ids::{RefreshTokenId, SessionId, UserId};
-use crate::model::{Credential, NewRefreshToken, NewSession, User};
+use crate::ids::{SessionId, UserId};
+use crate::model::{Credential, NewSession, User};
 
 /// What every bot token starts with, so a transport tells it from an
 /// access token at a glance.
@@ -98,25 +99,19 @@ impl AuthService {
         let session_id = SessionId::new();
         let secret = secrets::generate()?;
         let token = format!("{BOT_TOKEN_PREFIX}{secret}");
+        let device_info = format!("bot token: {name}")
+            .chars()
+            .take(MAX_DEVICE_INFO)
+            .collect();
         d.sessions
             .create_session(
                 NewSession {
                     id: session_id,
                     user_id: creds.user.id,
                     created_at: now,
-                    device_info: Some(format!(
-                        "bot token: {}",
-                        name.chars().take(200).collect::<String>()
-                    )),
+                    device_info: Some(device_info),
                 },
-                NewRefreshToken {
-                    id: RefreshTokenId::new(),
-                    session_id,
-                    user_id: creds.user.id,
-                    token_hash: secrets::hash(&token),
-                    created_at: now,
-                    expires_at: now.plus(BOT_TOKEN_TTL),
-                },
+                refresh_record(creds.user.id, session_id, &token, now, BOT_TOKEN_TTL),
             )
             .await?;
         Ok(BotToken {

@@ -154,14 +154,13 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<(String, NewRefreshToken)> {
         let secret = secrets::generate()?;
-        let token = NewRefreshToken {
-            id: RefreshTokenId::new(),
-            session_id,
+        let token = refresh_record(
             user_id,
-            token_hash: secrets::hash(&secret),
-            created_at: now,
-            expires_at: now.plus(self.inner.config.refresh_ttl),
-        };
+            session_id,
+            &secret,
+            now,
+            self.inner.config.refresh_ttl,
+        );
         Ok((secret, token))
     }
 
@@ -293,5 +292,25 @@ impl AuthService {
             | Notice::BlocksChanged { .. }
             | Notice::WebhooksChanged => {}
         }
+    }
+}
+
+/// The stored record of refresh token `secret` (only its hash is kept),
+/// valid for `ttl` from `now`. Bot tokens are such records that never
+/// rotate.
+pub(super) fn refresh_record(
+    user_id: UserId,
+    session_id: SessionId,
+    secret: &str,
+    now: Timestamp,
+    ttl: std::time::Duration,
+) -> NewRefreshToken {
+    NewRefreshToken {
+        id: RefreshTokenId::new(),
+        session_id,
+        user_id,
+        token_hash: secrets::hash(secret),
+        created_at: now,
+        expires_at: now.plus(ttl),
     }
 }
