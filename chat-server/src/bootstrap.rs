@@ -56,6 +56,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         .store(store)
         .pusher(Arc::new(pusher))
         .webhook_sender(Arc::new(webhook_sender(config)?))
+        .webhook_config(config.webhook_config())
         .push_config(config.push_config())
         .blobs(blobs)
         .attachment_config(config.attachment_config())

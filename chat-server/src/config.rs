@@ -8,6 +8,7 @@ use std::time::Duration;
 use chat_core::auth::{Argon2Params, AuthConfig};
 use chat_core::{
     AdminConfig, AttachmentConfig, ConversationConfig, PushConfig, RateLimit, Username,
+    WebhookConfig,
 };
 use clap::{Parser, ValueEnum};
 use ipnet::IpNet;
@@ -291,6 +292,12 @@ pub struct Config {
     #[arg(long, env = "CHAT_PUSH_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub push_timeout_ms: u64,
 
+    /// How long after a conversation's first undelivered entry the webhook
+    /// dispatcher waits, so a busy conversation's entries go out a batch
+    /// at a time (one cursor write per batch), milliseconds.
+    #[arg(long, env = "CHAT_WEBHOOK_SETTLE_MS", default_value_t = 250)]
+    pub webhook_settle_ms: u64,
+
     /// How long one webhook delivery may take, milliseconds; a receiver
     /// that hangs is retried later.
     #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
@@ -423,6 +430,14 @@ impl Config {
         PushConfig {
             settle: Duration::from_millis(self.push_settle_ms),
             ..PushConfig::default()
+        }
+    }
+
+    /// Webhook delivery settings derived from the flags.
+    pub fn webhook_config(&self) -> WebhookConfig {
+        WebhookConfig {
+            settle: Duration::from_millis(self.webhook_settle_ms),
+            ..WebhookConfig::default()
         }
     }
 
