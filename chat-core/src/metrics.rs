@@ -288,27 +288,20 @@ impl Metrics {
         self.inner.fanout_seconds.observe(elapsed.as_secs_f64());
     }
 
-    /// One attempt to push a notification ended with `outcome`.
-    pub(crate) fn push_outcome(&self, outcome: &crate::push::PushOutcome) {
-        use crate::push::PushOutcome;
-        let i = match outcome {
-            PushOutcome::Delivered => 0,
-            PushOutcome::Gone => 1,
-            PushOutcome::Retry { .. } => 2,
-            PushOutcome::Refused { .. } => 3,
-        };
-        self.inner.push_outcomes[i].fetch_add(1, Relaxed);
+    /// One attempt to push a notification ended with `outcome`, one of
+    /// `delivered`, `gone`, `retry`, `refused` (others are not counted).
+    pub(crate) fn push_outcome(&self, outcome: &str) {
+        if let Some(i) = PUSH_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.inner.push_outcomes[i].fetch_add(1, Relaxed);
+        }
     }
 
-    /// One attempt to deliver a webhook event ended with `outcome`.
-    pub(crate) fn webhook_outcome(&self, outcome: &crate::webhooks::DeliveryOutcome) {
-        use crate::webhooks::DeliveryOutcome;
-        let i = match outcome {
-            DeliveryOutcome::Delivered => 0,
-            DeliveryOutcome::Retry { .. } => 1,
-            DeliveryOutcome::Failed { .. } => 2,
-        };
-        self.inner.webhook_outcomes[i].fetch_add(1, Relaxed);
+    /// One attempt to deliver a webhook event ended with `outcome`, one of
+    /// `delivered`, `retry`, `failed` (others are not counted).
+    pub(crate) fn webhook_outcome(&self, outcome: &str) {
+        if let Some(i) = WEBHOOK_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.inner.webhook_outcomes[i].fetch_add(1, Relaxed);
+        }
     }
 
     /// A request or frame was refused with error `code` (a

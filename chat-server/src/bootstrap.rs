@@ -23,6 +23,9 @@ use crate::webhook_sender::HttpWebhookSender;
 /// File in the data directory that keeps the generated JWT secret.
 pub const SECRET_FILE: &str = "jwt_secret";
 
+/// File in the data directory that keeps the generated VAPID key.
+pub const VAPID_KEY_FILE: &str = "vapid_private_key";
+
 /// Opens the store, loads or creates the JWT secret, picks the mailer and
 /// builds the state the router serves.
 ///
@@ -115,7 +118,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
 pub fn web_pusher(config: &Config) -> Result<WebPusher, ServerError> {
     let key = match &config.vapid_private_key {
         Some(private) => VapidKey::from_private(private)?,
-        None => VapidKey::load_or_create(&config.data_dir)?,
+        None => load_or_create_vapid_key(&config.data_dir)?,
     };
     let client = OutboundClient::new(
         AddressPolicy::new(config.outbound_allow.clone()),
@@ -240,8 +243,33 @@ pub fn load_or_create_secret(data_dir: &Path) -> Result<Vec<u8>, ServerError> {
     }
 }
 
+/// Reads `<data_dir>/vapid_private_key`, creating it with a new key the
+/// first time, so restarts keep devices' push subscriptions working.
+///
+/// # Errors
+/// I/O errors; [`ServerError::Config`] for a file that holds no key.
+pub fn load_or_create_vapid_key(data_dir: &Path) -> Result<VapidKey, ServerError> {
+    let path = data_dir.join(VAPID_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => VapidKey::from_private(&s).map_err(|_| {
+            ServerError::Config(format!("{} holds no VAPID private key", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = VapidKey::generate();
+            write_private(&path, key.private_key().as_bytes())?;
+            tracing::warn!(
+                path = %path.display(),
+                "generated a VAPID key for push notifications and saved it in the data \
+                 directory; give every instance the same CHAT_VAPID_PRIVATE_KEY"
+            );
+            Ok(key)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Creates `path` readable by its owner only; fails if it exists.
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -272,6 +300,19 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn the_generated_vapid_key_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let first = load_or_create_vapid_key(dir.path()).expect("create");
+        let second = load_or_create_vapid_key(dir.path()).expect("reload");
+        assert_eq!(first.public_key(), second.public_key());
+        std::fs::write(dir.path().join(VAPID_KEY_FILE), "not a key").expect("write");
+        assert!(matches!(
+            load_or_create_vapid_key(dir.path()),
+            Err(ServerError::Config(_))
+        ));
     }
 
     #[test]

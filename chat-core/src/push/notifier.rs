@@ -215,7 +215,7 @@ impl PushService {
         let mut delays = self.config.retry_delays.iter();
         loop {
             let outcome = d.pusher.send(subscription, &request).await;
-            d.metrics.push_outcome(&outcome);
+            d.metrics.push_outcome(outcome.label());
             match outcome {
                 PushOutcome::Delivered => return true,
                 PushOutcome::Gone => {

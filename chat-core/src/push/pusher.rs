@@ -95,3 +95,15 @@ pub enum PushOutcome {
         reason: String,
     },
 }
+
+impl PushOutcome {
+    /// Its `outcome` label in `chat_push_notifications_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Gone => "gone",
+            Self::Retry { .. } => "retry",
+            Self::Refused { .. } => "refused",
+        }
+    }
+}

@@ -165,7 +165,7 @@ impl WebhookService {
             attempts += 1;
             let delivery = self.sign(hook, &conversation, seq, event, body.clone());
             let outcome = d.sender.post(&hook.url, &delivery).await;
-            d.metrics.webhook_outcome(&outcome);
+            d.metrics.webhook_outcome(outcome.label());
             let reason = match outcome {
                 DeliveryOutcome::Delivered => return Ok(()),
                 DeliveryOutcome::Failed { reason } => reason,

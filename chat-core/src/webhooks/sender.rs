@@ -58,3 +58,14 @@ pub enum DeliveryOutcome {
         reason: String,
     },
 }
+
+impl DeliveryOutcome {
+    /// Its `outcome` label in `chat_webhook_deliveries_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Delivered => "delivered",
+            Self::Retry { .. } => "retry",
+            Self::Failed { .. } => "failed",
+        }
+    }
+}

@@ -6,5 +6,5 @@
 mod vapid;
 mod web_pusher;
 
-pub use vapid::{VAPID_KEY_FILE, VapidKey};
+pub use vapid::VapidKey;
 pub use web_pusher::WebPusher;

@@ -2,8 +2,6 @@
 //! push services check every push against the key a device subscribed
 //! with.
 
-use std::path::Path;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::sync::Arc;
@@ -17,9 +15,6 @@ use web_push_native::jwt_simple::algorithms::{
 use web_push_native::jwt_simple::claims::Claims;
 
 use crate::server_error::ServerError;
-
-/// File in the data directory that keeps the generated VAPID key.
-pub const VAPID_KEY_FILE: &str = "vapid_private_key";
 
 /// The server's VAPID key pair. Every instance of one service must use the
 /// same key: a device subscribed with its public key, and a push signed
@@ -103,31 +98,6 @@ impl VapidKey {
         HeaderValue::from_str(&format!("vapid t={token}, k={}", self.public))
             .map_err(|e| e.to_string())
     }
-
-    /// Reads `<data_dir>/vapid_private_key`, creating it with a new key
-    /// the first time, so restarts keep devices' subscriptions working.
-    ///
-    /// # Errors
-    /// I/O errors; [`ServerError::Config`] for a file that holds no key.
-    pub fn load_or_create(data_dir: &Path) -> Result<Self, ServerError> {
-        let path = data_dir.join(VAPID_KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(s) => Self::from_private(&s).map_err(|_| {
-                ServerError::Config(format!("{} holds no VAPID private key", path.display()))
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = Self::generate();
-                crate::bootstrap::write_private(&path, key.private_key().as_bytes())?;
-                tracing::warn!(
-                    path = %path.display(),
-                    "generated a VAPID key for push notifications and saved it in the data \
-                     directory; give every instance the same CHAT_VAPID_PRIVATE_KEY"
-                );
-                Ok(key)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -144,11 +114,7 @@ mod tests {
     }
 
     #[test]
-    fn the_generated_key_is_kept_and_bad_keys_are_refused() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let first = VapidKey::load_or_create(dir.path()).expect("create");
-        let second = VapidKey::load_or_create(dir.path()).expect("reload");
-        assert_eq!(first.public_key(), second.public_key());
+    fn bad_keys_are_refused() {
         for bad in ["", "short", &URL_SAFE_NO_PAD.encode([0u8; 32])] {
             assert!(VapidKey::from_private(bad).is_err(), "{bad:?} taken");
         }
