@@ -251,16 +251,9 @@ impl<S: WebhookStore> WebhookStore for Counted<S> {
         self.inner.webhook_cursor(id, conversation).await
     }
 
-    async fn advance_webhook_cursor(
-        &self,
-        id: WebhookId,
-        conversation: ConversationId,
-        seq: u64,
-    ) -> Result<()> {
-        self.count("advance_webhook_cursor");
-        self.inner
-            .advance_webhook_cursor(id, conversation, seq)
-            .await
+    async fn advance_webhook_cursors(&self, moves: &[WebhookCursorMove]) -> Result<()> {
+        self.count("advance_webhook_cursors");
+        self.inner.advance_webhook_cursors(moves).await
     }
 
     async fn add_dead_letter(&self, letter: DeadLetter) -> Result<()> {

@@ -11,8 +11,8 @@ use chat_core::model::WebhookEvent;
 use chat_core::testkit::fixtures::create_user;
 use chat_core::webhooks::{DeliveryOutcome, WebhookRequest, signature};
 use chat_core::{
-    ChatEngine, ChatError, ConversationId, ConversationRef, Emoji, GroupName, ManualClock,
-    MessageContent, OutgoingMessage, Timestamp, UserId, WebhookConfig,
+    ChatEngine, ChatError, ConversationConfig, ConversationId, ConversationRef, Emoji, GroupName,
+    ManualClock, MessageContent, OutgoingMessage, RateLimit, Timestamp, UserId, WebhookConfig,
 };
 use serde_json::Value;
 
@@ -41,6 +41,11 @@ async fn world() -> World {
         .clock(clock.clone())
         .webhook_sender(sender.clone())
         .webhook_config(config())
+        // Tests send bursts of a few hundred messages.
+        .conversation_config(ConversationConfig {
+            message_limit: RateLimit::new(1_000, Duration::from_secs(60)),
+            ..ConversationConfig::default()
+        })
         .build()
         .expect("engine");
     let alice = create_user(store.as_ref(), "alice").await.id;
@@ -204,6 +209,42 @@ async fn each_webhook_gets_the_events_it_wants_signed_and_in_order() {
 
     // Delivered once: nothing more on the next rounds.
     assert!(w.deliveries().await.is_empty());
+}
+
+/// The first delivery in a conversation starts at the webhook's first
+/// entry however many came before the dispatcher got to it (more than a
+/// page of the log), and never reaches back past the webhook's creation.
+#[tokio::test]
+async fn a_first_delivery_after_a_burst_starts_at_the_webhooks_first_entry() {
+    let w = world().await;
+    for i in 0..150 {
+        w.send(&format!("old {i}")).await;
+    }
+    w.clock.advance(Duration::from_secs(1));
+    w.engine
+        .webhooks()
+        .register(
+            None,
+            request("https://hooks.example/new", &[WebhookEvent::MessageCreated]),
+        )
+        .await
+        .expect("register");
+    for i in 0..250 {
+        w.send(&format!("new {i}")).await;
+    }
+    let texts: Vec<String> = w
+        .deliveries()
+        .await
+        .into_iter()
+        .map(|(_, body)| {
+            body["data"]["message"]["content"]
+                .as_str()
+                .expect("content")
+                .to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (0..250).map(|i| format!("new {i}")).collect();
+    assert_eq!(texts, expected);
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chat_core::ids::{DeadLetterId, WebhookId};
-use chat_core::model::{DeadLetter, NewWebhook, Webhook, WebhookEvent};
+use chat_core::model::{DeadLetter, NewWebhook, Webhook, WebhookCursorMove, WebhookEvent};
 use chat_core::store::WebhookStore;
 use chat_core::{ChatError, ConversationId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
@@ -127,21 +127,26 @@ impl WebhookStore for PgStore {
         Ok(seq.map(from_sql_count))
     }
 
-    async fn advance_webhook_cursor(
-        &self,
-        id: WebhookId,
-        conversation: ConversationId,
-        seq: u64,
-    ) -> Result<()> {
+    async fn advance_webhook_cursors(&self, moves: &[WebhookCursorMove]) -> Result<()> {
+        let moves = WebhookCursorMove::merged(moves);
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let webhooks: Vec<Uuid> = moves.iter().map(|m| m.webhook.as_uuid()).collect();
+        let conversations: Vec<Uuid> = moves.iter().map(|m| m.conversation.as_uuid()).collect();
+        let seqs: Vec<i64> = moves.iter().map(|m| to_sql_count(m.seq)).collect();
         sqlx::query(
             "INSERT INTO webhook_cursors (webhook_id, conversation_id, seq) \
-             SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE webhook_id = $1) \
+             SELECT m.webhook_id, m.conversation_id, m.seq \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) \
+                 AS m(webhook_id, conversation_id, seq) \
+             WHERE EXISTS (SELECT 1 FROM webhooks w WHERE w.webhook_id = m.webhook_id) \
              ON CONFLICT (webhook_id, conversation_id) \
              DO UPDATE SET seq = GREATEST(webhook_cursors.seq, excluded.seq)",
         )
-        .bind(id.as_uuid())
-        .bind(conversation.as_uuid())
-        .bind(to_sql_count(seq))
+        .bind(&webhooks)
+        .bind(&conversations)
+        .bind(&seqs)
         .execute(&self.pool)
         .await
         .map_err(to_chat_error)?;

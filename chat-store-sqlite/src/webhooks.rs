@@ -2,12 +2,12 @@
 
 use async_trait::async_trait;
 use chat_core::ids::{DeadLetterId, WebhookId};
-use chat_core::model::{DeadLetter, NewWebhook, Webhook, WebhookEvent};
+use chat_core::model::{DeadLetter, NewWebhook, Webhook, WebhookCursorMove, WebhookEvent};
 use chat_core::store::WebhookStore;
 use chat_core::{ChatError, ConversationId, Result, Timestamp, UserId};
 use uuid::Uuid;
 
-use crate::{SqliteStore, from_sql_count, to_chat_error, to_sql_count};
+use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error, to_sql_count};
 
 /// A row of `webhooks`.
 #[derive(sqlx::FromRow)]
@@ -126,25 +126,31 @@ impl WebhookStore for SqliteStore {
         Ok(seq.map(from_sql_count))
     }
 
-    async fn advance_webhook_cursor(
-        &self,
-        id: WebhookId,
-        conversation: ConversationId,
-        seq: u64,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO webhook_cursors (webhook_id, conversation_id, seq) \
-             SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE webhook_id = ?1) \
-             ON CONFLICT (webhook_id, conversation_id) \
-             DO UPDATE SET seq = MAX(seq, excluded.seq)",
-        )
-        .bind(id.as_uuid())
-        .bind(conversation.as_uuid())
-        .bind(to_sql_count(seq))
-        .execute(&self.pool)
-        .await
-        .map_err(to_chat_error)?;
-        Ok(())
+    async fn advance_webhook_cursors(&self, moves: &[WebhookCursorMove]) -> Result<()> {
+        let moves = WebhookCursorMove::merged(moves);
+        if moves.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self
+            .pool
+            .begin_with(BEGIN_IMMEDIATE)
+            .await
+            .map_err(to_chat_error)?;
+        for m in &moves {
+            sqlx::query(
+                "INSERT INTO webhook_cursors (webhook_id, conversation_id, seq) \
+                 SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM webhooks WHERE webhook_id = ?1) \
+                 ON CONFLICT (webhook_id, conversation_id) \
+                 DO UPDATE SET seq = MAX(seq, excluded.seq)",
+            )
+            .bind(m.webhook.as_uuid())
+            .bind(m.conversation.as_uuid())
+            .bind(to_sql_count(m.seq))
+            .execute(&mut *tx)
+            .await
+            .map_err(to_chat_error)?;
+        }
+        tx.commit().await.map_err(to_chat_error)
     }
 
     async fn add_dead_letter(&self, letter: DeadLetter) -> Result<()> {

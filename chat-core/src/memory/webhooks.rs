@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::error::Result;
 use crate::ids::{ConversationId, DeadLetterId, WebhookId};
-use crate::model::{DeadLetter, NewWebhook, Webhook};
+use crate::model::{DeadLetter, NewWebhook, Webhook, WebhookCursorMove};
 use crate::store::WebhookStore;
 
 /// The webhooks of a [`MemoryStore`], by id (UUIDv7: registration order),
@@ -55,17 +55,14 @@ impl WebhookStore for MemoryStore {
             .copied())
     }
 
-    async fn advance_webhook_cursor(
-        &self,
-        id: WebhookId,
-        conversation: ConversationId,
-        seq: u64,
-    ) -> Result<()> {
+    async fn advance_webhook_cursors(&self, moves: &[WebhookCursorMove]) -> Result<()> {
         let mut state = self.state();
         let w = &mut state.webhooks;
-        if w.hooks.contains_key(&id) {
-            let cursor = w.cursors.entry((id, conversation)).or_default();
-            *cursor = (*cursor).max(seq);
+        for m in moves {
+            if w.hooks.contains_key(&m.webhook) {
+                let cursor = w.cursors.entry((m.webhook, m.conversation)).or_default();
+                *cursor = (*cursor).max(m.seq);
+            }
         }
         Ok(())
     }

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::ids::{ConversationId, DeadLetterId, WebhookId};
-use crate::model::{DeadLetter, NewWebhook, Webhook};
+use crate::model::{DeadLetter, NewWebhook, Webhook, WebhookCursorMove};
 
 /// Outgoing webhooks: their registrations, how far each has been told of
 /// each conversation's log, and the deliveries that failed for good.
@@ -27,14 +27,12 @@ pub trait WebhookStore: Send + Sync {
         conversation: ConversationId,
     ) -> Result<Option<u64>>;
 
-    /// Moves webhook `id`'s cursor in `conversation` to `seq`, never
-    /// backwards. Nothing happens for a webhook that was deleted.
-    async fn advance_webhook_cursor(
-        &self,
-        id: WebhookId,
-        conversation: ConversationId,
-        seq: u64,
-    ) -> Result<()>;
+    /// Moves each cursor of `moves` to its seq, never backwards, all in
+    /// one transaction: the dispatcher gathers the moves of every
+    /// conversation it finished meanwhile into one call, so webhooks cost
+    /// the store few commits however many conversations they follow.
+    /// Nothing happens for a webhook that was deleted.
+    async fn advance_webhook_cursors(&self, moves: &[WebhookCursorMove]) -> Result<()>;
 
     /// Keeps a delivery that failed for good. Nothing happens for a
     /// webhook that was deleted.

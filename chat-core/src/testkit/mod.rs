@@ -111,6 +111,7 @@ macro_rules! store_conformance_tests {
             push::push_subscriptions_gone_ones_are_deleted_by_id,
             webhooks::webhooks_round_trip,
             webhooks::webhooks_cursors_move_forward_only,
+            webhooks::webhooks_cursor_moves_are_written_together,
             webhooks::webhooks_dead_letters_are_kept_per_webhook,
             conversations::conversations_direct_is_created_once_per_pair,
             conversations::conversations_concurrent_direct_creation_has_one_winner,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::fixtures::{at, create_direct, create_user};
 use crate::ids::{ConversationId, DeadLetterId, WebhookId};
-use crate::model::{DeadLetter, NewWebhook, WebhookEvent};
+use crate::model::{DeadLetter, NewWebhook, Webhook, WebhookCursorMove, WebhookEvent};
 use crate::store::Store;
 
 fn webhook(url: &str, secs: u64) -> NewWebhook {
@@ -71,12 +71,17 @@ pub async fn webhooks_cursors_move_forward_only(store: Arc<dyn Store>) {
         store.webhook_cursor(hook.id, direct).await.expect("cursor"),
         None
     );
+    let to = |hook: &Webhook, seq| WebhookCursorMove {
+        webhook: hook.id,
+        conversation: direct,
+        seq,
+    };
     store
-        .advance_webhook_cursor(hook.id, direct, 5)
+        .advance_webhook_cursors(&[to(&hook, 5)])
         .await
         .expect("advance");
     store
-        .advance_webhook_cursor(hook.id, direct, 3)
+        .advance_webhook_cursors(&[to(&hook, 3)])
         .await
         .expect("advance");
     assert_eq!(
@@ -93,13 +98,60 @@ pub async fn webhooks_cursors_move_forward_only(store: Arc<dyn Store>) {
     );
     store.delete_webhook(hook.id).await.expect("delete");
     store
-        .advance_webhook_cursor(hook.id, direct, 9)
+        .advance_webhook_cursors(&[to(&hook, 9)])
         .await
         .expect("a deleted webhook's cursor is ignored");
     assert_eq!(
         store.webhook_cursor(hook.id, direct).await.expect("cursor"),
         None
     );
+}
+
+/// Many cursor moves in one call: each cursor ends at the furthest of its
+/// moves, whatever their order, and a deleted webhook's are ignored while
+/// the others are written.
+pub async fn webhooks_cursor_moves_are_written_together(store: Arc<dyn Store>) {
+    let alice = create_user(&*store, "alice").await;
+    let bob = create_user(&*store, "bob").await;
+    let carol = create_user(&*store, "carol").await;
+    let ab = create_direct(&*store, alice.id, bob.id).await;
+    let ac = create_direct(&*store, alice.id, carol.id).await;
+    let hook = webhook("https://hooks.example/a", 1);
+    let gone = webhook("https://hooks.example/b", 2);
+    store.create_webhook(hook.clone()).await.expect("create");
+    store.create_webhook(gone.clone()).await.expect("create");
+    store.delete_webhook(gone.id).await.expect("delete");
+    let to = |hook: &Webhook, conversation, seq| WebhookCursorMove {
+        webhook: hook.id,
+        conversation,
+        seq,
+    };
+    store
+        .advance_webhook_cursors(&[
+            to(&hook, ab, 4),
+            to(&gone, ab, 7),
+            to(&hook, ac, 2),
+            to(&hook, ab, 9),
+            to(&hook, ab, 6),
+        ])
+        .await
+        .expect("advance together");
+    assert_eq!(
+        store.webhook_cursor(hook.id, ab).await.expect("cursor"),
+        Some(9)
+    );
+    assert_eq!(
+        store.webhook_cursor(hook.id, ac).await.expect("cursor"),
+        Some(2)
+    );
+    assert_eq!(
+        store.webhook_cursor(gone.id, ab).await.expect("cursor"),
+        None
+    );
+    store
+        .advance_webhook_cursors(&[])
+        .await
+        .expect("nothing to move");
 }
 
 /// Dead letters are kept per webhook, oldest first, deleted one by one

@@ -8,7 +8,7 @@ use super::{DeliveryOutcome, WebhookService};
 use crate::error::Result;
 use crate::ids::ConversationId;
 use crate::ids::DeadLetterId;
-use crate::model::{DeadLetter, LogEntry, Webhook, WebhookEvent};
+use crate::model::{DeadLetter, LogEntry, Webhook, WebhookCursorMove, WebhookEvent};
 use crate::realtime::WorkKind;
 use crate::realtime::due_worker::{self, Claims};
 use crate::time::Timestamp;
@@ -80,7 +80,7 @@ impl WebhookService {
         let d = &self.deps;
         let mut next = match d.store.webhook_cursor(hook.id, conversation).await? {
             Some(seq) => seq + 1,
-            None => match self.first_seq(conversation).await? {
+            None => match self.first_seq(hook, conversation).await? {
                 Some(seq) => seq,
                 None => return Ok(()),
             },
@@ -101,8 +101,12 @@ impl WebhookService {
                 }
                 self.deliver_entry(hook, conversation, entry, event).await?;
             }
-            d.store
-                .advance_webhook_cursor(hook.id, conversation, last)
+            self.cursors
+                .advance(WebhookCursorMove {
+                    webhook: hook.id,
+                    conversation,
+                    seq: last,
+                })
                 .await?;
             // The log has no gaps: a short page is its end.
             if entries.len() < PAGE as usize {
@@ -112,10 +116,14 @@ impl WebhookService {
         }
     }
 
-    /// Where a webhook's first delivery in a conversation starts: the
-    /// newest page of its log (what came before the webhook is skipped by
-    /// time). `None` for a conversation with no members left.
-    async fn first_seq(&self, conversation: ConversationId) -> Result<Option<u64>> {
+    /// Where a webhook's first delivery in a conversation starts: the page
+    /// of its log holding the first entry made after the webhook was
+    /// registered (older entries on that page are skipped by time). Found
+    /// by reading the log backwards a page at a time from its newest entry,
+    /// so a conversation older than the webhook costs one page, and none of
+    /// a younger one's entries is missed however many came before the
+    /// first delivery. `None` for a conversation with no members left.
+    async fn first_seq(&self, hook: &Webhook, conversation: ConversationId) -> Result<Option<u64>> {
         let d = &self.deps;
         let Some(member) = d
             .conversations
@@ -126,11 +134,26 @@ impl WebhookService {
         else {
             return Ok(None);
         };
-        let membership = d
+        let Some(membership) = d
             .conversations
             .membership(conversation, member.member.user_id)
-            .await?;
-        Ok(membership.map(|m| m.conversation.last_seq.saturating_sub(PAGE - 1).max(1)))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut to = membership.conversation.last_seq;
+        while to > 1 {
+            let from = to.saturating_sub(PAGE - 1).max(1);
+            let page = d.messages.log_between(conversation, from, to).await?;
+            if page
+                .first()
+                .is_none_or(|entry| event_of(entry).1 < hook.created_at)
+            {
+                return Ok(Some(from));
+            }
+            to = from - 1;
+        }
+        Ok(Some(1))
     }
 
     /// Posts one entry, retrying as the receiver allows; what cannot be

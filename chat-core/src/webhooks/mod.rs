@@ -13,6 +13,7 @@
 //!
 //! [`DueWork`]: crate::realtime::DueWork
 
+mod cursors;
 mod dispatcher;
 mod registry;
 mod sender;
@@ -27,6 +28,8 @@ pub use sender::{Delivery, DeliveryOutcome, WebhookSender};
 pub use sender::MockWebhookSender;
 
 pub(crate) use registry::WebhookRegistry;
+
+use cursors::CursorWrites;
 
 use crate::error::{ChatError, Result, ValidationError};
 use crate::ids::{ConversationId, DeadLetterId, UserId, WebhookId};
@@ -103,6 +106,8 @@ pub struct WebhookRequest {
 pub struct WebhookService {
     deps: Arc<WebhookDeps>,
     config: Arc<WebhookConfig>,
+    /// The dispatcher's cursor moves, written together.
+    cursors: Arc<CursorWrites>,
 }
 
 impl std::fmt::Debug for WebhookService {
@@ -129,6 +134,7 @@ pub(crate) struct WebhookDeps {
 impl WebhookService {
     pub(crate) fn new(deps: WebhookDeps, config: WebhookConfig) -> Self {
         Self {
+            cursors: Arc::new(CursorWrites::new(deps.store.clone())),
             deps: Arc::new(deps),
             config: Arc::new(config),
         }

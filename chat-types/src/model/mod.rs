@@ -39,4 +39,4 @@ pub use search::{
     words_of,
 };
 pub use user::{Credential, NewUser, ProfileUpdate, User, UserCredentials, UserSummary};
-pub use webhook::{DeadLetter, NewWebhook, Webhook, WebhookEvent};
+pub use webhook::{DeadLetter, NewWebhook, Webhook, WebhookCursorMove, WebhookEvent};

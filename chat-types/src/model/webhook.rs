@@ -114,6 +114,41 @@ pub struct NewWebhook {
 /// A registered webhook.
 pub type Webhook = NewWebhook;
 
+/// One webhook cursor to move: how far webhook `webhook` has been told
+/// of `conversation`'s log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookCursorMove {
+    /// The webhook.
+    pub webhook: WebhookId,
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Every entry up to this seq was handled (delivered, skipped or kept
+    /// as a dead letter).
+    pub seq: u64,
+}
+
+impl WebhookCursorMove {
+    /// `moves` with each cursor once, at its largest seq, ordered by
+    /// webhook then conversation: a store can write them with one
+    /// statement (PostgreSQL's upsert may touch a row only once per
+    /// statement), and concurrent writers lock rows in the same order.
+    pub fn merged(moves: &[Self]) -> Vec<Self> {
+        let mut furthest = std::collections::BTreeMap::new();
+        for m in moves {
+            let seq = furthest.entry((m.webhook, m.conversation)).or_insert(m.seq);
+            *seq = (*seq).max(m.seq);
+        }
+        furthest
+            .into_iter()
+            .map(|((webhook, conversation), seq)| Self {
+                webhook,
+                conversation,
+                seq,
+            })
+            .collect()
+    }
+}
+
 /// A delivery that failed for good: every attempt failed, or the push
 /// of the event was refused. It keeps the body as sent, to replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +176,23 @@ pub struct DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_cursor_moves_keep_the_furthest_of_each_once_in_key_order() {
+        let (a, b) = (WebhookId::new(), WebhookId::new());
+        let (x, y) = (ConversationId::new(), ConversationId::new());
+        let at = |webhook, conversation, seq| WebhookCursorMove {
+            webhook,
+            conversation,
+            seq,
+        };
+        let merged =
+            WebhookCursorMove::merged(&[at(b, x, 4), at(a, y, 2), at(b, x, 9), at(a, y, 1)]);
+        let mut expected = vec![at(a, y, 2), at(b, x, 9)];
+        expected.sort_by_key(|m| (m.webhook, m.conversation));
+        assert_eq!(merged, expected);
+        assert!(WebhookCursorMove::merged(&[]).is_empty());
+    }
 
     #[test]
     fn events_round_trip_through_their_names() {
