@@ -13,7 +13,7 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::messages::MessageRow;
-use crate::{BEGIN_IMMEDIATE, SqliteStore, from_sql_count, to_chat_error};
+use crate::{SqliteStore, from_sql_count, to_chat_error};
 
 /// The columns [`MembershipRow`] reads (`c` is the conversation, `m` the
 /// member row), as a literal so queries stay `'static`.
@@ -372,11 +372,7 @@ impl ConversationStore for SqliteStore {
         // Under the write lock the pair cannot appear between the insert
         // and the select; the unique index on the pair is what refuses a
         // second conversation all the same.
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO conversations (conversation_id, kind, created_at, last_activity_at, \
                  direct_user_low, direct_user_high) \
@@ -432,11 +428,7 @@ impl ConversationStore for SqliteStore {
 
     /// Creates a group with its first members.
     async fn create_group(&self, group: NewGroup) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO conversations \
                  (conversation_id, kind, name, creator_id, created_at, last_activity_at) \
@@ -509,11 +501,7 @@ impl ConversationStore for SqliteStore {
     ) -> Result<Vec<UserId>> {
         // The write lock held from BEGIN keeps the count, the limit check
         // and the inserts together: no concurrent add can slip in between.
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         let end_of_log: Option<(i64, i64)> = sqlx::query_as(
             "SELECT last_seq, message_count FROM conversations WHERE conversation_id = ?1",
         )
@@ -558,11 +546,7 @@ impl ConversationStore for SqliteStore {
         conversation: ConversationId,
         user: UserId,
     ) -> Result<Option<MemberRemoval>> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         let role: Option<String> = sqlx::query_scalar(
             "DELETE FROM conversation_members \
              WHERE conversation_id = ?1 AND user_id = ?2 \

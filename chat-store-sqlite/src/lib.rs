@@ -12,11 +12,16 @@
 //! - `synchronous = FULL`: every commit is on disk before it is acknowledged.
 //!   With WAL, `NORMAL` could lose the last commits on power loss, and
 //!   nothing acknowledged (a rotated token, a spent reset token) may be lost.
+//!   One exception: webhook cursor moves commit with `NORMAL` (a lost one
+//!   only delivers a few entries again; see `write_tx.rs`).
 //! - SQLite admits one writer at a time. Writes that span several statements
 //!   start with `BEGIN IMMEDIATE`, which takes the write lock up front: a
 //!   concurrent writer then waits (up to the 5 s busy timeout) instead of
 //!   failing with `SQLITE_BUSY` when a deferred transaction that has already
 //!   read tries to upgrade to writing. Single statements are atomic anyway.
+//! - Those transactions first queue in the process, on the store's write
+//!   gate (`write_tx.rs`), so each starts as soon as the one before it
+//!   commits instead of sleeping in SQLite's busy handler.
 //!
 //! # Layout
 //!
@@ -31,6 +36,7 @@
 //!   `messages.rs` opens, reading the log, reactions.
 //! - `search.rs`: full-text search of messages for `MessageStore`, on the
 //!   FTS5 index that migration 0004 creates and its triggers keep.
+//! - `write_tx.rs`: the write gate and the transactions that pass it.
 //! - `migrations/`: the schema, embedded at compile time and applied by
 //!   [`SqliteStore::connect`] and [`SqliteStore::from_pool`]. Comments there
 //!   say how ids, times, seqs and case-insensitive keys are stored.
@@ -57,6 +63,7 @@ mod search;
 mod sessions;
 mod users;
 mod webhooks;
+mod write_tx;
 
 pub use error::{SqliteStoreError, to_chat_error};
 
@@ -66,9 +73,6 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// How long a statement waits for another connection's write lock before
 /// failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The statement that opens every multi-statement write (see the crate docs).
-const BEGIN_IMMEDIATE: &str = "BEGIN IMMEDIATE";
 
 /// Ends `query` with the list `(?, ?, ...)` of `ids` bound: the tail of
 /// an `IN` clause. The caller keeps the list under SQLite's limit on
@@ -103,6 +107,9 @@ fn from_sql_count(value: i64) -> u64 {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Taken by every write transaction, so they queue here rather than
+    /// poll SQLite's lock (see `write_tx.rs`).
+    write_gate: write_tx::WriteGate,
 }
 
 impl SqliteStore {
@@ -156,7 +163,10 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(SqliteStoreError::Migrate)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            write_gate: write_tx::WriteGate::default(),
+        })
     }
 
     /// The underlying pool, e.g. to close it on shutdown.

@@ -15,9 +15,7 @@ use crate::attachments::{attachments_sendable, link_attachments};
 use crate::changes;
 use crate::conversations::fetch_membership;
 use crate::search;
-use crate::{
-    BEGIN_IMMEDIATE, SqliteStore, from_sql_count, push_id_list, to_chat_error, to_sql_count,
-};
+use crate::{SqliteStore, from_sql_count, push_id_list, to_chat_error, to_sql_count};
 
 /// The columns [`MessageRow`] reads, as a literal so queries stay `'static`.
 macro_rules! message_columns {
@@ -225,11 +223,7 @@ impl SqliteStore {
         at: Timestamp,
         cursor: Cursor,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         let mut inserted = Vec::with_capacity(messages.len());
         for new in messages {
             match insert_in(&mut tx, new).await {
@@ -265,11 +259,7 @@ impl MessageStore for SqliteStore {
         // SQLite has one writer at a time: holding the write lock from
         // BEGIN, the checks in `insert_in` cannot be overtaken before the
         // insert, and the seq taken is the next one in commit order.
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         match insert_in(&mut tx, &new).await {
             Ok(outcome) => {
                 tx.commit().await.map_err(to_chat_error)?;
@@ -386,11 +376,7 @@ impl MessageStore for SqliteStore {
     /// BEGIN, so its seq is the next one in commit order, as a message's
     /// is (see `changes.rs`).
     async fn apply_change(&self, change: NewChange) -> Result<ChangeOutcome> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         match changes::apply_in(&mut tx, &change).await {
             Ok(outcome @ ChangeOutcome::Applied { .. }) => {
                 tx.commit().await.map_err(to_chat_error)?;

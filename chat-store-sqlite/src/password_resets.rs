@@ -4,7 +4,7 @@ use chat_core::store::PasswordResetStore;
 use chat_core::{Result, Timestamp, UserId};
 use uuid::Uuid;
 
-use crate::{BEGIN_IMMEDIATE, SqliteStore, to_chat_error};
+use crate::{SqliteStore, to_chat_error};
 
 #[async_trait]
 impl PasswordResetStore for SqliteStore {
@@ -36,11 +36,7 @@ impl PasswordResetStore for SqliteStore {
     ) -> Result<ResetConsumption> {
         // Read, decide, write under the write lock taken at BEGIN: no other
         // consumer can read the token between our read and our write.
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         let token: Option<(Uuid, bool, i64)> = sqlx::query_as(
             "SELECT user_id, used, expires_at FROM password_reset_tokens WHERE token_hash = ?1",
         )

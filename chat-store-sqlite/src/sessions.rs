@@ -6,7 +6,7 @@ use chat_core::{Result, SessionId, Timestamp, UserId};
 use sqlx::SqliteExecutor;
 use uuid::Uuid;
 
-use crate::{BEGIN_IMMEDIATE, SqliteStore, to_chat_error};
+use crate::{SqliteStore, to_chat_error};
 
 #[derive(sqlx::FromRow)]
 struct SessionRow {
@@ -53,11 +53,7 @@ async fn insert_refresh_token(
 impl SessionStore for SqliteStore {
     /// Creates a session together with its first refresh token, atomically.
     async fn create_session(&self, session: NewSession, token: NewRefreshToken) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO sessions (session_id, user_id, created_at, device_info) \
              VALUES (?1, ?2, ?3, ?4)",
@@ -126,11 +122,7 @@ impl SessionStore for SqliteStore {
         // Holding the write lock from the start, concurrent rotations run
         // one after the other: the first marks `old`, the rest find it
         // marked and insert nothing.
-        let mut tx = self
-            .pool
-            .begin_with(BEGIN_IMMEDIATE)
-            .await
-            .map_err(to_chat_error)?;
+        let mut tx = self.begin_write().await?;
         let marked = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = ?2 \
              WHERE token_id = ?1 AND rotated_at IS NULL \
