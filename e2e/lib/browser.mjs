@@ -29,8 +29,13 @@ export async function person(browser, base, name, viewport = { width: 1100, heig
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   const errors = [];
+  // Warnings are no failure, but they say what went wrong when a test times out.
+  const warnings = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'warning') warnings.push(m.text());
+  });
   const dialogs = [];
   page.on('dialog', (d) => {
     dialogs.push(d.message());
@@ -45,6 +50,7 @@ export async function person(browser, base, name, viewport = { width: 1100, heig
     context,
     page,
     errors,
+    warnings,
     dialogs,
     base,
   };

@@ -37,13 +37,13 @@ export function sessionOf(p) {
   return p.page.evaluate(() => JSON.parse(sessionStorage.getItem('chat.session')));
 }
 
-/** Polls `check()` (async) every 100 ms until it gives a truthy value, which it returns. */
-export async function until(check, { timeout = 10_000, what = 'a condition' } = {}) {
+/** Polls `check()` (async) every `every` ms until it gives a truthy value, which it returns. */
+export async function until(check, { timeout = 10_000, what = 'a condition', every = 100 } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     const value = await check();
     if (value) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((ok) => setTimeout(ok, 100));
+    await new Promise((ok) => setTimeout(ok, every));
   }
 }
