@@ -8,6 +8,7 @@ use std::time::Duration;
 use chat_core::Clock as _;
 use chat_core::memory::{MemoryDueWork, MemoryStore, MemoryWebhookSender};
 use chat_core::model::WebhookEvent;
+use chat_core::realtime::DueWork;
 use chat_core::testkit::fixtures::create_user;
 use chat_core::webhooks::{DeliveryOutcome, WebhookRequest, signature};
 use chat_core::{
@@ -33,14 +34,24 @@ fn config() -> WebhookConfig {
 }
 
 async fn world() -> World {
+    world_with(config(), None).await
+}
+
+/// A world with webhook settings of its own and, when given, due work
+/// other than the engine's default (which runs on the test's clock).
+async fn world_with(config: WebhookConfig, due: Option<Arc<dyn DueWork>>) -> World {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_767_868_200_000)));
     let sender = Arc::new(MemoryWebhookSender::new());
-    let engine = ChatEngine::builder()
+    let mut builder = ChatEngine::builder();
+    if let Some(due) = due {
+        builder = builder.due_work(due);
+    }
+    let engine = builder
         .store(store.clone())
         .clock(clock.clone())
         .webhook_sender(sender.clone())
-        .webhook_config(config())
+        .webhook_config(config)
         // Tests send bursts of a few hundred messages.
         .conversation_config(ConversationConfig {
             message_limit: RateLimit::new(1_000, Duration::from_secs(60)),
@@ -339,6 +350,103 @@ async fn failing_receivers_get_retries_then_dead_letters_that_replay() {
         hooks.dead_letters(down.id, 10).await,
         Err(ChatError::WebhookNotFound)
     ));
+}
+
+/// A receiver that keeps asking for retries holds up neither another
+/// webhook of the same entries nor other conversations, and however long
+/// its retries take, its conversation is not taken over meanwhile (the
+/// dispatcher renews its claim), so no entry goes out twice.
+#[tokio::test]
+async fn a_receiver_being_retried_holds_up_nobody_else() {
+    let lease = Duration::from_millis(1_500);
+    let w = world_with(
+        WebhookConfig {
+            settle: Duration::ZERO,
+            lease,
+            poll: Duration::from_millis(20),
+            retry_delays: vec![Duration::from_secs(30)],
+            ..WebhookConfig::default()
+        },
+        // Leases on the real clock, which the renewals follow.
+        Some(Arc::new(MemoryDueWork::new())),
+    )
+    .await;
+    let hooks = w.engine.webhooks();
+    for url in ["https://hooks.example/slow", "https://hooks.example/fast"] {
+        hooks
+            .register(None, request(url, &[WebhookEvent::MessageCreated]))
+            .await
+            .expect("register");
+    }
+    w.sender.answer(
+        "https://hooks.example/slow",
+        DeliveryOutcome::Retry {
+            after: None,
+            reason: "503 Service Unavailable".into(),
+        },
+    );
+    let bob = create_user(w.engine.store().as_ref(), "bob2").await.id;
+    let other = w
+        .engine
+        .conversations()
+        .create_group(w.alice, GroupName::parse("other").expect("name"), vec![bob])
+        .await
+        .expect("group")
+        .conversation
+        .id;
+    let dispatcher = hooks.spawn_dispatcher();
+
+    w.send("first").await;
+    // The slow receiver's first attempt, then a 30 s wait before its retry.
+    wait_for("the slow receiver's first attempt", || {
+        w.sender.attempts("https://hooks.example/slow") == 1
+    })
+    .await;
+    w.engine
+        .conversations()
+        .send(
+            w.alice,
+            ConversationRef::Group(other),
+            OutgoingMessage::text(MessageContent::parse("elsewhere").expect("content")),
+        )
+        .await
+        .expect("send");
+    let mut fast = Vec::new();
+    wait_for("the fast receiver's deliveries", || {
+        fast.extend(w.sender.take());
+        fast.len() == 2
+    })
+    .await;
+    let mut conversations: Vec<String> = fast
+        .iter()
+        .map(|(url, d)| {
+            assert_eq!(url, "https://hooks.example/fast");
+            let body: Value = serde_json::from_slice(&d.body).expect("json");
+            body["conversation_id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    conversations.sort();
+    let mut expected = [w.group.to_string(), other.to_string()];
+    expected.sort();
+    assert_eq!(conversations, expected);
+    // The slow receiver got one attempt in each conversation. Three
+    // leases later, nobody took either conversation over to post its entry
+    // again.
+    tokio::time::sleep(lease * 3).await;
+    assert_eq!(w.sender.attempts("https://hooks.example/slow"), 2);
+    assert!(w.sender.take().is_empty());
+    dispatcher.abort();
+}
+
+/// Polls `done` every 10 ms for up to 10 s.
+async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..1_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
 }
 
 #[tokio::test]

@@ -39,6 +39,17 @@ end
 return claimed
 "#;
 
+/// Moves the end of a claim still held (KEYS[1] is the claimed ZSET) to
+/// ARGV[2], never sooner. ARGV: now, the new end, the key. A claim that
+/// ran out is left for the next claim to hand over.
+const RENEW: &str = r#"
+local held = redis.call('ZSCORE', KEYS[1], ARGV[3])
+if held and tonumber(held) > tonumber(ARGV[1]) and tonumber(ARGV[2]) > tonumber(held) then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+end
+return 0
+"#;
+
 /// Due work in Redis: for each kind, `due:{work:kind}` (key → first
 /// mark) and `claimed:{work:kind}` (key → end of its claim), in one slot
 /// so one script claims atomically. Times are the instances' clocks
@@ -47,6 +58,7 @@ return claimed
 pub struct RedisDueWork {
     link: Arc<Link>,
     claim_due: Arc<Script>,
+    renew: Arc<Script>,
 }
 
 impl RedisDueWork {
@@ -54,6 +66,7 @@ impl RedisDueWork {
         Self {
             link,
             claim_due: Arc::new(Script::new(CLAIM_DUE)),
+            renew: Arc::new(Script::new(RENEW)),
         }
     }
 
@@ -113,6 +126,27 @@ impl DueWork for RedisDueWork {
                     .arg(until)
                     .arg(limit)
                     .invoke_async(&mut c)
+                    .await
+            })
+            .await
+            .map_err(to_chat_error)
+    }
+
+    async fn renew(&self, kind: WorkKind, key: &str, lease: Duration) -> Result<()> {
+        self.check_up()?;
+        let now = now_millis();
+        let until = now.saturating_add(millis(lease));
+        let claimed = self.link.keys.claimed(kind);
+        let script = self.renew.clone();
+        let key = key.to_owned();
+        self.link
+            .run(|mut c| async move {
+                script
+                    .key(claimed)
+                    .arg(now)
+                    .arg(until)
+                    .arg(key)
+                    .invoke_async::<()>(&mut c)
                     .await
             })
             .await

@@ -104,6 +104,18 @@ impl DueWork for MemoryDueWork {
         }))
     }
 
+    async fn renew(&self, kind: WorkKind, key: &str, lease: Duration) -> Result<()> {
+        let now = self.clock.now();
+        let until = now.plus(lease);
+        self.with_kind(kind, |k| {
+            // A claim that ran out is left for the next claim to hand over.
+            if let Some(held) = k.claimed.get_mut(key).filter(|held| **held > now) {
+                *held = (*held).max(until);
+            }
+        });
+        Ok(())
+    }
+
     async fn release(&self, kind: WorkKind, key: &str) -> Result<()> {
         self.with_kind(kind, |k| k.claimed.remove(key));
         Ok(())

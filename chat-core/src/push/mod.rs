@@ -45,8 +45,9 @@ pub struct PushConfig {
     /// waits, so a burst becomes one notification per conversation
     /// (default 1.5 s).
     pub settle: Duration,
-    /// How long an instance holds a user it claimed before another may
-    /// take them over (default 60 s); longer than every retry together.
+    /// How long a claim on a user lasts unless renewed (default 60 s):
+    /// the notifier renews it every third of that while it works on the
+    /// user, so an instance that dies loses its users within a lease.
     pub lease: Duration,
     /// Users claimed at once, and handled concurrently (default 32).
     pub batch: usize,
@@ -54,8 +55,7 @@ pub struct PushConfig {
     pub poll: Duration,
     /// Waits between attempts of a push the push service asked to retry
     /// (default 1 s, 4 s, 15 s: four attempts in all). A push service's
-    /// `Retry-After` may stretch each to twice as long; all of them
-    /// together must stay well within `lease`.
+    /// `Retry-After` may stretch each to twice as long.
     pub retry_delays: Vec<Duration>,
     /// How long a push service keeps a notification for a device that is
     /// away (default 1 day).

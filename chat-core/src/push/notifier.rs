@@ -25,42 +25,45 @@ impl PushService {
     /// One round of the notifier: claims up to `batch` users with new
     /// offline queue entries that have settled, and handles them
     /// concurrently (each device of each gets one notification per
-    /// conversation with news). Returns how many users it claimed. A
-    /// user whose handling failed (the store is down) is left to be
-    /// claimed again when the lease runs out.
+    /// conversation with news), waiting for all. Returns how many users
+    /// it claimed. A user whose handling failed (the store is down) is
+    /// claimed again a second later.
     ///
     /// # Errors
     /// The queue's errors when claiming.
     pub async fn notify_due(&self) -> Result<usize> {
-        let config = &self.config;
-        let claims = Claims {
-            kind: WorkKind::Push,
-            settle: config.settle,
-            lease: config.lease,
-            batch: config.batch,
-        };
-        due_worker::round(&self.deps.realtime.due, claims, |key| {
+        due_worker::round(&self.deps.realtime.due, self.claims(), |key| {
             let service = self.clone();
             async move { service.notify_user(&key).await }
         })
         .await
     }
 
-    /// Runs [`notify_due`](Self::notify_due) until the runtime stops:
-    /// again at once after a full round, after `poll` otherwise, and a
-    /// little later after an error (the queue is out of reach). Every
-    /// instance runs one; the claims keep them from notifying twice.
+    /// Handles due users until the runtime stops, up to `batch` at once,
+    /// each as soon as it is claimed (a push service that hangs holds up
+    /// only its own user). Every instance runs one; the claims keep them
+    /// from notifying twice.
     pub fn spawn_notifier(&self) -> JoinHandle<()> {
         let service = self.clone();
         due_worker::spawn_loop(
-            WorkKind::Push,
+            self.deps.realtime.due.clone(),
+            self.claims(),
             self.config.poll,
-            self.config.batch,
-            move || {
+            move |key| {
                 let service = service.clone();
-                async move { service.notify_due().await }
+                async move { service.notify_user(&key).await }
             },
         )
+    }
+
+    /// How the notifier claims users.
+    fn claims(&self) -> Claims {
+        Claims {
+            kind: WorkKind::Push,
+            settle: self.config.settle,
+            lease: self.config.lease,
+            batch: self.config.batch,
+        }
     }
 
     /// Handles one claimed user, marks every entry read as handled

@@ -55,6 +55,13 @@ pub trait DueWork: Send + Sync {
         limit: usize,
     ) -> Result<Vec<String>>;
 
+    /// Extends the claim on a key still held to run out `lease` from now
+    /// (never sooner than it did). A worker whose work on a key outlasts
+    /// part of its lease renews it, so nobody takes the key over while
+    /// the work goes on. A key no longer held (released, or its lease ran
+    /// out) is left alone.
+    async fn renew(&self, kind: WorkKind, key: &str, lease: Duration) -> Result<()>;
+
     /// Lets go of a claimed key.
     async fn release(&self, kind: WorkKind, key: &str) -> Result<()>;
 }

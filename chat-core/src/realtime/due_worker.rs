@@ -1,6 +1,10 @@
 //! The loop every background worker over [`DueWork`] runs (the push
-//! notifier, the webhook dispatcher): claim a batch of due keys, handle
-//! them concurrently, and again.
+//! notifier, the webhook dispatcher): claim due keys, handle them
+//! concurrently, renewing each claim while its key is handled.
+//!
+//! The loop keeps up to a batch of keys in hand and claims more as soon as
+//! any is done, so one slow key (a webhook receiver being retried for
+//! half a minute) holds one slot, never the others.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -19,9 +23,10 @@ pub(crate) struct Claims {
     pub(crate) kind: WorkKind,
     /// How long a key's first mark must wait before it is claimed.
     pub(crate) settle: Duration,
-    /// How long a claim lasts.
+    /// How long a claim lasts unless renewed; it is renewed every third
+    /// of it while its key is handled.
     pub(crate) lease: Duration,
-    /// Keys claimed, and handled concurrently, per round.
+    /// Keys claimed, and handled concurrently, at most.
     pub(crate) batch: usize,
 }
 
@@ -30,11 +35,8 @@ pub(crate) struct Claims {
 pub(crate) const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// One round: claims up to `claims.batch` keys and runs `handle` on each
-/// concurrently, waiting for all. A handler releases its key when it is
-/// done. A key whose handling fails is logged and marked due again, then
-/// released after [`RETRY_AFTER_FAILURE`] (the round does not wait for
-/// that), so any instance retries it then. Returns how many keys were
-/// claimed.
+/// concurrently, waiting for all (what tests and embedders that drive the
+/// workers themselves call). Returns how many keys were claimed.
 ///
 /// # Errors
 /// The claim's.
@@ -49,20 +51,50 @@ where
     let claimed = keys.len();
     let mut tasks = JoinSet::new();
     for key in keys {
-        let work = handle(key.clone());
-        let due = due.clone();
-        tasks.spawn(async move {
-            if let Err(e) = work.await {
-                static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
-                if let Some(held_back) = THROTTLE.check() {
-                    tracing::warn!(error = %cause(&e), kind = claims.kind.as_str(), %key, held_back, "background work failed; retried in a second");
-                }
-                tokio::spawn(retry_later(due, claims.kind, key));
-            }
-        });
+        tasks.spawn(handle_claimed(
+            due.clone(),
+            claims,
+            key.clone(),
+            handle(key),
+        ));
     }
     while tasks.join_next().await.is_some() {}
     Ok(claimed)
+}
+
+/// Runs `work` on a claimed key, renewing the claim every third of its
+/// lease until the work is done, so no other worker takes the key over
+/// however long the work takes. A key whose handling fails is logged and
+/// marked due again, then released after [`RETRY_AFTER_FAILURE`] (without
+/// waiting for that here), so any instance retries it then. The work
+/// releases its key itself when it succeeds.
+async fn handle_claimed<F>(due: Arc<dyn DueWork>, claims: Claims, key: String, work: F)
+where
+    F: Future<Output = Result<()>>,
+{
+    let every = (claims.lease / 3).max(Duration::from_millis(10));
+    let mut renewals = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut work = std::pin::pin!(work);
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            _ = renewals.tick() => {
+                if let Err(e) = due.renew(claims.kind, &key, claims.lease).await {
+                    static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+                    if let Some(held_back) = THROTTLE.check() {
+                        tracing::warn!(error = %cause(&e), kind = claims.kind.as_str(), %key, held_back, "cannot renew a claim; another worker may take the key over when it runs out");
+                    }
+                }
+            }
+        }
+    };
+    if let Err(e) = outcome {
+        static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
+        if let Some(held_back) = THROTTLE.check() {
+            tracing::warn!(error = %cause(&e), kind = claims.kind.as_str(), %key, held_back, "background work failed; retried in a second");
+        }
+        tokio::spawn(retry_later(due, claims.kind, key));
+    }
 }
 
 /// Marks a failed key due again and releases it after
@@ -76,31 +108,55 @@ async fn retry_later(due: Arc<dyn DueWork>, kind: WorkKind, key: String) {
     }
 }
 
-/// Runs `next_round` until the runtime stops: again at once after a full
-/// round (`batch` keys), after `poll` otherwise, and after at least a
-/// second when claiming failed (the backend is out of reach).
-pub(crate) fn spawn_loop<R, F>(
-    kind: WorkKind,
+/// Handles due keys until the runtime stops: up to `claims.batch` at
+/// once, each as soon as it is claimed. With every slot busy it claims
+/// again as soon as one frees up; otherwise after `poll` (nothing more was
+/// due), or at least a second after a failed claim (the backend is out of
+/// reach). Dropping the loop (aborting its handle) drops the work in hand;
+/// its claims run out and other workers take the keys over.
+pub(crate) fn spawn_loop<H, F>(
+    due: Arc<dyn DueWork>,
+    claims: Claims,
     poll: Duration,
-    batch: usize,
-    next_round: R,
+    handle: H,
 ) -> JoinHandle<()>
 where
-    R: Fn() -> F + Send + 'static,
-    F: Future<Output = Result<usize>> + Send,
+    H: Fn(String) -> F + Send + 'static,
+    F: Future<Output = Result<()>> + Send + 'static,
 {
     tokio::spawn(async move {
+        let batch = claims.batch.max(1);
+        let mut running = JoinSet::new();
         loop {
-            match next_round().await {
-                Ok(n) if n >= batch => continue,
-                Ok(_) => tokio::time::sleep(poll).await,
+            while running.try_join_next().is_some() {}
+            let free = batch.saturating_sub(running.len());
+            match due
+                .claim_due(claims.kind, claims.settle, claims.lease, free)
+                .await
+            {
+                Ok(keys) => {
+                    for key in keys {
+                        running.spawn(handle_claimed(
+                            due.clone(),
+                            claims,
+                            key.clone(),
+                            handle(key),
+                        ));
+                    }
+                }
                 Err(e) => {
                     static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);
                     if let Some(held_back) = THROTTLE.check() {
-                        tracing::warn!(error = %cause(&e), kind = kind.as_str(), held_back, "cannot claim background work");
+                        tracing::warn!(error = %cause(&e), kind = claims.kind.as_str(), held_back, "cannot claim background work");
                     }
                     tokio::time::sleep(poll.max(Duration::from_secs(1))).await;
+                    continue;
                 }
+            }
+            if running.len() >= batch {
+                running.join_next().await;
+            } else {
+                tokio::time::sleep(poll).await;
             }
         }
     })

@@ -2,10 +2,10 @@
 //! each webhook what it wants of them, in seq order.
 
 use serde_json::json;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::{DeliveryOutcome, WebhookService};
-use crate::error::Result;
+use crate::error::{ChatError, Result};
 use crate::ids::ConversationId;
 use crate::ids::DeadLetterId;
 use crate::model::{DeadLetter, LogEntry, Webhook, WebhookCursorMove, WebhookEvent};
@@ -19,41 +19,46 @@ const PAGE: u64 = 100;
 impl WebhookService {
     /// One round of the dispatcher: claims up to `batch` conversations
     /// with new log entries and delivers them concurrently (one task per
-    /// conversation; within it, entries in seq order). Returns how many
-    /// conversations it claimed. A conversation whose delivery failed
-    /// (the store is down) is claimed again when its lease runs out.
+    /// conversation and webhook; within it, entries in seq order), waiting
+    /// for all. Returns how many conversations it claimed. A conversation
+    /// whose delivery failed (the store is down) is claimed again a second
+    /// later.
     ///
     /// # Errors
     /// The due work backend's errors when claiming.
     pub async fn deliver_due(&self) -> Result<usize> {
-        let config = &self.config;
-        let claims = Claims {
-            kind: WorkKind::Webhooks,
-            settle: config.settle,
-            lease: config.lease,
-            batch: config.batch,
-        };
-        due_worker::round(&self.deps.due, claims, |key| {
+        due_worker::round(&self.deps.due, self.claims(), |key| {
             let service = self.clone();
             async move { service.deliver_conversation(&key).await }
         })
         .await
     }
 
-    /// Runs [`deliver_due`](Self::deliver_due) until the runtime stops:
-    /// again at once after a full round, after `poll` otherwise, a little
-    /// later after an error. Every instance runs one.
+    /// Delivers due conversations until the runtime stops, up to `batch`
+    /// at once, each as soon as it is claimed: a receiver being retried
+    /// holds up only the conversations it watches. Every instance runs
+    /// one.
     pub fn spawn_dispatcher(&self) -> JoinHandle<()> {
         let service = self.clone();
         due_worker::spawn_loop(
-            WorkKind::Webhooks,
+            self.deps.due.clone(),
+            self.claims(),
             self.config.poll,
-            self.config.batch,
-            move || {
+            move |key| {
                 let service = service.clone();
-                async move { service.deliver_due().await }
+                async move { service.deliver_conversation(&key).await }
             },
         )
+    }
+
+    /// How the dispatcher claims conversations.
+    fn claims(&self) -> Claims {
+        Claims {
+            kind: WorkKind::Webhooks,
+            settle: self.config.settle,
+            lease: self.config.lease,
+            batch: self.config.batch,
+        }
     }
 
     /// Tells every webhook watching one claimed conversation what is new
@@ -62,11 +67,25 @@ impl WebhookService {
         let d = &self.deps;
         if let Ok(conversation) = key.parse::<ConversationId>() {
             let hooks = d.registry.current().await?;
+            // Each webhook at its own pace: one being retried does not
+            // hold up the others.
+            let mut deliveries = JoinSet::new();
             for hook in hooks
                 .iter()
                 .filter(|h| h.conversation_id.is_none_or(|c| c == conversation))
             {
-                self.deliver_log(hook, conversation).await?;
+                let (service, hook) = (self.clone(), hook.clone());
+                deliveries.spawn(async move { service.deliver_log(&hook, conversation).await });
+            }
+            let mut failure = None;
+            while let Some(done) = deliveries.join_next().await {
+                let outcome = done.map_err(ChatError::internal).and_then(|r| r);
+                if let Err(e) = outcome {
+                    failure.get_or_insert(e);
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
         } else {
             tracing::warn!(%key, "dropping a due webhook key that is not a conversation id");

@@ -54,12 +54,13 @@ pub struct WebhookConfig {
     /// go out a batch at a time, with one cursor write per batch rather
     /// than per entry.
     pub settle: Duration,
-    /// How long an instance holds a conversation it claimed before
-    /// another may take it over (default 120 s); longer than the retries
-    /// of one entry together.
+    /// How long a claim on a conversation lasts unless renewed (default
+    /// 120 s): the dispatcher renews it every third of that while it
+    /// works on the conversation, so an instance that dies loses its
+    /// conversations within a lease.
     pub lease: Duration,
-    /// Conversations claimed at once, and handled concurrently (default
-    /// 32).
+    /// Conversations handled at once (default 32); the dispatcher takes
+    /// the next due one as soon as one is done.
     pub batch: usize,
     /// How often an idle dispatcher looks for due conversations (default
     /// 100 ms).

@@ -100,6 +100,43 @@ pub async fn realtime_due_an_expired_claim_is_claimed_again(rt: &dyn TestRealtim
     );
 }
 
+/// A renewed claim outlives its first lease; renewing a key nobody holds
+/// claims nothing.
+pub async fn realtime_due_a_renewed_claim_is_not_claimed_again(rt: &dyn TestRealtime) {
+    let due = rt.due_work();
+    let k = keys(2);
+    due.mark_due(WorkKind::Webhooks, &k).await.expect("mark");
+    let short = Duration::from_millis(200);
+    let claimed = due
+        .claim_due(WorkKind::Webhooks, Duration::ZERO, short, 10)
+        .await
+        .expect("claim");
+    assert_eq!(sorted(claimed), sorted(k.clone()));
+    due.renew(WorkKind::Webhooks, &k[0], LEASE)
+        .await
+        .expect("renew");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        due.claim_due(WorkKind::Webhooks, Duration::ZERO, LEASE, 10)
+            .await
+            .expect("claim"),
+        k[1..],
+        "only the claim that was not renewed ran out"
+    );
+    // Released, a key renewed is still free: renewing never claims.
+    let free = keys(1);
+    due.renew(WorkKind::Webhooks, &free[0], LEASE)
+        .await
+        .expect("renew");
+    due.mark_due(WorkKind::Webhooks, &free).await.expect("mark");
+    assert_eq!(
+        due.claim_due(WorkKind::Webhooks, Duration::ZERO, LEASE, 10)
+            .await
+            .expect("claim"),
+        free
+    );
+}
+
 /// Concurrent claimers, on both instances where there are two, share the
 /// due keys: each goes to exactly one.
 pub async fn realtime_due_concurrent_claimers_on_every_instance_get_each_key_once(

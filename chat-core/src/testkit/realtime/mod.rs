@@ -145,6 +145,7 @@ macro_rules! realtime_conformance_tests {
             due::realtime_due_keys_are_claimed_once_until_released,
             due::realtime_due_claims_wait_for_the_settle_time_and_respect_the_limit,
             due::realtime_due_an_expired_claim_is_claimed_again,
+            due::realtime_due_a_renewed_claim_is_not_claimed_again,
             due::realtime_due_concurrent_claimers_on_every_instance_get_each_key_once,
             due::realtime_due_kinds_are_apart,
             presence::realtime_presence_first_connection_brings_the_user_online,
