@@ -41,6 +41,9 @@ pub struct UserHit {
     pub username: String,
     /// Their display name, if they set one.
     pub display_name: Option<String>,
+    /// True for a bot account (false from a server that predates the flag).
+    #[serde(default)]
+    pub is_bot: bool,
 }
 
 /// A stored message, as a send answers it.

@@ -74,7 +74,7 @@ macro_rules! overview_select {
                         p.delivered_seq AS peer_delivered_seq, \
                         p.delivered_at AS peer_delivered_at, p.own_unread AS peer_own_unread, \
                         p.muted AS peer_muted, \
-                        pu.username AS peer_username, pu.display_name AS peer_display_name \
+                        pu.username AS peer_username, pu.display_name AS peer_display_name, pu.is_bot AS peer_is_bot \
                  FROM conversation_members p JOIN users pu ON pu.user_id = p.user_id \
                  WHERE c.kind = 'direct' AND p.conversation_id = c.conversation_id \
                    AND p.user_id = CASE WHEN c.direct_user_low = m.user_id \
@@ -180,6 +180,7 @@ struct MemberEntryRow {
     member: MemberRow,
     username: String,
     display_name: Option<String>,
+    is_bot: bool,
 }
 
 /// A row of [`overview_select`]. The `peer_*` and `last_*` columns come
@@ -202,6 +203,7 @@ struct OverviewRow {
     peer_muted: Option<bool>,
     peer_username: Option<String>,
     peer_display_name: Option<String>,
+    peer_is_bot: Option<bool>,
     last_message_id: Option<Uuid>,
     last_message_seq: Option<i64>,
     last_sender_id: Option<Uuid>,
@@ -262,6 +264,7 @@ impl OverviewRow {
                     id: UserId::from_uuid(user_id),
                     username,
                     display_name: self.peer_display_name,
+                    is_bot: self.peer_is_bot.unwrap_or(false),
                 },
             }),
             _ => None,
@@ -529,7 +532,7 @@ impl ConversationStore for PgStore {
         let rows: Vec<MemberEntryRow> = sqlx::query_as(concat!(
             "SELECT ",
             member_columns!(),
-            ", u.username, u.display_name \
+            ", u.username, u.display_name, u.is_bot \
              FROM conversation_members m JOIN users u ON u.user_id = m.user_id \
              WHERE m.conversation_id = $1 \
              ORDER BY m.joined_at, m.user_id"
@@ -546,6 +549,7 @@ impl ConversationStore for PgStore {
                         id: member.user_id,
                         username: row.username,
                         display_name: row.display_name,
+                        is_bot: row.is_bot,
                     },
                     member,
                 })

@@ -69,6 +69,7 @@ struct BlockedRow {
     user_id: Uuid,
     username: String,
     display_name: Option<String>,
+    is_bot: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -79,6 +80,7 @@ impl From<BlockedRow> for BlockedUser {
                 id: UserId::from_uuid(row.user_id),
                 username: row.username,
                 display_name: row.display_name,
+                is_bot: row.is_bot,
             },
             blocked_at: Timestamp::from_datetime(row.created_at),
         }
@@ -142,7 +144,7 @@ impl ModerationStore for PgStore {
         // Inactive accounts stay listed, so their block can be lifted. A
         // range of the primary key, sorted: a user blocks few others.
         let rows: Vec<BlockedRow> = sqlx::query_as(
-            "SELECT u.user_id, u.username, u.display_name, b.created_at \
+            "SELECT u.user_id, u.username, u.display_name, u.is_bot, b.created_at \
              FROM user_blocks b JOIN users u ON u.user_id = b.blocked_id \
              WHERE b.blocker_id = $1 \
              ORDER BY b.created_at DESC, b.blocked_id DESC",

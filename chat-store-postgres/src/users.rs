@@ -12,7 +12,7 @@ use crate::{PgStore, to_chat_error};
 /// The columns [`UserRow`] reads, as a literal so queries stay `'static`.
 macro_rules! user_columns {
     () => {
-        "user_id, username, email, display_name, created_at, last_seen, is_active"
+        "user_id, username, email, display_name, created_at, last_seen, is_active, is_bot"
     };
 }
 
@@ -25,6 +25,7 @@ struct UserRow {
     created_at: DateTime<Utc>,
     last_seen: Option<DateTime<Utc>>,
     is_active: bool,
+    is_bot: bool,
 }
 
 impl From<UserRow> for User {
@@ -37,6 +38,7 @@ impl From<UserRow> for User {
             created_at: Timestamp::from_datetime(row.created_at),
             last_seen: row.last_seen.map(Timestamp::from_datetime),
             is_active: row.is_active,
+            is_bot: row.is_bot,
         }
     }
 }
@@ -62,6 +64,7 @@ struct SummaryRow {
     user_id: Uuid,
     username: String,
     display_name: Option<String>,
+    is_bot: bool,
 }
 
 impl From<SummaryRow> for UserSummary {
@@ -70,6 +73,7 @@ impl From<SummaryRow> for UserSummary {
             id: UserId::from_uuid(row.user_id),
             username: row.username,
             display_name: row.display_name,
+            is_bot: row.is_bot,
         }
     }
 }
@@ -105,8 +109,8 @@ impl UserStore for PgStore {
         let display_name = new.display_name.as_ref().map(|d| d.as_str().to_owned());
         let row: UserRow = sqlx::query_as(concat!(
             "INSERT INTO users (user_id, username, username_key, email, email_key, \
-                 display_name, display_name_key, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 display_name, display_name_key, password_hash, created_at, is_bot) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              RETURNING ",
             user_columns!()
         ))
@@ -119,6 +123,7 @@ impl UserStore for PgStore {
         .bind(new.display_name.as_ref().map(|d| d.key()))
         .bind(new.credential.as_stored())
         .bind(new.created_at.as_datetime())
+        .bind(new.is_bot)
         .fetch_one(&self.pool)
         .await
         .map_err(user_error)?;
@@ -245,7 +250,7 @@ impl UserStore for PgStore {
         // COLLATE "C" orders by bytes, as Rust and SQLite do; a linguistic
         // collation would place `_`, `.` and `-` differently.
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            r#"SELECT user_id, username, display_name FROM users
+            r#"SELECT user_id, username, display_name, is_bot FROM users
                WHERE is_active
                  AND (username_key LIKE $1 ESCAPE '\' OR display_name_key LIKE $1 ESCAPE '\')
                ORDER BY username_key COLLATE "C"
@@ -305,7 +310,7 @@ impl UserStore for PgStore {
         // listed.
         let ids: Vec<Uuid> = ids.iter().map(|id| id.as_uuid()).collect();
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT user_id, username, display_name FROM users \
+            "SELECT user_id, username, display_name, is_bot FROM users \
              WHERE is_active AND user_id = ANY($1)",
         )
         .bind(ids)

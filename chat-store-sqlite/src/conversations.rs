@@ -46,7 +46,7 @@ macro_rules! overview_select {
                p.read_at AS peer_read_at, p.delivered_seq AS peer_delivered_seq, \
                p.delivered_at AS peer_delivered_at, p.own_unread AS peer_own_unread, \
                p.muted AS peer_muted, \
-               pu.username AS peer_username, pu.display_name AS peer_display_name, \
+               pu.username AS peer_username, pu.display_name AS peer_display_name, pu.is_bot AS peer_is_bot, \
                lm.message_id AS last_message_id, lm.seq AS last_message_seq, \
                lm.sender_id AS last_sender_id, lm.content AS last_content, \
                lm.message_type AS last_message_type, lm.client_msg_id AS last_client_msg_id, \
@@ -157,6 +157,7 @@ struct MemberEntryRow {
     member: MemberRow,
     username: String,
     display_name: Option<String>,
+    is_bot: bool,
 }
 
 /// A row of [`overview_select`]. The `peer_*` and `last_*` columns come
@@ -179,6 +180,7 @@ struct OverviewRow {
     peer_muted: Option<bool>,
     peer_username: Option<String>,
     peer_display_name: Option<String>,
+    peer_is_bot: Option<bool>,
     last_message_id: Option<Uuid>,
     last_message_seq: Option<i64>,
     last_sender_id: Option<Uuid>,
@@ -239,6 +241,7 @@ impl OverviewRow {
                     id: UserId::from_uuid(user_id),
                     username,
                     display_name: self.peer_display_name,
+                    is_bot: self.peer_is_bot.unwrap_or(false),
                 },
             }),
             _ => None,
@@ -464,7 +467,7 @@ impl ConversationStore for SqliteStore {
         let rows: Vec<MemberEntryRow> = sqlx::query_as(
             "SELECT m.user_id, m.role, m.joined_at, m.joined_seq, m.read_seq, \
                     m.read_message_count, m.read_at, m.delivered_seq, m.delivered_at, \
-                    m.own_unread, m.muted, u.username, u.display_name \
+                    m.own_unread, m.muted, u.username, u.display_name, u.is_bot \
              FROM conversation_members m JOIN users u ON u.user_id = m.user_id \
              WHERE m.conversation_id = ?1 \
              ORDER BY m.joined_at, m.user_id",
@@ -481,6 +484,7 @@ impl ConversationStore for SqliteStore {
                         id: member.user_id,
                         username: row.username,
                         display_name: row.display_name,
+                        is_bot: row.is_bot,
                     },
                     member,
                 })

@@ -79,6 +79,7 @@ struct BlockedRow {
     user_id: Uuid,
     username: String,
     display_name: Option<String>,
+    is_bot: bool,
     blocked_at: i64,
 }
 
@@ -89,6 +90,7 @@ impl From<BlockedRow> for BlockedUser {
                 id: UserId::from_uuid(row.user_id),
                 username: row.username,
                 display_name: row.display_name,
+                is_bot: row.is_bot,
             },
             blocked_at: Timestamp::from_millis(row.blocked_at),
         }
@@ -141,7 +143,7 @@ impl ModerationStore for SqliteStore {
         // accounts out: a deactivated user stays listed so the block can
         // be lifted. The blocker's rows are a range of the primary key.
         let rows: Vec<BlockedRow> = sqlx::query_as(
-            "SELECT u.user_id, u.username, u.display_name, b.created_at AS blocked_at \
+            "SELECT u.user_id, u.username, u.display_name, u.is_bot, b.created_at AS blocked_at \
              FROM user_blocks b JOIN users u ON u.user_id = b.blocked_id \
              WHERE b.blocker_id = ?1 \
              ORDER BY b.created_at DESC, b.blocked_id DESC",

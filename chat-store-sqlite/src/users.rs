@@ -15,7 +15,7 @@ use crate::{SqliteStore, push_id_list, to_chat_error};
 /// The columns [`UserRow`] reads, as a literal so queries stay `'static`.
 macro_rules! user_columns {
     () => {
-        "user_id, username, email, display_name, created_at, last_seen, is_active"
+        "user_id, username, email, display_name, created_at, last_seen, is_active, is_bot"
     };
 }
 
@@ -28,6 +28,7 @@ struct UserRow {
     created_at: i64,
     last_seen: Option<i64>,
     is_active: bool,
+    is_bot: bool,
 }
 
 impl From<UserRow> for User {
@@ -40,6 +41,7 @@ impl From<UserRow> for User {
             created_at: Timestamp::from_millis(row.created_at),
             last_seen: row.last_seen.map(Timestamp::from_millis),
             is_active: row.is_active,
+            is_bot: row.is_bot,
         }
     }
 }
@@ -65,6 +67,7 @@ struct SummaryRow {
     user_id: Uuid,
     username: String,
     display_name: Option<String>,
+    is_bot: bool,
 }
 
 impl From<SummaryRow> for UserSummary {
@@ -73,6 +76,7 @@ impl From<SummaryRow> for UserSummary {
             id: UserId::from_uuid(row.user_id),
             username: row.username,
             display_name: row.display_name,
+            is_bot: row.is_bot,
         }
     }
 }
@@ -116,8 +120,8 @@ impl UserStore for SqliteStore {
         let display_name = new.display_name.as_ref().map(|d| d.as_str().to_owned());
         let row: UserRow = sqlx::query_as(concat!(
             "INSERT INTO users (user_id, username, username_key, email, email_key, \
-                 display_name, display_name_key, password_hash, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 display_name, display_name_key, password_hash, created_at, is_bot) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
              RETURNING ",
             user_columns!()
         ))
@@ -130,6 +134,7 @@ impl UserStore for SqliteStore {
         .bind(new.display_name.as_ref().map(|d| d.key()))
         .bind(new.credential.as_stored())
         .bind(new.created_at.as_millis())
+        .bind(new.is_bot)
         .fetch_one(&self.pool)
         .await
         .map_err(user_error)?;
@@ -256,7 +261,7 @@ impl UserStore for SqliteStore {
         // SQLite's LIKE folds ASCII case; the keys and `prefix_key` are
         // lowercase, so that changes nothing (see the migration's indexes).
         let rows: Vec<SummaryRow> = sqlx::query_as(
-            "SELECT user_id, username, display_name FROM users \
+            "SELECT user_id, username, display_name, is_bot FROM users \
              WHERE is_active = 1 \
                AND (username_key LIKE ?1 ESCAPE '\\' OR display_name_key LIKE ?1 ESCAPE '\\') \
              ORDER BY username_key \
@@ -313,7 +318,7 @@ impl UserStore for SqliteStore {
         // bound parameters.
         for chunk in ids.chunks(SUMMARY_CHUNK) {
             let mut query = QueryBuilder::<Sqlite>::new(
-                "SELECT user_id, username, display_name FROM users \
+                "SELECT user_id, username, display_name, is_bot FROM users \
                  WHERE is_active = 1 AND user_id IN ",
             );
             push_id_list(&mut query, chunk.iter().copied());

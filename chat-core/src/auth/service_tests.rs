@@ -67,6 +67,7 @@ fn user(id: UserId) -> User {
         created_at: Timestamp::from_millis(0),
         last_seen: None,
         is_active: true,
+        is_bot: false,
     }
 }
 

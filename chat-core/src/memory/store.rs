@@ -91,6 +91,7 @@ impl State {
             id,
             username: stored.user.username.clone(),
             display_name: stored.user.display_name.clone(),
+            is_bot: stored.user.is_bot,
         })
     }
 
@@ -141,6 +142,7 @@ impl UserStore for MemoryStore {
             created_at: new.created_at,
             last_seen: None,
             is_active: true,
+            is_bot: new.is_bot,
         };
         st.username_index.insert(username_key, new.id);
         st.email_index.insert(email_key, new.id);

@@ -109,6 +109,7 @@ mod tests {
             id: UserId::new(),
             username: "alice".into(),
             display_name: Some("Alice A.".into()),
+            is_bot: false,
         };
         assert_eq!(name_of(Some(&u)), "Alice A.");
         u.display_name = None;

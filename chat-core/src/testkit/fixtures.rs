@@ -32,6 +32,7 @@ pub fn new_user(username: &str) -> NewUser {
         email: Email::parse(&format!("{username}@example.com")).expect("valid email"),
         display_name: None,
         credential: Credential::Password(format!("hash-of-{username}")),
+        is_bot: false,
         created_at: t0(),
     }
 }

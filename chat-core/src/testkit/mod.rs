@@ -84,6 +84,7 @@ macro_rules! store_conformance_tests {
             attachments::attachments_refuse_a_reused_id_and_an_image_without_pixels,
             attachments::attachments_one_upload_is_sent_once_under_concurrency,
             users::users_create_and_fetch,
+            users::users_a_bot_says_so_everywhere,
             users::users_duplicate_username_is_refused_case_insensitively,
             users::users_duplicate_email_is_refused_case_insensitively,
             users::users_unknown_lookups_return_nothing,

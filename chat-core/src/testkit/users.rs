@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::fixtures::{at, create_user, new_user, new_user_named, t0};
+use super::fixtures::{at, create_direct, create_user, new_user, new_user_named, t0};
 use crate::domain::{DisplayName, Email};
 use crate::error::ChatError;
 use crate::ids::UserId;
@@ -48,6 +48,71 @@ pub async fn users_create_and_fetch(store: Arc<dyn Store>) {
         by_id.credential,
         Credential::Password("hash-of-Alice".into())
     );
+}
+
+/// A bot account says so wherever a store shows a user: the account,
+/// search, summaries, member lists, a direct conversation's peer and the
+/// block list. A person does not.
+pub async fn users_a_bot_says_so_everywhere(store: Arc<dyn Store>) {
+    let bot = store
+        .create_user(crate::model::NewUser {
+            credential: Credential::External,
+            is_bot: true,
+            ..new_user("deploybot")
+        })
+        .await
+        .expect("create bot");
+    let person = create_user(&*store, "dora").await;
+    assert!(bot.is_bot);
+    assert!(!person.is_bot);
+    let read = store
+        .user_by_id(bot.id)
+        .await
+        .expect("read")
+        .expect("found");
+    assert!(read.is_bot);
+    let creds = store
+        .credentials_by_username("deploybot")
+        .await
+        .expect("creds")
+        .expect("found");
+    assert!(creds.user.is_bot);
+    assert_eq!(creds.credential, Credential::External);
+
+    let found = store.search_users("d", 10).await.expect("search");
+    let flags: Vec<(&str, bool)> = found
+        .iter()
+        .map(|u| (u.username.as_str(), u.is_bot))
+        .collect();
+    assert_eq!(flags, [("deploybot", true), ("dora", false)]);
+    let mut summaries = store
+        .user_summaries(&[bot.id, person.id])
+        .await
+        .expect("summaries");
+    summaries.sort_by(|a, b| a.username.cmp(&b.username));
+    assert_eq!(
+        summaries.iter().map(|u| u.is_bot).collect::<Vec<_>>(),
+        [true, false]
+    );
+
+    let direct = create_direct(&*store, person.id, bot.id).await;
+    let members = store.members(direct).await.expect("members");
+    for entry in &members {
+        assert_eq!(entry.profile.is_bot, entry.member.user_id == bot.id);
+    }
+    let overview = store
+        .overview(direct, person.id)
+        .await
+        .expect("overview")
+        .expect("a member");
+    let peer = overview.peer.expect("a direct conversation has a peer");
+    assert_eq!(peer.profile.id, bot.id);
+    assert!(peer.profile.is_bot);
+
+    assert!(store.block(person.id, bot.id, t0()).await.expect("block"));
+    let blocked = store.blocked_users(person.id).await.expect("blocked");
+    assert_eq!(blocked.len(), 1);
+    assert!(blocked[0].user.is_bot);
 }
 
 /// Usernames are unique whatever their case.

@@ -41,6 +41,8 @@ pub struct AdminUser {
     last_seen: Option<Timestamp>,
     /// False once deactivated (cannot log in; left out of searches).
     is_active: bool,
+    /// A bot account (docs/api.md, "Bots").
+    is_bot: bool,
 }
 
 impl From<User> for AdminUser {
@@ -53,6 +55,7 @@ impl From<User> for AdminUser {
             created_at: u.created_at,
             last_seen: u.last_seen,
             is_active: u.is_active,
+            is_bot: u.is_bot,
         }
     }
 }

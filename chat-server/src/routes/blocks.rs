@@ -33,6 +33,8 @@ pub struct Block {
     user_id: UserId,
     username: String,
     display_name: Option<String>,
+    /// A bot account (docs/api.md, "Bots").
+    is_bot: bool,
     blocked_at: Timestamp,
 }
 
@@ -42,6 +44,7 @@ impl From<BlockedUser> for Block {
             user_id: b.user.id,
             username: b.user.username,
             display_name: b.user.display_name,
+            is_bot: b.user.is_bot,
             blocked_at: b.blocked_at,
         }
     }

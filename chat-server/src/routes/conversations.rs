@@ -42,6 +42,8 @@ pub struct Peer {
     user_id: UserId,
     username: String,
     display_name: Option<String>,
+    /// A bot account (docs/api.md, "Bots").
+    is_bot: bool,
 }
 
 /// One entry of the conversation list.
@@ -81,6 +83,7 @@ impl From<ConversationOverview> for ConversationSummary {
                 user_id: p.profile.id,
                 username: p.profile.username,
                 display_name: p.profile.display_name,
+                is_bot: p.profile.is_bot,
             }),
             role: o.membership.member.role,
             created_at: c.created_at,

@@ -38,6 +38,8 @@ pub struct GroupMember {
     user_id: UserId,
     username: String,
     display_name: Option<String>,
+    /// A bot account (docs/api.md, "Bots").
+    is_bot: bool,
     role: MemberRole,
     joined_at: Timestamp,
     /// Everything up to this seq reached one of the member's devices (the
@@ -54,6 +56,7 @@ impl From<MemberEntry> for GroupMember {
             user_id: e.member.user_id,
             username: e.profile.username,
             display_name: e.profile.display_name,
+            is_bot: e.profile.is_bot,
             role: e.member.role,
             joined_at: e.member.joined_at,
             delivered_seq: e.member.delivered_seq,

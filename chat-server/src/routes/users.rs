@@ -32,6 +32,8 @@ pub struct Profile {
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     display_name: Option<String>,
+    /// A bot account (docs/api.md, "Bots").
+    is_bot: bool,
     created_at: Timestamp,
     last_seen: Option<Timestamp>,
     /// True while the user has a live WebSocket connection (always false,
@@ -61,6 +63,7 @@ impl Profile {
             username: u.username,
             email: None,
             display_name: u.display_name,
+            is_bot: u.is_bot,
             created_at: u.created_at,
             last_seen: u.last_seen,
             online: false,
@@ -114,6 +117,8 @@ pub struct SearchHit {
     user_id: UserId,
     username: String,
     display_name: Option<String>,
+    /// A bot account (docs/api.md, "Bots").
+    is_bot: bool,
 }
 
 impl From<UserSummary> for SearchHit {
@@ -122,6 +127,7 @@ impl From<UserSummary> for SearchHit {
             user_id: u.id,
             username: u.username,
             display_name: u.display_name,
+            is_bot: u.is_bot,
         }
     }
 }

@@ -30,19 +30,30 @@ fn as_tokens(created: &serde_json::Value) -> Tokens {
     }
 }
 
+/// `POST /admin/bots` as `operator`, expecting `201`; the answer.
+async fn create_bot(
+    app: &TestApp,
+    operator: &Tokens,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let (status, created) = app
+        .post_as(&operator.access, "/api/v1/admin/bots", body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    created
+}
+
 #[tokio::test]
 async fn a_bot_sends_over_rest_with_its_token_until_it_is_revoked() {
     let app = app().await;
     let root = app.signup("root").await;
     let alice = app.signup("alice").await;
-    let (status, created) = app
-        .post_as(
-            &root.access,
-            "/api/v1/admin/bots",
-            json!({"username": "deploybot", "display_name": "Deploy Bot"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let created = create_bot(
+        &app,
+        &root,
+        json!({"username": "deploybot", "display_name": "Deploy Bot"}),
+    )
+    .await;
     assert!(
         created["token"]
             .as_str()
@@ -139,4 +150,58 @@ async fn only_operators_make_bots_and_people_get_no_bot_tokens() {
         .post_as(&root.access, "/api/v1/admin/bots", json!({"username": "x"}))
         .await;
     assert_eq!(got.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", got.1);
+}
+
+#[tokio::test]
+async fn a_bot_is_marked_wherever_people_see_it() {
+    let app = app().await;
+    let root = app.signup("root").await;
+    let alice = app.signup("alice").await;
+    let bot = as_tokens(&create_bot(&app, &root, json!({"username": "deploybot"})).await);
+    app.send_direct(&bot, &alice, "hello").await;
+    let group = app.create_group(&alice, "ops", &[&bot]).await;
+
+    let (_, profile) = app
+        .get_as(&alice.access, &format!("/api/v1/users/{}", bot.user_id))
+        .await;
+    assert_eq!(profile["is_bot"], true, "{profile}");
+    let (_, own) = app.get_as(&alice.access, "/api/v1/auth/me").await;
+    assert_eq!(own["is_bot"], false, "{own}");
+    let (_, bots_own) = app.get_as(&bot.access, "/api/v1/auth/me").await;
+    assert_eq!(bots_own["is_bot"], true, "{bots_own}");
+
+    let (_, found) = app
+        .get_as(&alice.access, "/api/v1/users/search?q=deploy")
+        .await;
+    assert_eq!(found["users"][0]["is_bot"], true, "{found}");
+
+    let (_, list) = app
+        .get_as(&alice.access, "/api/v1/conversations?kind=direct")
+        .await;
+    assert_eq!(list["conversations"][0]["peer"]["is_bot"], true, "{list}");
+
+    let (_, shown) = app
+        .get_as(&alice.access, &format!("/api/v1/groups/{group}"))
+        .await;
+    let members = shown["members"].as_array().expect("members");
+    for m in members {
+        assert_eq!(m["is_bot"], m["user_id"] == bot.user_id.as_str(), "{m}");
+    }
+
+    let (_, users) = app
+        .get_as(&root.access, "/api/v1/admin/users?q=deploybot")
+        .await;
+    assert_eq!(users["users"][0]["is_bot"], true, "{users}");
+
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/users/me/blocks/{}", bot.user_id),
+            &alice.access,
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (_, blocks) = app.get_as(&alice.access, "/api/v1/users/me/blocks").await;
+    assert_eq!(blocks["blocks"][0]["is_bot"], true, "{blocks}");
 }

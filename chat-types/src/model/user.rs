@@ -21,6 +21,9 @@ pub struct User {
     pub last_seen: Option<Timestamp>,
     /// False once the account is deactivated; inactive users cannot log in.
     pub is_active: bool,
+    /// True for a bot account (created by an operator, authenticating with
+    /// bot tokens; docs/api.md, "Bots").
+    pub is_bot: bool,
 }
 
 /// The public view of a user, as returned by search.
@@ -32,6 +35,8 @@ pub struct UserSummary {
     pub username: String,
     /// Display name, if set.
     pub display_name: Option<String>,
+    /// True for a bot account.
+    pub is_bot: bool,
 }
 
 /// A user together with how they log in.
@@ -108,6 +113,8 @@ pub struct NewUser {
     pub display_name: Option<DisplayName>,
     /// How the account logs in.
     pub credential: Credential,
+    /// True for a bot account (its credential is [`Credential::External`]).
+    pub is_bot: bool,
     /// Creation time.
     pub created_at: Timestamp,
 }

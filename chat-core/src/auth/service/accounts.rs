@@ -76,7 +76,7 @@ impl AuthService {
             display_name: req.display_name,
         };
         let user = self
-            .create_account(profile, Credential::Password(password_hash))
+            .create_account(profile, Credential::Password(password_hash), false)
             .await?;
         tracing::info!(user_id = %user.id, "user signed up");
         self.start_session(user.id, device_info).await
@@ -104,17 +104,20 @@ impl AuthService {
                 Err(ChatError::UsernameTaken)
             };
         }
-        let user = self.create_account(req, Credential::External).await?;
+        let user = self
+            .create_account(req, Credential::External, false)
+            .await?;
         tracing::info!(user_id = %user.id, "user provisioned by the application");
         Ok(user)
     }
 
-    /// Stores a new account; the store's unique constraints settle races
-    /// over the username and email.
+    /// Stores a new account (a bot's when `is_bot`); the store's unique
+    /// constraints settle races over the username and email.
     pub(super) async fn create_account(
         &self,
         profile: ExternalUser,
         credential: Credential,
+        is_bot: bool,
     ) -> Result<User> {
         let d = &self.inner.deps;
         d.users
@@ -124,6 +127,7 @@ impl AuthService {
                 email: profile.email,
                 display_name: profile.display_name,
                 credential,
+                is_bot,
                 created_at: d.clock.now(),
             })
             .await

@@ -74,6 +74,7 @@ impl AuthService {
                     display_name,
                 },
                 Credential::External,
+                true,
             )
             .await?;
         let token = self.issue_bot_token(user.id, "first token").await?;
