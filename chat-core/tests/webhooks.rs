@@ -353,7 +353,8 @@ async fn failing_receivers_get_retries_then_dead_letters_that_replay() {
 }
 
 /// A receiver that keeps asking for retries holds up neither another
-/// webhook of the same entries nor other conversations, and however long
+/// webhook of the same entries (even entries that come while it waits)
+/// nor other conversations, and however long
 /// its retries take, its conversation is not taken over meanwhile (the
 /// dispatcher renews its claim), so no entry goes out twice.
 #[tokio::test]
@@ -411,27 +412,46 @@ async fn a_receiver_being_retried_holds_up_nobody_else() {
         )
         .await
         .expect("send");
+    // A later entry of the conversation the slow receiver is stuck on.
+    w.send("second").await;
     let mut fast = Vec::new();
     wait_for("the fast receiver's deliveries", || {
         fast.extend(w.sender.take());
-        fast.len() == 2
+        fast.len() == 3
     })
     .await;
-    let mut conversations: Vec<String> = fast
+    let mut got: Vec<(String, String)> = fast
         .iter()
         .map(|(url, d)| {
             assert_eq!(url, "https://hooks.example/fast");
             let body: Value = serde_json::from_slice(&d.body).expect("json");
-            body["conversation_id"].as_str().expect("id").to_owned()
+            (
+                body["conversation_id"].as_str().expect("id").to_owned(),
+                body["data"]["message"]["content"]
+                    .as_str()
+                    .expect("content")
+                    .to_owned(),
+            )
         })
         .collect();
-    conversations.sort();
-    let mut expected = [w.group.to_string(), other.to_string()];
+    // In order within the stuck conversation.
+    let in_group: Vec<&str> = got
+        .iter()
+        .filter(|(c, _)| *c == w.group.to_string())
+        .map(|(_, content)| content.as_str())
+        .collect();
+    assert_eq!(in_group, ["first", "second"]);
+    got.sort();
+    let mut expected = vec![
+        (w.group.to_string(), "first".to_owned()),
+        (w.group.to_string(), "second".to_owned()),
+        (other.to_string(), "elsewhere".to_owned()),
+    ];
     expected.sort();
-    assert_eq!(conversations, expected);
-    // The slow receiver got one attempt in each conversation. Three
-    // leases later, nobody took either conversation over to post its entry
-    // again.
+    assert_eq!(got, expected);
+    // The slow receiver got one attempt in each conversation (its second
+    // entry in the group waits behind the first). Three leases later,
+    // nobody took either over to post an entry again.
     tokio::time::sleep(lease * 3).await;
     assert_eq!(w.sender.attempts("https://hooks.example/slow"), 2);
     assert!(w.sender.take().is_empty());

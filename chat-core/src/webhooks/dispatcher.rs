@@ -1,13 +1,14 @@
-//! The dispatcher: claims conversations with new log entries and tells
-//! each webhook what it wants of them, in seq order.
+//! The dispatcher: claims the webhooks of conversations with new log
+//! entries, one (conversation, webhook) pair at a time, and posts each
+//! webhook what it wants of them, in seq order.
 
 use serde_json::json;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
+use super::registry::{DueKey, due_keys};
 use super::{DeliveryOutcome, WebhookService};
-use crate::error::{ChatError, Result};
-use crate::ids::ConversationId;
-use crate::ids::DeadLetterId;
+use crate::error::Result;
+use crate::ids::{ConversationId, DeadLetterId};
 use crate::model::{DeadLetter, LogEntry, Webhook, WebhookCursorMove, WebhookEvent};
 use crate::realtime::WorkKind;
 use crate::realtime::due_worker::{self, Claims};
@@ -17,26 +18,25 @@ use crate::time::Timestamp;
 const PAGE: u64 = 100;
 
 impl WebhookService {
-    /// One round of the dispatcher: claims up to `batch` conversations
-    /// with new log entries and delivers them concurrently (one task per
-    /// conversation and webhook; within it, entries in seq order), waiting
-    /// for all. Returns how many conversations it claimed. A conversation
-    /// whose delivery failed (the store is down) is claimed again a second
-    /// later.
+    /// One round of the dispatcher: claims up to `batch` due
+    /// (conversation, webhook) pairs and delivers them concurrently
+    /// (within each, entries in seq order), waiting for all. Returns how
+    /// many keys it claimed. A pair whose delivery failed (the store is
+    /// down) is claimed again a second later.
     ///
     /// # Errors
     /// The due work backend's errors when claiming.
     pub async fn deliver_due(&self) -> Result<usize> {
         due_worker::round(&self.deps.due, self.claims(), |key| {
             let service = self.clone();
-            async move { service.deliver_conversation(&key).await }
+            async move { service.deliver_key(&key).await }
         })
         .await
     }
 
-    /// Delivers due conversations until the runtime stops, up to `batch`
-    /// at once, each as soon as it is claimed: a receiver being retried
-    /// holds up only the conversations it watches. Every instance runs
+    /// Delivers due (conversation, webhook) pairs until the runtime stops,
+    /// up to `batch` at once, each as soon as it is claimed: a receiver
+    /// being retried holds up only its own deliveries. Every instance runs
     /// one.
     pub fn spawn_dispatcher(&self) -> JoinHandle<()> {
         let service = self.clone();
@@ -46,12 +46,12 @@ impl WebhookService {
             self.config.poll,
             move |key| {
                 let service = service.clone();
-                async move { service.deliver_conversation(&key).await }
+                async move { service.deliver_key(&key).await }
             },
         )
     }
 
-    /// How the dispatcher claims conversations.
+    /// How the dispatcher claims its keys.
     fn claims(&self) -> Claims {
         Claims {
             kind: WorkKind::Webhooks,
@@ -61,34 +61,26 @@ impl WebhookService {
         }
     }
 
-    /// Tells every webhook watching one claimed conversation what is new
-    /// in its log, then lets go of the conversation.
-    async fn deliver_conversation(&self, key: &str) -> Result<()> {
+    /// Delivers what one claimed key asks for ([`DueKey`]), then lets go
+    /// of it.
+    async fn deliver_key(&self, key: &str) -> Result<()> {
         let d = &self.deps;
-        if let Ok(conversation) = key.parse::<ConversationId>() {
-            let hooks = d.registry.current().await?;
-            // Each webhook at its own pace: one being retried does not
-            // hold up the others.
-            let mut deliveries = JoinSet::new();
-            for hook in hooks
-                .iter()
-                .filter(|h| h.conversation_id.is_none_or(|c| c == conversation))
-            {
-                let (service, hook) = (self.clone(), hook.clone());
-                deliveries.spawn(async move { service.deliver_log(&hook, conversation).await });
-            }
-            let mut failure = None;
-            while let Some(done) = deliveries.join_next().await {
-                let outcome = done.map_err(ChatError::internal).and_then(|r| r);
-                if let Err(e) = outcome {
-                    failure.get_or_insert(e);
+        match DueKey::parse(key) {
+            Some(DueKey::Hook(conversation, hook)) => {
+                // A webhook deleted meanwhile has nothing left to deliver.
+                if let Some(hook) = d.registry.find(hook).await? {
+                    self.deliver_log(&hook, conversation).await?;
                 }
             }
-            if let Some(e) = failure {
-                return Err(e);
+            Some(DueKey::Conversation(conversation)) => {
+                let hooks = d.registry.current().await?;
+                d.due
+                    .mark_due(WorkKind::Webhooks, &due_keys(&hooks, conversation))
+                    .await?;
             }
-        } else {
-            tracing::warn!(%key, "dropping a due webhook key that is not a conversation id");
+            None => {
+                tracing::warn!(%key, "dropping a due webhook key that is neither a conversation nor a conversation and webhook");
+            }
         }
         d.due.release(WorkKind::Webhooks, key).await
     }

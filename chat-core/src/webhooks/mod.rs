@@ -5,11 +5,13 @@
 //! delivered.
 //!
 //! Delivery never slows the message path: after a message or change is
-//! stored, the fan-out marks its conversation due ([`DueWork`], one mark
-//! per conversation until it is handled); the dispatcher on some instance
-//! claims the conversation, reads its log from each webhook's cursor, posts
-//! what each wants and moves the cursor. A conversation is handled by one
-//! instance at a time, so its entries go out in order, once.
+//! stored, the fan-out marks the conversation due for each webhook
+//! watching it ([`DueWork`], one mark per conversation and webhook until
+//! it is handled); the dispatcher on some instance claims the pair, reads
+//! the log from the webhook's cursor, posts what it wants and moves the
+//! cursor. A pair is handled by one instance at a time, so each webhook
+//! gets a conversation's entries in order, once, and a webhook waiting
+//! out a receiver's retries holds up no other.
 //!
 //! [`DueWork`]: crate::realtime::DueWork
 
@@ -54,16 +56,15 @@ pub struct WebhookConfig {
     /// go out a batch at a time, with one cursor write per batch rather
     /// than per entry.
     pub settle: Duration,
-    /// How long a claim on a conversation lasts unless renewed (default
-    /// 120 s): the dispatcher renews it every third of that while it
-    /// works on the conversation, so an instance that dies loses its
-    /// conversations within a lease.
+    /// How long a claim on a (conversation, webhook) pair lasts unless
+    /// renewed (default 120 s): the dispatcher renews it every third of
+    /// that while it works on the pair, so an instance that dies loses its
+    /// pairs within a lease.
     pub lease: Duration,
-    /// Conversations handled at once (default 32); the dispatcher takes
-    /// the next due one as soon as one is done.
+    /// (Conversation, webhook) pairs handled at once (default 32); the
+    /// dispatcher takes the next due one as soon as one is done.
     pub batch: usize,
-    /// How often an idle dispatcher looks for due conversations (default
-    /// 100 ms).
+    /// How often an idle dispatcher looks for due pairs (default 100 ms).
     pub poll: Duration,
     /// Waits between attempts of a delivery that may succeed later
     /// (default 1 s, 5 s, 25 s: four attempts in all). A receiver's
