@@ -11,6 +11,7 @@ use chat_queue_redis::{RedisBackend, RedisConfig};
 use chat_store_postgres::{PgPoolConfig, PgStore};
 use chat_store_sqlite::SqliteStore;
 
+use crate::background::BackgroundRuntime;
 use crate::config::Config;
 use crate::error::error_chain;
 use crate::outbound::{AddressPolicy, OutboundClient};
@@ -129,17 +130,19 @@ pub fn web_pusher(config: &Config) -> Result<WebPusher, ServerError> {
 }
 
 /// The webhook sender: an HTTP client that reaches public addresses and
-/// those of `CHAT_OUTBOUND_ALLOW` only.
+/// those of `CHAT_OUTBOUND_ALLOW` only, posting on a lower-priority thread
+/// of its own ([`BackgroundRuntime`]).
 ///
 /// # Errors
-/// [`ServerError::Config`] when HTTPS cannot be set up.
+/// [`ServerError::Config`] when HTTPS cannot be set up;
+/// [`ServerError::Io`] when the thread cannot be started.
 pub fn webhook_sender(config: &Config) -> Result<HttpWebhookSender, ServerError> {
     let client = OutboundClient::new(
         AddressPolicy::new(config.outbound_allow.clone()),
         Duration::from_millis(config.webhook_timeout_ms),
     )
     .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))?;
-    Ok(HttpWebhookSender::new(client))
+    Ok(HttpWebhookSender::new(client).on(BackgroundRuntime::start("chat-webhooks")?))
 }
 
 /// Opens the store named by the database URL.

@@ -11,6 +11,8 @@
 //! # Layout
 //!
 //! - [`config`]: flags and `CHAT_*` environment variables.
+//! - [`background`]: a lower-priority thread for outgoing HTTP no user
+//!   waits on.
 //! - [`bootstrap`]: builds the engine and its backends from a [`Config`].
 //! - [`state`]: [`AppState`], shared by every handler.
 //! - [`error`]: [`ApiError`] and the status code of every engine error.
@@ -39,6 +41,7 @@
 //! - [`testing`]: [`TestServer`](testing::TestServer), a real server on a
 //!   free port for tests, and cheap authentication settings for them.
 
+pub mod background;
 pub mod bootstrap;
 pub mod config;
 pub mod error;
