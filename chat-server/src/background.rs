@@ -1,5 +1,6 @@
 //! [`BackgroundRuntime`]: a thread of its own, at a lower scheduling
-//! priority, for outgoing HTTP that no user waits on (webhook deliveries).
+//! priority, for outgoing HTTP that no user waits on (webhook deliveries
+//! and Web Push; the server runs one, `chat-outbound`, for both).
 //!
 //! On the request runtime those posts competed with the message path for
 //! its two worker threads: with a webhook following 1,000 messages a
@@ -8,8 +9,9 @@
 //! Run on this thread instead, at nice 10 on Linux, the kernel gives the
 //! message path the CPU first, and the posts take what is left.
 //!
-//! Only the HTTP exchange runs here (its connections, TLS and DNS belong
-//! to this runtime); store reads and writes stay on the caller's runtime,
+//! Only the HTTP exchange runs here (a push's encryption too; the
+//! connections, TLS and DNS belong to this runtime); store reads and
+//! writes stay on the caller's runtime,
 //! so no database connection is ever driven by this lower-priority thread.
 
 use std::future::Future;

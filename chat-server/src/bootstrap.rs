@@ -55,11 +55,14 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
     let blobs = open_blobs(config)?;
     let uploads = config.upload_settings();
     clear_spool(&uploads.spool_dir)?;
-    let pusher = web_pusher(config)?;
+    // Pushes and webhook posts: outgoing HTTP nobody waits on, on a
+    // lower-priority thread so the message path gets the CPU first.
+    let outbound = BackgroundRuntime::start("chat-outbound")?;
+    let pusher = web_pusher(config)?.on(outbound.clone());
     let mut builder = ChatEngine::builder()
         .store(store)
         .pusher(Arc::new(pusher))
-        .webhook_sender(Arc::new(webhook_sender(config)?))
+        .webhook_sender(Arc::new(webhook_sender(config)?.on(outbound)))
         .webhook_config(config.webhook_config())
         .push_config(config.push_config())
         .blobs(blobs)
@@ -130,19 +133,17 @@ pub fn web_pusher(config: &Config) -> Result<WebPusher, ServerError> {
 }
 
 /// The webhook sender: an HTTP client that reaches public addresses and
-/// those of `CHAT_OUTBOUND_ALLOW` only, posting on a lower-priority thread
-/// of its own ([`BackgroundRuntime`]).
+/// those of `CHAT_OUTBOUND_ALLOW` only.
 ///
 /// # Errors
-/// [`ServerError::Config`] when HTTPS cannot be set up;
-/// [`ServerError::Io`] when the thread cannot be started.
+/// [`ServerError::Config`] when HTTPS cannot be set up.
 pub fn webhook_sender(config: &Config) -> Result<HttpWebhookSender, ServerError> {
     let client = OutboundClient::new(
         AddressPolicy::new(config.outbound_allow.clone()),
         Duration::from_millis(config.webhook_timeout_ms),
     )
     .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))?;
-    Ok(HttpWebhookSender::new(client).on(BackgroundRuntime::start("chat-webhooks")?))
+    Ok(HttpWebhookSender::new(client))
 }
 
 /// Opens the store named by the database URL.
