@@ -1,6 +1,8 @@
 //! [`BackgroundRuntime`]: a thread of its own, at a lower scheduling
-//! priority, for outgoing HTTP that no user waits on (webhook deliveries
-//! and Web Push; the server runs one, `chat-outbound`, for both).
+//! priority, for outgoing HTTP that no user waits on, and
+//! [`OnBackground`], which sends a [`Pusher`]'s pushes or a
+//! [`WebhookSender`]'s posts there (the server runs one thread,
+//! `chat-outbound`, for both).
 //!
 //! On the request runtime those posts competed with the message path for
 //! its two worker threads: with a webhook following 1,000 messages a
@@ -9,14 +11,20 @@
 //! Run on this thread instead, at nice 10 on Linux, the kernel gives the
 //! message path the CPU first, and the posts take what is left.
 //!
-//! Only the HTTP exchange runs here (a push's encryption too; the
-//! connections, TLS and DNS belong to this runtime); store reads and
-//! writes stay on the caller's runtime,
-//! so no database connection is ever driven by this lower-priority thread.
+//! Only the sends run here (a push's encryption too; their connections,
+//! TLS and DNS belong to this runtime); store reads and writes stay on
+//! the caller's runtime, so no database connection is ever driven by this
+//! lower-priority thread, and so do checks made while someone waits (a
+//! subscription or webhook being registered).
 
 use std::future::Future;
 use std::sync::Arc;
 
+use async_trait::async_trait;
+use chat_core::Result;
+use chat_core::model::{NewPushSubscription, PushSubscription};
+use chat_core::push::{PushOutcome, PushRequest, Pusher};
+use chat_core::webhooks::{Delivery, DeliveryOutcome, WebhookSender};
 use tokio::runtime::{Builder, Handle};
 use tokio::sync::oneshot;
 
@@ -75,6 +83,67 @@ impl BackgroundRuntime {
         F::Output: Send + 'static,
     {
         self.handle.spawn(work).await.ok()
+    }
+}
+
+/// Why a send that could not run is tried again later.
+const STOPPING: &str = "the outgoing HTTP thread is stopping";
+
+/// A [`Pusher`] or [`WebhookSender`] whose sends run on a
+/// [`BackgroundRuntime`]; everything else it does runs where it is called.
+#[derive(Debug, Clone)]
+pub struct OnBackground<T> {
+    inner: Arc<T>,
+    runtime: BackgroundRuntime,
+}
+
+impl<T> OnBackground<T> {
+    /// `inner`, sending on `runtime`.
+    pub fn new(inner: T, runtime: BackgroundRuntime) -> Self {
+        Self {
+            inner: Arc::new(inner),
+            runtime,
+        }
+    }
+}
+
+#[async_trait]
+impl<T: Pusher + 'static> Pusher for OnBackground<T> {
+    fn public_key(&self) -> Option<String> {
+        self.inner.public_key()
+    }
+
+    async fn check(&self, subscription: &NewPushSubscription) -> Result<()> {
+        self.inner.check(subscription).await
+    }
+
+    async fn send(&self, subscription: &PushSubscription, push: &PushRequest) -> PushOutcome {
+        let (inner, subscription, push) = (self.inner.clone(), subscription.clone(), push.clone());
+        self.runtime
+            .run(async move { inner.send(&subscription, &push).await })
+            .await
+            .unwrap_or_else(|| PushOutcome::Retry {
+                after: None,
+                reason: STOPPING.to_owned(),
+            })
+    }
+}
+
+#[async_trait]
+impl<T: WebhookSender + 'static> WebhookSender for OnBackground<T> {
+    async fn check(&self, url: &str) -> Result<()> {
+        self.inner.check(url).await
+    }
+
+    async fn post(&self, url: &str, delivery: &Delivery) -> DeliveryOutcome {
+        let (inner, url, delivery) = (self.inner.clone(), url.to_owned(), delivery.clone());
+        self.runtime
+            .run(async move { inner.post(&url, &delivery).await })
+            .await
+            .unwrap_or_else(|| DeliveryOutcome::Retry {
+                after: None,
+                reason: STOPPING.to_owned(),
+            })
     }
 }
 

@@ -11,7 +11,7 @@ use chat_queue_redis::{RedisBackend, RedisConfig};
 use chat_store_postgres::{PgPoolConfig, PgStore};
 use chat_store_sqlite::SqliteStore;
 
-use crate::background::BackgroundRuntime;
+use crate::background::{BackgroundRuntime, OnBackground};
 use crate::config::Config;
 use crate::error::error_chain;
 use crate::outbound::{AddressPolicy, OutboundClient};
@@ -58,11 +58,14 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
     // Pushes and webhook posts: outgoing HTTP nobody waits on, on a
     // lower-priority thread so the message path gets the CPU first.
     let outbound = BackgroundRuntime::start("chat-outbound")?;
-    let pusher = web_pusher(config)?.on(outbound.clone());
+    let pusher = OnBackground::new(web_pusher(config)?, outbound.clone());
     let mut builder = ChatEngine::builder()
         .store(store)
         .pusher(Arc::new(pusher))
-        .webhook_sender(Arc::new(webhook_sender(config)?.on(outbound)))
+        .webhook_sender(Arc::new(OnBackground::new(
+            webhook_sender(config)?,
+            outbound,
+        )))
         .webhook_config(config.webhook_config())
         .push_config(config.push_config())
         .blobs(blobs)

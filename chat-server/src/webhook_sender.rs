@@ -9,34 +9,19 @@ use chat_core::{ChatError, Result, ValidationError};
 use reqwest13::StatusCode;
 use reqwest13::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 
-use crate::background::BackgroundRuntime;
 use crate::outbound::{OutboundClient, UrlRefusal, refused_address};
 
 /// Posts each delivery as JSON with `Chat-Event`, `Chat-Delivery` and
-/// `Chat-Signature` headers, through an [`OutboundClient`], on a
-/// [`BackgroundRuntime`] when given one.
+/// `Chat-Signature` headers, through an [`OutboundClient`].
 #[derive(Debug, Clone)]
 pub struct HttpWebhookSender {
     client: OutboundClient,
-    /// Where the posts run; `None`: on the caller's runtime.
-    background: Option<BackgroundRuntime>,
 }
 
 impl HttpWebhookSender {
-    /// A sender over `client`, posting on the caller's runtime.
+    /// A sender over `client`.
     pub fn new(client: OutboundClient) -> Self {
-        Self {
-            client,
-            background: None,
-        }
-    }
-
-    /// Posts on `background` instead, so deliveries take only the CPU the
-    /// message path leaves ([`BackgroundRuntime`]).
-    #[must_use]
-    pub fn on(mut self, background: BackgroundRuntime) -> Self {
-        self.background = Some(background);
-        self
+        Self { client }
     }
 }
 
@@ -59,66 +44,50 @@ impl WebhookSender for HttpWebhookSender {
     }
 
     async fn post(&self, url: &str, delivery: &Delivery) -> DeliveryOutcome {
-        let post = post(self.client.clone(), url.to_owned(), delivery.clone());
-        match &self.background {
-            Some(background) => {
-                background
-                    .run(post)
-                    .await
-                    .unwrap_or_else(|| DeliveryOutcome::Retry {
-                        after: None,
-                        reason: "the delivery thread is stopping".to_owned(),
-                    })
+        let parsed = match reqwest13::Url::parse(url) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                return DeliveryOutcome::Failed {
+                    reason: e.to_string(),
+                };
             }
-            None => post.await,
-        }
-    }
-}
-
-/// Posts one delivery through `client`.
-async fn post(client: OutboundClient, url: String, delivery: Delivery) -> DeliveryOutcome {
-    let parsed = match reqwest13::Url::parse(&url) {
-        Ok(parsed) => parsed,
-        Err(e) => {
+        };
+        if let Err(e) = self.client.check_literal(&parsed) {
             return DeliveryOutcome::Failed {
                 reason: e.to_string(),
             };
         }
-    };
-    if let Err(e) = client.check_literal(&parsed) {
-        return DeliveryOutcome::Failed {
-            reason: e.to_string(),
-        };
-    }
-    let sent = client
-        .http()
-        .post(parsed)
-        .header(CONTENT_TYPE, "application/json")
-        .header(
-            USER_AGENT,
-            concat!("chat-engine-webhooks/", env!("CARGO_PKG_VERSION")),
-        )
-        .header("chat-event", delivery.event)
-        .header("chat-delivery", delivery.id)
-        .header("chat-signature", delivery.signature)
-        .body(delivery.body)
-        .send()
-        .await;
-    match sent {
-        Ok(response) => outcome_of(
-            response.status(),
-            response
-                .headers()
-                .get(RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()),
-        ),
-        Err(e) if refused_address(&e) => DeliveryOutcome::Failed {
-            reason: crate::error::error_chain(&e),
-        },
-        Err(e) => DeliveryOutcome::Retry {
-            after: None,
-            reason: crate::error::error_chain(&e),
-        },
+        let sent = self
+            .client
+            .http()
+            .post(parsed)
+            .header(CONTENT_TYPE, "application/json")
+            .header(
+                USER_AGENT,
+                concat!("chat-engine-webhooks/", env!("CARGO_PKG_VERSION")),
+            )
+            .header("chat-event", delivery.event)
+            .header("chat-delivery", &delivery.id)
+            .header("chat-signature", &delivery.signature)
+            .body(delivery.body.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(response) => outcome_of(
+                response.status(),
+                response
+                    .headers()
+                    .get(RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()),
+            ),
+            Err(e) if refused_address(&e) => DeliveryOutcome::Failed {
+                reason: crate::error::error_chain(&e),
+            },
+            Err(e) => DeliveryOutcome::Retry {
+                after: None,
+                reason: crate::error::error_chain(&e),
+            },
+        }
     }
 }
 

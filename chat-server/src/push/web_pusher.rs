@@ -14,7 +14,6 @@ use web_push_native::p256::PublicKey;
 use web_push_native::{Auth, WebPushBuilder};
 
 use super::VapidKey;
-use crate::background::BackgroundRuntime;
 use crate::outbound::{OutboundClient, UrlRefusal, refused_address};
 
 /// The longest a VAPID signature is valid (RFC 8292 allows 24 hours).
@@ -30,9 +29,6 @@ pub struct WebPusher {
     /// The contact push services see (`mailto:` or `https:`).
     subject: String,
     client: OutboundClient,
-    /// Where the pushes are built and sent; `None`: on the caller's
-    /// runtime.
-    background: Option<BackgroundRuntime>,
 }
 
 impl WebPusher {
@@ -42,34 +38,6 @@ impl WebPusher {
             key,
             subject,
             client,
-            background: None,
-        }
-    }
-
-    /// Builds (encrypts, signs) and sends on `background` instead, so
-    /// pushes take only the CPU the message path leaves
-    /// ([`BackgroundRuntime`]).
-    #[must_use]
-    pub fn on(mut self, background: BackgroundRuntime) -> Self {
-        self.background = Some(background);
-        self
-    }
-
-    /// Builds and sends one push here.
-    async fn send_here(&self, subscription: &PushSubscription, push: &PushRequest) -> PushOutcome {
-        let request = match self.build(subscription, push) {
-            Ok(request) => request,
-            Err(reason) => return PushOutcome::Refused { reason },
-        };
-        match self.client.http().execute(request).await {
-            Ok(response) => outcome_of(response.status(), response.headers().get(RETRY_AFTER)),
-            Err(e) if refused_address(&e) => PushOutcome::Refused {
-                reason: crate::error::error_chain(&e),
-            },
-            Err(e) => PushOutcome::Retry {
-                after: None,
-                reason: crate::error::error_chain(&e),
-            },
         }
     }
 
@@ -144,17 +112,20 @@ impl Pusher for WebPusher {
     }
 
     async fn send(&self, subscription: &PushSubscription, push: &PushRequest) -> PushOutcome {
-        let Some(background) = &self.background else {
-            return self.send_here(subscription, push).await;
+        let request = match self.build(subscription, push) {
+            Ok(request) => request,
+            Err(reason) => return PushOutcome::Refused { reason },
         };
-        let (pusher, subscription, push) = (self.clone(), subscription.clone(), push.clone());
-        background
-            .run(async move { pusher.send_here(&subscription, &push).await })
-            .await
-            .unwrap_or_else(|| PushOutcome::Retry {
+        match self.client.http().execute(request).await {
+            Ok(response) => outcome_of(response.status(), response.headers().get(RETRY_AFTER)),
+            Err(e) if refused_address(&e) => PushOutcome::Refused {
+                reason: crate::error::error_chain(&e),
+            },
+            Err(e) => PushOutcome::Retry {
                 after: None,
-                reason: "the push thread is stopping".to_owned(),
-            })
+                reason: crate::error::error_chain(&e),
+            },
+        }
     }
 }
 

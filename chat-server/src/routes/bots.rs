@@ -75,6 +75,8 @@ pub struct CreatedBot {
     token: BotTokenBody,
     username: String,
     display_name: Option<String>,
+    /// Always true: the account as every other view shows it.
+    is_bot: bool,
 }
 
 /// Create a bot account and its first token.
@@ -113,6 +115,7 @@ async fn create(
             token: token.into(),
             username: user.username,
             display_name: user.display_name,
+            is_bot: user.is_bot,
         }),
     ))
 }

@@ -157,7 +157,9 @@ async fn a_bot_is_marked_wherever_people_see_it() {
     let app = app().await;
     let root = app.signup("root").await;
     let alice = app.signup("alice").await;
-    let bot = as_tokens(&create_bot(&app, &root, json!({"username": "deploybot"})).await);
+    let created = create_bot(&app, &root, json!({"username": "deploybot"})).await;
+    assert_eq!(created["is_bot"], true, "{created}");
+    let bot = as_tokens(&created);
     app.send_direct(&bot, &alice, "hello").await;
     let group = app.create_group(&alice, "ops", &[&bot]).await;
 

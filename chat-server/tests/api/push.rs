@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chat_core::PushConfig;
 use chat_server::HttpSettings;
-use chat_server::background::BackgroundRuntime;
+use chat_server::background::{BackgroundRuntime, OnBackground};
 use chat_server::outbound::{AddressPolicy, OutboundClient};
 use chat_server::push::{VapidKey, WebPusher};
 use reqwest::{Method, StatusCode};
@@ -24,14 +24,16 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A pusher for tests: loopback allowed (the local push service), quick
 /// retries, a short timeout, sending from a background thread as the
 /// server's does.
-pub(crate) fn test_pusher(key: &VapidKey) -> WebPusher {
+pub(crate) fn test_pusher(key: &VapidKey) -> OnBackground<WebPusher> {
     let client = OutboundClient::new(
         AddressPolicy::new(vec!["127.0.0.1/32".parse().expect("net")]),
         Duration::from_millis(500),
     )
     .expect("client");
-    WebPusher::new(key.clone(), "mailto:test@example.com".to_owned(), client)
-        .on(BackgroundRuntime::start("test-push").expect("background thread"))
+    OnBackground::new(
+        WebPusher::new(key.clone(), "mailto:test@example.com".to_owned(), client),
+        BackgroundRuntime::start("test-push").expect("background thread"),
+    )
 }
 
 /// Push settings for tests: no settling (the test clock does not move),

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chat_core::{AdminConfig, Username, WebhookConfig};
 use chat_server::HttpSettings;
-use chat_server::background::BackgroundRuntime;
+use chat_server::background::{BackgroundRuntime, OnBackground};
 use chat_server::outbound::{AddressPolicy, OutboundClient};
 use chat_server::webhook_sender::HttpWebhookSender;
 use reqwest::{Method, StatusCode};
@@ -22,14 +22,16 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A sender for tests: loopback allowed (the local receiver), a short
 /// timeout, posting from a background thread as the server's does.
-pub(crate) fn test_webhook_sender() -> HttpWebhookSender {
+pub(crate) fn test_webhook_sender() -> OnBackground<HttpWebhookSender> {
     let client = OutboundClient::new(
         AddressPolicy::new(vec!["127.0.0.1/32".parse().expect("net")]),
         Duration::from_secs(2),
     )
     .expect("client");
-    HttpWebhookSender::new(client)
-        .on(BackgroundRuntime::start("test-webhooks").expect("background thread"))
+    OnBackground::new(
+        HttpWebhookSender::new(client),
+        BackgroundRuntime::start("test-webhooks").expect("background thread"),
+    )
 }
 
 /// Webhook settings for tests: frequent rounds, quick retries.
