@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use chat_core::domain::ClientMsgId;
 use chat_core::error::Result;
 use chat_core::ids::{
     AttachmentId, ConversationId, DeadLetterId, MessageId, PushSubscriptionId, RefreshTokenId,
@@ -396,6 +397,18 @@ impl<S: MessageStore> MessageStore for Counted<S> {
     ) -> Result<Option<Message>> {
         self.count("message");
         self.inner.message(conversation, id).await
+    }
+
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>> {
+        self.count("message_by_client_msg_id");
+        self.inner
+            .message_by_client_msg_id(conversation, sender, client_msg_id)
+            .await
     }
 
     async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {

@@ -60,6 +60,11 @@ pub struct Sent {
     /// The idempotency key given, if any.
     #[serde(default)]
     pub client_msg_id: Option<String>,
+    /// The stored text, only when it may not be the text sent: the
+    /// server's moderation hook rewrote it, or this is the original of a
+    /// repeated `client_msg_id`.
+    #[serde(default)]
+    pub content: Option<String>,
     /// True when the `client_msg_id` was used before: this is the original
     /// message and nothing new was stored (HTTP 200 instead of 201).
     #[serde(skip)]

@@ -16,6 +16,7 @@ use crate::memory::{
     MemoryBlobStore, MemoryDueWork, MemoryEventBus, MemoryOfflineQueue, MemoryPresence,
     MemoryPusher, MemoryRateLimiter, MemoryStore, MemoryWebhookSender,
 };
+use crate::message_hook::{HookConfig, HookGate, MessageHook};
 use crate::metrics::Metrics;
 use crate::moderation::{AdminConfig, AdminService, ModerationDeps, ModerationService};
 use crate::push::{PushConfig, PushDeps, PushService, Pusher};
@@ -198,11 +199,13 @@ pub struct ChatEngineBuilder {
     blobs: Option<Arc<dyn BlobStore>>,
     pusher: Option<Arc<dyn Pusher>>,
     webhook_sender: Option<Arc<dyn WebhookSender>>,
+    message_hook: Option<Arc<dyn MessageHook>>,
     clock: Option<Arc<dyn Clock>>,
     auth_config: AuthConfig,
     attachment_config: AttachmentConfig,
     push_config: PushConfig,
     webhook_config: WebhookConfig,
+    hook_config: HookConfig,
     conversation_config: ConversationConfig,
     admin_config: AdminConfig,
     jwt_secret: Option<Vec<u8>>,
@@ -299,6 +302,20 @@ impl ChatEngineBuilder {
     /// Webhook delivery settings (default: [`WebhookConfig::default`]).
     pub fn webhook_config(mut self, config: WebhookConfig) -> Self {
         self.webhook_config = config;
+        self
+    }
+
+    /// The moderation hook every new message and edit passes before it
+    /// is stored (default: none). See [`MessageHook`].
+    pub fn message_hook(mut self, hook: Arc<dyn MessageHook>) -> Self {
+        self.message_hook = Some(hook);
+        self
+    }
+
+    /// The moderation hook's timeout and failure policy (default:
+    /// [`HookConfig::default`]).
+    pub fn hook_config(mut self, config: HookConfig) -> Self {
+        self.hook_config = config;
         self
     }
 
@@ -399,6 +416,7 @@ impl ChatEngineBuilder {
                 blocks: blocks.clone(),
                 fanout: fanout.clone(),
                 queue: realtime.queue.clone(),
+                hook: HookGate::new(self.message_hook, self.hook_config, metrics.clone()),
             },
             self.conversation_config,
             metrics.clone(),

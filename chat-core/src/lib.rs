@@ -35,6 +35,8 @@
 //!   traits, and the per-instance hub of live connections.
 //! - [`delivery`]: [`DeliveryService`] (connections, catch-up, acks,
 //!   typing, presence).
+//! - [`message_hook`]: [`MessageHook`], the moderation hook every new
+//!   message and edit passes before it is stored.
 //! - [`moderation`]: [`ModerationService`] (blocks, reports) and
 //!   [`AdminService`] (the operators' API).
 //! - [`attachments`]: [`AttachmentService`] (uploads, downloads, sweep).
@@ -73,6 +75,7 @@ mod log_throttle;
 pub mod mailer;
 mod members;
 pub mod memory;
+pub mod message_hook;
 mod message_views;
 pub mod metrics;
 pub mod moderation;
@@ -104,6 +107,7 @@ pub use engine::{ChatEngine, ChatEngineBuilder};
 pub use error::{ChatError, Result, ValidationError};
 pub use ids::{ConnectionId, ConversationId, MessageId, SessionId, UserId};
 pub use mailer::{LogMailer, Mailer, OutgoingMail};
+pub use message_hook::{HookConfig, MessageHook};
 pub use metrics::Metrics;
 pub use moderation::{AdminConfig, AdminService, ModerationService};
 pub use push::{PushConfig, PushService, Pusher};

@@ -178,6 +178,9 @@ struct Registry {
     push_outcomes: [AtomicU64; 4],
     /// Webhook attempts by outcome: delivered, retry, failed.
     webhook_outcomes: [AtomicU64; 3],
+    /// Moderation hook answers by outcome: allow, rewrite, refuse, error.
+    hook_outcomes: [AtomicU64; 4],
+    hook_seconds: Histogram<14>,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -188,6 +191,10 @@ const PUSH_OUTCOMES: [&str; 4] = ["delivered", "gone", "retry", "refused"];
 /// The `outcome` labels of `chat_webhook_deliveries_total`, in the order
 /// of `Registry::webhook_outcomes`.
 const WEBHOOK_OUTCOMES: [&str; 3] = ["delivered", "retry", "failed"];
+
+/// The `outcome` labels of `chat_message_hook_total`, in the order of
+/// `Registry::hook_outcomes`.
+const HOOK_OUTCOMES: [&str; 4] = ["allow", "rewrite", "refuse", "error"];
 
 /// The engine's metrics. Cheap to clone; clones share the figures.
 #[derive(Debug, Clone)]
@@ -219,6 +226,8 @@ impl Metrics {
                 catch_up_backlog: Histogram::new(&BACKLOG_BOUNDS),
                 push_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
                 webhook_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+                hook_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
+                hook_seconds: Histogram::new(&LATENCY_BOUNDS),
                 errors: Mutex::new(BTreeMap::new()),
             }),
         }
@@ -302,6 +311,19 @@ impl Metrics {
         if let Some(i) = WEBHOOK_OUTCOMES.iter().position(|o| *o == outcome) {
             self.inner.webhook_outcomes[i].fetch_add(1, Relaxed);
         }
+    }
+
+    /// The moderation hook answered with `outcome`, one of `allow`,
+    /// `rewrite`, `refuse`, `error` (others are not counted).
+    pub(crate) fn hook_outcome(&self, outcome: &str) {
+        if let Some(i) = HOOK_OUTCOMES.iter().position(|o| *o == outcome) {
+            self.inner.hook_outcomes[i].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Asking the moderation hook took `elapsed` (answered or not).
+    pub(crate) fn hook_latency(&self, elapsed: Duration) {
+        self.inner.hook_seconds.observe(elapsed.as_secs_f64());
     }
 
     /// A request or frame was refused with error `code` (a
@@ -410,6 +432,22 @@ impl Metrics {
                 count.load(Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP chat_message_hook_total Answers of the moderation hook to new messages and edits, by outcome.\n# TYPE chat_message_hook_total counter"
+        );
+        for (label, count) in HOOK_OUTCOMES.iter().zip(&r.hook_outcomes) {
+            let _ = writeln!(
+                out,
+                "chat_message_hook_total{{outcome=\"{label}\"}} {}",
+                count.load(Relaxed)
+            );
+        }
+        r.hook_seconds.render(
+            &mut out,
+            "chat_message_hook_seconds",
+            "Time the moderation hook took to answer (or to be given up on).",
+        );
         r.catch_up_backlog.render(
             &mut out,
             "chat_catch_up_backlog_messages",

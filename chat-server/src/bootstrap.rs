@@ -14,6 +14,7 @@ use chat_store_sqlite::SqliteStore;
 use crate::background::{BackgroundRuntime, OnBackground};
 use crate::config::Config;
 use crate::error::error_chain;
+use crate::message_hook::HttpMessageHook;
 use crate::outbound::{AddressPolicy, OutboundClient};
 use crate::push::{VapidKey, WebPusher};
 use crate::server_error::ServerError;
@@ -74,7 +75,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, ServerError> {
         .auth_config(config.auth_config())
         .conversation_config(config.conversation_config())
         .admin_config(config.admin_config())
+        .hook_config(config.hook_config())
         .jwt_secret(secret);
+    if let Some(hook) = message_hook(config)? {
+        builder = builder.message_hook(Arc::new(hook));
+    }
     if let Some(url) = &config.redis_url {
         let mut redis_config = RedisConfig::new(url)
             .with_prefix(&config.redis_prefix)
@@ -147,6 +152,25 @@ pub fn webhook_sender(config: &Config) -> Result<HttpWebhookSender, ServerError>
     )
     .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))?;
     Ok(HttpWebhookSender::new(client))
+}
+
+/// The moderation hook of `CHAT_MESSAGE_HOOK_URL`, if one is set.
+///
+/// # Errors
+/// [`ServerError::Config`] when HTTPS cannot be set up.
+pub fn message_hook(config: &Config) -> Result<Option<HttpMessageHook>, ServerError> {
+    let Some(url) = &config.message_hook_url else {
+        return Ok(None);
+    };
+    // The host only: a query string may hold a token.
+    tracing::info!(host = url.host_str().unwrap_or_default(), on_failure = ?config.message_hook_on_failure, "messages pass the moderation hook");
+    HttpMessageHook::new(
+        url.clone(),
+        config.message_hook_secret.clone(),
+        Duration::from_millis(config.message_hook_timeout_ms),
+    )
+    .map(Some)
+    .map_err(|e| ServerError::Config(format!("cannot set up outgoing HTTPS: {e}")))
 }
 
 /// Opens the store named by the database URL.

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_core::auth::{Argon2Params, AuthConfig};
+use chat_core::message_hook::OnHookFailure;
 use chat_core::{
-    AdminConfig, AttachmentConfig, ConversationConfig, PushConfig, RateLimit, Username,
+    AdminConfig, AttachmentConfig, ConversationConfig, HookConfig, PushConfig, RateLimit, Username,
     WebhookConfig,
 };
 use clap::{Parser, ValueEnum};
@@ -28,6 +29,15 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
+}
+
+/// What a moderation hook failure does (`CHAT_MESSAGE_HOOK_ON_FAILURE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HookFailureMode {
+    /// The message goes through unchecked.
+    Open,
+    /// The message is refused (`503 MODERATION_UNAVAILABLE`).
+    Closed,
 }
 
 /// Everything the server binary can be told.
@@ -303,6 +313,36 @@ pub struct Config {
     #[arg(long, env = "CHAT_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=60_000))]
     pub webhook_timeout_ms: u64,
 
+    /// The moderation hook: every new message and edit is posted to this
+    /// `http` or `https` URL before it is stored, and the answer allows,
+    /// rewrites or refuses it (docs/api.md, "Moderation hook"). It may be
+    /// a private address: it is the operator's. Unset, the default: no
+    /// hook.
+    #[arg(long, env = "CHAT_MESSAGE_HOOK_URL", value_parser = parse_hook_url)]
+    pub message_hook_url: Option<reqwest13::Url>,
+
+    /// The secret the moderation hook's requests are signed with
+    /// (`Chat-Signature`, as webhook deliveries); unset, they are not
+    /// signed.
+    #[arg(long, env = "CHAT_MESSAGE_HOOK_SECRET", hide_env_values = true)]
+    pub message_hook_secret: Option<String>,
+
+    /// How long the moderation hook may take to answer, milliseconds; the
+    /// message waits that long at most.
+    #[arg(long, env = "CHAT_MESSAGE_HOOK_TIMEOUT_MS", default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(10..=30_000))]
+    pub message_hook_timeout_ms: u64,
+
+    /// What happens when the moderation hook fails (no answer in time, an
+    /// error status, an answer it cannot read): `open` sends the message
+    /// unchanged, `closed` refuses it with `MODERATION_UNAVAILABLE`.
+    #[arg(
+        long,
+        env = "CHAT_MESSAGE_HOOK_ON_FAILURE",
+        value_enum,
+        default_value = "open"
+    )]
+    pub message_hook_on_failure: HookFailureMode,
+
     /// Private addresses (comma-separated IPs or CIDRs) that outgoing
     /// requests to URLs users and operators give (push endpoints,
     /// webhooks) may reach, over `http` too. Empty, the default: public addresses only, over `https`.
@@ -441,6 +481,17 @@ impl Config {
         }
     }
 
+    /// The moderation hook's timeout and failure policy, from the flags.
+    pub fn hook_config(&self) -> HookConfig {
+        HookConfig {
+            timeout: Duration::from_millis(self.message_hook_timeout_ms),
+            on_failure: match self.message_hook_on_failure {
+                HookFailureMode::Open => OnHookFailure::Open,
+                HookFailureMode::Closed => OnHookFailure::Closed,
+            },
+        }
+    }
+
     /// Who the operators are, from `CHAT_ADMIN_USERNAMES`.
     pub fn admin_config(&self) -> AdminConfig {
         AdminConfig {
@@ -480,6 +531,21 @@ fn parse_vapid_subject(s: &str) -> Result<String, String> {
             "`{s}`: the VAPID subject is a mailto: or https: URL"
         ))
     }
+}
+
+/// The moderation hook's URL: `http` or `https`, with a host, without
+/// credentials.
+fn parse_hook_url(s: &str) -> Result<reqwest13::Url, String> {
+    let url = reqwest13::Url::parse(s).map_err(|e| format!("`{s}`: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{s}`: the message hook is an http or https URL"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "`{s}`: put no credentials in the URL; CHAT_MESSAGE_HOOK_SECRET signs the requests"
+        ));
+    }
+    Ok(url)
 }
 
 /// An origin as browsers send it: `http` or `https`, a host, an optional

@@ -81,13 +81,15 @@ impl From<chat_core::ValidationError> for ApiError {
 ///   for a query parameter that does not parse, see [`crate::extract::ApiQuery`]),
 ///   `SEARCH_TOO_BROAD`
 /// - 401: missing, invalid, expired or revoked credentials
-/// - 403: `INVALID_CURRENT_PASSWORD`, `PERMISSION_DENIED`
+/// - 403: `INVALID_CURRENT_PASSWORD`, `PERMISSION_DENIED`,
+///   `MESSAGE_REFUSED`
 /// - 404: `USER_NOT_FOUND`, `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`,
 ///   `MEMBER_NOT_FOUND`
 /// - 409: `USERNAME_TAKEN`, `EMAIL_TAKEN`, `GROUP_FULL`
 /// - 413: `ATTACHMENT_TOO_LARGE`
 /// - 429: `RATE_LIMITED` (with `Retry-After`)
-/// - 503: `STORE_UNAVAILABLE`; 500: everything else
+/// - 503: `STORE_UNAVAILABLE`, `MODERATION_UNAVAILABLE`; 500: everything
+///   else
 pub fn status_of(e: &ChatError) -> StatusCode {
     match e {
         ChatError::Validation(_) | ChatError::InvalidRecipient(_) => {
@@ -115,7 +117,8 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::EditWindowClosed
         | ChatError::UserBlocked
         | ChatError::RecipientUnavailable
-        | ChatError::PostingRestricted => StatusCode::FORBIDDEN,
+        | ChatError::PostingRestricted
+        | ChatError::MessageRefused { .. } => StatusCode::FORBIDDEN,
         ChatError::UserNotFound
         | ChatError::ConversationNotFound
         | ChatError::MessageNotFound
@@ -127,7 +130,9 @@ pub fn status_of(e: &ChatError) -> StatusCode {
         | ChatError::ReportNotFound => StatusCode::NOT_FOUND,
         ChatError::AttachmentTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ChatError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        ChatError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ChatError::StoreUnavailable(_) | ChatError::ModerationUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -33,6 +33,8 @@
 //!   (push endpoints, webhooks), which reaches public addresses only.
 //! - [`webhook_sender`]: the [`WebhookSender`](chat_core::WebhookSender)
 //!   that posts webhook deliveries over it.
+//! - [`message_hook`]: the moderation hook as an HTTP endpoint the
+//!   operator runs.
 //! - [`uploads`]: receiving, checking and serving attachments.
 //! - [`web`]: the browser demo, embedded in the binary and served at `/`.
 //! - [`NestChat`]: the chat mounted under a prefix of an application's own
@@ -47,6 +49,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod message_hook;
 pub mod middleware;
 mod nest;
 pub mod openapi;

@@ -826,7 +826,9 @@ function onSent(frame) {
     conversation_id: frame.conversation_id,
     seq: frame.seq,
     sender_id: me(),
-    content: pending ? pending.content : '',
+    // The server says the text when it stored another (a moderation
+    // rewrite, or a resend whose first message is what counts).
+    content: frame.content ?? (pending ? pending.content : ''),
     created_at: frame.created_at,
     client_msg_id: frame.client_msg_id,
     reply_to: pending?.reply_to || pending?.reply?.message_id || null,

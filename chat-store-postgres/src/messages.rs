@@ -5,7 +5,7 @@ use chat_core::model::{
     attachments_to_json,
 };
 use chat_core::store::MessageStore;
-use chat_core::{ConversationId, MessageId, Result, Timestamp, UserId};
+use chat_core::{ClientMsgId, ConversationId, MessageId, Result, Timestamp, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor, PgPool};
@@ -210,6 +210,16 @@ impl MessageStore for PgStore {
         .await
         .map_err(to_chat_error)?;
         Ok(row.map(Message::from))
+    }
+
+    /// The sender's message with this idempotency key, if any.
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>> {
+        message_by_client_id(&self.pool, conversation, sender, client_msg_id.as_str()).await
     }
 
     /// The messages with these ids, in any order; unknown ids are skipped.

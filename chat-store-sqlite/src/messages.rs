@@ -5,7 +5,7 @@ use chat_core::model::{
     SenderCursors, attachments_to_json,
 };
 use chat_core::store::MessageStore;
-use chat_core::{ChatError, ConversationId, MessageId, Result, Timestamp, UserId};
+use chat_core::{ChatError, ClientMsgId, ConversationId, MessageId, Result, Timestamp, UserId};
 use sqlx::error::ErrorKind;
 use sqlx::types::Json;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection, SqliteExecutor};
@@ -289,6 +289,16 @@ impl MessageStore for SqliteStore {
         .await
         .map_err(to_chat_error)?;
         row.map(MessageRow::into_model).transpose()
+    }
+
+    /// The sender's message with this idempotency key, if any.
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>> {
+        message_by_client_id(&self.pool, conversation, sender, client_msg_id.as_str()).await
     }
 
     /// The messages with these ids, in any order; unknown ids are skipped.

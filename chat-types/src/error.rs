@@ -121,6 +121,18 @@ pub enum ChatError {
     /// `POSTING_RESTRICTED`: only the group's owner and admins may post.
     #[error("only the group's owner and admins can post here")]
     PostingRestricted,
+    /// `MESSAGE_REFUSED`: the server's moderation hook refused the
+    /// message (docs/api.md, "Moderation hook"); the reason is the hook's.
+    #[error("{reason}")]
+    MessageRefused {
+        /// Why, as the hook put it (or a standard sentence).
+        reason: String,
+    },
+    /// `MODERATION_UNAVAILABLE`: the moderation hook could not be asked
+    /// and the server is set to refuse messages then; retrying later may
+    /// work.
+    #[error("messages cannot be checked right now; try again shortly")]
+    ModerationUnavailable,
     /// `REPORT_NOT_FOUND`: no such report.
     #[error("report not found")]
     ReportNotFound,
@@ -227,6 +239,8 @@ impl ChatError {
             Self::UserBlocked => "USER_BLOCKED",
             Self::RecipientUnavailable => "RECIPIENT_UNAVAILABLE",
             Self::PostingRestricted => "POSTING_RESTRICTED",
+            Self::MessageRefused { .. } => "MESSAGE_REFUSED",
+            Self::ModerationUnavailable => "MODERATION_UNAVAILABLE",
             Self::ReportNotFound => "REPORT_NOT_FOUND",
             Self::PermissionDenied(_) => "PERMISSION_DENIED",
             Self::GroupFull { .. } => "GROUP_FULL",

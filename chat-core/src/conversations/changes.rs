@@ -16,6 +16,7 @@ use crate::error::{ChatError, Result, ValidationError};
 use crate::fanout::live_view;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::members::MemberSet;
+use crate::message_hook::{Draft, DraftAction};
 use crate::message_views::decorate;
 use crate::model::{
     ChangeAction, ChangeOutcome, ConversationKind, Message, MessageChange, MessageView, NewChange,
@@ -44,7 +45,9 @@ impl ConversationService {
     /// # Errors
     /// `CONVERSATION_NOT_FOUND`, `MESSAGE_NOT_FOUND`, `MESSAGE_DELETED`,
     /// `PERMISSION_DENIED` (someone else's message), `EDIT_WINDOW_CLOSED`,
-    /// `EMPTY_CONTENT` (no text left and no attachments), `RATE_LIMITED`.
+    /// `EMPTY_CONTENT` (no text left and no attachments), `RATE_LIMITED`,
+    /// `MESSAGE_REFUSED` / `MODERATION_UNAVAILABLE` from the moderation
+    /// hook, which may also rewrite the new text.
     pub async fn edit_message(
         &self,
         user: UserId,
@@ -71,6 +74,23 @@ impl ConversationService {
             )
             .into());
         }
+        let content = self
+            .deps
+            .hook
+            .review(Draft {
+                action: DraftAction::Edit {
+                    message_id: message,
+                },
+                conversation_id: conversation,
+                conversation_kind: members.kind,
+                sender_id: user,
+                content,
+                message_type: target.message_type.clone(),
+                reply_to: target.reply_to,
+                attachments: target.attachments.iter().map(|a| a.attachment_id).collect(),
+            })
+            .await?
+            .content;
         let mentions = self.mentions(conversation, content.as_str(), user).await?;
         let action = ChangeAction::Edit { content, mentions };
         self.apply(user, conversation, message, action, &members, false)

@@ -19,6 +19,7 @@ use crate::ids::ConnectionId;
 use crate::ids::{AttachmentId, ConversationId, MessageId, UserId};
 use crate::log_throttle::{Throttle, WARN_INTERVAL, cause};
 use crate::members::MemberSet;
+use crate::message_hook::{Draft, DraftAction};
 use crate::message_views::decorate;
 use crate::model::{
     ConversationKind, DeliveryMove, InsertOutcome, MAX_ATTACHMENTS_PER_MESSAGE, Member, Membership,
@@ -128,8 +129,12 @@ pub struct SentMessage {
     /// The stored message.
     pub message: Message,
     /// True when the `client_msg_id` had been used before and this is the
-    /// original message, not a new one.
+    /// original message, not a new one (whose text may differ from this
+    /// send's).
     pub replayed: bool,
+    /// True when the moderation hook rewrote the text: the stored text is
+    /// not the one sent.
+    pub rewritten: bool,
 }
 
 /// One page of history, newest first.
@@ -213,7 +218,9 @@ impl ConversationService {
     /// `CONVERSATION_NOT_FOUND` when the sender is not a member;
     /// `USER_BLOCKED` / `RECIPIENT_UNAVAILABLE` for a direct message across
     /// a block; `POSTING_RESTRICTED` in a group where only its owner and
-    /// admins post.
+    /// admins post; `MESSAGE_REFUSED` / `MODERATION_UNAVAILABLE` from the
+    /// moderation hook ([`MessageHook`](crate::moderation::MessageHook)),
+    /// which may also have rewritten the text that is stored.
     pub async fn send(
         &self,
         sender: UserId,
@@ -315,17 +322,46 @@ impl ConversationService {
             }
             None => None,
         };
-        let mentions = self
-            .mentions(conversation_id, message.content.as_str(), sender)
-            .await?;
         let attachments = self
             .sendable_attachments(sender, &message.attachments)
+            .await?;
+        // A send repeated with its key gets its first message back, as
+        // the insert would answer, without asking the hook again: a second
+        // opinion could refuse a message that is already stored.
+        if d.hook.is_set()
+            && let Some(key) = &message.client_msg_id
+            && let Some(message) = d
+                .messages
+                .message_by_client_msg_id(conversation_id, sender, key)
+                .await?
+        {
+            return Ok(SentMessage {
+                message,
+                replayed: true,
+                rewritten: false,
+            });
+        }
+        let reviewed = d
+            .hook
+            .review(Draft {
+                action: DraftAction::Send,
+                conversation_id,
+                conversation_kind: members.kind,
+                sender_id: sender,
+                content: message.content,
+                message_type: message.message_type.as_str().to_owned(),
+                reply_to: message.reply_to,
+                attachments: message.attachments,
+            })
+            .await?;
+        let mentions = self
+            .mentions(conversation_id, reviewed.content.as_str(), sender)
             .await?;
         let new = NewMessage {
             id: MessageId::new(),
             conversation_id,
             sender_id: sender,
-            content: message.content,
+            content: reviewed.content,
             message_type: message.message_type,
             client_msg_id: message.client_msg_id,
             created_at: now,
@@ -341,11 +377,13 @@ impl ConversationService {
                 Ok(SentMessage {
                     message,
                     replayed: false,
+                    rewritten: reviewed.rewritten,
                 })
             }
             InsertOutcome::Existing(message) => Ok(SentMessage {
                 message,
                 replayed: true,
+                rewritten: false,
             }),
             InsertOutcome::NotMember => {
                 // The cached list named a member who has left.

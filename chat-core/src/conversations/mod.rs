@@ -42,6 +42,7 @@ use crate::error::{ChatError, Result};
 use crate::fanout::Fanout;
 use crate::ids::{ConversationId, UserId};
 use crate::members::Members;
+use crate::message_hook::HookGate;
 use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
 use crate::rate_limit::{RateLimit, RateLimiter};
@@ -128,6 +129,8 @@ pub(crate) struct ConversationDeps {
     pub(crate) fanout: Fanout,
     /// What waits for users with no connection (cleared as they acknowledge).
     pub(crate) queue: Arc<dyn OfflineQueue>,
+    /// The moderation hook new messages and edits pass.
+    pub(crate) hook: HookGate,
 }
 
 /// Group members whose last delivery receipt is remembered (about 40 bytes

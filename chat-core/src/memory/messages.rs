@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::MemoryStore;
 use super::conversations::{ChatState, StoredChange};
+use crate::domain::ClientMsgId;
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
@@ -242,6 +243,22 @@ impl MessageStore for MemoryStore {
             .get(&id)
             .filter(|(conv, _)| *conv == conversation)
             .and_then(|(conv, seq)| chat.message_at(*conv, *seq))
+            .cloned())
+    }
+
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>> {
+        let st = self.state();
+        let chat = &st.chat;
+        let key = (conversation, sender, client_msg_id.as_str().to_owned());
+        Ok(chat
+            .client_ids
+            .get(&key)
+            .and_then(|seq| chat.message_at(conversation, *seq))
             .cloned())
     }
 

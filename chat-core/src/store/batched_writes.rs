@@ -31,6 +31,7 @@ use std::time::Instant;
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::ClientMsgId;
 use crate::error::{ChatError, Result};
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::metrics::Metrics;
@@ -202,6 +203,17 @@ impl MessageStore for BatchedWrites {
         id: MessageId,
     ) -> Result<Option<Message>> {
         self.inner.message(conversation, id).await
+    }
+
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>> {
+        self.inner
+            .message_by_client_msg_id(conversation, sender, client_msg_id)
+            .await
     }
 
     async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {

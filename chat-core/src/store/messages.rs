@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 
+use crate::domain::ClientMsgId;
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::model::{
@@ -45,6 +46,16 @@ pub trait MessageStore: Send + Sync {
     /// A message of a conversation by id.
     async fn message(&self, conversation: ConversationId, id: MessageId)
     -> Result<Option<Message>>;
+
+    /// The message `sender` sent to `conversation` with the idempotency
+    /// key `client_msg_id`, if any (a send that is repeated finds its
+    /// first message before it is checked again).
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>>;
 
     /// The messages with these ids (callers pass at most 100), in any
     /// order, whatever their conversations; unknown ids are skipped.

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 
+use crate::domain::ClientMsgId;
 use crate::error::Result;
 use crate::ids::{ConversationId, MessageId, UserId};
 use crate::metrics::{Metrics, StoreRead};
@@ -152,6 +153,20 @@ impl<S: MessageStore + ?Sized> MessageStore for TimedReads<S> {
     ) -> Result<Option<Message>> {
         self.time(StoreRead::Message, self.inner.message(conversation, id))
             .await
+    }
+
+    async fn message_by_client_msg_id(
+        &self,
+        conversation: ConversationId,
+        sender: UserId,
+        client_msg_id: &ClientMsgId,
+    ) -> Result<Option<Message>> {
+        self.time(
+            StoreRead::Message,
+            self.inner
+                .message_by_client_msg_id(conversation, sender, client_msg_id),
+        )
+        .await
     }
 
     async fn messages_by_ids(&self, ids: &[MessageId]) -> Result<Vec<Message>> {

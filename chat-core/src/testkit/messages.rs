@@ -124,7 +124,7 @@ fn with_client_id(
 }
 
 /// A repeated `client_msg_id` returns the original and stores nothing; the
-/// key is scoped to sender and conversation.
+/// key is scoped to sender and conversation, and finds the original.
 pub async fn messages_client_msg_id_returns_the_original(store: Arc<dyn Store>) {
     let a = create_user(&*store, "alice").await.id;
     let b = create_user(&*store, "bob").await.id;
@@ -145,8 +145,26 @@ pub async fn messages_client_msg_id_returns_the_original(store: Arc<dyn Store>) 
         .expect("ok");
     assert_eq!(again, InsertOutcome::Existing(original.clone()));
     assert_eq!(membership(&*store, ab, a).await.conversation.last_seq, 1);
+    let key = ClientMsgId::parse("k-1").expect("valid key");
+    let found = |conv, sender, key: ClientMsgId| {
+        let store = store.clone();
+        async move {
+            store
+                .message_by_client_msg_id(conv, sender, &key)
+                .await
+                .expect("read")
+        }
+    };
+    assert_eq!(found(ab, a, key.clone()).await, Some(original.clone()));
+    let unused = ClientMsgId::parse("k-2").expect("valid key");
+    assert_eq!(found(ab, a, unused).await, None);
 
     for (conv, sender) in [(ab, b), (ac, a)] {
+        assert_eq!(
+            found(conv, sender, key.clone()).await,
+            None,
+            "the key is the sender's in one conversation"
+        );
         let other = store
             .insert_message(with_client_id(conv, sender, "same key", "k-1"))
             .await

@@ -65,6 +65,11 @@ pub struct SentResponse {
     created_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_msg_id: Option<String>,
+    /// The stored text, only when it may not be the text sent: the
+    /// moderation hook rewrote it, or this is the first message of a
+    /// repeated `client_msg_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
 }
 
 /// Sends `body` from `user` to `target`, answering as every send endpoint does.
@@ -100,6 +105,7 @@ fn sent(sent: SentMessage) -> Response {
         seq: m.seq,
         created_at: m.created_at,
         client_msg_id: m.client_msg_id,
+        content: (sent.rewritten || sent.replayed).then_some(m.content),
     };
     (status, Json(body)).into_response()
 }

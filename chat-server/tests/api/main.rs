@@ -18,6 +18,7 @@ mod groups;
 mod helpers;
 mod log_secrets;
 mod message_changes;
+mod message_hook;
 mod messages;
 mod metrics;
 mod moderation;

@@ -78,6 +78,11 @@ pub struct MessageSent {
     pub seq: u64,
     /// Server time of acceptance.
     pub created_at: Timestamp,
+    /// The stored text, only when it may not be the text the frame
+    /// carried: the server's moderation hook rewrote it, or the
+    /// `client_msg_id` was used before and this is the first message's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
 }
 
 /// One message of a `messages.offline` batch: a `type`

@@ -76,6 +76,7 @@ pub(in crate::ws) fn sent(
                 conversation_id: m.conversation_id,
                 seq: m.seq,
                 created_at: m.created_at,
+                content: (sent.rewritten || sent.replayed).then_some(m.content),
             })
         }
         Err(ChatError::SessionRevoked) => Outcome::Close(close::AUTH_EXPIRED, "session revoked"),
