@@ -30,7 +30,7 @@ const state = {
   conversations: new Map(),
   /** conversation_id → Thread, for conversations opened in this page */
   threads: new Map(),
-  /** user_id → {username, display_name} */
+  /** user_id → {username, display_name, is_bot} */
   users: new Map(),
   /** user_id → {online, last_seen} */
   presence: new Map(),
@@ -273,6 +273,7 @@ function refreshSummary(id) {
 const view = new ConversationView({
   names: nameOf,
   usernameOf,
+  isBot: (userId) => Boolean(state.users.get(userId)?.is_bot),
   onNearTop: () => loadOlder(),
   onNearBottom: () => loadNewer(),
   reach: async (messageId) => {
@@ -428,6 +429,8 @@ function renderHeader() {
     subtitle = t?.members ? `${t.members.length} members` : '';
   } else if (blocked) {
     subtitle = 'blocked';
+  } else if (summary.peer?.is_bot) {
+    subtitle = 'bot';
   } else if (summary.peer) {
     const p = state.presence.get(summary.peer.user_id);
     subtitle = p?.online ? 'online' : p?.last_seen ? `last seen ${shortTime(p.last_seen)}` : '';

@@ -402,7 +402,8 @@ const MARKS = {
 export class ConversationView {
   /**
    * `names(userId)` gives a display name and `usernameOf(userId)` a
-   * username (or null while unknown); `onNearTop()` asks for older history;
+   * username (or null while unknown); `isBot(userId)` whether a user is
+   * a bot account (false while unknown); `onNearTop()` asks for older history;
    * `onNearBottom()` asks for newer messages (while the thread is a
    * window); `reach(messageId)` loads a page around a message not held
    * (resolving to true when it is held then); `role()` is the user's role
@@ -410,8 +411,9 @@ export class ConversationView {
    * (`reply`, `react` with an emoji, `edit` with the new text, `delete`,
    * `report`); `notify(text)` shows a short notice.
    */
-  constructor({ names, usernameOf, onNearTop, onNearBottom, reach, role, act, notify }) {
+  constructor({ names, usernameOf, isBot, onNearTop, onNearBottom, reach, role, act, notify }) {
     this.names = names;
+    this.isBot = isBot;
     this.reach = reach;
     this.usernameOf = usernameOf;
     this.role = role;
@@ -589,6 +591,7 @@ export class ConversationView {
       me: this.me,
       isGroup: this.thread.isGroup,
       senderName: this.names(m.sender_id),
+      senderIsBot: this.isBot(m.sender_id),
       quoteName: v.reply ? this.names(v.reply.sender_id) : '',
       names,
       canEdit: mine,

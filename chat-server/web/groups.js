@@ -3,6 +3,7 @@
 
 import { api } from './api.js';
 import { $, clearFormErrors, debounce, el, showFormError } from './dom.js';
+import { botBadge } from './message.js';
 
 /** Wires a search box to a result list; `pick(user)` runs on a choice. */
 export function userSearch(input, results, { me, exclude = () => new Set(), pick, label = 'Add' }) {
@@ -201,7 +202,12 @@ export class MembersPanel {
         el(
           'li',
           { class: 'member', dataset: { userId: m.user_id, username: m.username } },
-          el('span', { class: 'user-name', text: (m.display_name || m.username) + (m.user_id === me ? ' (you)' : '') }),
+          el(
+            'span',
+            { class: 'user-name' },
+            (m.display_name || m.username) + (m.user_id === me ? ' (you)' : ''),
+            m.is_bot ? botBadge() : null,
+          ),
           el('span', { class: 'role', text: m.role }),
           myRole === 'owner' && m.user_id !== me
             ? el('button', {

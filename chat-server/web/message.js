@@ -117,6 +117,11 @@ function action(name, label) {
  * `[line, reactions?, actions?, picker?]`; the caller appends the receipt
  * line. A message of files alone has no text paragraph.
  */
+/** The mark beside a bot account's name (`is_bot` in its profile). */
+export function botBadge() {
+  return el('span', { class: 'bot-badge', title: 'An automated account', text: 'BOT' });
+}
+
 export function messageBody(v, ctx) {
   const deleted = Boolean(v.deleted_at);
   const files = deleted ? null : ctx.files;
@@ -127,7 +132,9 @@ export function messageBody(v, ctx) {
   const bubble = el(
     'div',
     { class: 'bubble' + (files && !body ? ' files-only' : '') },
-    ctx.isGroup && !ctx.mine ? el('span', { class: 'sender', text: ctx.senderName }) : null,
+    ctx.isGroup && !ctx.mine
+      ? el('span', { class: 'sender' }, ctx.senderName, ctx.senderIsBot ? botBadge() : null)
+      : null,
     !deleted && v.reply ? quoteNode(v.reply, ctx.quoteName) : null,
     files,
     body,

@@ -1,6 +1,7 @@
 // Headless Chromium (Debian's package, driven by playwright-core; nothing
 // is downloaded) and the demo's page actions.
 
+import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,4 +150,20 @@ export function badge(p, title) {
 
 export async function screenshot(p, name) {
   await p.page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/**
+ * Fails unless no page of `people` ran a dialog (an XSS probe would) or
+ * reported an error. "Failed to load resource" is left out: refused
+ * requests log it, and tests cause those on purpose.
+ */
+export function assertQuietPages(people) {
+  for (const p of people) {
+    assert.deepEqual(p.dialogs, [], `${p.name} saw dialogs`);
+    assert.deepEqual(
+      p.errors.filter((e) => !e.includes('Failed to load resource')),
+      [],
+      `${p.name}'s page reported errors`,
+    );
+  }
 }

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import {
+  assertQuietPages,
   badge,
   connected,
   launch,
@@ -35,21 +36,14 @@ async function newPerson(name, viewport) {
 }
 
 before(async () => {
-  // `root` holds the admin role; senders of 100 messages need a higher rate.
-  server = await startServer({ CHAT_ADMIN_USERNAMES: 'root', CHAT_MESSAGES_PER_MINUTE: '1000' });
+  // `root` and `botmaker` hold the admin role; senders of 100 messages need a higher rate.
+  server = await startServer({ CHAT_ADMIN_USERNAMES: 'root,botmaker', CHAT_MESSAGES_PER_MINUTE: '1000' });
   browser = await launch();
 });
 
 after(async () => {
-  for (const p of people) {
-    assert.deepEqual(p.dialogs, [], `${p.name} saw dialogs`);
-    assert.deepEqual(
-      // Refused requests (a block, a revoked session) log "Failed to load resource" on purpose.
-      p.errors.filter((e) => !e.includes('Failed to load resource')),
-      [],
-      `${p.name}'s page reported errors`,
-    );
-  }
+  // Refused requests (a block, a revoked session) log errors on purpose.
+  assertQuietPages(people);
   await browser?.close();
   await server?.dispose();
 });
@@ -469,6 +463,47 @@ describe('search and moderation', () => {
     await bob.page.waitForSelector('#composer', { state: 'visible' });
     await send(bob, 'thanks');
     await waitForTexts(ann, ['welcome', 'admins only from now on', 'thanks']);
+  });
+
+  it('bots: "BOT" beside a bot\'s name in a group and its member list, "bot" under a direct conversation\'s title', async () => {
+    const ann = await newPerson('Ann');
+    await signup(ann);
+    const session = await sessionOf(ann);
+    const maker = await ok(server.url, 'POST', 'auth/signup', {
+      body: { username: 'botmaker', email: 'botmaker@example.com', password: 's3cret!pass' },
+    });
+    const bot = await ok(server.url, 'POST', 'admin/bots', {
+      token: maker.access_token,
+      body: { username: `deploybot${Math.random().toString(36).slice(2, 8)}`, display_name: 'Deploy Bot' },
+    });
+    assert.equal(bot.is_bot, true);
+    const group = await ok(server.url, 'POST', 'groups', {
+      token: session.accessToken,
+      body: { name: 'Ops', member_ids: [bot.user_id] },
+    });
+    await ok(server.url, 'POST', `groups/${group.group_id}/messages`, { token: bot.token, body: { content: 'deploy finished' } });
+    await ann.page.waitForSelector('.conversation-item .item-title:text("Ops")');
+    await openConversation(ann, 'Ops');
+    await waitForTexts(ann, ['deploy finished']);
+    await send(ann, 'thanks, bot');
+    await waitForTexts(ann, ['deploy finished', 'thanks, bot']);
+    const sender = ann.page.locator('#message-list .message .sender');
+    await sender.locator('.bot-badge').waitFor();
+    assert.equal(await sender.textContent(), 'Deploy BotBOT', 'one sender name, the bot\'s, with its badge');
+    await ann.page.click('#show-members');
+    await ann.page.locator(`#members .member[data-user-id="${bot.user_id}"] .bot-badge`).waitFor();
+    assert.equal(await ann.page.locator('#members .bot-badge').count(), 1, 'people get no badge');
+    await screenshot(ann, 'bot-in-group');
+    await ann.page.click('#close-members');
+
+    await ok(server.url, 'POST', 'messages/send', {
+      token: bot.token,
+      body: { recipient_id: session.userId, content: 'your build is green' },
+    });
+    await ann.page.waitForSelector('.conversation-item .item-title:text("Deploy Bot")');
+    await openConversation(ann, 'Deploy Bot');
+    await waitForTexts(ann, ['your build is green']);
+    await expectText(ann, '#conversation-subtitle', 'bot');
   });
 
   /** Shared by the report and admin tests: the people and the reported message. */

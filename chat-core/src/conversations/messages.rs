@@ -219,7 +219,7 @@ impl ConversationService {
     /// `USER_BLOCKED` / `RECIPIENT_UNAVAILABLE` for a direct message across
     /// a block; `POSTING_RESTRICTED` in a group where only its owner and
     /// admins post; `MESSAGE_REFUSED` / `MODERATION_UNAVAILABLE` from the
-    /// moderation hook ([`MessageHook`](crate::moderation::MessageHook)),
+    /// moderation hook ([`MessageHook`](crate::message_hook::MessageHook)),
     /// which may also have rewritten the text that is stored.
     pub async fn send(
         &self,
