@@ -410,6 +410,7 @@ impl ChatEngineBuilder {
                 conversations: conversation_store.clone(),
                 messages: messages.clone(),
                 attachments: store.clone(),
+                writes: writes.clone(),
                 limiter: limiter.clone(),
                 clock: clock.clone(),
                 members: members.clone(),

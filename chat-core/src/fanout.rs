@@ -22,7 +22,14 @@ use crate::protocol::{DeliveryReceipt, PresenceEvent, ReadReceipt, ServerFrame, 
 use crate::realtime::{
     Event, Frame, FrameClass, PresenceStatus, QueuedMessage, RealtimeDeps, WorkKind,
 };
+use crate::store::PublishTurn;
 use crate::webhooks::WebhookRegistry;
+
+/// How long a new message waits for the earlier ones of its conversation
+/// to be published before it goes anyway ([`PublishTurn::wait`]). They
+/// take microseconds on one instance; with Redis, a publish is a round
+/// trip, a slow one under load.
+const TURN_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Publishes the consequences of engine operations: messages, receipts,
 /// typing and presence. Shared by the conversation service and the
@@ -55,12 +62,18 @@ impl Fanout {
     /// connection of every member except the sending connection, and a
     /// queue entry for each member other than the sender with no live
     /// connection.
+    ///
+    /// With its `turn` (from the writer that committed it), the message
+    /// is published only after this instance's earlier messages of the
+    /// conversation, so connections get them in seq order and need not
+    /// read any back from the store ([`PublishTurn`]).
     pub(crate) async fn message(
         &self,
         message: &Message,
         reply: Option<ReplyQuote>,
         members: &MemberSet,
         origin: Option<ConnectionId>,
+        turn: Option<PublishTurn>,
     ) {
         let started = Instant::now();
         let mut view = live_view(message.clone(), members);
@@ -72,7 +85,11 @@ impl Fanout {
             message: Some((message.conversation_id, message.seq)),
             origin,
         });
+        if let Some(turn) = &turn {
+            turn.wait(TURN_PATIENCE).await;
+        }
         self.publish(&members.users, event).await;
+        drop(turn);
         let others = members.others(message.sender_id);
         if let Err(e) = self.queue_for_offline(message, members.kind, &others).await {
             static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);

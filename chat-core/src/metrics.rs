@@ -173,6 +173,7 @@ struct Registry {
     store_read_seconds: [Histogram<14>; StoreRead::ALL.len()],
     fanout_seconds: Histogram<14>,
     offline_queued: AtomicU64,
+    gap_fills: AtomicU64,
     catch_up_backlog: Histogram<7>,
     /// Pushes by outcome: delivered, gone, retry, refused.
     push_outcomes: [AtomicU64; 4],
@@ -223,6 +224,7 @@ impl Metrics {
                 store_read_seconds: std::array::from_fn(|_| Histogram::new(&LATENCY_BOUNDS)),
                 fanout_seconds: Histogram::new(&LATENCY_BOUNDS),
                 offline_queued: AtomicU64::new(0),
+                gap_fills: AtomicU64::new(0),
                 catch_up_backlog: Histogram::new(&BACKLOG_BOUNDS),
                 push_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
                 webhook_outcomes: std::array::from_fn(|_| AtomicU64::new(0)),
@@ -284,6 +286,12 @@ impl Metrics {
     /// A message joined the offline queues of `users` members.
     pub(crate) fn offline_queued(&self, users: usize) {
         self.inner.offline_queued.fetch_add(users as u64, Relaxed);
+    }
+
+    /// A connection got a message past the next one it expected, and read
+    /// the ones between from the store.
+    pub(crate) fn gap_filled(&self) {
+        self.inner.gap_fills.fetch_add(1, Relaxed);
     }
 
     /// A device connected with `messages` waiting for it (its catch-up).
@@ -409,6 +417,13 @@ impl Metrics {
             "counter",
             "Entries added to offline members' queues (one per message and member).",
             r.offline_queued.load(Relaxed).to_string(),
+        );
+        single(
+            &mut out,
+            "chat_gap_fills_total",
+            "counter",
+            "Live messages that reached a connection ahead of earlier ones, which it then read from the store.",
+            r.gap_fills.load(Relaxed).to_string(),
         );
         let _ = writeln!(
             out,

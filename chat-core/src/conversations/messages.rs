@@ -8,6 +8,7 @@
 //! that history does not have; see `docs/architecture.md`.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -28,6 +29,7 @@ use crate::model::{
 };
 use crate::protocol::{DeliveryReceipt, ReadReceipt};
 use crate::rate_limit::RateDecision;
+use crate::store::QueuedInsert;
 use crate::time::Timestamp;
 
 /// How many of the newest delivered messages a delivery receipt looks at
@@ -207,6 +209,102 @@ pub struct MessageReceipts {
     pub receipts: Vec<Receipt>,
 }
 
+/// A send whose message is queued for the store
+/// ([`ConversationService::queue_send_from`]): its place in its
+/// conversation is fixed; [`finish`](Self::finish) waits for the commit.
+pub struct QueuedSend {
+    conversation_id: ConversationId,
+    step: SendStep,
+}
+
+/// Where a [`QueuedSend`] is.
+enum SendStep {
+    /// Its message is queued for the store.
+    Queued {
+        service: ConversationService,
+        insert: QueuedInsert,
+        members: Arc<MemberSet>,
+        reply: Option<ReplyQuote>,
+        origin: Option<ConnectionId>,
+        /// Whether the moderation hook rewrote the text.
+        rewritten: bool,
+    },
+    /// Answered without a write: a repeated `client_msg_id`.
+    Replayed(Message),
+}
+
+impl std::fmt::Debug for QueuedSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedSend")
+            .field("conversation_id", &self.conversation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueuedSend {
+    /// The conversation the message was queued in.
+    pub fn conversation_id(&self) -> ConversationId {
+        self.conversation_id
+    }
+
+    /// Waits for the message's batch to commit, then fans it out to every
+    /// connection of every member (but the origin) and queues it for
+    /// members with none. Messages of one conversation committed by this
+    /// instance are published in seq order, whichever `finish` runs first.
+    ///
+    /// # Errors
+    /// `CONVERSATION_NOT_FOUND` when the store found the sender no longer
+    /// a member; `ATTACHMENT_NOT_FOUND` when another message sent one of
+    /// its attachments meanwhile; `STORE_UNAVAILABLE`; `INTERNAL`.
+    pub async fn finish(self) -> Result<SentMessage> {
+        let (service, insert, members, reply, origin, rewritten) = match self.step {
+            SendStep::Replayed(message) => {
+                return Ok(SentMessage {
+                    message,
+                    replayed: true,
+                    rewritten: false,
+                });
+            }
+            SendStep::Queued {
+                service,
+                insert,
+                members,
+                reply,
+                origin,
+                rewritten,
+            } => (service, insert, members, reply, origin, rewritten),
+        };
+        let d = &service.deps;
+        let inserted = insert.outcome().await?;
+        match inserted.outcome {
+            InsertOutcome::Created(message) => {
+                service.metrics.message_accepted();
+                service.newest.stored(&message);
+                d.fanout
+                    .message(&message, reply, &members, origin, inserted.turn)
+                    .await;
+                Ok(SentMessage {
+                    message,
+                    replayed: false,
+                    rewritten,
+                })
+            }
+            InsertOutcome::Existing(message) => Ok(SentMessage {
+                message,
+                replayed: true,
+                rewritten: false,
+            }),
+            InsertOutcome::NotMember => {
+                // The cached list named a member who has left.
+                d.members.changed(self.conversation_id).await;
+                Err(ChatError::ConversationNotFound)
+            }
+            // Sent in another message committed meanwhile.
+            InsertOutcome::AttachmentNotFound => Err(ChatError::AttachmentNotFound),
+        }
+    }
+}
+
 impl ConversationService {
     /// Sends a message. A direct conversation is created on first use.
     /// Once stored, it is fanned out to every connection of every member
@@ -246,6 +344,27 @@ impl ConversationService {
         self.send_as(sender, target, message, Some(origin)).await
     }
 
+    /// [`send_from`](Self::send_from) in two steps, for a connection with
+    /// several sends under way: this one checks the send and queues its
+    /// message for the store, and returns once it is queued; the
+    /// [`QueuedSend`] then waits for the commit and fans the message out.
+    /// Sends queued one after another (each awaited before the next is
+    /// queued) are stored in that order in their conversation, however
+    /// their `finish` calls overlap.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send), for what is checked before the message is
+    /// queued.
+    pub async fn queue_send_from(
+        &self,
+        sender: UserId,
+        origin: ConnectionId,
+        target: ConversationRef,
+        message: OutgoingMessage,
+    ) -> Result<QueuedSend> {
+        self.queue_send(sender, target, message, Some(origin)).await
+    }
+
     async fn send_as(
         &self,
         sender: UserId,
@@ -253,6 +372,19 @@ impl ConversationService {
         message: OutgoingMessage,
         origin: Option<ConnectionId>,
     ) -> Result<SentMessage> {
+        self.queue_send(sender, target, message, origin)
+            .await?
+            .finish()
+            .await
+    }
+
+    async fn queue_send(
+        &self,
+        sender: UserId,
+        target: ConversationRef,
+        message: OutgoingMessage,
+        origin: Option<ConnectionId>,
+    ) -> Result<QueuedSend> {
         let d = &self.deps;
         let limit_key = format!("msg:{sender}");
         if let RateDecision::Limited { retry_after } =
@@ -335,10 +467,9 @@ impl ConversationService {
                 .message_by_client_msg_id(conversation_id, sender, key)
                 .await?
         {
-            return Ok(SentMessage {
-                message,
-                replayed: true,
-                rewritten: false,
+            return Ok(QueuedSend {
+                conversation_id,
+                step: SendStep::Replayed(message),
             });
         }
         let reviewed = d
@@ -369,30 +500,18 @@ impl ConversationService {
             mentions,
             attachments,
         };
-        match self.insert(new).await? {
-            InsertOutcome::Created(message) => {
-                self.metrics.message_accepted();
-                self.newest.stored(&message);
-                d.fanout.message(&message, reply, &members, origin).await;
-                Ok(SentMessage {
-                    message,
-                    replayed: false,
-                    rewritten: reviewed.rewritten,
-                })
-            }
-            InsertOutcome::Existing(message) => Ok(SentMessage {
-                message,
-                replayed: true,
-                rewritten: false,
-            }),
-            InsertOutcome::NotMember => {
-                // The cached list named a member who has left.
-                d.members.changed(conversation_id).await;
-                Err(ChatError::ConversationNotFound)
-            }
-            // Sent in another message committed meanwhile.
-            InsertOutcome::AttachmentNotFound => Err(ChatError::AttachmentNotFound),
-        }
+        let insert = d.writes.queue_insert(new).await?;
+        Ok(QueuedSend {
+            conversation_id,
+            step: SendStep::Queued {
+                service: self.clone(),
+                insert,
+                members,
+                reply,
+                origin,
+                rewritten: reviewed.rewritten,
+            },
+        })
     }
 
     /// What a message carries of the attachments `ids`, in that order:
@@ -671,10 +790,6 @@ impl ConversationService {
     }
 
     /// Stores a message (through the batching writers under the store).
-    async fn insert(&self, new: NewMessage) -> Result<InsertOutcome> {
-        self.deps.messages.insert_message(new).await
-    }
-
     /// Whether members of a conversation with `members` see each other's
     /// receipts live (see [`ConversationConfig::receipts_max_group_members`]).
     fn receipts_live(&self, members: &MemberSet) -> bool {

@@ -29,7 +29,8 @@ use std::time::Duration;
 pub use changes::ChangedMessage;
 pub use groups::GroupInfo;
 pub use messages::{
-    HistoryPage, MessageReceipts, OutgoingMessage, ReadState, SentMessage, UnreadMessages,
+    HistoryPage, MessageReceipts, OutgoingMessage, QueuedSend, ReadState, SentMessage,
+    UnreadMessages,
 };
 pub use page::PageRequest;
 pub(crate) use page::sync_limit;
@@ -47,7 +48,7 @@ use crate::metrics::Metrics;
 use crate::model::{ConversationKind, Membership};
 use crate::rate_limit::{RateLimit, RateLimiter};
 use crate::realtime::OfflineQueue;
-use crate::store::{AttachmentStore, ConversationStore, MessageStore, UserStore};
+use crate::store::{AttachmentStore, BatchedWrites, ConversationStore, MessageStore, UserStore};
 use crate::time::Clock;
 
 /// Settings of the conversation service.
@@ -117,6 +118,9 @@ pub(crate) struct ConversationDeps {
     pub(crate) messages: Arc<dyn MessageStore>,
     /// Uploads, to check what a message sends.
     pub(crate) attachments: Arc<dyn AttachmentStore>,
+    /// The batching writers under `messages`, for sends that queue their
+    /// insert and wait for it apart ([`QueuedSend`]).
+    pub(crate) writes: Arc<BatchedWrites>,
     /// Per-user send limits.
     pub(crate) limiter: Arc<dyn RateLimiter>,
     /// Server time.

@@ -189,6 +189,7 @@ impl DeliveryService {
         if before <= after + 1 {
             return Ok(Vec::new());
         }
+        self.deps.metrics.gap_filled();
         let members = self.deps.members.of(conversation).await?;
         let mut frames = Vec::with_capacity((before - after - 1) as usize);
         let mut next = after + 1;

@@ -40,6 +40,7 @@ use crate::model::{
     NewMessage, Reaction, SearchHit, SearchQuery,
 };
 use crate::store::MessageStore;
+use crate::store::publish_turns::{PublishTurn, PublishTurns};
 use crate::time::Timestamp;
 
 /// Most operations in one transaction.
@@ -52,7 +53,7 @@ const QUEUE: usize = 4 * MAX_BATCH;
 enum Job {
     Insert {
         message: NewMessage,
-        reply: oneshot::Sender<Result<InsertOutcome>>,
+        reply: oneshot::Sender<Result<Inserted>>,
     },
     Deliver {
         movement: DeliveryMove,
@@ -120,9 +121,13 @@ impl BatchedWrites {
         let (senders, receivers): (Vec<_>, Vec<_>) =
             (0..shards).map(|_| mpsc::channel(QUEUE)).unzip();
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let turns = PublishTurns::new();
         let tasks: Vec<_> = receivers
             .into_iter()
-            .map(|rx| work(inner.clone(), rx, stopping.clone(), metrics.clone()))
+            .map(|rx| {
+                let turns = turns.clone();
+                work(inner.clone(), rx, stopping.clone(), metrics.clone(), turns)
+            })
             .collect();
         let (done, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -181,6 +186,50 @@ impl BatchedWrites {
     }
 }
 
+/// A message insert queued on its conversation's writer: its place among
+/// the conversation's writes is fixed from the moment it is queued, and
+/// [`outcome`](Self::outcome) answers once its batch has committed.
+pub(crate) struct QueuedInsert(oneshot::Receiver<Result<Inserted>>);
+
+impl QueuedInsert {
+    /// What storing the message did, once its batch has committed.
+    pub(crate) async fn outcome(self) -> Result<Inserted> {
+        self.0.await.map_err(|_| writer_gone())?
+    }
+}
+
+/// What storing a message did, and for a new message its turn to be
+/// published ([`PublishTurns`]).
+pub(crate) struct Inserted {
+    /// The store's answer.
+    pub(crate) outcome: InsertOutcome,
+    /// Set when the message was created: dropped once it is published.
+    pub(crate) turn: Option<PublishTurn>,
+}
+
+impl Inserted {
+    /// `outcome` of a message in `conversation`, with a turn if it is new.
+    /// Called in commit order.
+    fn new(outcome: InsertOutcome, turns: &Arc<PublishTurns>) -> Self {
+        let turn = match &outcome {
+            InsertOutcome::Created(m) => Some(turns.take(m.conversation_id)),
+            _ => None,
+        };
+        Self { outcome, turn }
+    }
+}
+
+impl BatchedWrites {
+    /// Queues a message insert and returns at once (or when there is room
+    /// in the queue): inserts queued one after another for one
+    /// conversation are stored in that order, whoever waits for them.
+    pub(crate) async fn queue_insert(&self, message: NewMessage) -> Result<QueuedInsert> {
+        let (reply, answer) = oneshot::channel();
+        self.queue(Job::Insert { message, reply }).await?;
+        Ok(QueuedInsert(answer))
+    }
+}
+
 fn writer_gone() -> ChatError {
     ChatError::Internal("the store writers stopped".into())
 }
@@ -188,9 +237,9 @@ fn writer_gone() -> ChatError {
 #[async_trait]
 impl MessageStore for BatchedWrites {
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome> {
-        let (reply, answer) = oneshot::channel();
-        self.queue(Job::Insert { message, reply }).await?;
-        answer.await.map_err(|_| writer_gone())?
+        // A caller of the plain store method publishes nothing: its turn
+        // ends here.
+        Ok(self.queue_insert(message).await?.outcome().await?.outcome)
     }
 
     fn write_concurrency(&self) -> usize {
@@ -325,6 +374,7 @@ async fn work(
     mut jobs: mpsc::Receiver<Job>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
     metrics: Metrics,
+    turns: Arc<PublishTurns>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut open = true;
@@ -345,7 +395,7 @@ async fn work(
             break;
         }
         let (size, started) = (batch.len(), Instant::now());
-        let unavailable = write(&*store, std::mem::take(&mut batch)).await;
+        let unavailable = write(&*store, std::mem::take(&mut batch), &turns).await;
         metrics.write_batch(size, started.elapsed());
         if let Some(error) = unavailable {
             fail_waiting(&mut jobs, &error, &metrics);
@@ -384,7 +434,11 @@ fn same_outage(e: &ChatError) -> ChatError {
 
 /// Runs a batch and answers its operations. Returns the error when the
 /// store was unavailable, so the caller can fail what waits behind it.
-async fn write(store: &dyn MessageStore, batch: Vec<Job>) -> Option<ChatError> {
+async fn write(
+    store: &dyn MessageStore,
+    batch: Vec<Job>,
+    turns: &Arc<PublishTurns>,
+) -> Option<ChatError> {
     if batch.len() > 1 {
         let mut messages = Vec::new();
         let mut moves = Vec::new();
@@ -411,7 +465,7 @@ async fn write(store: &dyn MessageStore, batch: Vec<Job>) -> Option<ChatError> {
                     match job {
                         Job::Insert { reply, .. } => {
                             if let Some(outcome) = inserted.next() {
-                                let _ = reply.send(Ok(outcome));
+                                let _ = reply.send(Ok(Inserted::new(outcome, turns)));
                             }
                         }
                         Job::Deliver { reply, .. } => {
@@ -448,7 +502,7 @@ async fn write(store: &dyn MessageStore, batch: Vec<Job>) -> Option<ChatError> {
             Job::Insert { message, reply } => {
                 let out = store.insert_message(message).await;
                 let failed = outage_of(&out);
-                let _ = reply.send(out);
+                let _ = reply.send(out.map(|outcome| Inserted::new(outcome, turns)));
                 failed
             }
             Job::Deliver {

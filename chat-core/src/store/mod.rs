@@ -18,6 +18,7 @@ mod health;
 mod messages;
 mod moderation;
 mod password_resets;
+mod publish_turns;
 mod push;
 mod sessions;
 mod timed_reads;
@@ -37,6 +38,8 @@ pub use users::UserStore;
 pub use webhooks::WebhookStore;
 
 pub use batched_writes::BatchedWrites;
+pub(crate) use batched_writes::QueuedInsert;
+pub(crate) use publish_turns::PublishTurn;
 pub(crate) use timed_reads::TimedReads;
 
 #[cfg(any(test, feature = "mock"))]

@@ -11,6 +11,7 @@ use chat_core::protocol::{ServerFrame, close};
 use chat_core::realtime::{Event, EventKind};
 use chat_core::{Admission, CatchUp, ChatEngine, Connection, ConversationId, SessionId};
 
+use super::sends::Unanswered;
 use super::socket::{Ending, Socket, Transport};
 
 /// Events written before one flush when several are ready.
@@ -90,17 +91,17 @@ impl Outbox {
     }
 
     /// Writes `first` and whatever other events are ready, then flushes.
-    /// `sending`: whether a send of this connection is under way.
+    /// `unanswered`: where this connection's sends await their answer.
     pub(super) async fn write_events<S: Transport>(
         &mut self,
         socket: &mut Socket<S>,
         first: Event,
-        sending: bool,
+        unanswered: &Unanswered,
     ) -> Result<(), Ending> {
         let mut next = Some(first);
         let mut written = 0;
         while let Some(event) = next.take() {
-            if self.must_hold(&event, sending) {
+            if !self.held.is_empty() || self.must_hold(&event, unanswered) {
                 if self.held.len() >= HELD_MAX {
                     return Err(Some((
                         close::TRY_AGAIN_LATER,
@@ -118,14 +119,21 @@ impl Outbox {
         socket.flush().await
     }
 
-    /// Writes the events held while a send was under way, once it was
-    /// answered.
+    /// Writes the held events that no longer wait for a send (after one
+    /// was answered), oldest first, up to the first that still does.
     pub(super) async fn write_held<S: Transport>(
         &mut self,
         socket: &mut Socket<S>,
+        unanswered: &Unanswered,
     ) -> Result<(), Ending> {
         let mut written = 0;
-        while let Some(event) = self.held.pop_front() {
+        while let Some(event) = self.held.front() {
+            if self.must_hold(event, unanswered) {
+                break;
+            }
+            let Some(event) = self.held.pop_front() else {
+                break;
+            };
             written += self.write_event(socket, event).await?;
         }
         if written > 0 {
@@ -166,27 +174,24 @@ impl Outbox {
         }
     }
 
-    /// Whether an event waits for the send under way. A message with a
-    /// seq past the next one would make the outbox fill the gap from the
-    /// store, and the gap may hold this device's own message, which it
-    /// must get as `message.sent`, never as `message.new`. So it waits,
-    /// and so does a resync (its catch-up could hold that message too), and
-    /// everything after them, to keep their order.
-    fn must_hold(&self, event: &Event, sending: bool) -> bool {
-        if !sending {
-            return false;
-        }
-        if !self.held.is_empty() {
-            return true;
-        }
+    /// Whether an event waits for a send's answer. A message with a seq
+    /// past the next one would make the outbox fill the gap from the
+    /// store, and in a conversation where this connection has a message
+    /// queued or stored but unanswered, the gap may hold it, which the
+    /// connection must get as `message.sent`, never as `message.new`. So
+    /// it waits, and so does a resync while any send is unanswered (its
+    /// catch-up could hold such a message too); events behind a held one
+    /// wait too, to keep their order.
+    fn must_hold(&self, event: &Event, unanswered: &Unanswered) -> bool {
         match event.kind() {
             EventKind::Frame(frame) => frame.message.is_some_and(|(c, seq)| {
-                matches!(
-                    self.connection.order.peek(c, seq),
-                    Admission::FillGap { .. }
-                )
+                unanswered.in_conversation(c)
+                    && matches!(
+                        self.connection.order.peek(c, seq),
+                        Admission::FillGap { .. }
+                    )
             }),
-            EventKind::Resync => true,
+            EventKind::Resync => unanswered.any(),
             EventKind::SessionRevoked(_) => false,
         }
     }

@@ -1,38 +1,53 @@
-//! A connection's sends: the one under way and those waiting their turn.
+//! A connection's sends: up to 32 under way at once, stored in the order
+//! they were read and answered in that order (`docs/protocol.md`,
+//! `message.sent`).
 //!
-//! Sends are stored one at a time, in the order they were read, and
-//! answered in that order (`docs/protocol.md`, `message.sent`). The
-//! session goes on reading while one is under way, so the others queue
-//! here. Only this type knows how many run at once: letting a window of
-//! them run together (a `FuturesOrdered`, answered in order) would change
-//! this file and nothing in the session.
+//! Each send has two steps. The first checks it and queues its message
+//! for the store ([`ConversationService::queue_send_from`]); these run one
+//! at a time, in read order, each waiting for the one before (a chain of
+//! turns), so a conversation's messages get their seqs in the order they
+//! were sent. The second waits for the commit and fans the message out;
+//! these overlap, so a connection is not held to one commit round trip per
+//! message. Answers come out in read order (`FuturesOrdered`).
+//!
+//! [`ConversationService::queue_send_from`]: chat_core::ConversationService::queue_send_from
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 
-use chat_core::conversations::SentMessage;
+use chat_core::conversations::{QueuedSend, SentMessage};
+use chat_core::{ChatError, ConversationId};
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
+use tokio::sync::oneshot;
 
-/// Sends read while another is under way, waiting their turn. While they
-/// wait, the session goes on reading (so it answers pings and every other
-/// frame); with this many waiting it stops reading until one is answered.
-const QUEUED_SENDS_MAX: usize = 32;
+/// Sends of one connection under way at once. With this many, the session
+/// stops reading until one is answered (it goes on answering pings and
+/// writing events).
+const SENDS_IN_FLIGHT_MAX: usize = 32;
 
-/// A message to store and fan out. It does nothing until it is under way.
+/// The first step of a send: checks it and queues its message.
+type QueueStep = Pin<Box<dyn Future<Output = chat_core::Result<QueuedSend>> + Send>>;
+
+/// A send read from the socket. It does nothing until it is pushed onto
+/// [`Sends`].
 pub(super) struct PendingSend {
-    send: Pin<Box<dyn Future<Output = chat_core::Result<SentMessage>> + Send>>,
+    queue: QueueStep,
     /// The client's id for it, echoed in the answer.
-    pub(super) client_msg_id: Option<String>,
+    client_msg_id: Option<String>,
 }
 
 impl PendingSend {
-    /// `send`, answered to the client as `client_msg_id`.
+    /// A send whose first step is `queue`, answered to the client as
+    /// `client_msg_id`.
     pub(super) fn new(
-        send: impl Future<Output = chat_core::Result<SentMessage>> + Send + 'static,
+        queue: impl Future<Output = chat_core::Result<QueuedSend>> + Send + 'static,
         client_msg_id: Option<String>,
     ) -> Self {
         Self {
-            send: Box::pin(send),
+            queue: Box::pin(queue),
             client_msg_id,
         }
     }
@@ -44,81 +59,143 @@ pub(super) struct Finished {
     pub(super) result: chat_core::Result<SentMessage>,
     /// The client's id for the send.
     pub(super) client_msg_id: Option<String>,
+    /// The conversation its message was queued in, if it got that far.
+    pub(super) conversation: Option<ConversationId>,
+}
+
+/// The conversations in which this connection has messages queued or
+/// stored but not yet answered with `message.sent`. A message of another
+/// member that would open a gap there must wait (the gap may hold one of
+/// these, which the connection must get as `message.sent`, never as
+/// `message.new`). Shared by the sends, which count themselves in once
+/// queued, and the session, which counts them out once answered.
+#[derive(Clone, Default)]
+pub(super) struct Unanswered(Arc<Mutex<HashMap<ConversationId, usize>>>);
+
+impl Unanswered {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, usize>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn enter(&self, conversation: ConversationId) {
+        *self.map().entry(conversation).or_default() += 1;
+    }
+
+    /// A send queued in `conversation` was answered.
+    pub(super) fn leave(&self, conversation: ConversationId) {
+        let mut map = self.map();
+        if let Some(n) = map.get_mut(&conversation) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&conversation);
+            }
+        }
+    }
+
+    /// Whether a send in `conversation` is queued and unanswered.
+    pub(super) fn in_conversation(&self, conversation: ConversationId) -> bool {
+        self.map().contains_key(&conversation)
+    }
+
+    /// Whether any send is queued and unanswered.
+    pub(super) fn any(&self) -> bool {
+        !self.map().is_empty()
+    }
 }
 
 /// The sends of one connection.
 #[derive(Default)]
 pub(super) struct Sends {
-    under_way: Option<PendingSend>,
-    /// In the order they were read.
-    waiting: VecDeque<PendingSend>,
+    /// Every send under way, in read order.
+    in_flight: FuturesOrdered<Pin<Box<dyn Future<Output = Finished> + Send>>>,
+    /// Ends when the first step of the last send pushed has ended, telling
+    /// whether the store failed it; the next send's first step waits for it.
+    last_turn: Option<oneshot::Receiver<bool>>,
+    unanswered: Unanswered,
 }
 
 impl Sends {
-    /// Takes a send: under way at once when none is, else after the others.
+    /// Takes a send: its first step runs once the previous send's has
+    /// ended. When the store failed that one (`STORE_UNAVAILABLE`), this one
+    /// is not tried and gets the same answer: each would wait for the store
+    /// as long again, and the client retries them with their
+    /// `client_msg_id`, so nothing is stored twice.
     pub(super) fn push(&mut self, send: PendingSend) {
-        if self.under_way.is_none() {
-            self.under_way = Some(send);
-        } else {
-            self.waiting.push_back(send);
-        }
+        let (turn_done, next_turn) = oneshot::channel();
+        let previous = self.last_turn.replace(next_turn);
+        let unanswered = self.unanswered.clone();
+        let PendingSend {
+            queue,
+            client_msg_id,
+        } = send;
+        let run = async move {
+            let store_failed = match previous {
+                Some(previous) => previous.await.unwrap_or(false),
+                None => false,
+            };
+            if store_failed {
+                let _ = turn_done.send(true);
+                let e =
+                    ChatError::StoreUnavailable("the store failed the send before this one".into());
+                return Finished {
+                    result: Err(e),
+                    client_msg_id,
+                    conversation: None,
+                };
+            }
+            let queued = queue.await;
+            let _ = turn_done.send(matches!(queued, Err(ChatError::StoreUnavailable(_))));
+            match queued {
+                Ok(queued) => {
+                    let conversation = queued.conversation_id();
+                    unanswered.enter(conversation);
+                    Finished {
+                        result: queued.finish().await,
+                        client_msg_id,
+                        conversation: Some(conversation),
+                    }
+                }
+                Err(e) => Finished {
+                    result: Err(e),
+                    client_msg_id,
+                    conversation: None,
+                },
+            }
+        };
+        self.in_flight.push_back(Box::pin(run));
     }
 
     /// Whether a send is under way.
     pub(super) fn is_busy(&self) -> bool {
-        self.under_way.is_some()
+        !self.in_flight.is_empty()
     }
 
     /// Whether another send may be read now.
     pub(super) fn has_room(&self) -> bool {
-        self.waiting.len() < QUEUED_SENDS_MAX
+        self.in_flight.len() < SENDS_IN_FLIGHT_MAX
     }
 
-    /// Waits for the send under way to end (never, without one); it is
-    /// then no longer under way, and the next starts at
-    /// [`start_next`](Self::start_next). Cancel-safe: dropped before the
-    /// end, the send stays under way.
+    /// Where this connection's sends are unanswered.
+    pub(super) fn unanswered(&self) -> &Unanswered {
+        &self.unanswered
+    }
+
+    /// Waits for the oldest send under way to end (never, without one),
+    /// driving the others meanwhile. Cancel-safe.
     pub(super) async fn finished(&mut self) -> Finished {
-        let Some(pending) = &mut self.under_way else {
-            return std::future::pending().await;
-        };
-        let result = pending.send.as_mut().await;
-        let client_msg_id = self.under_way.take().and_then(|p| p.client_msg_id);
-        Finished {
-            result,
-            client_msg_id,
+        match self.in_flight.next().await {
+            Some(finished) => finished,
+            None => std::future::pending().await,
         }
     }
 
-    /// Starts the next waiting send, once the last one was answered.
-    pub(super) fn start_next(&mut self) {
-        if self.under_way.is_none() {
-            self.under_way = self.waiting.pop_front();
-        }
-    }
-
-    /// The first waiting send, taken out of the queue (to be refused
-    /// without trying it).
-    pub(super) fn pop_waiting(&mut self) -> Option<PendingSend> {
-        self.waiting.pop_front()
-    }
-
-    /// Runs the send under way and those waiting, in order, to the end:
-    /// they were read before the connection ended (a client that sends a
-    /// message and closes at once), so they are stored even though their
-    /// answers cannot be written; a retry with the same `client_msg_id`
-    /// gets the original. After a `STORE_UNAVAILABLE` the rest are not
-    /// tried. Each send is bounded by the store's own timeouts.
+    /// Runs every send under way to the end: they were read before the
+    /// connection ended (a client that sends a message and closes at
+    /// once), so they are stored even though their answers cannot be
+    /// written; a retry with the same `client_msg_id` gets the original.
+    /// After a `STORE_UNAVAILABLE` the rest are not tried. Each send is
+    /// bounded by the store's own timeouts.
     pub(super) async fn finish(&mut self) {
-        let pending = self
-            .under_way
-            .take()
-            .into_iter()
-            .chain(self.waiting.drain(..));
-        for pending in pending {
-            if let Err(chat_core::ChatError::StoreUnavailable(_)) = pending.send.await {
-                break;
-            }
-        }
+        while self.in_flight.next().await.is_some() {}
     }
 }

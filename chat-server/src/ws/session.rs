@@ -132,14 +132,13 @@ impl<S: Transport> Session<S> {
                     if let Err(ending) = Box::pin(self.on_sent(finished)).await {
                         return ending;
                     }
-                    self.sends.start_next();
                 }
                 event = self.outbox.next_event() => {
                     let Some(event) = event else {
                         return Some((close::TRY_AGAIN_LATER, "too slow to keep up; reconnect to catch up"));
                     };
-                    let sending = self.sends.is_busy();
-                    let write = self.outbox.write_events(&mut self.socket, event, sending);
+                    let unanswered = self.sends.unanswered();
+                    let write = self.outbox.write_events(&mut self.socket, event, unanswered);
                     if let Err(ending) = Box::pin(write).await {
                         return ending;
                     }
@@ -221,27 +220,23 @@ impl<S: Transport> Session<S> {
         self.apply(outcome).await
     }
 
-    /// Answers a send that ended, then writes the events held meanwhile.
+    /// Answers a send that ended, then writes the events held for it.
     async fn on_sent(&mut self, finished: Finished) -> Result<(), Ending> {
         let Finished {
             result,
             client_msg_id,
+            conversation,
         } = finished;
-        let outage = matches!(&result, Err(chat_core::ChatError::StoreUnavailable(_)));
         let outcome = frames::sent(result, client_msg_id, &mut self.frames);
         self.apply(outcome).await?;
-        // The sends waiting behind it would each wait for the store as
-        // long again: they get the same answer now, and the client retries
-        // them (with their client_msg_id, so nothing is stored twice).
-        // One at a time: those not refused when a write fails are still
-        // stored when the session ends.
-        if outage {
-            while let Some(pending) = self.sends.pop_waiting() {
-                let refusal = frames::store_unavailable(pending.client_msg_id);
-                self.reply(&refusal).await?;
-            }
+        // Answered (and, when stored, counted as sent to this connection):
+        // messages after it no longer wait for it.
+        if let Some(conversation) = conversation {
+            self.sends.unanswered().leave(conversation);
         }
-        self.outbox.write_held(&mut self.socket).await
+        self.outbox
+            .write_held(&mut self.socket, self.sends.unanswered())
+            .await
     }
 
     /// Writes an answer, counting the messages and errors it carries.

@@ -23,7 +23,7 @@ mod send;
 mod sync;
 mod typing;
 
-pub(super) use send::{sent, store_unavailable};
+pub(super) use send::sent;
 
 use chat_core::auth::AuthContext;
 use chat_core::protocol::{ClientFrame, ErrorFrame, MessageSent, ServerFrame};

@@ -4,7 +4,7 @@
 use chat_core::auth::AuthContext;
 use chat_core::conversations::SentMessage;
 use chat_core::ids::AttachmentId;
-use chat_core::protocol::{ErrorFrame, MessageSent, ServerFrame, close};
+use chat_core::protocol::{MessageSent, close};
 use chat_core::{ChatError, ConversationRef, MessageId, OutgoingMessage};
 
 use super::{Caller, FrameState, Outcome, error};
@@ -20,7 +20,8 @@ pub(super) struct SendFields<'a> {
 }
 
 /// `message.send` (to a direct peer) and `message.group.send`: a valid
-/// message becomes a send for the session to run in its turn; it starts
+/// message becomes a send for the session to run in its turn (its first
+/// step queues the message; `Sends` waits for the commit); it starts
 /// nothing yet.
 pub(super) fn send(caller: Caller<'_>, target: ConversationRef, fields: SendFields<'_>) -> Outcome {
     let SendFields {
@@ -54,7 +55,9 @@ pub(super) fn send(caller: Caller<'_>, target: ConversationRef, fields: SendFiel
         // A logout elsewhere is not heard while this instance is cut
         // off from the others: then the store decides.
         auth.check_live_if_cut_off(&ctx).await?;
-        conversations.send_from(user, origin, target, message).await
+        conversations
+            .queue_send_from(user, origin, target, message)
+            .await
     };
     Outcome::Sending(PendingSend::new(send, client_msg_id))
 }
@@ -92,11 +95,4 @@ pub(in crate::ws) fn sent(
         }
         Err(e) => error(&e, client_msg_id),
     }
-}
-
-/// The answer to a send that was not tried because the store just failed
-/// the one before it.
-pub(in crate::ws) fn store_unavailable(client_msg_id: Option<String>) -> ServerFrame {
-    let e = ChatError::StoreUnavailable("the store failed the send before this one".into());
-    ServerFrame::Error(ErrorFrame::from_error(&e, client_msg_id))
 }
