@@ -25,12 +25,6 @@ use crate::realtime::{
 use crate::store::PublishTurn;
 use crate::webhooks::WebhookRegistry;
 
-/// How long a new message waits for the earlier ones of its conversation
-/// to be published before it goes anyway ([`PublishTurn::wait`]). They
-/// take microseconds on one instance; with Redis, a publish is a round
-/// trip, a slow one under load.
-const TURN_PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
-
 /// Publishes the consequences of engine operations: messages, receipts,
 /// typing and presence. Shared by the conversation service and the
 /// delivery service.
@@ -66,7 +60,8 @@ impl Fanout {
     /// With its `turn` (from the writer that committed it), the message
     /// is published only after this instance's earlier messages of the
     /// conversation, so connections get them in seq order and need not
-    /// read any back from the store ([`PublishTurn`]).
+    /// read any back from the store ([`PublishTurn`]); the send of an
+    /// earlier message may run the publish, and this waits for it.
     pub(crate) async fn message(
         &self,
         message: &Message,
@@ -85,11 +80,14 @@ impl Fanout {
             message: Some((message.conversation_id, message.seq)),
             origin,
         });
-        if let Some(turn) = &turn {
-            turn.wait(TURN_PATIENCE).await;
+        match turn {
+            Some(turn) => {
+                let (fanout, users) = (self.clone(), members.users.clone());
+                let publication = async move { fanout.publish(&users, event).await };
+                turn.publish(Box::pin(publication)).await;
+            }
+            None => self.publish(&members.users, event).await,
         }
-        self.publish(&members.users, event).await;
-        drop(turn);
         let others = members.others(message.sender_id);
         if let Err(e) = self.queue_for_offline(message, members.kind, &others).await {
             static THROTTLE: Throttle = Throttle::new(WARN_INTERVAL);

@@ -9,44 +9,61 @@
 //! connection would do so, a store read per member for one late task.
 //!
 //! So each committed message gets a [`PublishTurn`], handed out in commit
-//! order per conversation; its send publishes only once every earlier
-//! turn of the conversation is over ([`PublishTurn::wait`]), and ends its
-//! own when dropped. A send whose task is gone drops its turn with it, so
-//! a later message never waits for one that will not come. Conversations
-//! do not wait for each other.
+//! order per conversation. A send hands its turn the publication
+//! ([`PublishTurn::publish`]); publications run strictly in turn order.
+//! Whichever send finds the next one due runs it, and every later one
+//! already handed in, so no publish waits for another send's task to be
+//! scheduled: a batch of 50 messages is published by the first of its
+//! sends to run, not by 50 tasks waking one another in turn; the others
+//! wait only to learn that theirs is out. A turn dropped without a
+//! publication (its send's task is gone) is skipped, so a later message
+//! never waits for one that will not come. Conversations do not wait for
+//! each other.
 //!
 //! Only this instance's sends take turns: messages stored by another
 //! instance, and changes, arrive when they arrive, and a connection still
 //! fills a gap they leave.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-
-use tokio::sync::oneshot;
 
 use crate::ids::ConversationId;
 
+/// What a send publishes in its turn (typically a bus publish).
+pub(crate) type Publication = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Most publications one send runs for others before it hands the rest to
+/// a task of their own: a sender in a busy conversation is answered after
+/// its own message is published, not after everyone's.
+const DRAIN_MAX: usize = 32;
+
 /// Hands out and keeps track of publish turns, per conversation. Shared by
 /// the writers (which hand turns out as batches commit) and every turn.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct PublishTurns {
     lines: Mutex<HashMap<ConversationId, Line>>,
 }
 
+impl std::fmt::Debug for PublishTurns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishTurns").finish_non_exhaustive()
+    }
+}
+
 /// One conversation's turns. Removed when every turn handed out is over,
 /// so the map holds only conversations with messages being published.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Line {
     /// The last turn handed out.
     issued: u64,
-    /// Every turn up to this one is over.
-    over_through: u64,
-    /// Turns past `over_through + 1` already over (their sends published
-    /// without waiting: see [`PublishTurn::wait`]'s timeout).
-    over_early: BTreeSet<u64>,
-    /// The send waiting for `over_through + 1`'s predecessors, if any: only
-    /// the next turn is ever woken.
-    waiting: HashMap<u64, oneshot::Sender<()>>,
+    /// Every turn up to this one has been published (or skipped).
+    done_through: u64,
+    /// Turns handed in but not yet run: `None` for a skipped one.
+    ready: BTreeMap<u64, Option<Publication>>,
+    /// A send is running this line's publications.
+    running: bool,
 }
 
 impl PublishTurns {
@@ -64,6 +81,7 @@ impl PublishTurns {
             turns: self.clone(),
             conversation,
             number: line.issued,
+            handed_in: false,
         }
     }
 
@@ -77,63 +95,130 @@ impl PublishTurns {
         self.lock().len()
     }
 
-    fn end(&self, conversation: ConversationId, number: u64) {
+    /// Records turn `number`'s publication (or its skip). Answers whether
+    /// the caller must now run the line: nobody is running it and the
+    /// next turn due is ready.
+    fn hand_in(
+        &self,
+        conversation: ConversationId,
+        number: u64,
+        publication: Option<Publication>,
+    ) -> bool {
         let mut lines = self.lock();
         let Some(line) = lines.get_mut(&conversation) else {
-            return;
+            return false;
         };
-        if number != line.over_through + 1 {
-            line.over_early.insert(number);
-            return;
+        line.ready.insert(number, publication);
+        if line.running || !line.ready.contains_key(&(line.done_through + 1)) {
+            return false;
         }
-        line.over_through = number;
-        while line.over_early.remove(&(line.over_through + 1)) {
-            line.over_through += 1;
+        line.running = true;
+        true
+    }
+
+    /// The next publication due in `conversation`, if it was handed in;
+    /// else the line is no longer running (and forgotten when nothing is
+    /// outstanding).
+    fn next_due(&self, conversation: ConversationId) -> Option<Publication> {
+        let mut lines = self.lock();
+        let line = lines.get_mut(&conversation)?;
+        loop {
+            let due = line.done_through + 1;
+            match line.ready.remove(&due) {
+                Some(publication) => {
+                    line.done_through = due;
+                    if let Some(publication) = publication {
+                        return Some(publication);
+                    }
+                }
+                None => {
+                    line.running = false;
+                    if line.done_through == line.issued {
+                        lines.remove(&conversation);
+                    }
+                    return None;
+                }
+            }
         }
-        if line.over_through == line.issued {
-            lines.remove(&conversation);
-        } else if let Some(next) = line.waiting.remove(&(line.over_through + 1)) {
-            let _ = next.send(());
+    }
+
+    /// Runs `conversation`'s due publications in order, at most
+    /// [`DRAIN_MAX`]; the rest go on in a task of their own.
+    async fn run(self: Arc<Self>, conversation: ConversationId) {
+        for _ in 0..DRAIN_MAX {
+            match self.next_due(conversation) {
+                Some(publication) => publication.await,
+                None => return,
+            }
+        }
+        self.run_elsewhere(conversation);
+    }
+
+    /// Goes on running `conversation`'s line in a task of its own.
+    fn run_elsewhere(self: Arc<Self>, conversation: ConversationId) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(Box::pin(self.run(conversation)) as Publication);
+            }
+            // No runtime to run it on (a turn dropped outside one): the
+            // next turn handed in runs the line.
+            Err(_) => {
+                if let Some(line) = self.lock().get_mut(&conversation) {
+                    line.running = false;
+                }
+            }
         }
     }
 }
 
-/// A committed message's place in its conversation's publish order. Its
-/// turn is over when it is dropped.
-#[derive(Debug)]
+/// A committed message's place in its conversation's publish order.
+/// Dropped without [`publish`](Self::publish), it is skipped.
 pub(crate) struct PublishTurn {
     turns: Arc<PublishTurns>,
     conversation: ConversationId,
     number: u64,
+    handed_in: bool,
+}
+
+impl std::fmt::Debug for PublishTurn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishTurn")
+            .field("conversation", &self.conversation)
+            .field("number", &self.number)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PublishTurn {
-    /// Waits until every earlier turn of the conversation is over. The
-    /// earlier sends are past their commit and only publishing, which
-    /// takes microseconds, unless the event bus is slow (another instance
-    /// over Redis); after `patience` this one goes ahead anyway, out of
-    /// order, and its connections fill the gap as they would for another
-    /// instance's message.
-    pub(crate) async fn wait(&self, patience: std::time::Duration) {
-        let ready = {
-            let mut lines = self.turns.lock();
-            let Some(line) = lines.get_mut(&self.conversation) else {
-                return;
-            };
-            if line.over_through + 1 >= self.number {
-                return;
-            }
-            let (tx, rx) = oneshot::channel();
-            line.waiting.insert(self.number, tx);
-            rx
-        };
-        let _ = tokio::time::timeout(patience, ready).await;
+    /// Runs `publication` once every earlier turn of the conversation has
+    /// run, and returns when it has: the caller runs it now, with any
+    /// later ones already handed in, if it is due; else the send whose
+    /// turn is due runs it, and the caller only waits. So when a send is
+    /// answered, every earlier message of its conversation from this
+    /// instance is on the bus, and the sender's connection has them to
+    /// write before the answer (no store read to fill a gap).
+    pub(crate) async fn publish(mut self, publication: Publication) {
+        self.handed_in = true;
+        let (done, published) = tokio::sync::oneshot::channel::<()>();
+        let publication = Box::pin(async move {
+            publication.await;
+            let _ = done.send(());
+        });
+        let (turns, conversation) = (self.turns.clone(), self.conversation);
+        if turns.hand_in(conversation, self.number, Some(publication)) {
+            turns.run(conversation).await;
+        }
+        // An error means the publication was dropped unrun (the runtime
+        // is shutting down): there is nothing left to wait for.
+        let _ = published.await;
     }
 }
 
 impl Drop for PublishTurn {
     fn drop(&mut self) {
-        self.turns.end(self.conversation, self.number);
+        if !self.handed_in && self.turns.hand_in(self.conversation, self.number, None) {
+            self.turns.clone().run_elsewhere(self.conversation);
+        }
     }
 }
 
@@ -141,29 +226,62 @@ impl Drop for PublishTurn {
 mod tests {
     use std::time::Duration;
 
+    use tokio::sync::mpsc;
+    use tokio::task::JoinHandle;
+
     use super::*;
 
-    const LONG: Duration = Duration::from_secs(30);
+    /// A publication that records `n` on `log`.
+    fn record(log: &mpsc::UnboundedSender<u64>, n: u64) -> Publication {
+        let log = log.clone();
+        Box::pin(async move {
+            let _ = log.send(n);
+        })
+    }
+
+    fn drain(rx: &mut mpsc::UnboundedReceiver<u64>) -> Vec<u64> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+
+    /// Hands `turn` in from a send of its own, as the server does.
+    fn send(turn: PublishTurn, log: &mpsc::UnboundedSender<u64>, n: u64) -> JoinHandle<()> {
+        tokio::spawn(turn.publish(record(log, n)))
+    }
+
+    /// Lets spawned sends run until `c` holds `count` publications
+    /// handed in but not run.
+    async fn until_handed_in(turns: &PublishTurns, c: ConversationId, count: usize) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while turns.lock().get(&c).map_or(0, |line| line.ready.len()) < count {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the sends hand their publications in");
+    }
+
+    async fn finished(sends: Vec<JoinHandle<()>>) {
+        for send in sends {
+            tokio::time::timeout(Duration::from_secs(5), send)
+                .await
+                .expect("the send returns once its publication ran")
+                .expect("the send does not panic");
+        }
+    }
 
     #[tokio::test]
-    async fn the_first_turn_goes_at_once_and_the_next_waits_for_it() {
+    async fn a_turn_handed_in_early_runs_when_the_one_before_it_does() {
         let turns = PublishTurns::new();
         let c = ConversationId::new();
-        let first = turns.take(c);
-        let second = turns.take(c);
-        first.wait(LONG).await;
-        let waiter = tokio::spawn(async move {
-            second.wait(LONG).await;
-            second
-        });
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "waits while the first is under way");
-        drop(first);
-        let second = tokio::time::timeout(Duration::from_secs(5), waiter)
-            .await
-            .expect("woken when the first ends")
-            .expect("task");
-        drop(second);
+        let (log, mut published) = mpsc::unbounded_channel();
+        let (first, second, third) = (turns.take(c), turns.take(c), turns.take(c));
+        let later = vec![send(second, &log, 2), send(third, &log, 3)];
+        until_handed_in(&turns, c, 2).await;
+        assert!(drain(&mut published).is_empty(), "1 is not published yet");
+        assert!(later.iter().all(|s| !s.is_finished()), "2 and 3 wait for 1");
+        first.publish(record(&log, 1)).await;
+        assert_eq!(drain(&mut published), [1, 2, 3], "1 runs 2 and 3 after it");
+        finished(later).await;
         assert_eq!(turns.lines(), 0, "a finished line is forgotten");
     }
 
@@ -171,44 +289,49 @@ mod tests {
     async fn conversations_do_not_wait_for_each_other() {
         let turns = PublishTurns::new();
         let (a, b) = (ConversationId::new(), ConversationId::new());
+        let (log, mut published) = mpsc::unbounded_channel();
         let _first_in_a = turns.take(a);
-        let first_in_b = turns.take(b);
-        tokio::time::timeout(Duration::from_secs(5), first_in_b.wait(LONG))
-            .await
-            .expect("b's first turn owes nothing to a");
+        turns.take(b).publish(record(&log, 7)).await;
+        assert_eq!(drain(&mut published), [7]);
     }
 
     #[tokio::test]
-    async fn turns_ending_out_of_order_wake_the_next_in_line_only_when_due() {
+    async fn a_dropped_turn_is_skipped_and_what_waited_behind_it_runs() {
         let turns = PublishTurns::new();
         let c = ConversationId::new();
-        let (t1, t2, t3, t4) = (turns.take(c), turns.take(c), turns.take(c), turns.take(c));
-        // 3 ended early (its send gave up waiting, or its task is gone).
-        drop(t3);
-        let fourth = tokio::spawn(async move {
-            t4.wait(LONG).await;
-            t4
-        });
-        drop(t1);
-        tokio::task::yield_now().await;
-        assert!(!fourth.is_finished(), "2 is still under way");
-        drop(t2);
-        let t4 = tokio::time::timeout(Duration::from_secs(5), fourth)
-            .await
-            .expect("2 and 3 are over, so 4 goes")
-            .expect("task");
-        drop(t4);
+        let (log, mut published) = mpsc::unbounded_channel();
+        let (first, second, third) = (turns.take(c), turns.take(c), turns.take(c));
+        first.publish(record(&log, 1)).await;
+        let later = send(third, &log, 3);
+        until_handed_in(&turns, c, 1).await;
+        drop(second);
+        finished(vec![later]).await;
+        assert_eq!(drain(&mut published), [1, 3]);
         assert_eq!(turns.lines(), 0);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_turn_stuck_behind_another_goes_after_its_patience() {
+    #[tokio::test]
+    async fn a_long_line_is_finished_by_a_task_of_its_own() {
         let turns = PublishTurns::new();
         let c = ConversationId::new();
-        let _stuck = turns.take(c);
-        let next = turns.take(c);
-        let waited = tokio::time::Instant::now();
-        next.wait(Duration::from_millis(200)).await;
-        assert!(waited.elapsed() >= Duration::from_millis(200));
+        let (log, mut published) = mpsc::unbounded_channel();
+        let first = turns.take(c);
+        let count = 3 * DRAIN_MAX as u64;
+        let later: Vec<_> = (2..=count).map(|n| send(turns.take(c), &log, n)).collect();
+        until_handed_in(&turns, c, later.len()).await;
+        first.publish(record(&log, 1)).await;
+        assert_eq!(
+            drain(&mut published).len(),
+            DRAIN_MAX,
+            "the first send runs a bounded share"
+        );
+        finished(later).await;
+        let rest = drain(&mut published);
+        assert_eq!(
+            rest,
+            ((DRAIN_MAX as u64 + 1)..=count).collect::<Vec<_>>(),
+            "in order"
+        );
+        assert_eq!(turns.lines(), 0);
     }
 }

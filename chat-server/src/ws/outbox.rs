@@ -101,22 +101,33 @@ impl Outbox {
         let mut next = Some(first);
         let mut written = 0;
         while let Some(event) = next.take() {
-            if !self.held.is_empty() || self.must_hold(&event, unanswered) {
-                if self.held.len() >= HELD_MAX {
-                    return Err(Some((
-                        close::TRY_AGAIN_LATER,
-                        "too slow to keep up; reconnect to catch up",
-                    )));
-                }
-                self.held.push_back(event);
-            } else {
-                written += self.write_event(socket, event).await?;
-            }
+            written += self.take_event(socket, event, unanswered).await?;
             if written < WRITE_BATCH {
                 next = self.connection.subscription.try_recv();
             }
         }
         socket.flush().await
+    }
+
+    /// Writes `event`, or holds it behind a send under way (or behind
+    /// events already held); returns the frames queued.
+    async fn take_event<S: Transport>(
+        &mut self,
+        socket: &mut Socket<S>,
+        event: Event,
+        unanswered: &Unanswered,
+    ) -> Result<usize, Ending> {
+        if self.held.is_empty() && !self.must_hold(&event, unanswered) {
+            return self.write_event(socket, event).await;
+        }
+        if self.held.len() >= HELD_MAX {
+            return Err(Some((
+                close::TRY_AGAIN_LATER,
+                "too slow to keep up; reconnect to catch up",
+            )));
+        }
+        self.held.push_back(event);
+        Ok(0)
     }
 
     /// Writes the held events that no longer wait for a send (after one
@@ -144,13 +155,32 @@ impl Outbox {
 
     /// Counts this connection's own stored message as sent to it (it gets
     /// `message.sent`), so a gap fill never echoes it back. Messages of
-    /// others below it that the connection has not had yet are fed first.
+    /// others below it that the connection has not had yet are fed first:
+    /// those of this instance are already in its queue (a send is answered
+    /// only after the earlier messages of its conversation are published),
+    /// so they are written from there; only what is still missing then
+    /// (messages of other instances on their way) is read from the store.
     pub(super) async fn admit_own<S: Transport>(
         &mut self,
         socket: &mut Socket<S>,
         conversation: ConversationId,
         seq: u64,
+        unanswered: &Unanswered,
     ) -> Result<(), Ending> {
+        let mut taken = 0;
+        while self.held.is_empty()
+            && taken < WRITE_BATCH
+            && matches!(
+                self.connection.order.peek(conversation, seq),
+                Admission::FillGap { .. }
+            )
+        {
+            let Some(event) = self.connection.subscription.try_recv() else {
+                break;
+            };
+            self.take_event(socket, event, unanswered).await?;
+            taken += 1;
+        }
         if let Admission::FillGap { after, before } = self.connection.order.admit(conversation, seq)
         {
             self.fill_gap(socket, conversation, after, before).await?;

@@ -262,8 +262,9 @@ impl<S: Transport> Session<S> {
             }
             Outcome::Sent(sent) => {
                 let (conversation, seq) = (sent.conversation_id, sent.seq);
+                let unanswered = self.sends.unanswered();
                 self.outbox
-                    .admit_own(&mut self.socket, conversation, seq)
+                    .admit_own(&mut self.socket, conversation, seq, unanswered)
                     .await?;
                 self.reply(&ServerFrame::MessageSent(sent)).await
             }
