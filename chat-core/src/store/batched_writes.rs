@@ -14,6 +14,16 @@
 //! `advance_delivered` go through the writers, everything else straight
 //! to the store, so callers see an ordinary [`MessageStore`].
 //!
+//! Messages go first: a writer keeps them and the cursor moves in two
+//! queues, fills each batch with the messages waiting, and adds at most
+//! [`MOVES_PER_BATCH`] moves. Under a group's fan-out the members' acks
+//! are most of the operations (over 95% of them), and taken in arrival
+//! order they made every message wait behind batches of 256 cursor moves.
+//! A move that waits longer costs nothing: each connection has one move
+//! under way at a time and merges the acks that arrive meanwhile
+//! (`chat-server`'s `ws/acks.rs`), so a slower answer means fewer moves,
+//! not more work.
+//!
 //! An operation is answered only after its batch has committed. If a
 //! batch fails, its operations are retried one by one, so one bad
 //! operation cannot fail the others; but when the store is unavailable,
@@ -46,7 +56,11 @@ use crate::time::Timestamp;
 /// Most operations in one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
 
-/// Operations waiting for a writer before callers wait for room.
+/// Most cursor moves in one transaction (see the module docs).
+pub(crate) const MOVES_PER_BATCH: usize = 64;
+
+/// Operations of one kind waiting for a writer before callers wait for
+/// room.
 const QUEUE: usize = 4 * MAX_BATCH;
 
 /// One operation, with where its answer goes.
@@ -63,8 +77,10 @@ enum Job {
 }
 
 impl Job {
-    /// Which writer takes it: one conversation's operations stay in order
+    /// Which writer takes it: one conversation's messages stay in order
     /// on one writer; writers of different conversations run in parallel.
+    /// (A move and a message need no order between them: a cursor moves
+    /// only to a seq that is already committed.)
     fn conversation(&self) -> ConversationId {
         match self {
             Self::Insert { message, .. } => message.conversation_id,
@@ -89,14 +105,21 @@ impl Job {
 /// `Arc`.
 pub struct BatchedWrites {
     inner: Arc<dyn MessageStore>,
-    /// One queue per writer. Fixed for the writers' life, so a write takes
-    /// no lock: shutting down closes the queues from the writers' side.
-    queues: Vec<mpsc::Sender<Job>>,
+    /// One pair of queues per writer. Fixed for the writers' life, so a
+    /// write takes no lock: shutting down closes the queues from the
+    /// writers' side.
+    queues: Vec<Lanes<mpsc::Sender<Job>>>,
     /// Tells the writers to close their queues and finish.
     stop: tokio::sync::watch::Sender<bool>,
     /// Fires when the writers' thread has finished.
     stopped: Mutex<Option<oneshot::Receiver<()>>>,
     metrics: Metrics,
+}
+
+/// A writer's two queues: messages, and cursor moves.
+struct Lanes<T> {
+    inserts: T,
+    moves: T,
 }
 
 impl std::fmt::Debug for BatchedWrites {
@@ -118,8 +141,17 @@ impl BatchedWrites {
     /// `INTERNAL` when the thread or its runtime cannot be started.
     pub fn start(inner: Arc<dyn MessageStore>, metrics: Metrics) -> Result<Arc<Self>> {
         let shards = inner.write_concurrency().max(1);
-        let (senders, receivers): (Vec<_>, Vec<_>) =
-            (0..shards).map(|_| mpsc::channel(QUEUE)).unzip();
+        let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards)
+            .map(|_| {
+                let (inserts, inserts_rx) = mpsc::channel(QUEUE);
+                let (moves, moves_rx) = mpsc::channel(QUEUE);
+                let rx = Lanes {
+                    inserts: inserts_rx,
+                    moves: moves_rx,
+                };
+                (Lanes { inserts, moves }, rx)
+            })
+            .unzip();
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let turns = PublishTurns::new();
         let tasks: Vec<_> = receivers
@@ -175,7 +207,11 @@ impl BatchedWrites {
     async fn queue(&self, job: Job) -> Result<()> {
         // UUIDv7: the low bits are random.
         let key = job.conversation().as_uuid().as_u64_pair().1;
-        let queue = &self.queues[(key % self.queues.len() as u64) as usize];
+        let lanes = &self.queues[(key % self.queues.len() as u64) as usize];
+        let queue = match job {
+            Job::Insert { .. } => &lanes.inserts,
+            Job::Deliver { .. } => &lanes.moves,
+        };
         self.metrics.write_queued();
         if queue.send(job).await.is_err() {
             // Never queued: take it back off the gauge.
@@ -371,35 +407,75 @@ impl MessageStore for BatchedWrites {
 
 async fn work(
     store: Arc<dyn MessageStore>,
-    mut jobs: mpsc::Receiver<Job>,
+    mut jobs: Lanes<mpsc::Receiver<Job>>,
     mut stopping: tokio::sync::watch::Receiver<bool>,
     metrics: Metrics,
     turns: Arc<PublishTurns>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    let mut open = true;
-    loop {
+    let (mut open, mut inserts_open, mut moves_open) = (true, true, true);
+    while inserts_open || moves_open {
+        // Messages first (`biased`), then moves: either wakes the writer.
         let taken = tokio::select! {
+            biased;
             // Closing refuses further writes; those already queued are
             // still taken below, and the loop ends when none is left.
             changed = stopping.changed(), if open => {
                 if changed.is_err() || *stopping.borrow() {
-                    jobs.close();
+                    jobs.inserts.close();
+                    jobs.moves.close();
                     open = false;
                 }
                 continue;
             }
-            taken = jobs.recv_many(&mut batch, MAX_BATCH) => taken,
+            taken = jobs.inserts.recv_many(&mut batch, MAX_BATCH), if inserts_open => {
+                inserts_open = taken > 0;
+                taken
+            }
+            job = jobs.moves.recv(), if moves_open => match job {
+                Some(job) => {
+                    batch.push(job);
+                    1
+                }
+                None => {
+                    moves_open = false;
+                    0
+                }
+            },
         };
         if taken == 0 {
-            break;
+            continue;
         }
+        top_up(&mut batch, &mut jobs);
         let (size, started) = (batch.len(), Instant::now());
         let unavailable = write(&*store, std::mem::take(&mut batch), &turns).await;
         metrics.write_batch(size, started.elapsed());
         if let Some(error) = unavailable {
-            fail_waiting(&mut jobs, &error, &metrics);
+            fail_waiting(&mut jobs.inserts, &error, &metrics);
+            fail_waiting(&mut jobs.moves, &error, &metrics);
         }
+    }
+}
+
+/// Adds to `batch` the messages waiting, then moves up to
+/// [`MOVES_PER_BATCH`], within [`MAX_BATCH`] operations in all.
+fn top_up(batch: &mut Vec<Job>, jobs: &mut Lanes<mpsc::Receiver<Job>>) {
+    let mut moves = batch
+        .iter()
+        .filter(|job| matches!(job, Job::Deliver { .. }))
+        .count();
+    while batch.len() < MAX_BATCH {
+        let Ok(job) = jobs.inserts.try_recv() else {
+            break;
+        };
+        batch.push(job);
+    }
+    while batch.len() < MAX_BATCH && moves < MOVES_PER_BATCH {
+        let Ok(job) = jobs.moves.try_recv() else {
+            break;
+        };
+        batch.push(job);
+        moves += 1;
     }
 }
 
@@ -535,6 +611,7 @@ fn outage_of<T>(result: &Result<T>) -> Option<ChatError> {
 mod tests {
     use super::*;
     use crate::memory::MemoryStore;
+    use crate::store::ConversationStore;
     use crate::testkit::fixtures;
 
     /// A store with Alice, Bob and their direct conversation.
@@ -586,6 +663,96 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("answered by the writers' own runtime");
         assert!(matches!(written, Ok(InsertOutcome::Created(_))));
+    }
+
+    fn insert_job(conversation: ConversationId, sender: UserId) -> Job {
+        let message = fixtures::new_message(conversation, sender, "m", fixtures::t0());
+        let (reply, _) = oneshot::channel();
+        Job::Insert { message, reply }
+    }
+
+    fn move_job(conversation: ConversationId, user: UserId, seq: u64) -> Job {
+        let (reply, _) = oneshot::channel();
+        let movement = DeliveryMove {
+            conversation,
+            user,
+            seq,
+        };
+        Job::Deliver {
+            movement,
+            at: fixtures::t0(),
+            reply,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_every_waiting_message_and_a_bounded_share_of_moves() {
+        let (_, a, b, conversation) = alice_and_bob().await;
+        let (inserts, inserts_rx) = mpsc::channel(QUEUE);
+        let (moves, moves_rx) = mpsc::channel(QUEUE);
+        let mut lanes = Lanes {
+            inserts: inserts_rx,
+            moves: moves_rx,
+        };
+        for seq in 1..=200 {
+            moves
+                .try_send(move_job(conversation, b, seq))
+                .expect("room");
+        }
+        for _ in 0..10 {
+            inserts.try_send(insert_job(conversation, a)).expect("room");
+        }
+        // The writer woke for a move, which arrived first.
+        let mut batch = vec![lanes.moves.try_recv().expect("a move")];
+        top_up(&mut batch, &mut lanes);
+        let count = |batch: &[Job], insert: bool| {
+            batch
+                .iter()
+                .filter(|job| matches!(job, Job::Insert { .. }) == insert)
+                .count()
+        };
+        assert_eq!(count(&batch, true), 10, "every waiting message");
+        assert_eq!(
+            count(&batch, false),
+            MOVES_PER_BATCH,
+            "moves up to the bound"
+        );
+        // The next batch takes the moves left, still bounded.
+        let mut next = vec![lanes.moves.try_recv().expect("a move")];
+        top_up(&mut next, &mut lanes);
+        assert_eq!(count(&next, false), MOVES_PER_BATCH);
+    }
+
+    #[tokio::test]
+    async fn cursor_moves_are_written_beside_messages_and_before_shutdown() {
+        let (store, a, b, conversation) = alice_and_bob().await;
+        let writes = BatchedWrites::start(store.clone(), Metrics::new()).expect("writers");
+        let message = fixtures::new_message(conversation, a, "hi", fixtures::t0());
+        writes.insert_message(message).await.expect("stored");
+        let moves: Vec<_> = (0..20)
+            .map(|_| {
+                let writes = writes.clone();
+                tokio::spawn(async move {
+                    writes
+                        .advance_delivered(conversation, b, 1, fixtures::t0())
+                        .await
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        writes.shutdown().await;
+        for moved in moves {
+            assert!(
+                moved.await.expect("task").is_ok(),
+                "a queued move is written"
+            );
+        }
+        let membership = store
+            .membership(conversation, b)
+            .await
+            .expect("read")
+            .expect("a member");
+        assert_eq!(membership.member.delivered_seq, 1);
     }
 
     #[tokio::test]
