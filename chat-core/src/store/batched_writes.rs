@@ -15,8 +15,9 @@
 //! to the store, so callers see an ordinary [`MessageStore`].
 //!
 //! Messages go first: a writer keeps them and the cursor moves in two
-//! queues, fills each batch with the messages waiting, and adds at most
-//! [`MOVES_PER_BATCH`] moves. Under a group's fan-out the members' acks
+//! queues, fills each batch with the messages waiting (up to
+//! [`MAX_BATCH`]), and adds at most [`MOVES_PER_BATCH`] moves, which
+//! therefore always get a share, however many messages wait. Under a group's fan-out the members' acks
 //! are most of the operations (over 95% of them), and taken in arrival
 //! order they made every message wait behind batches of 256 cursor moves.
 //! A move that waits longer costs nothing: each connection has one move
@@ -53,10 +54,11 @@ use crate::store::MessageStore;
 use crate::store::publish_turns::{PublishTurn, PublishTurns};
 use crate::time::Timestamp;
 
-/// Most operations in one transaction.
+/// Most messages in one transaction.
 pub(crate) const MAX_BATCH: usize = 256;
 
-/// Most cursor moves in one transaction (see the module docs).
+/// Most cursor moves in one transaction, beside its messages (see the
+/// module docs).
 pub(crate) const MOVES_PER_BATCH: usize = 64;
 
 /// Operations of one kind waiting for a writer before callers wait for
@@ -457,20 +459,20 @@ async fn work(
     }
 }
 
-/// Adds to `batch` the messages waiting, then moves up to
-/// [`MOVES_PER_BATCH`], within [`MAX_BATCH`] operations in all.
+/// Adds to `batch` the messages waiting, up to [`MAX_BATCH`], then moves
+/// up to [`MOVES_PER_BATCH`].
 fn top_up(batch: &mut Vec<Job>, jobs: &mut Lanes<mpsc::Receiver<Job>>) {
     let mut moves = batch
         .iter()
         .filter(|job| matches!(job, Job::Deliver { .. }))
         .count();
-    while batch.len() < MAX_BATCH {
+    while batch.len() - moves < MAX_BATCH {
         let Ok(job) = jobs.inserts.try_recv() else {
             break;
         };
         batch.push(job);
     }
-    while batch.len() < MAX_BATCH && moves < MOVES_PER_BATCH {
+    while moves < MOVES_PER_BATCH {
         let Ok(job) = jobs.moves.try_recv() else {
             break;
         };
@@ -721,6 +723,18 @@ mod tests {
         let mut next = vec![lanes.moves.try_recv().expect("a move")];
         top_up(&mut next, &mut lanes);
         assert_eq!(count(&next, false), MOVES_PER_BATCH);
+        // However many messages wait, moves keep their share.
+        for _ in 0..(MAX_BATCH + 10) {
+            inserts.try_send(insert_job(conversation, a)).expect("room");
+        }
+        let mut full = Vec::new();
+        top_up(&mut full, &mut lanes);
+        assert_eq!(count(&full, true), MAX_BATCH, "messages up to the bound");
+        assert_eq!(
+            count(&full, false),
+            MOVES_PER_BATCH,
+            "moves are not starved"
+        );
     }
 
     #[tokio::test]

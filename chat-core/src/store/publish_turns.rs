@@ -41,9 +41,12 @@ const DRAIN_MAX: usize = 32;
 
 /// Hands out and keeps track of publish turns, per conversation. Shared by
 /// the writers (which hand turns out as batches commit) and every turn.
-#[derive(Default)]
 pub(crate) struct PublishTurns {
     lines: Mutex<HashMap<ConversationId, Line>>,
+    /// Where lines go on when no send runs them: the runtime the turns
+    /// were made on (the server's). A turn whose send is gone is dropped
+    /// on the writers' thread, whose runtime is for commits only.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl std::fmt::Debug for PublishTurns {
@@ -67,9 +70,13 @@ struct Line {
 }
 
 impl PublishTurns {
-    /// A new, empty set of lines.
+    /// A new, empty set of lines, whose left-over publications run on
+    /// the caller's runtime, if it has one.
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self::default())
+        Arc::new(Self {
+            lines: Mutex::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        })
     }
 
     /// The next turn in `conversation`: called in commit order.
@@ -156,13 +163,17 @@ impl PublishTurns {
 
     /// Goes on running `conversation`'s line in a task of its own.
     fn run_elsewhere(self: Arc<Self>, conversation: ConversationId) {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
+        let runtime = self
+            .runtime
+            .clone()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        match runtime {
+            Some(runtime) => {
                 runtime.spawn(Box::pin(self.run(conversation)) as Publication);
             }
             // No runtime to run it on (a turn dropped outside one): the
             // next turn handed in runs the line.
-            Err(_) => {
+            None => {
                 if let Some(line) = self.lock().get_mut(&conversation) {
                     line.running = false;
                 }
