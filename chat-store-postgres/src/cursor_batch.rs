@@ -1,14 +1,16 @@
 //! Moving many cursors in one transaction with a fixed number of
 //! statements: lock every member row at once (in one order, so concurrent
 //! writers cannot deadlock), read their conversations, plan each move with
-//! the model's own rules (`Member::plan_advance`), and write the moved rows
+//! the model's own rules (`CursorBatch`), and write the moved rows
 //! with one `UPDATE` over arrays. Three statements per batch, where one
 //! move at a time cost three each.
 
 use std::collections::HashMap;
 
-use chat_core::model::{Conversation, Cursor, DeliveryMove, Member, Membership, NewlyRead};
-use chat_core::{ConversationId, Result, Timestamp, UserId};
+use chat_core::model::{
+    Cursor, CursorBatch, DeliveryMove, Member, Membership, NewlyRead, ReadRange,
+};
+use chat_core::{ConversationId, Result, Timestamp};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow as _, PgConnection, Row as _};
 use uuid::Uuid;
@@ -27,13 +29,9 @@ pub(crate) async fn advance_many(
     if moves.is_empty() {
         return Ok(Vec::new());
     }
-    let mut keys: Vec<(Uuid, Uuid)> = moves
-        .iter()
-        .map(|m| (m.conversation.as_uuid(), m.user.as_uuid()))
-        .collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let (conversations, users): (Vec<Uuid>, Vec<Uuid>) = keys.iter().copied().unzip();
+    let keys = CursorBatch::keys(moves);
+    let (conversations, users): (Vec<Uuid>, Vec<Uuid>) =
+        keys.iter().map(|(c, u)| (c.as_uuid(), u.as_uuid())).unzip();
 
     // The member rows, locked in key order. `last_seq` is read after the
     // locks are granted, by a new statement, as `advance_in` explains.
@@ -51,17 +49,19 @@ pub(crate) async fn advance_many(
     .fetch_all(&mut *conn)
     .await
     .map_err(to_chat_error)?;
-    let mut members: HashMap<(Uuid, Uuid), (Member, bool)> = HashMap::with_capacity(rows.len());
+    let mut batch = CursorBatch::default();
     for row in &rows {
         let conversation: Uuid = row.try_get("conversation_id").map_err(to_chat_error)?;
         let member = MemberRow::from_row(row)
             .map_err(to_chat_error)?
             .into_model()?;
-        members.insert((conversation, member.user_id.as_uuid()), (member, false));
+        batch.add_member(ConversationId::from_uuid(conversation), member);
     }
-    let mut wanted: Vec<Uuid> = members.keys().map(|(c, _)| *c).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    let wanted: Vec<Uuid> = batch
+        .member_conversations()
+        .iter()
+        .map(ConversationId::as_uuid)
+        .collect();
     let convs: Vec<ConversationRow> = sqlx::query_as(concat!(
         "SELECT ",
         conversation_columns!(),
@@ -71,33 +71,16 @@ pub(crate) async fn advance_many(
     .fetch_all(&mut *conn)
     .await
     .map_err(to_chat_error)?;
-    let mut by_id: HashMap<Uuid, Conversation> = HashMap::with_capacity(convs.len());
     for row in convs {
-        let c = row.into_model()?;
-        by_id.insert(c.id.as_uuid(), c);
+        batch.add_conversation(row.into_model()?);
     }
 
-    let mut after = Vec::with_capacity(moves.len());
-    for m in moves {
-        let key = (m.conversation.as_uuid(), m.user.as_uuid());
-        let (Some((member, dirty)), Some(conv)) = (members.get_mut(&key), by_id.get(&key.0)) else {
-            after.push(None);
-            continue;
-        };
-        if let Some(plan) = member.plan_advance(cursor, m.seq, conv.last_seq) {
-            let newly_read = match plan.newly_read {
-                Some((from, to)) => newly_read(conn, m.conversation, m.user, from, to).await?,
-                None => NewlyRead::default(),
-            };
-            member.apply_advance(plan, newly_read, at);
-            *dirty = true;
-        }
-        after.push(Some(Membership {
-            conversation: conv.clone(),
-            member: member.clone(),
-        }));
+    let mut counts = HashMap::new();
+    for range in batch.ranges_read(moves, cursor) {
+        counts.insert(range, newly_read(conn, range).await?);
     }
-    write_moved(conn, &members).await?;
+    let after = batch.apply(moves, cursor, at, &counts);
+    write_moved(conn, &batch.moved()).await?;
     Ok(after)
 }
 
@@ -106,13 +89,7 @@ pub(crate) async fn advance_many(
 /// member's own among them (which leave `own_unread`): two index-only
 /// ranges, of the (conversation_id, seq) unique index and of
 /// messages_sender.
-async fn newly_read(
-    conn: &mut PgConnection,
-    conversation: ConversationId,
-    user: UserId,
-    from: u64,
-    to: u64,
-) -> Result<NewlyRead> {
+async fn newly_read(conn: &mut PgConnection, range: ReadRange) -> Result<NewlyRead> {
     let (messages, own): (i64, i64) = sqlx::query_as(
         "SELECT \
              (SELECT COUNT(*) FROM messages \
@@ -120,10 +97,10 @@ async fn newly_read(
              (SELECT COUNT(*) FROM messages \
               WHERE sender_id = $1 AND conversation_id = $2 AND seq > $3 AND seq <= $4)",
     )
-    .bind(user.as_uuid())
-    .bind(conversation.as_uuid())
-    .bind(to_sql_count(from))
-    .bind(to_sql_count(to))
+    .bind(range.user.as_uuid())
+    .bind(range.conversation.as_uuid())
+    .bind(to_sql_count(range.from))
+    .bind(to_sql_count(range.to))
     .fetch_one(&mut *conn)
     .await
     .map_err(to_chat_error)?;
@@ -134,20 +111,12 @@ async fn newly_read(
 }
 
 /// One `UPDATE` for every member row a move changed.
-async fn write_moved(
-    conn: &mut PgConnection,
-    members: &HashMap<(Uuid, Uuid), (Member, bool)>,
-) -> Result<()> {
-    let moved: Vec<(&(Uuid, Uuid), &Member)> = members
-        .iter()
-        .filter(|(_, (_, dirty))| *dirty)
-        .map(|(k, (m, _))| (k, m))
-        .collect();
+async fn write_moved(conn: &mut PgConnection, moved: &[(ConversationId, &Member)]) -> Result<()> {
     if moved.is_empty() {
         return Ok(());
     }
-    let conversations: Vec<Uuid> = moved.iter().map(|(k, _)| k.0).collect();
-    let users: Vec<Uuid> = moved.iter().map(|(k, _)| k.1).collect();
+    let conversations: Vec<Uuid> = moved.iter().map(|(c, _)| c.as_uuid()).collect();
+    let users: Vec<Uuid> = moved.iter().map(|(_, m)| m.user_id.as_uuid()).collect();
     let read_seq: Vec<i64> = moved
         .iter()
         .map(|(_, m)| to_sql_count(m.read_seq))

@@ -52,7 +52,9 @@ use sqlx::sqlite::{
 
 mod attachments;
 mod changes;
+#[macro_use]
 mod conversations;
+mod cursor_batch;
 pub mod error;
 mod health;
 mod messages;

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 use chat_core::model::{
     ChangeOutcome, Cursor, DeliveryMove, EntryKind, InsertOutcome, LogEntry, Membership, Message,
-    MessageAttachment, NewChange, NewMessage, NewlyRead, Reaction, SearchHit, SearchQuery,
-    SenderCursors, attachments_to_json,
+    MessageAttachment, NewChange, NewMessage, Reaction, SearchHit, SearchQuery, SenderCursors,
+    attachments_to_json,
 };
 use chat_core::store::MessageStore;
 use chat_core::{ChatError, ClientMsgId, ConversationId, MessageId, Result, Timestamp, UserId};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::attachments::{attachments_sendable, link_attachments};
 use crate::changes;
-use crate::conversations::fetch_membership;
+use crate::cursor_batch::advance_many;
 use crate::search;
 use crate::{SqliteStore, from_sql_count, push_id_list, to_chat_error, to_sql_count};
 
@@ -234,16 +234,13 @@ impl SqliteStore {
                 }
             }
         }
-        let mut moved = Vec::with_capacity(moves.len());
-        for m in moves {
-            match advance_in(&mut tx, m.conversation, m.user, m.seq, at, cursor).await {
-                Ok(after) => moved.push(after),
-                Err(e) => {
-                    tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(e);
-                }
+        let moved = match advance_many(&mut tx, moves, at, cursor).await {
+            Ok(moved) => moved,
+            Err(e) => {
+                tx.rollback().await.map_err(to_chat_error)?;
+                return Err(e);
             }
-        }
+        };
         tx.commit().await.map_err(to_chat_error)?;
         Ok((inserted, moved))
     }
@@ -637,70 +634,4 @@ async fn insert_in(
     cursors.after_own_entry(message.seq, EntryKind::Message);
     store_sender_cursors(&mut *conn, conversation, new.sender_id, cursors).await?;
     Ok(InsertOutcome::Created(message))
-}
-
-/// One cursor move inside the caller's transaction.
-async fn advance_in(
-    conn: &mut SqliteConnection,
-    conversation: ConversationId,
-    user: UserId,
-    seq: u64,
-    at: Timestamp,
-    cursor: Cursor,
-) -> Result<Option<Membership>> {
-    // Read, decide and write under the write lock taken at BEGIN, so
-    // no message or other cursor move lands in between.
-    let Some(mut membership) = fetch_membership(&mut *conn, conversation, user).await? else {
-        return Ok(None);
-    };
-    let member = &mut membership.member;
-    let Some(plan) = member.plan_advance(cursor, seq, membership.conversation.last_seq) else {
-        return Ok(Some(membership));
-    };
-    let newly_read = match plan.newly_read {
-        // The messages now read (changes have no row in `messages`), a
-        // walk of the (conversation_id, seq) unique index, and the
-        // member's own among them, which no longer count in `own_unread`
-        // (a walk of the messages_sender index). Both indexes cover their
-        // count, so no message row is read.
-        Some((from, to)) => {
-            let (messages, own): (i64, i64) = sqlx::query_as(
-                "SELECT \
-                     (SELECT COUNT(*) FROM messages \
-                      WHERE conversation_id = ?2 AND seq > ?3 AND seq <= ?4), \
-                     (SELECT COUNT(*) FROM messages \
-                      WHERE sender_id = ?1 AND conversation_id = ?2 AND seq > ?3 AND seq <= ?4)",
-            )
-            .bind(user.as_uuid())
-            .bind(conversation.as_uuid())
-            .bind(to_sql_count(from))
-            .bind(to_sql_count(to))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(to_chat_error)?;
-            NewlyRead {
-                messages: from_sql_count(messages),
-                own: from_sql_count(own),
-            }
-        }
-        None => NewlyRead::default(),
-    };
-    member.apply_advance(plan, newly_read, at);
-    sqlx::query(
-        "UPDATE conversation_members SET read_seq = ?3, read_message_count = ?4, read_at = ?5, \
-             own_unread = ?6, delivered_seq = ?7, delivered_at = ?8 \
-         WHERE conversation_id = ?1 AND user_id = ?2",
-    )
-    .bind(conversation.as_uuid())
-    .bind(user.as_uuid())
-    .bind(to_sql_count(member.read_seq))
-    .bind(to_sql_count(member.read_message_count))
-    .bind(member.read_at.map(|t| t.as_millis()))
-    .bind(to_sql_count(member.own_unread))
-    .bind(to_sql_count(member.delivered_seq))
-    .bind(member.delivered_at.map(|t| t.as_millis()))
-    .execute(&mut *conn)
-    .await
-    .map_err(to_chat_error)?;
-    Ok(Some(membership))
 }

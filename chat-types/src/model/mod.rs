@@ -5,6 +5,7 @@ mod attachment;
 mod auth;
 mod change;
 mod conversation;
+mod cursor_batch;
 mod message;
 mod moderation;
 mod push;
@@ -28,6 +29,7 @@ pub use conversation::{
     EntryKind, Member, MemberEntry, MemberRemoval, MemberRole, Membership, NewDirectConversation,
     NewGroup, NewMember, NewlyRead, PostingPolicy, SenderCursors, UnknownVariant,
 };
+pub use cursor_batch::{CursorBatch, ReadRange};
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
 pub use moderation::{BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery};
 pub use push::{
