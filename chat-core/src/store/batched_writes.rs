@@ -23,7 +23,14 @@
 //! A move that waits longer costs nothing: each connection has one move
 //! under way at a time and merges the acks that arrive meanwhile
 //! (`chat-server`'s `ws/acks.rs`), so a slower answer means fewer moves,
-//! not more work.
+//! not more work. So moves alone start a commit only
+//! [`MOVES_ALONE_PAUSE`] after the last one ended; until then they wait
+//! for a message's commit to ride along with. Otherwise a thousand
+//! members' acks kept the writer committing all the time (each commit a
+//! disk flush, and on SQLite the pages of every moved row written to the
+//! log again): a message waited for the commit under way, and the
+//! flushes and log checkpoints spread into the tail of every message's
+//! latency.
 //!
 //! An operation is answered only after its batch has committed. If a
 //! batch fails, its operations are retried one by one, so one bad
@@ -60,6 +67,11 @@ pub(crate) const MAX_BATCH: usize = 256;
 /// Most cursor moves in one transaction, beside its messages (see the
 /// module docs).
 pub(crate) const MOVES_PER_BATCH: usize = 64;
+
+/// After a commit, how long cursor moves alone wait before they make a
+/// commit of their own (a message that comes meanwhile takes them along at
+/// once). See the module docs.
+pub(crate) const MOVES_ALONE_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Operations of one kind waiting for a writer before callers wait for
 /// room.
@@ -416,6 +428,8 @@ async fn work(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let (mut open, mut inserts_open, mut moves_open) = (true, true, true);
+    // When moves alone may next start a commit.
+    let mut moves_alone_at = tokio::time::Instant::now();
     while inserts_open || moves_open {
         // Messages first (`biased`), then moves: either wakes the writer.
         let taken = tokio::select! {
@@ -434,7 +448,10 @@ async fn work(
                 inserts_open = taken > 0;
                 taken
             }
-            job = jobs.moves.recv(), if moves_open => match job {
+            job = async {
+                tokio::time::sleep_until(moves_alone_at).await;
+                jobs.moves.recv().await
+            }, if moves_open => match job {
                 Some(job) => {
                     batch.push(job);
                     1
@@ -452,6 +469,7 @@ async fn work(
         let (size, started) = (batch.len(), Instant::now());
         let unavailable = write(&*store, std::mem::take(&mut batch), &turns).await;
         metrics.write_batch(size, started.elapsed());
+        moves_alone_at = tokio::time::Instant::now() + MOVES_ALONE_PAUSE;
         if let Some(error) = unavailable {
             fail_waiting(&mut jobs.inserts, &error, &metrics);
             fail_waiting(&mut jobs.moves, &error, &metrics);
@@ -735,6 +753,91 @@ mod tests {
             MOVES_PER_BATCH,
             "moves are not starved"
         );
+    }
+
+    /// A writer on this test's runtime over `store`, fed through the
+    /// lanes returned; its metrics count its batches.
+    fn writer_on_this_runtime(store: Arc<dyn MessageStore>) -> (Lanes<mpsc::Sender<Job>>, Metrics) {
+        let (inserts, inserts_rx) = mpsc::channel(QUEUE);
+        let (moves, moves_rx) = mpsc::channel(QUEUE);
+        let lanes = Lanes {
+            inserts: inserts_rx,
+            moves: moves_rx,
+        };
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let metrics = Metrics::new();
+        let (turns, writer_metrics) = (PublishTurns::new(), metrics.clone());
+        tokio::spawn(async move {
+            work(store, lanes, stopping, writer_metrics, turns).await;
+            drop(stop);
+        });
+        (Lanes { inserts, moves }, metrics)
+    }
+
+    /// A move and where its answer comes.
+    fn answered_move(
+        conversation: ConversationId,
+        user: UserId,
+    ) -> (Job, oneshot::Receiver<Result<Option<Membership>>>) {
+        let (reply, answer) = oneshot::channel();
+        let movement = DeliveryMove {
+            conversation,
+            user,
+            seq: 1,
+        };
+        let job = Job::Deliver {
+            movement,
+            at: fixtures::t0(),
+            reply,
+        };
+        (job, answer)
+    }
+
+    fn batches(metrics: &Metrics) -> String {
+        metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("chat_write_batch_size_count "))
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn moves_alone_wait_after_a_commit_for_a_message_to_ride_along() {
+        let (store, a, b, conversation) = alice_and_bob().await;
+        let (lanes, metrics) = writer_on_this_runtime(store);
+        let (first, first_done) = answered_move(conversation, b);
+        lanes.moves.try_send(first).expect("room");
+        first_done.await.expect("answered").expect("moved");
+        // Just after a commit: this move waits ...
+        let (second, second_done) = answered_move(conversation, a);
+        lanes.moves.try_send(second).expect("room");
+        tokio::time::advance(MOVES_ALONE_PAUSE / 2).await;
+        // ... and goes with the message that comes meanwhile.
+        let (reply, stored) = oneshot::channel();
+        let message = fixtures::new_message(conversation, a, "m", fixtures::t0());
+        lanes
+            .inserts
+            .try_send(Job::Insert { message, reply })
+            .expect("room");
+        assert!(stored.await.expect("answered").is_ok());
+        second_done.await.expect("answered").expect("moved");
+        assert_eq!(batches(&metrics), "chat_write_batch_size_count 2");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_no_message_moves_alone_are_written_after_the_pause() {
+        let (store, a, b, conversation) = alice_and_bob().await;
+        let (lanes, metrics) = writer_on_this_runtime(store);
+        let (first, first_done) = answered_move(conversation, b);
+        lanes.moves.try_send(first).expect("room");
+        first_done.await.expect("answered").expect("moved");
+        let committed = tokio::time::Instant::now();
+        let (second, second_done) = answered_move(conversation, a);
+        lanes.moves.try_send(second).expect("room");
+        second_done.await.expect("answered").expect("moved");
+        assert!(committed.elapsed() >= MOVES_ALONE_PAUSE);
+        assert_eq!(batches(&metrics), "chat_write_batch_size_count 2");
     }
 
     #[tokio::test]
