@@ -36,11 +36,20 @@ fn env_filter(filter: &str) -> EnvFilter {
 /// received, tokens (the in-band `auth` frame) and people's private
 /// messages included. It only caps: at `info`, the library logs nothing
 /// below `info` either.
-fn payload_cap() -> Targets {
-    PAYLOAD_LOGGERS.iter().fold(
-        Targets::new().with_default(LevelFilter::TRACE),
-        |t, target| t.with_target(*target, LevelFilter::DEBUG),
-    )
+///
+/// Its default is the level asked for, not `trace`: the subscriber's
+/// most verbose level is the least verbose of its filters', and the
+/// `log` crate's maximum is set from it. At `trace` every `log::trace!`
+/// of the WebSocket library and the database driver (several per frame
+/// and per statement) went through the subscriber's filters before being
+/// dropped, a few percent of the server's CPU under load.
+fn payload_cap(asked: &EnvFilter) -> Targets {
+    let most = asked.max_level_hint().unwrap_or(LevelFilter::TRACE);
+    PAYLOAD_LOGGERS
+        .iter()
+        .fold(Targets::new().with_default(most), |t, target| {
+            t.with_target(*target, most.min(LevelFilter::DEBUG))
+        })
 }
 
 /// Colours only on a terminal: escape codes in a log file or a pipe get
@@ -50,21 +59,25 @@ fn ansi() -> bool {
 }
 
 fn text_subscriber(filter: &str) -> impl Subscriber + Send + Sync {
+    let filter = env_filter(filter);
+    let cap = payload_cap(&filter);
     tracing_subscriber::fmt()
-        .with_env_filter(env_filter(filter))
+        .with_env_filter(filter)
         .with_ansi(ansi())
         .finish()
-        .with(payload_cap())
+        .with(cap)
 }
 
 fn json_subscriber(filter: &str) -> impl Subscriber + Send + Sync {
+    let filter = env_filter(filter);
+    let cap = payload_cap(&filter);
     tracing_subscriber::fmt()
-        .with_env_filter(env_filter(filter))
+        .with_env_filter(filter)
         .with_ansi(ansi())
         .json()
         .flatten_event(true)
         .finish()
-        .with(payload_cap())
+        .with(cap)
 }
 
 #[cfg(test)]
@@ -91,6 +104,27 @@ mod tests {
         assert!(logs("info", "tungstenite", Level::INFO));
         assert!(logs("info", "chat_server", Level::INFO));
         assert!(!logs("info", "chat_server", Level::DEBUG));
+    }
+
+    #[test]
+    fn the_most_verbose_level_is_the_one_asked_for() {
+        // The `log` crate's maximum comes from it (`try_init`).
+        for (filter, most) in [
+            ("info", LevelFilter::INFO),
+            ("warn", LevelFilter::WARN),
+            ("chat_server=debug,info", LevelFilter::DEBUG),
+        ] {
+            assert_eq!(
+                text_subscriber(filter).max_level_hint(),
+                Some(most),
+                "{filter}"
+            );
+            assert_eq!(
+                json_subscriber(filter).max_level_hint(),
+                Some(most),
+                "{filter}"
+            );
+        }
     }
 
     #[test]
