@@ -15,6 +15,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chat_core::conversations::{QueuedSend, SentMessage};
@@ -70,15 +71,27 @@ pub(super) struct Finished {
 /// `message.new`). Shared by the sends, which count themselves in once
 /// queued, and the session, which counts them out once answered.
 #[derive(Clone, Default)]
-pub(super) struct Unanswered(Arc<Mutex<HashMap<ConversationId, usize>>>);
+pub(super) struct Unanswered(Arc<UnansweredInner>);
+
+#[derive(Default)]
+struct UnansweredInner {
+    by_conversation: Mutex<HashMap<ConversationId, usize>>,
+    /// The sum of the map's counts, read without the lock: most
+    /// connections never send, and every event they get asks.
+    total: AtomicUsize,
+}
 
 impl Unanswered {
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<ConversationId, usize>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.0
+            .by_conversation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     fn enter(&self, conversation: ConversationId) {
         *self.map().entry(conversation).or_default() += 1;
+        self.0.total.fetch_add(1, Ordering::Release);
     }
 
     /// A send queued in `conversation` was answered.
@@ -89,17 +102,18 @@ impl Unanswered {
             if *n == 0 {
                 map.remove(&conversation);
             }
+            self.0.total.fetch_sub(1, Ordering::Release);
         }
     }
 
     /// Whether a send in `conversation` is queued and unanswered.
     pub(super) fn in_conversation(&self, conversation: ConversationId) -> bool {
-        self.map().contains_key(&conversation)
+        self.any() && self.map().contains_key(&conversation)
     }
 
     /// Whether any send is queued and unanswered.
     pub(super) fn any(&self) -> bool {
-        !self.map().is_empty()
+        self.0.total.load(Ordering::Acquire) > 0
     }
 }
 
