@@ -644,8 +644,15 @@ describe('a direct conversation', () => {
     await openConversation(fay, 'Gus');
     await react(fay, sent.message_id, '👍');
     await expectMessage(fay, sent.message_id, { reactions: [{ emoji: '👍', count: 1, mine: true }] });
-    const history = await ok(server.url, 'GET', `conversations/${sent.conversation_id}/messages`, { token: gus.token });
-    assert.deepEqual(history.messages[0].reactions, [{ emoji: '👍', count: 1, me: false }]);
+    // The page shows a reaction as soon as it is asked for; the store has it
+    // once the PUT is answered.
+    let reactions;
+    await until(async () => {
+      const history = await ok(server.url, 'GET', `conversations/${sent.conversation_id}/messages`, { token: gus.token });
+      reactions = history.messages[0].reactions;
+      return reactions.length > 0;
+    }, { what: "Fay's reaction in Gus's history" });
+    assert.deepEqual(reactions, [{ emoji: '👍', count: 1, me: false }]);
     // Taking it back, and a refusal (Gus's message is not Fay's to delete: no such action).
     await chip(fay, sent.message_id, '👍');
     await expectMessage(fay, sent.message_id, { reactions: [] });
