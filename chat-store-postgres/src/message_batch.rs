@@ -10,14 +10,14 @@
 //! in the same statement), the attachments' links, the seqs and the
 //! senders' cursors, each with one statement over arrays (`UNNEST`). The rules are
 //! those of a single insert, applied in batch order in memory between the
-//! reads and the writes.
-
-use std::collections::HashMap;
+//! reads and the writes by `MessageBatch` (chat-types), which the SQLite
+//! store shares.
 
 use chat_core::model::{
-    EntryKind, InsertOutcome, Message, NewMessage, SenderCursors, attachments_to_json,
+    ConversationGrowth, InsertOutcome, Message, MessageBatch, NewMessage, SenderCursors,
+    attachments_to_json,
 };
-use chat_core::{Result, UserId};
+use chat_core::{ConversationId, Result, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -38,9 +38,10 @@ pub(crate) async fn insert_batch(
     conn: &mut PgConnection,
     batch: &[NewMessage],
 ) -> Result<Vec<InsertOutcome>> {
-    let mut conversations: Vec<Uuid> = batch.iter().map(|m| m.conversation_id.as_uuid()).collect();
-    conversations.sort_unstable();
-    conversations.dedup();
+    let conversations: Vec<Uuid> = MessageBatch::conversations(batch)
+        .iter()
+        .map(ConversationId::as_uuid)
+        .collect();
     let locked: Vec<(Uuid, i64)> = sqlx::query_as(
         "SELECT conversation_id, last_seq FROM conversations \
          WHERE conversation_id = ANY($1) ORDER BY conversation_id FOR NO KEY UPDATE",
@@ -49,17 +50,15 @@ pub(crate) async fn insert_batch(
     .fetch_all(&mut *conn)
     .await
     .map_err(to_chat_error)?;
-    let mut last_seq: HashMap<Uuid, i64> = locked.into_iter().collect();
-    // Messages stored per conversation, for `message_count`.
-    let mut added: HashMap<Uuid, i64> = HashMap::new();
+    let mut plan = MessageBatch::default();
+    for (id, last_seq) in locked {
+        plan.add_conversation(ConversationId::from_uuid(id), from_sql_count(last_seq));
+    }
 
-    let mut pairs: Vec<(Uuid, Uuid)> = batch
+    let (pair_convs, pair_users): (Vec<Uuid>, Vec<Uuid>) = MessageBatch::senders(batch)
         .iter()
-        .map(|m| (m.conversation_id.as_uuid(), m.sender_id.as_uuid()))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let (pair_convs, pair_users): (Vec<Uuid>, Vec<Uuid>) = pairs.into_iter().unzip();
+        .map(|(c, u)| (c.as_uuid(), u.as_uuid()))
+        .unzip();
     let senders: Vec<(Uuid, Uuid, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT m.conversation_id, m.user_id, m.read_seq, m.read_message_count, \
              m.delivered_seq, m.own_unread \
@@ -74,22 +73,19 @@ pub(crate) async fn insert_batch(
     .fetch_all(&mut *conn)
     .await
     .map_err(to_chat_error)?;
-    let mut cursors: HashMap<(Uuid, Uuid), SenderCursors> = senders
-        .into_iter()
-        .map(
-            |(c, u, read_seq, read_message_count, delivered_seq, own_unread)| {
-                let cursors = SenderCursors {
-                    read_seq: from_sql_count(read_seq),
-                    read_message_count: from_sql_count(read_message_count),
-                    delivered_seq: from_sql_count(delivered_seq),
-                    own_unread: from_sql_count(own_unread),
-                };
-                ((c, u), cursors)
-            },
-        )
-        .collect();
+    for (c, u, read_seq, read_message_count, delivered_seq, own_unread) in senders {
+        let cursors = SenderCursors {
+            read_seq: from_sql_count(read_seq),
+            read_message_count: from_sql_count(read_message_count),
+            delivered_seq: from_sql_count(delivered_seq),
+            own_unread: from_sql_count(own_unread),
+        };
+        plan.add_sender(ConversationId::from_uuid(c), UserId::from_uuid(u), cursors);
+    }
 
-    let mut used = used_keys(conn, batch).await?;
+    for message in used_keys(conn, batch).await? {
+        plan.add_used(message);
+    }
     let attachment_ids: Vec<Uuid> = (batch.iter())
         .flat_map(|m| m.attachments.iter().map(|a| a.attachment_id.as_uuid()))
         .collect();
@@ -98,73 +94,26 @@ pub(crate) async fn insert_batch(
 
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut rows = Rows::default();
-    let mut activity: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
     for new in batch {
-        let conversation = new.conversation_id.as_uuid();
-        let sender = new.sender_id.as_uuid();
-        let (Some(seq), Some(cursor)) = (
-            last_seq.get_mut(&conversation),
-            cursors.get_mut(&(conversation, sender)),
-        ) else {
-            outcomes.push(InsertOutcome::NotMember);
-            continue;
-        };
-        let key = new.client_msg_id.as_ref().map(|k| k.as_str().to_owned());
-        if let Some(original) = key
-            .as_ref()
-            .and_then(|k| used.get(&(conversation, sender, k.clone())))
-        {
-            outcomes.push(InsertOutcome::Existing(original.clone()));
-            continue;
+        let outcome = plan.plan(new, |m| claim(&mut unsent, m.sender_id, &m.attachments));
+        if let InsertOutcome::Created(message) = &outcome {
+            rows.push(message);
+            links.push(message.conversation_id, message.id, &message.attachments);
         }
-        if !claim(&mut unsent, new.sender_id, &new.attachments) {
-            outcomes.push(InsertOutcome::AttachmentNotFound);
-            continue;
-        }
-        *seq += 1;
-        *added.entry(conversation).or_default() += 1;
-        cursor.after_own_entry(from_sql_count(*seq), EntryKind::Message);
-        let at = activity
-            .entry(conversation)
-            .or_insert(new.created_at.as_datetime());
-        *at = (*at).max(new.created_at.as_datetime());
-        let message = Message {
-            id: new.id,
-            conversation_id: new.conversation_id,
-            seq: from_sql_count(*seq),
-            sender_id: new.sender_id,
-            content: new.content.as_str().to_owned(),
-            message_type: new.message_type.as_str().to_owned(),
-            client_msg_id: key.clone(),
-            created_at: new.created_at,
-            reply_to: new.reply_to,
-            mentions: new.mentions.clone(),
-            attachments: new.attachments.clone(),
-            edited_at: None,
-            deleted_at: None,
-        };
-        rows.push(&message);
-        links.push(message.conversation_id, message.id, &message.attachments);
-        if let Some(k) = key {
-            used.insert((conversation, sender, k), message.clone());
-        }
-        outcomes.push(InsertOutcome::Created(message));
+        outcomes.push(outcome);
     }
     if rows.ids.is_empty() {
         return Ok(outcomes);
     }
     rows.insert(conn).await?;
     links.store(conn).await?;
-    update_conversations(conn, &last_seq, &added, &activity).await?;
-    update_senders(conn, &cursors).await?;
+    update_conversations(conn, &plan.grown()).await?;
+    update_senders(conn, &plan.sender_cursors()).await?;
     Ok(outcomes)
 }
 
 /// The messages already stored under the batch's idempotency keys.
-async fn used_keys(
-    conn: &mut PgConnection,
-    batch: &[NewMessage],
-) -> Result<HashMap<(Uuid, Uuid, String), Message>> {
+async fn used_keys(conn: &mut PgConnection, batch: &[NewMessage]) -> Result<Vec<Message>> {
     let keyed: Vec<(Uuid, Uuid, String)> = batch
         .iter()
         .filter_map(|m| {
@@ -177,7 +126,7 @@ async fn used_keys(
         })
         .collect();
     if keyed.is_empty() {
-        return Ok(HashMap::new());
+        return Ok(Vec::new());
     }
     let (mut cs, mut ss, mut ks) = (Vec::new(), Vec::new(), Vec::new());
     for (c, s, k) in keyed {
@@ -204,14 +153,7 @@ async fn used_keys(
     .fetch_all(&mut *conn)
     .await
     .map_err(to_chat_error)?;
-    Ok(found
-        .into_iter()
-        .map(Message::from)
-        .filter_map(|m| {
-            let key = m.client_msg_id.clone()?;
-            Some(((m.conversation_id.as_uuid(), m.sender_id.as_uuid(), key), m))
-        })
-        .collect())
+    Ok(found.into_iter().map(Message::from).collect())
 }
 
 /// The new messages, column by column, for one `INSERT ... UNNEST`.
@@ -294,21 +236,16 @@ impl Rows {
     }
 }
 
-/// The seqs, message counts (`added` more each) and activity of the
-/// conversations that got messages.
-async fn update_conversations(
-    conn: &mut PgConnection,
-    last_seq: &HashMap<Uuid, i64>,
-    added: &HashMap<Uuid, i64>,
-    activity: &HashMap<Uuid, DateTime<Utc>>,
-) -> Result<()> {
+/// The seqs, message counts and activity of the conversations that got
+/// messages.
+async fn update_conversations(conn: &mut PgConnection, grown: &[ConversationGrowth]) -> Result<()> {
     let (mut ids, mut seqs, mut counts, mut times) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for (id, at) in activity {
-        ids.push(*id);
-        seqs.push(last_seq.get(id).copied().unwrap_or_default());
-        counts.push(added.get(id).copied().unwrap_or_default());
-        times.push(*at);
+    for g in grown {
+        ids.push(g.conversation.as_uuid());
+        seqs.push(to_sql_count(g.last_seq));
+        counts.push(to_sql_count(g.added));
+        times.push(g.newest.as_datetime());
     }
     sqlx::query(
         "UPDATE conversations c SET last_seq = v.seq, \
@@ -330,7 +267,7 @@ async fn update_conversations(
 
 async fn update_senders(
     conn: &mut PgConnection,
-    cursors: &HashMap<(Uuid, Uuid), SenderCursors>,
+    cursors: &[(ConversationId, UserId, SenderCursors)],
 ) -> Result<()> {
     let (mut cs, mut us, mut rs, mut rcs, mut ds, mut os) = (
         Vec::new(),
@@ -340,9 +277,9 @@ async fn update_senders(
         Vec::new(),
         Vec::new(),
     );
-    for ((c, u), k) in cursors {
-        cs.push(*c);
-        us.push(*u);
+    for (c, u, k) in cursors {
+        cs.push(c.as_uuid());
+        us.push(u.as_uuid());
         rs.push(to_sql_count(k.read_seq));
         rcs.push(to_sql_count(k.read_message_count));
         ds.push(to_sql_count(k.delivered_seq));

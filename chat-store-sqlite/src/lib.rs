@@ -57,6 +57,7 @@ mod conversations;
 mod cursor_batch;
 pub mod error;
 mod health;
+mod message_batch;
 mod messages;
 mod moderation;
 mod password_resets;

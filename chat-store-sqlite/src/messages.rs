@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::attachments::{attachments_sendable, link_attachments};
 use crate::changes;
 use crate::cursor_batch::advance_many;
+use crate::message_batch;
 use crate::search;
 use crate::{SqliteStore, from_sql_count, push_id_list, to_chat_error, to_sql_count};
 
@@ -212,10 +213,12 @@ fn is_client_msg_id_conflict(e: &sqlx::Error) -> bool {
 }
 
 impl SqliteStore {
-    /// Stores `messages`, then moves one cursor per entry of `moves`, all
-    /// in one transaction under the write lock taken at BEGIN (one commit,
-    /// one disk flush), so no other write lands in between. Every write of
-    /// this store but single inserts goes through here.
+    /// Stores `messages` (several at once with a fixed number of
+    /// statements, `message_batch.rs`, unless they send files), then moves
+    /// one cursor per entry of `moves`, all in one transaction under the
+    /// write lock taken at BEGIN (one commit, one disk flush), so no other
+    /// write lands in between. Every write of this store but single inserts
+    /// goes through here.
     async fn write(
         &self,
         messages: &[NewMessage],
@@ -224,16 +227,27 @@ impl SqliteStore {
         cursor: Cursor,
     ) -> Result<(Vec<InsertOutcome>, Vec<Option<Membership>>)> {
         let mut tx = self.begin_write().await?;
-        let mut inserted = Vec::with_capacity(messages.len());
-        for new in messages {
-            match insert_in(&mut tx, new).await {
-                Ok(outcome) => inserted.push(outcome),
+        let inserted = if messages.len() > 1 && !message_batch::sets_apart(messages) {
+            match message_batch::insert_batch(&mut tx, messages).await {
+                Ok(inserted) => inserted,
                 Err(e) => {
                     tx.rollback().await.map_err(to_chat_error)?;
-                    return Err(conflict_error(e));
+                    return Err(e);
                 }
             }
-        }
+        } else {
+            let mut inserted = Vec::with_capacity(messages.len());
+            for new in messages {
+                match insert_in(&mut tx, new).await {
+                    Ok(outcome) => inserted.push(outcome),
+                    Err(e) => {
+                        tx.rollback().await.map_err(to_chat_error)?;
+                        return Err(conflict_error(e));
+                    }
+                }
+            }
+            inserted
+        };
         let moved = match advance_many(&mut tx, moves, at, cursor).await {
             Ok(moved) => moved,
             Err(e) => {

@@ -7,6 +7,7 @@ mod change;
 mod conversation;
 mod cursor_batch;
 mod message;
+mod message_batch;
 mod moderation;
 mod push;
 mod search;
@@ -31,6 +32,7 @@ pub use conversation::{
 };
 pub use cursor_batch::{CursorBatch, ReadRange};
 pub use message::{InsertOutcome, Message, MessageTarget, MessageView, NewMessage, Receipt};
+pub use message_batch::{ConversationGrowth, MessageBatch};
 pub use moderation::{BlockedUser, NewReport, Report, ReportOutcome, ReportStatus, UserListQuery};
 pub use push::{
     MAX_PUSH_SUBSCRIPTIONS_PER_USER, NewPushSubscription, PushLevel, PushNotification,
