@@ -19,11 +19,7 @@ use chat_core::{ConversationId, Result, Timestamp, UserId};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::conversations::MembershipRow;
-use crate::{from_sql_count, to_chat_error, to_sql_count};
-
-/// Rows per statement: 8 bound values each keep a statement well under
-/// SQLite's limit of 32,766.
-const ROWS_PER_STATEMENT: usize = 1_000;
+use crate::{ROWS_PER_STATEMENT, execute_built, from_sql_count, to_chat_error, to_sql_count};
 
 /// Applies `moves` of `cursor` in order inside the caller's write
 /// transaction; returns, per move, the membership after it (`None` for
@@ -132,10 +128,5 @@ async fn write_moved(
          WHERE conversation_members.conversation_id = v.conversation_id \
            AND conversation_members.user_id = v.user_id",
     );
-    query
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
-    Ok(())
+    execute_built(conn, query).await
 }

@@ -77,6 +77,23 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rows a multi-row statement (`VALUES` lists) takes at most: at 11 bound
+/// values a row (a message), well under SQLite's limit of 32,766.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Runs a statement built with a `QueryBuilder`, for its effect.
+async fn execute_built(
+    conn: &mut sqlx::SqliteConnection,
+    mut query: sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+) -> chat_core::Result<()> {
+    query
+        .build()
+        .execute(&mut *conn)
+        .await
+        .map_err(to_chat_error)?;
+    Ok(())
+}
+
 /// Ends `query` with the list `(?, ?, ...)` of `ids` bound: the tail of
 /// an `IN` clause. The caller keeps the list under SQLite's limit on
 /// bound parameters (32,766).

@@ -24,11 +24,9 @@ use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
 use crate::messages::{MessageRow, mentions_to_sql, msg_columns};
-use crate::{from_sql_count, push_id_list, to_chat_error, to_sql_count};
-
-/// Rows per statement, under SQLite's limit of 32,766 bound values (a
-/// message row binds 11).
-const ROWS_PER_STATEMENT: usize = 1_000;
+use crate::{
+    ROWS_PER_STATEMENT, execute_built, from_sql_count, push_id_list, to_chat_error, to_sql_count,
+};
 
 /// Whether `batch` must be stored one message at a time: it sends files.
 pub(crate) fn sets_apart(batch: &[NewMessage]) -> bool {
@@ -180,12 +178,7 @@ async fn insert_messages(conn: &mut SqliteConnection, rows: &[&Message]) -> Resu
             .push_bind(mentions_to_sql(&m.mentions))
             .push_bind(attachments_to_json(&m.attachments));
     });
-    query
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
-    Ok(())
+    execute_built(conn, query).await
 }
 
 /// The `message_mentions` rows of the batch's messages; a member mentioned
@@ -201,12 +194,7 @@ async fn insert_mentions(conn: &mut SqliteConnection, rows: &[(&Message, UserId)
             .push_bind(to_sql_count(m.seq));
     });
     query.push(" ON CONFLICT DO NOTHING");
-    query
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
-    Ok(())
+    execute_built(conn, query).await
 }
 
 /// The seqs, message counts and activity of the conversations that got
@@ -226,11 +214,7 @@ async fn update_conversations(conn: &mut SqliteConnection, plan: &MessageBatch) 
                  last_activity_at = max(last_activity_at, v.at) \
              FROM v WHERE conversations.conversation_id = v.id",
         );
-        query
-            .build()
-            .execute(&mut *conn)
-            .await
-            .map_err(to_chat_error)?;
+        execute_built(&mut *conn, query).await?;
     }
     Ok(())
 }
@@ -255,10 +239,5 @@ async fn update_senders(
          FROM v WHERE conversation_members.conversation_id = v.c \
            AND conversation_members.user_id = v.u",
     );
-    query
-        .build()
-        .execute(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
-    Ok(())
+    execute_built(conn, query).await
 }

@@ -118,10 +118,8 @@ impl MessageBatch {
             return InsertOutcome::NotMember;
         };
         let key = new.client_msg_id.as_ref().map(|k| k.as_str().to_owned());
-        if let Some(original) = key
-            .as_ref()
-            .and_then(|k| self.used.get(&(conversation, new.sender_id, k.clone())))
-        {
+        let slot = key.clone().map(|k| (conversation, new.sender_id, k));
+        if let Some(original) = slot.as_ref().and_then(|slot| self.used.get(slot)) {
             return InsertOutcome::Existing(original.clone());
         }
         if !claim_attachments(new) {
@@ -150,9 +148,8 @@ impl MessageBatch {
             edited_at: None,
             deleted_at: None,
         };
-        if let Some(k) = key {
-            self.used
-                .insert((conversation, new.sender_id, k), message.clone());
+        if let Some(slot) = slot {
+            self.used.insert(slot, message.clone());
         }
         InsertOutcome::Created(message)
     }
