@@ -265,11 +265,18 @@ async fn migrate(pool: &PgPool) -> Result<(), PgStoreError> {
 }
 
 /// A pool of `writers` connections to the database of `pool`, opened on
-/// first use and kept while the store lives. Their statements are planned
-/// afresh each time (`force_custom_plan`): a batch's statements join
-/// arrays against tables that grow from empty, and a plan cached while a
-/// table was small would scan it whole for as long as the connection
-/// lives. Planning costs far less than such a scan.
+/// first use and kept while the store lives.
+///
+/// Each statement is planned once per connection and the plan reused
+/// (`force_generic_plan`): a writer runs the same handful of statements
+/// hundreds of times a second, and planning each afresh took about a
+/// fifth of PostgreSQL's CPU under load. A plan made once, though, is made
+/// when the tables may still be empty (a fresh deployment, a benchmark),
+/// and a plan that scans a small table whole would go on scanning it as it
+/// grows; with sequential scans priced out (`enable_seqscan = off`) the
+/// plan is the index probe whatever the table's size then. Every statement
+/// a writer runs reaches its rows by key (docs/benchmarks.md, "Writers
+/// plan once").
 fn write_pool(pool: &PgPool, writers: usize) -> PgPool {
     let writers = u32::try_from(writers).unwrap_or(u32::MAX).max(1);
     PgPoolOptions::new()
@@ -278,11 +285,10 @@ fn write_pool(pool: &PgPool, writers: usize) -> PgPool {
         .test_before_acquire(false)
         .idle_timeout(None)
         .max_lifetime(None)
-        .connect_lazy_with(
-            (*pool.connect_options())
-                .clone()
-                .options([("plan_cache_mode", "force_custom_plan")]),
-        )
+        .connect_lazy_with((*pool.connect_options()).clone().options([
+            ("plan_cache_mode", "force_generic_plan"),
+            ("enable_seqscan", "off"),
+        ]))
 }
 
 #[cfg(test)]
@@ -309,6 +315,46 @@ mod tests {
                 .expect_err("refused");
             assert_eq!(err.code(), "PG_INVALID_CONFIG");
         }
+    }
+
+    /// A writer plans each statement once, maybe while its tables are
+    /// empty; with sequential scans priced out, that plan is an index probe
+    /// all the same, and stays one as the table grows.
+    #[tokio::test]
+    async fn a_writers_plan_made_on_an_empty_table_probes_the_index() {
+        let Some(db) = PgTestDatabase::create().await else {
+            return;
+        };
+        let writes = write_pool(db.store().pool(), 1);
+        let mut conn = writes.acquire().await.expect("a writer's connection");
+        for (setting, want) in [
+            ("plan_cache_mode", "force_generic_plan"),
+            ("enable_seqscan", "off"),
+        ] {
+            let got: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+                .fetch_one(&mut *conn)
+                .await
+                .expect("SHOW");
+            assert_eq!(got, want, "{setting}");
+        }
+        // `messages` is empty: the plan is made now, as a writer's first
+        // batch on a fresh database makes it.
+        sqlx::raw_sql(
+            "PREPARE probe(uuid[]) AS SELECT m.seq FROM UNNEST($1::uuid[]) AS k(id) \
+             JOIN messages m ON m.message_id = k.id",
+        )
+        .execute(&mut *conn)
+        .await
+        .expect("PREPARE");
+        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE probe('{}')")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("EXPLAIN");
+        let plan = plan.join("\n");
+        assert!(plan.contains("Index Scan using messages_pkey"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+        drop(conn);
+        writes.close().await;
     }
 
     #[tokio::test]

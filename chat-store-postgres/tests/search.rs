@@ -135,6 +135,44 @@ async fn long_messages_give_a_fragment_around_the_match() {
     db.teardown().await;
 }
 
+/// Writes, with SQL alone (the store of an older schema cannot), alice,
+/// bob and their direct conversation with `last_seq` messages counted and
+/// read by alice, then the statements `messages_sql(alice, direct)` gives;
+/// returns bob.
+async fn seed_direct(
+    db: &PgTestDatabase,
+    last_seq: u32,
+    messages_sql: impl FnOnce(Uuid, Uuid) -> String,
+) -> Uuid {
+    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+    let direct = ConversationId::new().as_uuid();
+    let (low, high) = if alice < bob {
+        (alice, bob)
+    } else {
+        (bob, alice)
+    };
+    let seed = format!(
+        "INSERT INTO users (user_id, username, username_key, email, email_key, password_hash, \
+             created_at) VALUES \
+             ('{alice}', 'alice', 'alice', 'a@example.com', 'a@example.com', 'x', now()), \
+             ('{bob}', 'bob', 'bob', 'b@example.com', 'b@example.com', 'x', now()); \
+         INSERT INTO conversations (conversation_id, kind, created_at, last_seq, \
+             message_count, last_activity_at, direct_user_low, direct_user_high) \
+             VALUES ('{direct}', 'direct', now(), {last_seq}, {last_seq}, now(), '{low}', '{high}'); \
+         INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, \
+             joined_seq, read_seq, delivered_seq) VALUES \
+             ('{direct}', '{alice}', 'member', now(), 0, {last_seq}, {last_seq}), \
+             ('{direct}', '{bob}', 'member', now(), 0, 0, 0); {}",
+        messages_sql(alice, direct)
+    );
+    db.store()
+        .pool()
+        .execute(seed.as_str())
+        .await
+        .expect("seed");
+    bob
+}
+
 /// A database migrated to 0003 and written to, then upgraded: the
 /// generated column is computed for the rows already there, so old
 /// messages are found, and tombstones are not.
@@ -143,36 +181,16 @@ async fn upgrading_makes_earlier_messages_searchable() {
     let Some(db) = PgTestDatabase::at_migration(3).await else {
         return;
     };
-    let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-    let direct = ConversationId::new().as_uuid();
-    let (low, high) = if alice < bob {
-        (alice, bob)
-    } else {
-        (bob, alice)
-    };
     let (kept, deleted) = (Uuid::now_v7(), Uuid::now_v7());
-    let seed = format!(
-        "INSERT INTO users (user_id, username, username_key, email, email_key, password_hash, \
-             created_at) VALUES \
-             ('{alice}', 'alice', 'alice', 'a@example.com', 'a@example.com', 'x', now()), \
-             ('{bob}', 'bob', 'bob', 'b@example.com', 'b@example.com', 'x', now()); \
-         INSERT INTO conversations (conversation_id, kind, created_at, last_seq, \
-             message_count, last_activity_at, direct_user_low, direct_user_high) \
-             VALUES ('{direct}', 'direct', now(), 2, 2, now(), '{low}', '{high}'); \
-         INSERT INTO conversation_members (conversation_id, user_id, role, joined_at, \
-             joined_seq, read_seq, delivered_seq) VALUES \
-             ('{direct}', '{alice}', 'member', now(), 0, 2, 2), \
-             ('{direct}', '{bob}', 'member', now(), 0, 0, 0); \
-         INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
-             message_type, created_at, deleted_at) VALUES \
-             ('{kept}', '{direct}', 1, '{alice}', 'Lunch at noon?', 'text', now(), NULL), \
-             ('{deleted}', '{direct}', 2, '{alice}', '', 'text', now(), now());"
-    );
-    db.store()
-        .pool()
-        .execute(seed.as_str())
-        .await
-        .expect("seed");
+    let bob = seed_direct(&db, 2, |alice, direct| {
+        format!(
+            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, created_at, deleted_at) VALUES \
+                 ('{kept}', '{direct}', 1, '{alice}', 'Lunch at noon?', 'text', now(), NULL), \
+                 ('{deleted}', '{direct}', 2, '{alice}', '', 'text', now(), now());"
+        )
+    })
+    .await;
     let store = PgStore::from_pool(db.store().pool().clone())
         .await
         .expect("upgrade");
@@ -182,6 +200,47 @@ async fn upgrading_makes_earlier_messages_searchable() {
         hits[0].snippet,
         format!("{}{}", marked("Lunch"), " at noon?")
     );
+    store.close().await;
+    db.teardown().await;
+}
+
+/// Migration 0011: the search index merges its pending list 128 kB at a
+/// time (a long merge held up the insert batch that triggered it), and
+/// the entries pending when it runs are merged then and stay searchable.
+#[tokio::test]
+async fn upgrading_merges_the_pending_search_entries_and_keeps_the_list_small() {
+    let Some(db) = PgTestDatabase::at_migration(10).await else {
+        return;
+    };
+    // Enough messages to fill pages of the pending list (PostgreSQL's
+    // default limit, 4 MB, is far off).
+    let bob = seed_direct(&db, 500, |alice, direct| {
+        format!(
+            "INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
+                 message_type, created_at) \
+                 SELECT gen_random_uuid(), '{direct}', n, '{alice}', \
+                     'note ' || n || ' about lunch word' || n, 'text', now() \
+                 FROM generate_series(1, 500) AS n;"
+        )
+    })
+    .await;
+    let store = PgStore::from_pool(db.store().pool().clone())
+        .await
+        .expect("upgrade");
+    let options: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(reloptions) FROM pg_class WHERE relname = 'messages_search'",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("reloptions");
+    assert_eq!(options, vec!["gin_pending_list_limit=128".to_owned()]);
+    let left: i64 = sqlx::query_scalar("SELECT gin_clean_pending_list('messages_search')")
+        .fetch_one(store.pool())
+        .await
+        .expect("pending pages");
+    assert_eq!(left, 0, "the upgrade merged what was pending");
+    let hits = search(&store, UserId::from_uuid(bob), "word321").await;
+    assert_eq!(hits.len(), 1);
     store.close().await;
     db.teardown().await;
 }
