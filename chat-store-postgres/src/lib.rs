@@ -318,8 +318,9 @@ mod tests {
     }
 
     /// A writer plans each statement once, maybe while its tables are
-    /// empty; with sequential scans priced out, that plan is an index probe
-    /// all the same, and stays one as the table grows.
+    /// empty; with sequential scans priced out, a plan made on the empty
+    /// `messages` table is an index probe all the same (with them allowed,
+    /// it is a hash join over a scan of the whole table).
     #[tokio::test]
     async fn a_writers_plan_made_on_an_empty_table_probes_the_index() {
         let Some(db) = PgTestDatabase::create().await else {
