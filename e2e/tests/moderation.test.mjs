@@ -584,6 +584,10 @@ describe('search and moderation', () => {
     // unless deactivated accounts are asked for, then reactivated.
     await root.page.fill('#admin-user-q', bob.username);
     const account = root.page.locator(`#admin-users .admin-user[data-username="${bob.username}"]`);
+    // Bob is already in the unfiltered list: wait for the search's answer
+    // (his row alone), or it lands after the deactivation and, leaving out
+    // deactivated accounts, takes his row away.
+    await root.page.waitForFunction(() => document.querySelectorAll('#admin-users .admin-user').length === 1);
     await account.waitFor();
     assert.match(await account.textContent(), new RegExp(bob.email));
     await account.locator('[data-action="deactivate"]').click();
