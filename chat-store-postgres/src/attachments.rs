@@ -114,8 +114,31 @@ pub(crate) fn claim(
     true
 }
 
+/// The `UPDATE` that links attachments to the messages sending them, from
+/// four array parameters (the placeholders given, `$n`): attachment ids,
+/// conversation ids, message ids and positions, one element per
+/// attachment ([`Links`]' columns).
+macro_rules! link_attachments {
+    ($ids:literal, $conversations:literal, $messages:literal, $positions:literal) => {
+        concat!(
+            "UPDATE attachments a \
+             SET conversation_id = v.conv, message_id = v.msg, position = v.pos \
+             FROM UNNEST(",
+            $ids,
+            "::uuid[], ",
+            $conversations,
+            "::uuid[], ",
+            $messages,
+            "::uuid[], ",
+            $positions,
+            "::smallint[]) AS v(id, conv, msg, pos) \
+             WHERE a.attachment_id = v.id"
+        )
+    };
+}
+
 /// Which message sends which attachments: one row per attachment, for
-/// [`Links::store`].
+/// [`Links::store`] (or a statement binding [`Links::columns`]).
 #[derive(Default)]
 pub(crate) struct Links {
     ids: Vec<Uuid>,
@@ -140,26 +163,25 @@ impl Links {
         }
     }
 
+    /// The links as [`link_attachments!`]'s four array parameters.
+    pub(crate) fn columns(self) -> (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>, Vec<i16>) {
+        (self.ids, self.conversations, self.messages, self.positions)
+    }
+
     /// Records the links, after the messages are stored: one statement,
     /// none when no message sends any.
     pub(crate) async fn store(self, conn: &mut PgConnection) -> Result<()> {
         if self.ids.is_empty() {
             return Ok(());
         }
-        sqlx::query(
-            "UPDATE attachments a \
-             SET conversation_id = v.conv, message_id = v.msg, position = v.pos \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::smallint[]) \
-                 AS v(id, conv, msg, pos) \
-             WHERE a.attachment_id = v.id",
-        )
-        .bind(self.ids)
-        .bind(self.conversations)
-        .bind(self.messages)
-        .bind(self.positions)
-        .execute(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
+        sqlx::query(link_attachments!("$1", "$2", "$3", "$4"))
+            .bind(self.ids)
+            .bind(self.conversations)
+            .bind(self.messages)
+            .bind(self.positions)
+            .execute(&mut *conn)
+            .await
+            .map_err(to_chat_error)?;
         Ok(())
     }
 }

@@ -51,8 +51,9 @@ use sqlx::{Connection as _, Postgres};
 #[macro_use]
 mod conversations;
 #[macro_use]
-mod messages;
 mod attachments;
+#[macro_use]
+mod messages;
 mod changes;
 mod cursor_batch;
 pub mod error;

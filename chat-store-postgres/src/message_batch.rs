@@ -3,12 +3,14 @@
 //! One statement per message would make a batch cost as many round trips
 //! as it has messages, and the writer would spend its time waiting for
 //! the network (seen as `idle in transaction, ClientRead` in
-//! `pg_stat_activity`). Here a batch costs at most eight statements
-//! whatever its size: lock its conversations, lock its senders' member
-//! rows, find the idempotency keys already used, lock the attachments it
-//! sends (none without), then write the messages (with their mention rows,
-//! in the same statement), the attachments' links, the seqs and the
-//! senders' cursors, each with one statement over arrays (`UNNEST`). The rules are
+//! `pg_stat_activity`). Here a batch costs two statements whatever its
+//! size, three when it sends attachments, four when a client retried: one
+//! locks its conversations and its senders' member rows and finds the
+//! idempotency keys already used ([`lock_and_read`]; the messages stored
+//! under them are read only when there are any), one locks the
+//! attachments it sends (none without), and one writes the messages (with
+//! their mention rows), the attachments' links, the seqs and the senders'
+//! cursors, as data-modifying CTEs over arrays (`UNNEST`). The rules are
 //! those of a single insert, applied in batch order in memory between the
 //! reads and the writes by `MessageBatch` (chat-types), which the SQLite
 //! store shares.
@@ -38,52 +40,8 @@ pub(crate) async fn insert_batch(
     conn: &mut PgConnection,
     batch: &[NewMessage],
 ) -> Result<Vec<InsertOutcome>> {
-    let conversations: Vec<Uuid> = MessageBatch::conversations(batch)
-        .iter()
-        .map(ConversationId::as_uuid)
-        .collect();
-    let locked: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT conversation_id, last_seq FROM conversations \
-         WHERE conversation_id = ANY($1) ORDER BY conversation_id FOR NO KEY UPDATE",
-    )
-    .bind(&conversations)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(to_chat_error)?;
-    let mut plan = MessageBatch::default();
-    for (id, last_seq) in locked {
-        plan.add_conversation(ConversationId::from_uuid(id), from_sql_count(last_seq));
-    }
-
-    let (pair_convs, pair_users): (Vec<Uuid>, Vec<Uuid>) = MessageBatch::senders(batch)
-        .iter()
-        .map(|(c, u)| (c.as_uuid(), u.as_uuid()))
-        .unzip();
-    let senders: Vec<(Uuid, Uuid, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT m.conversation_id, m.user_id, m.read_seq, m.read_message_count, \
-             m.delivered_seq, m.own_unread \
-         FROM conversation_members m \
-         JOIN UNNEST($1::uuid[], $2::uuid[]) AS p(c, u) \
-           ON m.conversation_id = p.c AND m.user_id = p.u \
-         ORDER BY m.conversation_id, m.user_id \
-         FOR NO KEY UPDATE OF m",
-    )
-    .bind(&pair_convs)
-    .bind(&pair_users)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(to_chat_error)?;
-    for (c, u, read_seq, read_message_count, delivered_seq, own_unread) in senders {
-        let cursors = SenderCursors {
-            read_seq: from_sql_count(read_seq),
-            read_message_count: from_sql_count(read_message_count),
-            delivered_seq: from_sql_count(delivered_seq),
-            own_unread: from_sql_count(own_unread),
-        };
-        plan.add_sender(ConversationId::from_uuid(c), UserId::from_uuid(u), cursors);
-    }
-
-    for message in used_keys(conn, batch).await? {
+    let (mut plan, used) = lock_and_read(conn, batch).await?;
+    for message in used_messages(conn, &used).await? {
         plan.add_used(message);
     }
     let attachment_ids: Vec<Uuid> = (batch.iter())
@@ -105,51 +63,139 @@ pub(crate) async fn insert_batch(
     if rows.ids.is_empty() {
         return Ok(outcomes);
     }
-    rows.insert(conn).await?;
-    links.store(conn).await?;
-    update_conversations(conn, &plan.grown()).await?;
-    update_senders(conn, &plan.sender_cursors()).await?;
+    let writes = Writes {
+        rows,
+        links,
+        grown: plan.grown(),
+        senders: plan.sender_cursors(),
+    };
+    writes.store(conn).await?;
     Ok(outcomes)
 }
 
-/// The messages already stored under the batch's idempotency keys.
-async fn used_keys(conn: &mut PgConnection, batch: &[NewMessage]) -> Result<Vec<Message>> {
-    let keyed: Vec<(Uuid, Uuid, String)> = batch
+/// One row of [`lock_and_read`]'s answer: which of its three reads it
+/// comes from (`kind`), and that read's columns, in a shape the three
+/// share.
+#[derive(sqlx::FromRow)]
+struct ReadRow {
+    /// 0: a conversation (`id`, `last_seq` in `a`); 1: a sender's member
+    /// row (`id` the conversation, `other` the user, its cursors in `a` to
+    /// `d`); 2: a message stored under one of the batch's keys (`id`).
+    kind: i16,
+    id: Uuid,
+    other: Option<Uuid>,
+    a: i64,
+    b: i64,
+    c: i64,
+    d: i64,
+}
+
+/// Locks the batch's conversations and its senders' member rows, reads
+/// them, and finds the ids of the messages already stored under the
+/// batch's idempotency keys: one statement, so one round trip, where three
+/// statements cost three (and each round trip is a wake-up of the writer
+/// and of PostgreSQL's backend on a busy machine: about a tenth of a
+/// millisecond, docs/benchmarks.md, "PostgreSQL writes a batch with two statements").
+///
+/// The locks are taken in the order of the `UNION ALL`'s branches, which
+/// PostgreSQL runs one after another: conversations, then member rows,
+/// each sorted. The key lookup is one index probe per key, as a lateral
+/// subquery with a limit: as a plain join, a plan made while the table was
+/// small (a fresh deployment, a benchmark) was a hash join over a full
+/// scan of `messages`, 8 to 12 ms a batch at 100,000 messages and growing.
+async fn lock_and_read(
+    conn: &mut PgConnection,
+    batch: &[NewMessage],
+) -> Result<(MessageBatch, Vec<Uuid>)> {
+    let conversations: Vec<Uuid> = MessageBatch::conversations(batch)
         .iter()
-        .filter_map(|m| {
-            let key = m.client_msg_id.as_ref()?;
-            Some((
-                m.conversation_id.as_uuid(),
-                m.sender_id.as_uuid(),
-                key.as_str().to_owned(),
-            ))
-        })
+        .map(ConversationId::as_uuid)
         .collect();
-    if keyed.is_empty() {
+    let (pair_convs, pair_users): (Vec<Uuid>, Vec<Uuid>) = MessageBatch::senders(batch)
+        .iter()
+        .map(|(c, u)| (c.as_uuid(), u.as_uuid()))
+        .unzip();
+    let (mut key_convs, mut key_senders, mut keys) = (Vec::new(), Vec::new(), Vec::new());
+    for (c, s, k) in MessageBatch::keys(batch) {
+        key_convs.push(c.as_uuid());
+        key_senders.push(s.as_uuid());
+        keys.push(k);
+    }
+    let rows: Vec<ReadRow> = sqlx::query_as(
+        "WITH locked_conversations AS ( \
+             SELECT conversation_id, last_seq FROM conversations \
+             WHERE conversation_id = ANY($1) ORDER BY conversation_id FOR NO KEY UPDATE), \
+         locked_senders AS ( \
+             SELECT m.conversation_id, m.user_id, m.read_seq, m.read_message_count, \
+                 m.delivered_seq, m.own_unread \
+             FROM conversation_members m \
+             JOIN UNNEST($2::uuid[], $3::uuid[]) AS p(c, u) \
+               ON m.conversation_id = p.c AND m.user_id = p.u \
+             ORDER BY m.conversation_id, m.user_id \
+             FOR NO KEY UPDATE OF m) \
+         SELECT 0::smallint AS kind, conversation_id AS id, NULL::uuid AS other, \
+             last_seq AS a, 0::bigint AS b, 0::bigint AS c, 0::bigint AS d \
+         FROM locked_conversations \
+         UNION ALL \
+         SELECT 1::smallint, conversation_id, user_id, read_seq, read_message_count, \
+             delivered_seq, own_unread \
+         FROM locked_senders \
+         UNION ALL \
+         SELECT 2::smallint, m.message_id, NULL::uuid, 0, 0, 0, 0 \
+         FROM UNNEST($4::uuid[], $5::uuid[], $6::text[]) AS k(c, s, key) \
+         CROSS JOIN LATERAL ( \
+             SELECT message_id FROM messages m \
+             WHERE m.conversation_id = k.c AND m.sender_id = k.s AND m.client_msg_id = k.key \
+             LIMIT 1) m",
+    )
+    .bind(&conversations)
+    .bind(&pair_convs)
+    .bind(&pair_users)
+    .bind(&key_convs)
+    .bind(&key_senders)
+    .bind(&keys)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(to_chat_error)?;
+    let mut plan = MessageBatch::default();
+    let mut used = Vec::new();
+    for row in rows {
+        match (row.kind, row.other) {
+            (0, _) => {
+                plan.add_conversation(ConversationId::from_uuid(row.id), from_sql_count(row.a));
+            }
+            (1, Some(user)) => {
+                let cursors = SenderCursors {
+                    read_seq: from_sql_count(row.a),
+                    read_message_count: from_sql_count(row.b),
+                    delivered_seq: from_sql_count(row.c),
+                    own_unread: from_sql_count(row.d),
+                };
+                plan.add_sender(
+                    ConversationId::from_uuid(row.id),
+                    UserId::from_uuid(user),
+                    cursors,
+                );
+            }
+            (2, _) => used.push(row.id),
+            _ => {}
+        }
+    }
+    Ok((plan, used))
+}
+
+/// The messages `ids` (stored under keys the batch uses again: a client's
+/// retries, so usually none, and then no statement).
+async fn used_messages(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Vec<Message>> {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let (mut cs, mut ss, mut ks) = (Vec::new(), Vec::new(), Vec::new());
-    for (c, s, k) in keyed {
-        cs.push(c);
-        ss.push(s);
-        ks.push(k);
-    }
-    // One index probe per key, as a lateral subquery with a limit: as a
-    // plain join, a plan made while the table was small (a fresh
-    // deployment, a benchmark) was a hash join over a full scan of
-    // `messages`, 8 to 12 ms a batch at 100,000 messages and growing.
     let found: Vec<MessageRow> = sqlx::query_as(concat!(
         "SELECT ",
-        message_columns!("m."),
-        " FROM UNNEST($1::uuid[], $2::uuid[], $3::text[]) AS k(c, s, key) \
-          CROSS JOIN LATERAL ( \
-            SELECT * FROM messages m \
-            WHERE m.conversation_id = k.c AND m.sender_id = k.s AND m.client_msg_id = k.key \
-            LIMIT 1) m"
+        message_columns!(),
+        " FROM messages WHERE message_id = ANY($1)"
     ))
-    .bind(&cs)
-    .bind(&ss)
-    .bind(&ks)
+    .bind(ids)
     .fetch_all(&mut *conn)
     .await
     .map_err(to_chat_error)?;
@@ -199,10 +245,56 @@ impl Rows {
         self.mentions.push(uuid_array_literal(&m.mentions));
         self.attachments.push(attachments_to_json(&m.attachments));
     }
+}
 
-    /// The messages and, in the same statement, their mention rows
-    /// (none for a batch without mentions).
-    async fn insert(self, conn: &mut PgConnection) -> Result<()> {
+/// What a batch writes once it is planned: the messages, their mention
+/// rows and attachment links, the conversations' seqs, message counts and
+/// activity, and the senders' cursors.
+struct Writes {
+    rows: Rows,
+    links: Links,
+    grown: Vec<ConversationGrowth>,
+    senders: Vec<(ConversationId, UserId, SenderCursors)>,
+}
+
+impl Writes {
+    /// Writes it all with one statement of data-modifying CTEs, so one
+    /// round trip (it was five). The rows it updates were locked by
+    /// [`lock_and_read`]; the attachments' links to the new messages pass
+    /// their foreign key check at the statement's end, when the messages
+    /// are there.
+    async fn store(self, conn: &mut PgConnection) -> Result<()> {
+        let Self {
+            rows,
+            links,
+            grown,
+            senders,
+        } = self;
+        let (link_ids, link_convs, link_msgs, link_positions) = links.columns();
+        let (mut conv_ids, mut conv_seqs, mut conv_added, mut conv_times) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for g in grown {
+            conv_ids.push(g.conversation.as_uuid());
+            conv_seqs.push(to_sql_count(g.last_seq));
+            conv_added.push(to_sql_count(g.added));
+            conv_times.push(g.newest.as_datetime());
+        }
+        let mut cursors: [Vec<i64>; 4] = Default::default();
+        let (mut sender_convs, mut sender_users) = (Vec::new(), Vec::new());
+        for (c, u, k) in senders {
+            sender_convs.push(c.as_uuid());
+            sender_users.push(u.as_uuid());
+            let values = [
+                k.read_seq,
+                k.read_message_count,
+                k.delivered_seq,
+                k.own_unread,
+            ];
+            for (column, value) in cursors.iter_mut().zip(values) {
+                column.push(to_sql_count(value));
+            }
+        }
+        let [read_seqs, read_counts, delivered_seqs, own_unreads] = cursors;
         sqlx::query(concat!(
             "WITH inserted AS ( \
                  INSERT INTO messages (message_id, conversation_id, seq, sender_id, content, \
@@ -215,91 +307,54 @@ impl Rows {
                      $10::text[], $11::text[]) \
                      AS v(id, conv, seq, sender, content, kind, key, at, reply_to, mentions, \
                          files) \
-                 RETURNING message_id, conversation_id, seq, mentions) ",
-            insert_mentions_from!("inserted")
+                 RETURNING message_id, conversation_id, seq, mentions), \
+             mentioned AS (",
+            insert_mentions_from!("inserted"),
+            "), \
+             linked AS (",
+            link_attachments!("$12", "$13", "$14", "$15"),
+            "), \
+             grown AS ( \
+                 UPDATE conversations c SET last_seq = v.seq, \
+                     message_count = c.message_count + v.added, \
+                     last_activity_at = GREATEST(c.last_activity_at, v.at) \
+                 FROM UNNEST($16::uuid[], $17::bigint[], $18::bigint[], $19::timestamptz[]) \
+                     AS v(id, seq, added, at) \
+                 WHERE c.conversation_id = v.id) \
+             UPDATE conversation_members m SET read_seq = v.r, read_message_count = v.rc, \
+                 delivered_seq = v.d, own_unread = v.o \
+             FROM UNNEST($20::uuid[], $21::uuid[], $22::bigint[], $23::bigint[], \
+                 $24::bigint[], $25::bigint[]) AS v(c, u, r, rc, d, o) \
+             WHERE m.conversation_id = v.c AND m.user_id = v.u"
         ))
-        .bind(self.ids)
-        .bind(self.conversations)
-        .bind(self.seqs)
-        .bind(self.senders)
-        .bind(self.contents)
-        .bind(self.types)
-        .bind(self.keys)
-        .bind(self.times)
-        .bind(self.replies)
-        .bind(self.mentions)
-        .bind(self.attachments)
+        .bind(rows.ids)
+        .bind(rows.conversations)
+        .bind(rows.seqs)
+        .bind(rows.senders)
+        .bind(rows.contents)
+        .bind(rows.types)
+        .bind(rows.keys)
+        .bind(rows.times)
+        .bind(rows.replies)
+        .bind(rows.mentions)
+        .bind(rows.attachments)
+        .bind(link_ids)
+        .bind(link_convs)
+        .bind(link_msgs)
+        .bind(link_positions)
+        .bind(conv_ids)
+        .bind(conv_seqs)
+        .bind(conv_added)
+        .bind(conv_times)
+        .bind(sender_convs)
+        .bind(sender_users)
+        .bind(read_seqs)
+        .bind(read_counts)
+        .bind(delivered_seqs)
+        .bind(own_unreads)
         .execute(&mut *conn)
         .await
         .map_err(to_chat_error)?;
         Ok(())
     }
-}
-
-/// The seqs, message counts and activity of the conversations that got
-/// messages.
-async fn update_conversations(conn: &mut PgConnection, grown: &[ConversationGrowth]) -> Result<()> {
-    let (mut ids, mut seqs, mut counts, mut times) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for g in grown {
-        ids.push(g.conversation.as_uuid());
-        seqs.push(to_sql_count(g.last_seq));
-        counts.push(to_sql_count(g.added));
-        times.push(g.newest.as_datetime());
-    }
-    sqlx::query(
-        "UPDATE conversations c SET last_seq = v.seq, \
-             message_count = c.message_count + v.added, \
-             last_activity_at = GREATEST(c.last_activity_at, v.at) \
-         FROM UNNEST($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[]) \
-             AS v(id, seq, added, at) \
-         WHERE c.conversation_id = v.id",
-    )
-    .bind(ids)
-    .bind(seqs)
-    .bind(counts)
-    .bind(times)
-    .execute(&mut *conn)
-    .await
-    .map_err(to_chat_error)?;
-    Ok(())
-}
-
-async fn update_senders(
-    conn: &mut PgConnection,
-    cursors: &[(ConversationId, UserId, SenderCursors)],
-) -> Result<()> {
-    let (mut cs, mut us, mut rs, mut rcs, mut ds, mut os) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    for (c, u, k) in cursors {
-        cs.push(c.as_uuid());
-        us.push(u.as_uuid());
-        rs.push(to_sql_count(k.read_seq));
-        rcs.push(to_sql_count(k.read_message_count));
-        ds.push(to_sql_count(k.delivered_seq));
-        os.push(to_sql_count(k.own_unread));
-    }
-    sqlx::query(
-        "UPDATE conversation_members m SET read_seq = v.r, read_message_count = v.rc, \
-             delivered_seq = v.d, own_unread = v.o \
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::bigint[], \
-             $6::bigint[]) AS v(c, u, r, rc, d, o) \
-         WHERE m.conversation_id = v.c AND m.user_id = v.u",
-    )
-    .bind(cs)
-    .bind(us)
-    .bind(rs)
-    .bind(rcs)
-    .bind(ds)
-    .bind(os)
-    .execute(&mut *conn)
-    .await
-    .map_err(to_chat_error)?;
-    Ok(())
 }

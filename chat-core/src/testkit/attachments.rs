@@ -263,6 +263,26 @@ pub async fn attachments_a_message_sends_only_the_senders_unsent_uploads(store: 
         .collect();
     assert_eq!(seqs, [Some(2), None, Some(3), None]);
     assert_eq!(membership(&*store, d, a).await.conversation.last_seq, 3);
+    // The batch linked each upload it sent to the message sending it.
+    let sent_by = |i: usize| match &outcomes[i] {
+        InsertOutcome::Created(m) => m.id,
+        other => panic!("not created: {other:?}"),
+    };
+    for (file, message) in [(&mine[1], sent_by(0)), (&bobs[0], sent_by(2))] {
+        let stored = store
+            .attachment(file.id)
+            .await
+            .expect("read")
+            .expect("stored");
+        let sent_in = stored.sent_in.expect("sent");
+        assert_eq!((sent_in.message_id, sent_in.position), (message, 0));
+        assert_eq!(sent_in.conversation_id, d);
+    }
+    assert!(
+        (store.unsent_attachments(at(10), 10).await)
+            .expect("list")
+            .is_empty()
+    );
 }
 
 /// Deleting a message removes its attachments (from the message and as

@@ -267,3 +267,50 @@ pub async fn batches_write_messages_and_cursor_moves_together(store: Arc<dyn Sto
     );
     assert!(moved[1].is_none(), "carol is not a member");
 }
+
+/// A batch stores its messages' replies and mentions as single inserts
+/// do: each mentioned member counts the mention (once, however often a
+/// message names them), and a message without mentions adds none.
+pub async fn batches_record_mentions_and_replies(store: Arc<dyn Store>) {
+    let a = create_user(&*store, "alice").await.id;
+    let b = create_user(&*store, "bob").await.id;
+    let c = create_user(&*store, "carol").await.id;
+    let g = create_group(&*store, "Mentions", a, &[b, c]).await;
+    let first = send(&*store, g, c, "hello").await;
+    let mut reply = new_message(g, a, "@bob look", at(1));
+    reply.mentions = vec![b];
+    reply.reply_to = Some(first.id);
+    let mut both = new_message(g, c, "@bob @alice @bob", at(2));
+    both.mentions = vec![b, a, b];
+    let plain = new_message(g, b, "hi", at(3));
+    let (outcomes, _) = store
+        .write_batch(vec![reply, both, plain], Vec::new(), at(4))
+        .await
+        .expect("batch");
+    let stored: Vec<_> = (outcomes.into_iter())
+        .map(|o| match o {
+            InsertOutcome::Created(m) => m,
+            other => panic!("not created: {other:?}"),
+        })
+        .collect();
+    assert_eq!(stored.len(), 3);
+    let read_back = store
+        .message(g, stored[0].id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(read_back.reply_to, Some(first.id));
+    assert_eq!(read_back.mentions, vec![b]);
+    let mentions = |user| {
+        let store = store.clone();
+        async move {
+            (store.overview(g, user).await)
+                .expect("overview")
+                .expect("member")
+                .mention_count
+        }
+    };
+    assert_eq!(mentions(b).await, 2, "bob: once per message");
+    assert_eq!(mentions(a).await, 1);
+    assert_eq!(mentions(c).await, 0);
+}

@@ -162,7 +162,8 @@ macro_rules! store_conformance_tests {
             batches::batches_concurrent_batches_get_gap_free_seqs,
             batches::batches_move_delivery_cursors_as_single_moves_would,
             batches::batches_repeat_a_key_within_one_batch,
-            batches::batches_write_messages_and_cursor_moves_together
+            batches::batches_write_messages_and_cursor_moves_together,
+            batches::batches_record_mentions_and_replies
         );
     };
 }
