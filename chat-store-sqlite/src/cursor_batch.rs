@@ -53,6 +53,20 @@ async fn read_memberships(
     conn: &mut SqliteConnection,
     keys: &[(ConversationId, UserId)],
 ) -> Result<Vec<Membership>> {
+    let rows: Vec<MembershipRow> = memberships_query(keys)
+        .build_query_as()
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(to_chat_error)?;
+    rows.into_iter().map(MembershipRow::into_model).collect()
+}
+
+/// The statement of [`read_memberships`]. `CROSS JOIN` keeps the list the
+/// outer loop, so SQLite's planner cannot choose to scan the members
+/// instead (as it did for the messages' keys, `message_batch.rs`).
+pub(crate) fn memberships_query<'a>(
+    keys: &'a [(ConversationId, UserId)],
+) -> QueryBuilder<'a, Sqlite> {
     let mut query =
         QueryBuilder::<Sqlite>::new(concat!("SELECT ", membership_columns!(), " FROM (",));
     query.push_values(keys, |mut row, (conversation, user)| {
@@ -61,15 +75,11 @@ async fn read_memberships(
     });
     query.push(
         ") AS k \
-         JOIN conversation_members m ON m.conversation_id = k.column1 AND m.user_id = k.column2 \
+         CROSS JOIN conversation_members m \
+           ON m.conversation_id = k.column1 AND m.user_id = k.column2 \
          JOIN conversations c ON c.conversation_id = m.conversation_id",
     );
-    let rows: Vec<MembershipRow> = query
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
-    rows.into_iter().map(MembershipRow::into_model).collect()
+    query
 }
 
 /// The messages with seqs in `from+1..=to` (read now, they join
