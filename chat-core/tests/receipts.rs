@@ -14,8 +14,8 @@ use chat_core::protocol::ServerFrame;
 use chat_core::realtime::{EventKind, LocalHub};
 use chat_core::testkit::fixtures::create_user;
 use chat_core::{
-    AckTarget, ChatEngine, ConversationConfig, ConversationRef, GroupName, OutgoingMessage,
-    RateLimit, SessionId, UserId,
+    AckTarget, ChatEngine, ConversationConfig, ConversationRef, GroupName, MessageContent,
+    OutgoingMessage, RateLimit, SessionId, UserId,
 };
 
 /// The sender's queue: room for the messages, not for every receipt.
@@ -342,7 +342,7 @@ fn messages_before_reads(engine: &ChatEngine) -> u64 {
 }
 
 #[tokio::test]
-async fn receipts_for_the_newest_message_name_it_without_reading_it_back() {
+async fn receipts_for_messages_stored_lately_name_them_without_reading_them_back() {
     let engine = ChatEngine::builder().build().expect("engine");
     let alice = user(&engine, "alice").await;
     let bob = user(&engine, "bob").await;
@@ -352,7 +352,7 @@ async fn receipts_for_the_newest_message_name_it_without_reading_it_back() {
         .await
         .expect("connect");
     let mut sent = Vec::new();
-    for text in ["one", "two"] {
+    for text in ["one", "two", "three"] {
         let m = OutgoingMessage::parse(text, None, None).expect("valid");
         let s = engine
             .conversations()
@@ -370,16 +370,10 @@ async fn receipts_for_the_newest_message_name_it_without_reading_it_back() {
     };
     let reads_before = messages_before_reads(&engine);
 
-    // An older message is read from the store to be named.
+    // Held, the newest or not: receipts name them with no read (a
+    // receiver past saturation acknowledges behind the newest).
     let through = |seq| AckTarget::Through { conversation, seq };
     engine.delivery().ack(bob, through(1)).await.expect("ack");
-    assert_eq!(
-        frames(&mut alice_device),
-        vec![("delivered", sent[0].id, 1)]
-    );
-    assert_eq!(messages_before_reads(&engine), reads_before + 1);
-
-    // The newest is held: delivered and read receipts name it, no read.
     engine.delivery().ack(bob, through(2)).await.expect("ack");
     engine
         .conversations()
@@ -388,7 +382,26 @@ async fn receipts_for_the_newest_message_name_it_without_reading_it_back() {
         .expect("read");
     assert_eq!(
         frames(&mut alice_device),
-        vec![("delivered", sent[1].id, 2), ("read", sent[1].id, 2)]
+        vec![
+            ("delivered", sent[0].id, 1),
+            ("delivered", sent[1].id, 2),
+            ("read", sent[2].id, 3)
+        ]
+    );
+    assert_eq!(messages_before_reads(&engine), reads_before);
+
+    // A seq that is a change, not a message: the store says which message
+    // the cursor now covers.
+    let edit = MessageContent::parse("one, edited").expect("content");
+    engine
+        .conversations()
+        .edit_message(alice, conversation, sent[0].id, edit)
+        .await
+        .expect("edit");
+    engine.delivery().ack(bob, through(4)).await.expect("ack");
+    assert_eq!(
+        frames(&mut alice_device),
+        vec![("delivered", sent[2].id, 4)]
     );
     assert_eq!(messages_before_reads(&engine), reads_before + 1);
 }

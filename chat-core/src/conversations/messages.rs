@@ -279,7 +279,7 @@ impl QueuedSend {
         match inserted.outcome {
             InsertOutcome::Created(message) => {
                 service.metrics.message_accepted();
-                service.newest.stored(&message);
+                service.recent.stored(&message);
                 d.fanout
                     .message(&message, reply, &members, origin, inserted.turn)
                     .await;
@@ -708,8 +708,8 @@ impl ConversationService {
         let conversation = after.conversation.id;
         let seq = after.member.read_seq;
         // With `up_to`, the cursor moved exactly onto that message; else
-        // onto the newest, usually held.
-        let held = || self.newest.at(conversation, seq).map(|n| n.id);
+        // usually onto one stored lately, held.
+        let held = || self.recent.at(conversation, seq).map(|r| r.id);
         let message_id = match up_to.or_else(held) {
             Some(id) => Some(id),
             None => match self
@@ -823,10 +823,9 @@ impl ConversationService {
                 None => RECEIPT_SENDERS_WINDOW,
             },
         };
-        // A receipt covering only the newest message needs no read.
-        let held = self.newest.at(conversation, seq).filter(|_| window == 1);
-        let (message_id, covered_senders) = match held {
-            Some(n) => (n.id, vec![n.sender]),
+        // A receipt covering messages stored lately needs no read.
+        let (message_id, covered_senders) = match self.recent.last(conversation, seq, window) {
+            Some(held) => held,
             None => match self
                 .deps
                 .messages

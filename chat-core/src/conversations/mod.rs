@@ -17,8 +17,8 @@ mod direct;
 mod groups;
 mod mentions;
 mod messages;
-mod newest;
 mod page;
+mod recent;
 mod search;
 mod settings;
 mod word_counts;
@@ -141,8 +141,8 @@ pub(crate) struct ConversationDeps {
 /// each).
 const ANNOUNCED_ENTRIES: usize = 200_000;
 
-/// Conversations whose newest message is remembered (about 60 bytes each).
-const NEWEST_ENTRIES: usize = 200_000;
+/// Recent messages remembered for receipts (about 100 bytes each).
+const RECENT_ENTRIES: usize = 200_000;
 
 /// Searched words whose count is remembered (about 80 bytes each).
 const WORD_COUNT_ENTRIES: usize = 10_000;
@@ -156,8 +156,8 @@ pub struct ConversationService {
     config: Arc<ConversationConfig>,
     /// Where each group member's delivery receipts stand.
     announced: Arc<announced::Announced>,
-    /// The newest message of each conversation, for receipts.
-    newest: Arc<newest::NewestMessages>,
+    /// The messages stored lately, for receipts.
+    recent: Arc<recent::RecentMessages>,
     /// How many messages hold each recently searched word.
     word_counts: Arc<word_counts::WordCounts>,
     metrics: Metrics,
@@ -190,7 +190,7 @@ impl ConversationService {
             deps,
             config: Arc::new(config),
             announced: Arc::new(announced::Announced::new(ANNOUNCED_ENTRIES)),
-            newest: Arc::new(newest::NewestMessages::new(NEWEST_ENTRIES)),
+            recent: Arc::new(recent::RecentMessages::new(RECENT_ENTRIES)),
             word_counts: Arc::new(word_counts::WordCounts::new(WORD_COUNT_ENTRIES)),
             metrics,
         })
