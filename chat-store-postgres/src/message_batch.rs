@@ -4,7 +4,8 @@
 //! as it has messages, and the writer would spend its time waiting for
 //! the network (seen as `idle in transaction, ClientRead` in
 //! `pg_stat_activity`). Here a batch costs two statements whatever its
-//! size, three when it sends attachments, four when a client retried: one
+//! size, one more when it sends attachments and one more when a client
+//! retried a send: one
 //! locks its conversations and its senders' member rows and finds the
 //! idempotency keys already used ([`lock_and_read`]; the messages stored
 //! under them are read only when there are any), one locks the
