@@ -49,7 +49,7 @@ pub(crate) async fn advance_many(
 
 /// The member rows of `keys` with their conversations: primary-key
 /// lookups driven by the list.
-async fn read_memberships(
+pub(crate) async fn read_memberships(
     conn: &mut SqliteConnection,
     keys: &[(ConversationId, UserId)],
 ) -> Result<Vec<Membership>> {

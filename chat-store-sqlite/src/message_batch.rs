@@ -23,6 +23,7 @@ use chat_core::{ConversationId, Result, UserId};
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use uuid::Uuid;
 
+use crate::cursor_batch::read_memberships;
 use crate::messages::{MessageRow, mentions_to_sql, msg_columns};
 use crate::{
     ROWS_PER_STATEMENT, execute_built, from_sql_count, push_id_list, to_chat_error, to_sql_count,
@@ -96,28 +97,18 @@ pub(crate) async fn insert_batch(
     Ok(outcomes)
 }
 
-/// The senders' member rows (none for someone who is not a member).
+/// The senders' member rows (none for someone who is not a member), read
+/// as cursor moves read theirs ([`read_memberships`]).
 async fn read_senders(
     conn: &mut SqliteConnection,
     senders: &[(ConversationId, UserId)],
     plan: &mut MessageBatch,
 ) -> Result<()> {
-    let rows: Vec<(Uuid, Uuid, i64, i64, i64, i64)> = senders_query(senders)
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(to_chat_error)?;
-    for (conversation, user, read_seq, read_message_count, delivered_seq, own_unread) in rows {
-        let cursors = SenderCursors {
-            read_seq: from_sql_count(read_seq),
-            read_message_count: from_sql_count(read_message_count),
-            delivered_seq: from_sql_count(delivered_seq),
-            own_unread: from_sql_count(own_unread),
-        };
+    for m in read_memberships(conn, senders).await? {
         plan.add_sender(
-            ConversationId::from_uuid(conversation),
-            UserId::from_uuid(user),
-            cursors,
+            m.conversation.id,
+            m.member.user_id,
+            m.member.sender_cursors(),
         );
     }
     Ok(())
@@ -135,25 +126,6 @@ async fn read_used(
         .await
         .map_err(to_chat_error)?;
     rows.into_iter().map(MessageRow::into_model).collect()
-}
-
-/// The statement of [`read_senders`]. `CROSS JOIN` makes SQLite run the
-/// list as the outer loop, one primary-key probe per pair; its planner
-/// may otherwise pick the other order (see [`used_query`]).
-fn senders_query<'a>(senders: &'a [(ConversationId, UserId)]) -> QueryBuilder<'a, Sqlite> {
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT m.conversation_id, m.user_id, m.read_seq, m.read_message_count, \
-             m.delivered_seq, m.own_unread FROM (",
-    );
-    query.push_values(senders, |mut row, (conversation, user)| {
-        row.push_bind(conversation.as_uuid())
-            .push_bind(user.as_uuid());
-    });
-    query.push(
-        ") AS k CROSS JOIN conversation_members m \
-           ON m.conversation_id = k.column1 AND m.user_id = k.column2",
-    );
-    query
 }
 
 /// The statement of [`read_used`]. `CROSS JOIN` makes SQLite run the list
@@ -286,11 +258,7 @@ mod tests {
         let (c, u) = (ConversationId::new(), UserId::new());
         let pairs = [(c, u), (c, UserId::new())];
         let keys = [(c, u, "k-1"), (c, u, "k-2")];
-        for query in [
-            used_query(&keys),
-            senders_query(&pairs),
-            memberships_query(&pairs),
-        ] {
+        for query in [used_query(&keys), memberships_query(&pairs)] {
             let steps = plan(&store, query.sql()).await;
             let scans: Vec<&String> = (steps.iter())
                 .filter(|step| step.starts_with("SCAN") && !step.contains("VALUES"))
